@@ -1,0 +1,4 @@
+export async function run(_args: string[]): Promise<number> {
+  process.stderr.write('cairn force-resync: not available in this build\n');
+  return 2;
+}

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Integration tests start real node processes on a 2-core machine: keep files from
+    // competing for the CPU and skewing timeouts.
+    fileParallelism: false,
+    reporters: ['default'],
+  },
+});
