@@ -26,6 +26,8 @@ export interface AffinityRule {
   avoid_nodes: string[];
   resource_tier: string;
   sticky_session: boolean;
+  /** The guide's `locality` hint ("same-rack"); informational, "" when unset. */
+  locality: string;
 }
 
 export interface ReplicationConfig {
@@ -94,7 +96,13 @@ export interface CairnConfig {
     enabled: boolean;
     discovery_method: string;
     endpoints: string[];
-    load_balancing: { strategy: string; health_check_interval: number; max_load_factor: number };
+    load_balancing: {
+      strategy: string;
+      health_check_interval: number;
+      max_load_factor: number;
+      /** The guide's `enable_circuit_breaker`; nginx's passive health (max_fails) is the breaker. */
+      enable_circuit_breaker: boolean;
+    };
     affinity: {
       workspace_routing: boolean;
       sticky_sessions: boolean;

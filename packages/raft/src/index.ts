@@ -1,0 +1,5 @@
+export * from './types.ts';
+export * from './checksum.ts';
+export * from './log.ts';
+export * from './follower.ts';
+export * from './leader.ts';
