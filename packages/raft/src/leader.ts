@@ -5,7 +5,7 @@
 // (onLocalAppend is called after the fsync).
 import type { LogReader } from './log.ts';
 import { invariant } from './types.ts';
-import type { AppendResponse, FollowerHealth } from './types.ts';
+import type { AppendResponse, Entry, FollowerHealth } from './types.ts';
 
 export interface LeaderOptions {
   followers: string[];
@@ -62,7 +62,7 @@ export interface FollowerProgress {
 }
 
 export type LeaderAction =
-  | { kind: 'append'; follower: string; epoch: number; prev_index: number; prev_term: number; lo: number; hi: number; commit: number }
+  | { kind: 'append'; follower: string; epoch: number; prev_index: number; prev_term: number; entries: Entry[]; commit: number }
   | { kind: 'snapshot'; follower: string; epoch: number };
 
 export class LeaderCore {
@@ -143,7 +143,7 @@ export class LeaderCore {
     return min;
   }
 
-  onAppendResult(id: string, epoch: number, sent: { lo: number; hi: number }, res: AppendResponse, now: number, latency_ms: number): void {
+  onAppendResult(id: string, epoch: number, res: AppendResponse, now: number, latency_ms: number): void {
     const p = this.follower(id);
     const current = epoch === p.epoch;
     if (current) p.inflight = Math.max(0, p.inflight - 1);
@@ -155,7 +155,6 @@ export class LeaderCore {
       invariant(res.match_index <= this.durable, `follower ${id} matches ${res.match_index} beyond leader ${this.durable}`);
       if (res.match_index > p.match_index) p.match_index = res.match_index;
       if (p.next_index <= p.match_index) p.next_index = p.match_index + 1;
-      void sent;
     } else if (current) {
       // Jump back to where the follower's log ends (or before a mismatch) and restart the stream.
       const back = Math.min(res.last_index, this.durable);
@@ -220,7 +219,7 @@ export class LeaderCore {
     for (const p of this.progress.values()) {
       this.updateHealth(p, now);
       if (p.snapshotting) continue;
-      if (p.next_index < log.firstIndex() && p.match_index < log.snapshotIndex()) p.needs_snapshot = true;
+      if (p.next_index - 1 < log.snapshotIndex()) p.needs_snapshot = true;
       if (p.needs_snapshot) {
         if (snapshotsInFlight < this.opts.snapshots_inflight_max && now >= p.snapshot_retry_at_ms && p.inflight === 0) {
           p.snapshotting = true;
@@ -239,8 +238,10 @@ export class LeaderCore {
         const hi = Math.min(this.durable + 1, lo + this.opts.batch_entries_max);
         const prevTerm = log.termAt(lo - 1);
         invariant(prevTerm !== undefined, `no term for prev index ${lo - 1}`);
-        actions.push({ kind: 'append', follower: p.id, epoch: p.epoch, prev_index: lo - 1, prev_term: prevTerm, lo, hi, commit: this.commit });
-        p.next_index = hi;
+        const entries = log.entries(lo, hi, this.opts.batch_bytes_max);
+        invariant(entries.length > 0 && entries[0]?.index === lo, `log has no entry ${lo}`);
+        actions.push({ kind: 'append', follower: p.id, epoch: p.epoch, prev_index: lo - 1, prev_term: prevTerm, entries, commit: this.commit });
+        p.next_index = lo + entries.length;
         p.inflight++;
         p.last_sent_ms = now;
         p.commit_sent = this.commit;
@@ -256,7 +257,7 @@ export class LeaderCore {
           p.needs_snapshot = true;
           continue;
         }
-        actions.push({ kind: 'append', follower: p.id, epoch: p.epoch, prev_index: prev, prev_term: prevTerm, lo: prev + 1, hi: prev + 1, commit: this.commit });
+        actions.push({ kind: 'append', follower: p.id, epoch: p.epoch, prev_index: prev, prev_term: prevTerm, entries: [], commit: this.commit });
         p.inflight++;
         p.last_sent_ms = now;
         p.commit_sent = this.commit;
