@@ -1,0 +1,386 @@
+import { Assigner } from './assigner.ts';
+import { IvfError, assert } from './errors.ts';
+import { VectorList } from './list-store.ts';
+import {
+  defaultNprobe, dim_max, exact_scan_size_max, id_length_max, k_max, nlist_max, nprobe_max,
+  retrain_growth_factor, retrain_imbalance_factor, retrain_imbalance_min, retrain_shrink_factor,
+  suggestNlist, tag_length_max, tags_max, train_iterations_default, train_iterations_max, vectors_max,
+} from './params.ts';
+import { scanList, selectLists } from './scan.ts';
+import { TopK } from './topk.ts';
+import { trainCentroids } from './train.ts';
+import { checkVector, dot, l2sq, normalisedCopy } from './vector-math.ts';
+
+export type Metric = 'cosine' | 'ip' | 'l2';
+
+export interface SearchHit {
+  id: string;
+  /** Higher is better: cosine similarity, inner product, or minus the squared L2 distance. */
+  score: number;
+}
+
+export interface IvfOptions {
+  dim: number;
+  /** Default 'cosine'. */
+  metric?: Metric;
+  /** Seed for training when train() is not given one. Default 1. */
+  seed?: number;
+  /** Searches scan every vector while the index holds at most this many. Default: the measured crossover. */
+  exact_scan_size_max?: number;
+}
+
+export interface SearchOptions {
+  /** Lists to probe; default defaultNprobe(nlist); values above nlist are clamped to nlist. */
+  nprobe?: number;
+  /** Only vectors added with this tag are considered (checked during the scan). */
+  filter?: string;
+  /** Scan every vector. */
+  exact?: boolean;
+}
+
+export interface TrainOptions {
+  nlist?: number;
+  seed?: number;
+  iterations?: number;
+}
+
+export interface IvfStats {
+  size: number;
+  nlist: number;
+  list_size_max: number;
+  /** sum(size_i^2) * nlist / N^2: 1 for equal lists, nlist when one list holds everything. */
+  imbalance: number;
+  trained_at_size: number;
+}
+
+/** Position of a vector: list * loc_list_stride + row. */
+const loc_list_stride = 2 ** 26;
+const metrics: readonly Metric[] = ['cosine', 'ip', 'l2'];
+
+/**
+ * IVF-Flat index. Untrained it holds one list and every search is an exact scan; after
+ * applyCentroids() each vector sits in the list of its centroid and a search probes the
+ * nprobe lists nearest to the query.
+ */
+export class IvfIndex {
+  readonly dim: number;
+  readonly metric: Metric;
+  private readonly seed: number;
+  private readonly exactScanSizeMax: number;
+  private lists: VectorList[];
+  private readonly loc = new Map<string, number>();
+  private readonly tagCodes = new Map<string, number>();
+  private assigner: Assigner | null = null;
+  private trainedAtSize = 0;
+  private imbalanceAtTrain = 1;
+
+  constructor(opts: IvfOptions) {
+    const { dim, metric = 'cosine', seed = 1, exact_scan_size_max: exactMax = exact_scan_size_max } = opts;
+    if (!Number.isInteger(dim) || dim < 1 || dim > dim_max) {
+      throw new IvfError('bad_dim', `dim must be an integer in [1, ${dim_max}], got ${dim}`);
+    }
+    if (!metrics.includes(metric)) throw new IvfError('bad_metric', `metric must be cosine, ip or l2, got ${String(metric)}`);
+    if (!Number.isInteger(seed)) throw new IvfError('bad_option', `seed must be an integer, got ${seed}`);
+    if (!Number.isInteger(exactMax) || exactMax < 0) {
+      throw new IvfError('bad_option', `exact_scan_size_max must be a non-negative integer, got ${exactMax}`);
+    }
+    this.dim = dim;
+    this.metric = metric;
+    this.seed = seed;
+    this.exactScanSizeMax = exactMax;
+    this.lists = [new VectorList(dim)];
+  }
+
+  get size(): number {
+    return this.loc.size;
+  }
+
+  get nlist(): number {
+    return this.assigner === null ? 0 : this.assigner.nlist;
+  }
+
+  /** Throws the IvfError add() would throw, without changing anything. */
+  checkInput(id: string, vector: Float32Array, tag?: string): void {
+    checkId(id);
+    this.prepare(vector, 'vector');
+    if (tag !== undefined) checkTag(tag);
+  }
+
+  add(id: string, vector: Float32Array, tag?: string): void {
+    checkId(id);
+    const v = this.prepare(vector, 'vector');
+    const tagCode = this.tagCode(tag, true);
+    if (this.loc.has(id)) this.remove(id);
+    else if (this.loc.size >= vectors_max) throw new IvfError('size_limit', `index holds ${vectors_max} vectors at most`);
+    const list = this.assigner === null ? 0 : this.assigner.assign(v, 0);
+    this.place(id, v, list, tagCode);
+  }
+
+  /**
+   * Adds a vector straight into `list` without routing: for loading lists that were assigned
+   * before (SQLite's doc_cluster). `vector` is the caller's original vector (normalised here).
+   */
+  addAssigned(id: string, vector: Float32Array, list: number, tag?: string): void {
+    checkId(id);
+    const v = this.prepare(vector, 'vector');
+    const lists = Math.max(1, this.nlist);
+    if (!Number.isInteger(list) || list < 0 || list >= lists) {
+      throw new IvfError('bad_option', `list ${list} is out of range [0, ${lists})`);
+    }
+    const tagCode = this.tagCode(tag, true);
+    if (this.loc.has(id)) this.remove(id);
+    else if (this.loc.size >= vectors_max) throw new IvfError('size_limit', `index holds ${vectors_max} vectors at most`);
+    this.place(id, v, list, tagCode);
+  }
+
+  remove(id: string): boolean {
+    checkId(id);
+    const at = this.loc.get(id);
+    if (at === undefined) return false;
+    const list = Math.floor(at / loc_list_stride);
+    const pos = at - list * loc_list_stride;
+    const l = this.lists[list]!;
+    assert(l.ids[pos] === id, 'location map agrees with the list');
+    const moved = l.removeAt(pos);
+    if (moved !== null) this.loc.set(moved, at);
+    this.loc.delete(id);
+    return true;
+  }
+
+  has(id: string): boolean {
+    return this.loc.has(id);
+  }
+
+  /** The list holding id (0 while untrained), or -1 when absent. */
+  listOf(id: string): number {
+    const at = this.loc.get(id);
+    return at === undefined ? -1 : Math.floor(at / loc_list_stride);
+  }
+
+  search(query: Float32Array, k: number, opts: SearchOptions = {}): SearchHit[] {
+    if (!Number.isInteger(k) || k < 1 || k > k_max) throw new IvfError('bad_k', `k must be an integer in [1, ${k_max}], got ${k}`);
+    const { nprobe, filter, exact = false } = opts;
+    if (nprobe !== undefined && (!Number.isInteger(nprobe) || nprobe < 1 || nprobe > nprobe_max)) {
+      throw new IvfError('bad_nprobe', `nprobe must be an integer in [1, ${nprobe_max}], got ${nprobe}`);
+    }
+    if (filter !== undefined) checkTag(filter);
+    const q = this.prepare(query, 'query');
+    const filterCode = filter === undefined ? 0 : this.tagCode(filter, false);
+    const heap = new TopK(k);
+    if (filterCode < 0 || this.size === 0) return [];
+    const qnorm = dot(q, 0, q, 0, this.dim);
+    const l2 = this.metric === 'l2';
+    if (this.assigner === null || exact || this.size <= this.exactScanSizeMax) {
+      for (const l of this.lists) scanList(l, q, qnorm, l2, filterCode, heap);
+      return heap.sorted();
+    }
+    const probe = Math.min(nprobe ?? defaultNprobe(this.nlist), this.nlist);
+    const order = selectLists(this.assigner, q, probe);
+    let scanned = 0;
+    for (; scanned < order.length; scanned++) scanList(this.lists[order[scanned]!]!, q, qnorm, l2, filterCode, heap);
+    if (heap.size < k && order.length < this.nlist) {
+      // Fewer than k hits (small lists or a selective filter): keep probing, nearest lists first.
+      const rest = selectLists(this.assigner, q, this.nlist);
+      for (let i = scanned; i < rest.length && heap.size < k; i++) {
+        scanList(this.lists[rest[i]!]!, q, qnorm, l2, filterCode, heap);
+      }
+    }
+    return heap.sorted();
+  }
+
+  /**
+   * k-means over the current vectors. Returns nlist*dim centroids and does not change the index:
+   * the caller logs them and every replica installs them with applyCentroids().
+   */
+  train(opts: TrainOptions = {}): Float32Array {
+    const n = this.size;
+    if (n < 1) throw new IvfError('too_few_vectors', 'train needs at least one vector');
+    const nlist = opts.nlist ?? suggestNlist(n);
+    if (!Number.isInteger(nlist) || nlist < 1 || nlist > Math.min(n, nlist_max)) {
+      throw new IvfError('bad_nlist', `nlist must be an integer in [1, ${Math.min(n, nlist_max)}] (at most the vector count), got ${nlist}`);
+    }
+    const seed = opts.seed ?? this.seed;
+    if (!Number.isInteger(seed)) throw new IvfError('bad_option', `seed must be an integer, got ${seed}`);
+    const iterations = opts.iterations ?? train_iterations_default;
+    if (!Number.isInteger(iterations) || iterations < 0 || iterations > train_iterations_max) {
+      throw new IvfError('bad_option', `iterations must be an integer in [0, ${train_iterations_max}], got ${iterations}`);
+    }
+    const centroids = trainCentroids(this.lists, this.dim, {
+      nlist, seed, iterations, routing: { spherical: this.metric === 'cosine' },
+    });
+    assert(centroids.length === nlist * this.dim, 'training returns nlist*dim floats');
+    return centroids;
+  }
+
+  /**
+   * Installs centroids (copied) and moves every vector to its list. Deterministic: the lists
+   * depend only on the centroid bytes and the vectors.
+   */
+  applyCentroids(centroids: Float32Array): void {
+    const nlist = this.checkCentroids(centroids);
+    const assigner = new Assigner(centroids.slice(), nlist, this.dim, this.metric === 'cosine');
+    const total = this.size;
+    const target: Int32Array[] = this.lists.map((l) => {
+      const t = new Int32Array(l.count);
+      for (let p = 0; p < l.count; p++) t[p] = assigner.assign(l.data, p * this.dim);
+      return t;
+    });
+    const counts = new Int32Array(nlist);
+    for (const t of target) for (const c of t) counts[c]!++;
+    const next = Array.from(counts, (c) => new VectorList(this.dim, c));
+    for (let li = 0; li < this.lists.length; li++) {
+      const l = this.lists[li]!;
+      const t = target[li]!;
+      for (let p = 0; p < l.count; p++) {
+        const list = t[p]!;
+        const pos = next[list]!.append(l.ids[p]!, l.row(p), l.tags[p]!);
+        this.loc.set(l.ids[p]!, list * loc_list_stride + pos);
+      }
+      this.lists[li] = new VectorList(this.dim, 0); // release the old rows early
+    }
+    this.lists = next;
+    this.assigner = assigner;
+    this.trainedAtSize = total;
+    this.imbalanceAtTrain = this.stats().imbalance;
+    assert(this.size === total, 'reassignment keeps every vector');
+  }
+
+  /**
+   * Retrain policy. Due when: untrained and past the exact-scan crossover; grown by
+   * retrain_growth_factor (nlist should follow sqrt(N)) or shrunk by retrain_shrink_factor since
+   * training; or lists became unbalanced (imbalance over retrain_imbalance_factor times its value
+   * after training and over retrain_imbalance_min), which is what drift does to recall and latency.
+   */
+  retrainDue(): boolean {
+    const n = this.size;
+    if (this.assigner === null) return n > this.exactScanSizeMax;
+    if (n >= this.trainedAtSize * retrain_growth_factor) return true;
+    if (n * retrain_shrink_factor <= this.trainedAtSize && n > this.exactScanSizeMax) return true;
+    const imbalance = this.stats().imbalance;
+    return imbalance > retrain_imbalance_min && imbalance > this.imbalanceAtTrain * retrain_imbalance_factor;
+  }
+
+  /**
+   * Restores the training bookkeeping after a load (the lists were filled with addAssigned):
+   * retrainDue() then answers as it did before the restart.
+   */
+  restoreTrainingState(trainedAtSize: number, imbalanceAtTrain: number): void {
+    assert(Number.isInteger(trainedAtSize) && trainedAtSize >= 0, 'trained_at_size is a count');
+    assert(Number.isFinite(imbalanceAtTrain) && imbalanceAtTrain >= 0, 'imbalance is finite');
+    this.trainedAtSize = trainedAtSize;
+    this.imbalanceAtTrain = imbalanceAtTrain;
+  }
+
+  get imbalanceAtTraining(): number {
+    return this.imbalanceAtTrain;
+  }
+
+  centroids(): Float32Array | null {
+    return this.assigner === null ? null : this.assigner.centroids.slice();
+  }
+
+  stats(): IvfStats {
+    const n = this.size;
+    let max = 0;
+    let sq = 0;
+    for (const l of this.lists) {
+      if (l.count > max) max = l.count;
+      sq += l.count * l.count;
+    }
+    const nlist = this.nlist;
+    const imbalance = n === 0 ? 1 : (sq * Math.max(1, nlist)) / (n * n);
+    return { size: n, nlist, list_size_max: max, imbalance, trained_at_size: this.trainedAtSize };
+  }
+
+  /** Sizes of the lists (one entry while untrained). */
+  listSizes(): Int32Array {
+    return Int32Array.from(this.lists, (l) => l.count);
+  }
+
+  /** Vectors a search with these options would scan (for benchmarks), excluding extra probing. */
+  scanCount(query: Float32Array, nprobe?: number): number {
+    if (this.assigner === null || this.size <= this.exactScanSizeMax) return this.size;
+    const q = this.prepare(query, 'query');
+    const order = selectLists(this.assigner, q, Math.min(nprobe ?? defaultNprobe(this.nlist), this.nlist));
+    let n = 0;
+    for (const li of order) n += this.lists[li]!.count;
+    return n;
+  }
+
+  /** Calls fn(id, list) for every vector (list 0 while untrained), list by list. */
+  forEachAssignment(fn: (id: string, list: number) => void): void {
+    this.lists.forEach((l, li) => {
+      for (let p = 0; p < l.count; p++) fn(l.ids[p]!, li);
+    });
+  }
+
+  /** Mean squared L2 distance of each list's vectors to its centroid (empty while untrained). */
+  listVariances(): Float64Array {
+    const a = this.assigner;
+    if (a === null) return new Float64Array(0);
+    const out = new Float64Array(a.nlist);
+    this.lists.forEach((l, li) => {
+      let sum = 0;
+      for (let p = 0; p < l.count; p++) sum += l2sq(l.data, p * this.dim, a.centroids, li * this.dim, this.dim);
+      out[li] = l.count === 0 ? 0 : sum / l.count;
+    });
+    return out;
+  }
+
+  /** Bytes held in typed arrays by the lists and centroids (ids and maps excluded). */
+  typedBytes(): number {
+    let b = 0;
+    for (const l of this.lists) b += l.typedBytes();
+    if (this.assigner !== null) b += this.assigner.centroids.byteLength;
+    return b;
+  }
+
+  private place(id: string, v: Float32Array, list: number, tagCode: number): void {
+    const pos = this.lists[list]!.append(id, v, tagCode);
+    assert(pos < loc_list_stride, 'list row fits the location encoding');
+    this.loc.set(id, list * loc_list_stride + pos);
+  }
+
+  private prepare(vector: Float32Array, what: string): Float32Array {
+    const v = checkVector(vector, this.dim, what);
+    return this.metric === 'cosine' ? normalisedCopy(v, what) : v;
+  }
+
+  /** Tag code (0: no tag). Unknown tags get a new code when `create`, else -1. */
+  private tagCode(tag: string | undefined, create: boolean): number {
+    if (tag === undefined) return 0;
+    checkTag(tag);
+    const code = this.tagCodes.get(tag);
+    if (code !== undefined) return code;
+    if (!create) return -1;
+    if (this.tagCodes.size >= tags_max) throw new IvfError('size_limit', `at most ${tags_max} distinct tags`);
+    const next = this.tagCodes.size + 1;
+    this.tagCodes.set(tag, next);
+    return next;
+  }
+
+  private checkCentroids(centroids: Float32Array): number {
+    if (!(centroids instanceof Float32Array)) throw new IvfError('bad_centroids', 'centroids must be a Float32Array');
+    if (centroids.length === 0 || centroids.length % this.dim !== 0) {
+      throw new IvfError('bad_centroids', `centroids length ${centroids.length} is not a positive multiple of dim ${this.dim}`);
+    }
+    const nlist = centroids.length / this.dim;
+    if (nlist > nlist_max) throw new IvfError('bad_centroids', `${nlist} centroids, at most ${nlist_max}`);
+    for (let i = 0; i < centroids.length; i++) {
+      if (!Number.isFinite(centroids[i])) throw new IvfError('bad_centroids', `centroids[${i}] is ${centroids[i]}`);
+    }
+    return nlist;
+  }
+}
+
+function checkId(id: string): void {
+  if (typeof id !== 'string' || id.length === 0 || id.length > id_length_max) {
+    throw new IvfError('bad_id', `id must be a non-empty string of at most ${id_length_max} characters`);
+  }
+}
+
+function checkTag(tag: string): void {
+  if (typeof tag !== 'string' || tag.length > tag_length_max) {
+    throw new IvfError('bad_tag', `tag must be a string of at most ${tag_length_max} characters`);
+  }
+}
