@@ -1,0 +1,160 @@
+// apply(op): the deterministic state transition every replica runs.
+//
+// Rules: runs inside the caller's transaction (never opens one), never reads the clock (times
+// come from op.ts), never computes an embedding (vectors come in the op). Same state + same op
+// bytes => same resulting state on every node. A put of an existing id replaces it (created_at
+// is kept), so a retried client write is harmless; deleting an absent id changes nothing.
+
+import type { Database, Statement } from 'better-sqlite3';
+import { assertOp, bytesToVector } from './op.ts';
+import type { CentroidsOp, DeleteOp, Op, OpDocument, PutOp } from './op.ts';
+import type { VectorIndexes } from './vectors.ts';
+
+export interface ApplyResult {
+  /** Documents written (put) or removed (delete). */
+  changed: number;
+  /** Documents of a put refused at apply time, with the reason (identical on every replica). */
+  skipped: { id: string; reason: string }[];
+}
+
+interface WorkspaceRow {
+  dim: number | null;
+  document_count: number;
+  bytes: number;
+  last_write_at: number;
+}
+
+interface ExistingRow {
+  created_at: number;
+  storage: number;
+}
+
+/** Storage a document accounts for: content, metadata and vector bytes. */
+export function documentStorageBytes(d: Pick<OpDocument, 'bytes' | 'metadata' | 'vector'>): number {
+  return d.bytes + (d.metadata === null ? 0 : Buffer.byteLength(d.metadata, 'utf8')) + d.vector.byteLength;
+}
+
+export class Applier {
+  private readonly wsGet: Statement;
+  private readonly wsInsert: Statement;
+  private readonly wsUpdate: Statement;
+  private readonly docGet: Statement;
+  private readonly docInsert: Statement;
+  private readonly docUpdate: Statement;
+  private readonly docDelete: Statement;
+
+  constructor(
+    db: Database,
+    private readonly vectors: VectorIndexes,
+  ) {
+    this.wsGet = db.prepare('SELECT dim, document_count, bytes, last_write_at FROM workspaces WHERE workspace = ?');
+    this.wsInsert = db.prepare(
+      'INSERT INTO workspaces (workspace, dim, document_count, bytes, created_at, last_write_at) VALUES (?, NULL, 0, 0, ?, ?)',
+    );
+    this.wsUpdate = db.prepare(
+      'UPDATE workspaces SET dim = ?, document_count = ?, bytes = ?, last_write_at = ? WHERE workspace = ?',
+    );
+    this.docGet = db.prepare(
+      `SELECT created_at, bytes + COALESCE(length(CAST(metadata AS BLOB)), 0) + length(vector) AS storage
+       FROM documents WHERE workspace = ? AND id = ?`,
+    );
+    this.docInsert = db.prepare(
+      `INSERT INTO documents (workspace, id, content, path, language, metadata, tokens, content_hash, bytes, vector, created_at, updated_at)
+       VALUES (@ws, @id, @content, @path, @language, @metadata, @tokens, @content_hash, @bytes, @vector, @ts, @ts)`,
+    );
+    this.docUpdate = db.prepare(
+      `UPDATE documents SET content = @content, path = @path, language = @language, metadata = @metadata, tokens = @tokens,
+       content_hash = @content_hash, bytes = @bytes, vector = @vector, updated_at = @ts WHERE workspace = @ws AND id = @id`,
+    );
+    this.docDelete = db.prepare('DELETE FROM documents WHERE workspace = ? AND id = ?');
+  }
+
+  apply(op: Op): ApplyResult {
+    assertOp(op);
+    switch (op.kind) {
+      case 'noop':
+        return { changed: 0, skipped: [] };
+      case 'put':
+        return this.applyPut(op);
+      case 'delete':
+        return this.applyDelete(op);
+      case 'centroids':
+        return this.applyCentroids(op);
+    }
+  }
+
+  private workspace(ws: string, ts: number): WorkspaceRow {
+    let row = this.wsGet.get(ws) as WorkspaceRow | undefined;
+    if (row === undefined) {
+      this.wsInsert.run(ws, ts, ts);
+      row = { dim: null, document_count: 0, bytes: 0, last_write_at: ts };
+    }
+    return row;
+  }
+
+  private saveWorkspace(ws: string, row: WorkspaceRow): void {
+    if (row.document_count < 0 || row.bytes < 0) throw new Error(`invariant: workspace ${ws} counters went negative`);
+    this.wsUpdate.run(row.dim, row.document_count, row.bytes, row.last_write_at, ws);
+  }
+
+  private applyPut(op: PutOp): ApplyResult {
+    const row = this.workspace(op.ws, op.ts);
+    const skipped: ApplyResult['skipped'] = [];
+    let changed = 0;
+    for (const doc of op.docs) {
+      const dim = doc.vector.byteLength / 4;
+      if (!Number.isInteger(dim) || dim === 0) throw new Error(`invariant: op vector of ${doc.id} has ${doc.vector.byteLength} bytes`);
+      row.dim ??= dim;
+      if (row.dim !== dim) {
+        skipped.push({ id: doc.id, reason: `vector dimension ${dim}, workspace holds ${row.dim}` });
+        continue;
+      }
+      const existing = this.docGet.get(op.ws, doc.id) as ExistingRow | undefined;
+      const params = {
+        ws: op.ws, id: doc.id, content: doc.content, path: doc.path, language: doc.language, metadata: doc.metadata,
+        tokens: doc.tokens, content_hash: doc.content_hash, bytes: doc.bytes, vector: Buffer.from(doc.vector), ts: op.ts,
+      };
+      if (existing === undefined) {
+        this.docInsert.run(params);
+        row.document_count += 1;
+      } else {
+        this.docUpdate.run(params);
+        row.bytes -= existing.storage;
+      }
+      row.bytes += documentStorageBytes(doc);
+      this.vectors.put(op.ws, doc.id, bytesToVector(doc.vector));
+      changed += 1;
+    }
+    row.last_write_at = Math.max(row.last_write_at, op.ts);
+    this.saveWorkspace(op.ws, row);
+    return { changed, skipped };
+  }
+
+  private applyDelete(op: DeleteOp): ApplyResult {
+    const row = this.workspace(op.ws, op.ts);
+    let changed = 0;
+    for (const id of op.ids) {
+      const existing = this.docGet.get(op.ws, id) as ExistingRow | undefined;
+      if (existing === undefined) continue;
+      this.docDelete.run(op.ws, id);
+      this.vectors.remove(op.ws, id);
+      row.document_count -= 1;
+      row.bytes -= existing.storage;
+      changed += 1;
+    }
+    row.last_write_at = Math.max(row.last_write_at, op.ts);
+    this.saveWorkspace(op.ws, row);
+    return { changed, skipped: [] };
+  }
+
+  private applyCentroids(op: CentroidsOp): ApplyResult {
+    const row = this.wsGet.get(op.ws) as WorkspaceRow | undefined;
+    if (row === undefined || row.dim !== op.dim) {
+      return { changed: 0, skipped: [{ id: '', reason: `centroids of dim ${op.dim} for workspace dim ${row?.dim ?? 'none'}` }] };
+    }
+    const c = bytesToVector(op.centroids);
+    if (c.length === 0 || c.length % op.dim !== 0) throw new Error(`invariant: centroids op holds ${c.length} floats for dim ${op.dim}`);
+    this.vectors.applyCentroids(op.ws, op.dim, c);
+    return { changed: c.length / op.dim, skipped: [] };
+  }
+}

@@ -1,0 +1,180 @@
+// Context assembly: the best documents for a query that fit in a token budget.
+// How it ranks, dedupes and packs is explained in RANKING.md; the hard rules are:
+//   countTokens(result.context) <= max_tokens   (js-tiktoken cl100k_base, checked on the final string)
+//   result.documents.length   <= max_documents
+//   result.total_tokens        == countTokens(result.context)
+
+import { InputError } from './errors.ts';
+import { PathMatcher } from './glob.ts';
+import { bytesToVector } from './op.ts';
+import type { Reader, StoredDocument } from './read.ts';
+import { fuseRrf } from './search.ts';
+import type { SearchHit } from './search.ts';
+import { countTokens, truncateToTokens } from './tokens.ts';
+import { isPlainObject, parseCount, parseQuery } from './validate.ts';
+
+export const assemble_tokens_default = 4000;
+export const assemble_tokens_max = 1_000_000;
+export const assemble_documents_default = 10;
+export const assemble_documents_max = 1000;
+export const patterns_max = 64;
+/** Candidates ranked before packing: max(candidates_min, documents * candidates_per_document). */
+export const candidates_min = 50;
+export const candidates_per_document = 5;
+/** With path patterns, rank more candidates since many may be filtered out. */
+export const candidates_filtered = 500;
+/** Two documents whose embeddings have cosine similarity above this are near-duplicates. */
+export const near_duplicate_cosine_min = 0.97;
+/** A document that does not fit whole is cut to the remaining budget only if that is at least this. */
+export const truncated_tokens_min = 64;
+const piece_separator = '\n\n';
+
+export interface AssembleRequest {
+  query: string;
+  max_tokens: number;
+  max_documents: number;
+  include_patterns: string[];
+  exclude_patterns: string[];
+}
+
+export interface AssembledDocument {
+  id: string;
+  path: string | null;
+  content: string;
+  language: string | null;
+  relevance_score: number;
+  tokens: number;
+  inclusion_reason: string;
+}
+
+export interface AssembleResult {
+  context: string;
+  documents: AssembledDocument[];
+  total_tokens: number;
+  processing_time_ms: number;
+}
+
+/** What assembly needs from the store. */
+export interface AssembleSource {
+  searchHits(ws: string, query: string, k: number, mode: 'lexical' | 'vector', vector?: Float32Array): Promise<SearchHit[]>;
+  queryVector(ws: string, query: string): Promise<Float32Array | null>;
+}
+
+function parsePatterns(v: unknown, field: string): string[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v) || !v.every((p) => typeof p === 'string' && p.length > 0 && p.length <= 512)) {
+    throw new InputError('invalid_type', `${field} must be an array of non-empty glob strings`, field);
+  }
+  if (v.length > patterns_max) throw new InputError('too_large', `${field} has more than ${patterns_max} patterns`, field);
+  return v as string[];
+}
+
+/** Validates a client's assemble body; `documents_cap` is the workspace's max_documents_per_query. */
+export function parseAssembleRequest(raw: unknown, documents_cap: number = assemble_documents_max): AssembleRequest {
+  if (!isPlainObject(raw)) throw new InputError('invalid_type', 'body must be a JSON object', 'body');
+  return {
+    query: parseQuery(raw.query, 'query'),
+    max_tokens: parseCount(raw.max_tokens, 'max_tokens', assemble_tokens_default, assemble_tokens_max),
+    max_documents: parseCount(raw.max_documents, 'max_documents', assemble_documents_default, Math.min(documents_cap, assemble_documents_max)),
+    include_patterns: parsePatterns(raw.include_patterns, 'include_patterns'),
+    exclude_patterns: parsePatterns(raw.exclude_patterns, 'exclude_patterns'),
+  };
+}
+
+function cosine(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return 0;
+  let dot = 0, na = 0, nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] ?? 0, y = b[i] ?? 0;
+    dot += x * y; na += x * x; nb += y * y;
+  }
+  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
+}
+
+function header(d: StoredDocument): string {
+  return `--- ${d.path ?? d.id} ---\n`;
+}
+
+function rankNote(rank: number | undefined, name: string): string | null {
+  return rank === undefined ? null : `${name} #${rank}`;
+}
+
+export async function assemble(source: AssembleSource, reader: Reader, ws: string, req: AssembleRequest): Promise<AssembleResult> {
+  const started = performance.now();
+  const include = new PathMatcher(req.include_patterns);
+  const exclude = new PathMatcher(req.exclude_patterns);
+  const filtered = !include.empty || !exclude.empty;
+  const depth = filtered ? candidates_filtered : Math.max(candidates_min, req.max_documents * candidates_per_document);
+
+  const q = await source.queryVector(ws, req.query);
+  const lexical = await source.searchHits(ws, req.query, depth, 'lexical');
+  const vector = q === null ? [] : await source.searchHits(ws, req.query, depth, 'vector', q);
+  const fused = fuseRrf([{ hits: lexical, weight: 1 }, { hits: vector, weight: 1 }]);
+  const lexRank = new Map(lexical.map((h, i) => [h.id, i + 1]));
+  const vecRank = new Map(vector.map((h, i) => [h.id, i + 1]));
+  const rows = reader.many(ws, fused.map((h) => h.id));
+  const best = fused[0]?.score ?? 1;
+
+  const documents: AssembledDocument[] = [];
+  const pieces: string[] = [];
+  const keptHashes = new Set<string>();
+  const keptVectors: Float32Array[] = [];
+  let used = 0;
+  let truncatedOne = false;
+  const sepTokens = countTokens(piece_separator);
+
+  for (const [rank0, hit] of fused.entries()) {
+    if (documents.length >= req.max_documents) break;
+    const doc = rows.get(hit.id);
+    if (doc === undefined) continue;
+    const where = doc.path ?? doc.id;
+    if (!include.empty && !include.matches(where)) continue;
+    if (!exclude.empty && exclude.matches(where)) continue;
+    if (keptHashes.has(doc.content_hash)) continue;
+    const v = bytesToVector(doc.vector);
+    if (keptVectors.some((k) => cosine(k, v) > near_duplicate_cosine_min)) continue;
+
+    const head = header(doc);
+    const overhead = countTokens(head) + (pieces.length > 0 ? sepTokens : 0);
+    const remaining = req.max_tokens - used - overhead;
+    let content = doc.content;
+    let tokens = doc.tokens;
+    const notes = [`fused rank #${rank0 + 1}`, rankNote(lexRank.get(doc.id), 'lexical'), rankNote(vecRank.get(doc.id), 'vector')].filter(
+      (n): n is string => n !== null,
+    );
+    if (tokens > remaining) {
+      if (truncatedOne || remaining < truncated_tokens_min) continue;
+      content = truncateToTokens(doc.content, remaining);
+      tokens = countTokens(content);
+      if (tokens === 0 || tokens > remaining) continue;
+      truncatedOne = true;
+      notes.push(`truncated to ${tokens} of ${doc.tokens} tokens`);
+    }
+    pieces.push(head + content);
+    used += overhead + tokens;
+    keptHashes.add(doc.content_hash);
+    keptVectors.push(v);
+    documents.push({
+      id: doc.id,
+      path: doc.path,
+      content,
+      language: doc.language,
+      relevance_score: Number((hit.score / best).toFixed(6)),
+      tokens,
+      inclusion_reason: notes.join(', '),
+    });
+  }
+
+  // The sum of piece counts estimates the whole; BPE merges across piece boundaries can differ,
+  // so the final string is counted and trailing pieces are dropped until it fits.
+  let context = pieces.join(piece_separator);
+  let total = countTokens(context);
+  while (total > req.max_tokens && pieces.length > 0) {
+    pieces.pop();
+    documents.pop();
+    context = pieces.join(piece_separator);
+    total = countTokens(context);
+  }
+  if (total > req.max_tokens || documents.length > req.max_documents) throw new Error('invariant: assembled context within budget');
+  return { context, documents, total_tokens: total, processing_time_ms: Math.round((performance.now() - started) * 1000) / 1000 };
+}

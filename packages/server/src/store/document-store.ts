@@ -1,0 +1,301 @@
+// DocumentStore: the replicated state machine's documents, over one better-sqlite3 Database.
+//
+// Writes are split in two:
+//   prepare*(...)  async, leader only, before the write is logged: validates (InputError naming
+//                  the field), derives ids, counts tokens, embeds, stamps the time; returns an Op.
+//   apply(op)      sync and deterministic, on every replica, inside the caller's transaction.
+// Reads (get, list, search, assemble) are local and always scoped to one workspace.
+//
+// The store owns no transaction and does not close the database: the node opens it, wraps
+// apply in its transaction with the applied log index, and may swap the file and build a new
+// store (the constructor is idempotent over an existing schema; vector indexes load lazily).
+
+import { createHash } from 'node:crypto';
+import type { Database, Statement } from 'better-sqlite3';
+import type { Embedder } from '../embed/types.ts';
+import { Applier } from './apply.ts';
+import type { ApplyResult } from './apply.ts';
+import { assemble } from './assemble.ts';
+import type { AssembleRequest, AssembleResult } from './assemble.ts';
+import { stateChecksum } from './checksum.ts';
+import { InputError } from './errors.ts';
+import { op_version, vectorToBytes } from './op.ts';
+import type { CentroidsOp, DeleteOp, NoopOp, Op, OpDocument, PutOp } from './op.ts';
+import { Reader } from './read.ts';
+import type { ListPage, StoredDocument } from './read.ts';
+import { ensureSchema } from './schema.ts';
+import { Searcher } from './search.ts';
+import { countTokens } from './tokens.ts';
+import type { SearchHit, SearchMode } from './search.ts';
+import { assertDocumentId, assertWorkspaceId, languageFromPath, parseDocumentInput } from './validate.ts';
+import type { DocumentInput } from './validate.ts';
+import { VectorIndexes } from './vectors.ts';
+
+/** Length of a content-derived id: the first 32 hex digits (128 bits) of sha256(content). */
+export const derived_id_hex_chars = 32;
+export const list_limit_max = 1000;
+export const search_k_max = 1000;
+export const preview_chars_max = 240;
+
+export interface DocumentStoreOptions {
+  embedder: Embedder;
+  /** Wall clock for prepare-time timestamps (ms). Never read by apply. */
+  clock?: () => number;
+}
+
+export interface BulkItemError {
+  item: number;
+  error: { code: string; message: string; field?: string };
+}
+
+export interface PreparedPut {
+  /** null when no item was valid: nothing to propose. */
+  op: PutOp | null;
+  /** Ids of the valid items, in input order. */
+  ids: string[];
+  errors: BulkItemError[];
+}
+
+export interface SearchResult {
+  id: string;
+  score: number;
+  path: string | null;
+  language: string | null;
+  tokens: number;
+  preview: string;
+}
+
+export interface WorkspaceStats {
+  document_count: number;
+  /** Bytes stored: content + metadata + vectors. */
+  bytes: number;
+  /** Vector dimension, null before the first document. */
+  dim: number | null;
+  /** ms timestamp of the last applied write (the leader's clock at prepare time). */
+  last_write_ms: number;
+}
+
+export class DocumentStore {
+  readonly embedder: Embedder;
+  private readonly clock: () => number;
+  private readonly vectors: VectorIndexes;
+  private readonly applier: Applier;
+  private readonly reader: Reader;
+  private readonly searcher: Searcher;
+  private readonly wsDimStmt: Statement;
+  private readonly wsStatsStmt: Statement;
+  private closed = false;
+
+  constructor(
+    readonly db: Database,
+    opts: DocumentStoreOptions,
+  ) {
+    ensureSchema(db);
+    this.embedder = opts.embedder;
+    this.clock = opts.clock ?? Date.now;
+    this.vectors = new VectorIndexes(db);
+    this.applier = new Applier(db, this.vectors);
+    this.reader = new Reader(db);
+    this.searcher = new Searcher(db, this.vectors);
+    this.wsDimStmt = db.prepare('SELECT dim, bytes FROM workspaces WHERE workspace = ?');
+    this.wsStatsStmt = db.prepare('SELECT workspace, dim, document_count, bytes, last_write_at FROM workspaces ORDER BY workspace');
+  }
+
+  // ---- writes: prepare (leader) ----
+
+  /** One document -> a put op. Throws InputError (or EmbeddingError) on failure. */
+  async preparePut(ws: string, raw: unknown): Promise<PutOp> {
+    const prepared = await this.preparePutMany(ws, [raw], '');
+    const first = prepared.errors[0];
+    if (first !== undefined) throw new InputError(first.error.code as InputError['code'], first.error.message, first.error.field);
+    if (prepared.op === null) throw new Error('invariant: a valid document produced no op');
+    return prepared.op;
+  }
+
+  /**
+   * Many documents -> one put op with the valid ones; invalid items are reported by position.
+   * The workspace's vector dimension is the stored one, or (new workspace) that of the first
+   * item: a client `vector` of another length, or an embedder of another dimension, is an error.
+   */
+  async preparePutMany(ws: string, raws: unknown[], itemPrefix = '[]'): Promise<PreparedPut> {
+    this.assertOpen();
+    assertWorkspaceId(ws);
+    const errors: BulkItemError[] = [];
+    const valid: { item: number; input: DocumentInput }[] = [];
+    let dim = this.workspaceDim(ws);
+    raws.forEach((raw, item) => {
+      const prefix = itemPrefix === '' ? '' : `[${item}].`;
+      try {
+        const input = parseDocumentInput(raw, prefix);
+        const itemDim = input.vector?.length ?? this.embedder.dim;
+        dim ??= itemDim;
+        if (itemDim !== dim) {
+          throw new InputError(
+            'dimension_mismatch',
+            input.vector === null
+              ? `workspace ${ws} holds ${dim}-dimensional vectors and the embedder ${this.embedder.name} gives ${itemDim}: send ${prefix}vector`
+              : `${prefix}vector has ${itemDim} dimensions; workspace ${ws} holds ${dim}`,
+            `${prefix}vector`,
+          );
+        }
+        valid.push({ item, input });
+      } catch (err) {
+        if (!(err instanceof InputError)) throw err;
+        errors.push({ item, error: err.toJSON() });
+      }
+    });
+    if (valid.length === 0) return { op: null, ids: [], errors };
+    const toEmbed = valid.filter((v) => v.input.vector === null);
+    const embedded = toEmbed.length === 0 ? [] : await this.embedder.embed(toEmbed.map((v) => v.input.content));
+    if (embedded.length !== toEmbed.length) throw new Error('invariant: embedder returned a vector per text');
+    toEmbed.forEach((v, i) => (v.input.vector = embedded[i] ?? null));
+    const embeddable = valid.filter(({ item, input }) => {
+      if (input.vector !== null && input.vector.some((x) => x !== 0)) return true;
+      const field = itemPrefix === '' ? 'content' : `[${item}].content`;
+      errors.push({ item, error: { code: 'invalid_value', message: `${field} has nothing to embed`, field } });
+      return false;
+    });
+    errors.sort((a, b) => a.item - b.item);
+    if (embeddable.length === 0) return { op: null, ids: [], errors };
+    const docs: OpDocument[] = embeddable.map(({ input }) => {
+      if (input.vector === null) throw new Error('invariant: every valid document has a vector');
+      const content_hash = createHash('sha256').update(input.content, 'utf8').digest('hex');
+      return {
+        id: input.id ?? content_hash.slice(0, derived_id_hex_chars),
+        content: input.content,
+        path: input.path,
+        language: input.language ?? languageFromPath(input.path),
+        metadata: input.metadata,
+        tokens: countTokens(input.content),
+        content_hash,
+        bytes: Buffer.byteLength(input.content, 'utf8'),
+        vector: vectorToBytes(input.vector),
+      };
+    });
+    const op: PutOp = { kind: 'put', v: op_version, ws, ts: this.clock(), docs };
+    return { op, ids: docs.map((d) => d.id), errors };
+  }
+
+  prepareDelete(ws: string, ids: string[]): DeleteOp {
+    this.assertOpen();
+    assertWorkspaceId(ws);
+    ids.forEach((id, i) => assertDocumentId(id, ids.length === 1 ? 'id' : `ids[${i}]`));
+    return { kind: 'delete', v: op_version, ws, ts: this.clock(), ids: [...ids] };
+  }
+
+  /** Workspaces whose vector index asks to be retrained (check after applying). */
+  retrainCandidates(): string[] {
+    this.assertOpen();
+    return this.vectors.retrainDue();
+  }
+
+  /** Trains new centroids for `ws` without installing them; a noop when there is nothing to train. */
+  prepareRetrain(ws: string): CentroidsOp | NoopOp {
+    this.assertOpen();
+    assertWorkspaceId(ws);
+    const trained = this.vectors.train(ws);
+    if (trained === null) return this.prepareNoop();
+    return { kind: 'centroids', v: op_version, ws, ts: this.clock(), dim: trained.dim, centroids: vectorToBytes(trained.centroids) };
+  }
+
+  prepareNoop(): NoopOp {
+    return { kind: 'noop', v: op_version, ts: this.clock() };
+  }
+
+  // ---- writes: apply (every replica) ----
+
+  /** Applies an op. Synchronous; the caller holds the transaction. Throws only on a broken invariant. */
+  apply(op: Op): ApplyResult {
+    this.assertOpen();
+    return this.applier.apply(op);
+  }
+
+  // ---- reads ----
+
+  get(ws: string, id: string): StoredDocument | null {
+    this.assertOpen();
+    return this.reader.get(ws, id);
+  }
+
+  list(ws: string, opts: { limit?: number; cursor?: string | null } = {}): ListPage {
+    this.assertOpen();
+    const limit = Math.min(Math.max(1, opts.limit ?? 100), list_limit_max);
+    return this.reader.list(ws, limit, opts.cursor);
+  }
+
+  /** Ranked documents of one workspace. `vector` replaces the query's embedding in vector/hybrid modes. */
+  async search(ws: string, req: { query: string; k?: number; mode?: SearchMode; vector?: Float32Array }): Promise<SearchResult[]> {
+    this.assertOpen();
+    const k = Math.min(Math.max(1, req.k ?? 10), search_k_max);
+    const hits = await this.searchHits(ws, req.query, k, req.mode ?? 'hybrid', req.vector);
+    const rows = this.reader.many(ws, hits.map((h) => h.id));
+    const out: SearchResult[] = [];
+    for (const h of hits) {
+      const r = rows.get(h.id);
+      if (r === undefined) continue; // index ahead of rows cannot happen inside one apply; skip defensively
+      out.push({ id: h.id, score: h.score, path: r.path, language: r.language, tokens: r.tokens, preview: r.content.slice(0, preview_chars_max) });
+    }
+    return out;
+  }
+
+  /** Ranked ids and scores only. */
+  async searchHits(ws: string, query: string, k: number, mode: SearchMode, vector?: Float32Array): Promise<SearchHit[]> {
+    if (mode === 'lexical') return this.searcher.lexical(ws, query, k);
+    const q = vector ?? (await this.queryVector(ws, query));
+    if (mode === 'vector') return this.searcher.vector(ws, q, k);
+    return this.searcher.hybrid(ws, query, q, k);
+  }
+
+  /** The query's embedding when the embedder matches the workspace's dimension, else null. */
+  async queryVector(ws: string, query: string): Promise<Float32Array | null> {
+    const dim = this.workspaceDim(ws);
+    if (dim === null || dim !== this.embedder.dim) return null;
+    const [v] = await this.embedder.embed([query]);
+    return v ?? null;
+  }
+
+  /** Context assembly: see assemble.ts and RANKING.md. */
+  async assemble(ws: string, req: AssembleRequest): Promise<AssembleResult> {
+    this.assertOpen();
+    return assemble(this, this.reader, ws, req);
+  }
+
+  // ---- facts ----
+
+  workspaceDim(ws: string): number | null {
+    const r = this.wsDimStmt.get(ws) as { dim: number | null } | undefined;
+    return r?.dim ?? null;
+  }
+
+  storageBytes(ws: string): number {
+    const r = this.wsDimStmt.get(ws) as { bytes: number } | undefined;
+    return r?.bytes ?? 0;
+  }
+
+  workspaceStats(): Record<string, WorkspaceStats> {
+    this.assertOpen();
+    const out: Record<string, WorkspaceStats> = {};
+    type Row = { workspace: string; dim: number | null; document_count: number; bytes: number; last_write_at: number };
+    for (const r of this.wsStatsStmt.all() as Row[]) {
+      out[r.workspace] = { document_count: r.document_count, bytes: r.bytes, dim: r.dim, last_write_ms: r.last_write_at };
+    }
+    return out;
+  }
+
+  /** sha256 over documents, workspaces, vectors and centroids in canonical order. */
+  checksum(): string {
+    this.assertOpen();
+    return stateChecksum(this.db);
+  }
+
+  /** Drops in-memory state (vector indexes). Does not close the database, which the caller owns. */
+  close(): void {
+    this.vectors.reset();
+    this.closed = true;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('DocumentStore is closed; build a new one on the reopened database');
+  }
+}
+

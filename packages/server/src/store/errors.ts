@@ -1,0 +1,33 @@
+// Typed input errors. `prepare*` and the read helpers throw these for anything a client got
+// wrong; the HTTP layer turns them into 4xx JSON `{error: {code, message, field?}}`.
+
+export type InputErrorCode =
+  | 'invalid_json'
+  | 'invalid_type'
+  | 'invalid_value'
+  | 'missing_field'
+  | 'too_large'
+  | 'dimension_mismatch'
+  | 'empty_query'
+  | 'invalid_workspace'
+  | 'invalid_cursor'
+  | 'not_found';
+
+export class InputError extends Error {
+  override readonly name = 'InputError';
+  constructor(
+    readonly code: InputErrorCode,
+    message: string,
+    readonly field?: string,
+    /** HTTP status the public API answers with. */
+    readonly status: 400 | 404 | 413 | 422 = code === 'too_large' ? 413 : code === 'not_found' ? 404 : 400,
+  ) {
+    super(message);
+  }
+
+  toJSON(): { code: string; message: string; field?: string } {
+    return this.field === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, field: this.field };
+  }
+}

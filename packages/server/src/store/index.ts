@@ -1,0 +1,14 @@
+export { DocumentStore, derived_id_hex_chars, list_limit_max, search_k_max } from './document-store.ts';
+export type { BulkItemError, DocumentStoreOptions, PreparedPut, SearchResult, WorkspaceStats } from './document-store.ts';
+export type { ApplyResult } from './apply.ts';
+export { assertOp, bytesToVector, decodeOp, encodeOp, op_version, vectorToBytes } from './op.ts';
+export type { CentroidsOp, DeleteOp, NoopOp, Op, OpDocument, PutOp } from './op.ts';
+export { InputError } from './errors.ts';
+export type { InputErrorCode } from './errors.ts';
+export type { DocumentSummary, ListPage, StoredDocument } from './read.ts';
+export type { SearchMode } from './search.ts';
+export { search_modes } from './search.ts';
+export { parseAssembleRequest } from './assemble.ts';
+export type { AssembleRequest, AssembleResult, AssembledDocument } from './assemble.ts';
+export { countTokens } from './tokens.ts';
+export { workspace_id_pattern, workspace_id_rule } from './validate.ts';

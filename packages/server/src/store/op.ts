@@ -1,0 +1,128 @@
+// Ops: what the leader proposes to the log and every replica applies.
+//
+// An op is a plain object with msgpack-safe fields only (strings, numbers, booleans, null,
+// arrays, plain objects, Uint8Array). Everything derived (id, tokens, hash, embedding, the
+// timestamp) is computed once by `prepare*` on the leader and carried here, so `apply` on every
+// replica is a pure function of (state, op) and leaves byte-identical state.
+
+import { Packr } from 'msgpackr';
+
+export const op_version = 1;
+
+/** One document as carried in a put op. */
+export interface OpDocument {
+  id: string;
+  content: string;
+  path: string | null;
+  language: string | null;
+  /** Metadata as canonical JSON text (object keys sorted), or null. */
+  metadata: string | null;
+  /** cl100k_base token count of `content`. */
+  tokens: number;
+  /** sha256 of `content`, hex. */
+  content_hash: string;
+  /** UTF-8 byte length of `content`. */
+  bytes: number;
+  /** Embedding: little-endian float32 bytes, length = 4 * workspace dim. */
+  vector: Uint8Array;
+}
+
+export interface PutOp {
+  kind: 'put';
+  v: number;
+  ws: string;
+  /** Wall-clock ms taken at prepare time on the leader. */
+  ts: number;
+  docs: OpDocument[];
+}
+
+export interface DeleteOp {
+  kind: 'delete';
+  v: number;
+  ws: string;
+  ts: number;
+  ids: string[];
+}
+
+/** A retrain result for one workspace: new centroids every replica installs as they are. */
+export interface CentroidsOp {
+  kind: 'centroids';
+  v: number;
+  ws: string;
+  ts: number;
+  dim: number;
+  /** nlist * dim little-endian float32 values. */
+  centroids: Uint8Array;
+}
+
+export interface NoopOp {
+  kind: 'noop';
+  v: number;
+  ts: number;
+}
+
+export type Op = PutOp | DeleteOp | CentroidsOp | NoopOp;
+
+/** Float32Array -> little-endian bytes (a copy; independent of the platform's byte order). */
+export function vectorToBytes(v: Float32Array): Uint8Array {
+  const out = new Uint8Array(v.length * 4);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < v.length; i++) view.setFloat32(i * 4, v[i] ?? 0, true);
+  return out;
+}
+
+/** Little-endian bytes -> Float32Array (a copy). Throws when the length is not a multiple of 4. */
+export function bytesToVector(b: Uint8Array): Float32Array {
+  if (b.byteLength % 4 !== 0) throw new RangeError(`vector bytes: length ${b.byteLength} is not a multiple of 4`);
+  const out = new Float32Array(b.byteLength / 4);
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
+  return out;
+}
+
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+/** Op -> msgpack bytes, for callers that want this module's encoding. */
+export function encodeOp(op: Op): Uint8Array {
+  assertOp(op);
+  return packr.pack(op);
+}
+
+/** msgpack bytes -> Op; throws when the bytes do not hold a well-formed op. */
+export function decodeOp(bytes: Uint8Array): Op {
+  const op: unknown = packr.unpack(bytes);
+  assertOp(op);
+  return op;
+}
+
+/** Asserts the shape of an op arriving from the log. A malformed op is a broken invariant. */
+export function assertOp(op: unknown): asserts op is Op {
+  const o = op as Record<string, unknown>;
+  if (typeof o !== 'object' || o === null) throw new TypeError('op: not an object');
+  if (o.v !== op_version) throw new TypeError(`op.v: expected ${op_version}, got ${String(o.v)}`);
+  if (typeof o.ts !== 'number' || !Number.isFinite(o.ts)) throw new TypeError('op.ts: not a finite number');
+  switch (o.kind) {
+    case 'noop':
+      return;
+    case 'put':
+      if (typeof o.ws !== 'string') throw new TypeError('op.ws: not a string');
+      if (!Array.isArray(o.docs)) throw new TypeError('op.docs: not an array');
+      for (const d of o.docs as Record<string, unknown>[]) {
+        if (typeof d.id !== 'string' || typeof d.content !== 'string') throw new TypeError('op.docs[]: id/content not strings');
+        if (typeof d.tokens !== 'number' || typeof d.bytes !== 'number') throw new TypeError('op.docs[]: tokens/bytes not numbers');
+        if (typeof d.content_hash !== 'string') throw new TypeError('op.docs[]: content_hash not a string');
+        if (!(d.vector instanceof Uint8Array)) throw new TypeError('op.docs[]: vector not bytes');
+      }
+      return;
+    case 'delete':
+      if (typeof o.ws !== 'string') throw new TypeError('op.ws: not a string');
+      if (!Array.isArray(o.ids) || !o.ids.every((x) => typeof x === 'string')) throw new TypeError('op.ids: not an array of strings');
+      return;
+    case 'centroids':
+      if (typeof o.ws !== 'string') throw new TypeError('op.ws: not a string');
+      if (typeof o.dim !== 'number' || !(o.centroids instanceof Uint8Array)) throw new TypeError('op.centroids: malformed');
+      return;
+    default:
+      throw new TypeError(`op.kind: unknown kind ${String(o.kind)}`);
+  }
+}
