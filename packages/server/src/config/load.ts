@@ -21,6 +21,8 @@ export interface LoadOptions {
    * (they belong to the command); undefined values are unset. */
   flags?: Record<string, string | undefined>;
   env?: NodeJS.ProcessEnv;
+  /** Whole-cluster tools: without a node id, resolve as the leader instead of failing. */
+  anyNode?: boolean;
 }
 
 export class ConfigError extends Error {
@@ -49,7 +51,7 @@ export function tryLoadConfig(opts: LoadOptions = {}): ValidateResult {
   const origins = new Map<string, string>();
   for (const [path, value, origin] of envOverrides(env)) setPath(raw, path, value, origins, origin);
   for (const [path, value, origin] of flagOverrides(opts.flags ?? {})) setPath(raw, path, value, origins, origin);
-  return validateConfig(raw, { source: opts.file ?? '', origins, container: isTrue(env['CAIRN_CONTAINER']) });
+  return validateConfig(raw, { source: opts.file ?? '', origins, container: isTrue(env['CAIRN_CONTAINER']), anyNode: opts.anyNode });
 }
 
 export function readConfigFile(file: string): { raw: Record<string, unknown>; errors: string[] } {

@@ -30,6 +30,9 @@ export interface ValidateContext {
   origins?: ReadonlyMap<string, string>;
   /** Running in a container: the default listen host is 0.0.0.0 instead of 127.0.0.1. */
   container?: boolean;
+  /** For tools that need the whole cluster, not one node (nginx-config): when nothing says
+   * which node this is, take the leader instead of reporting node_id as missing. */
+  anyNode?: boolean;
 }
 
 export interface ValidateResult {
@@ -89,7 +92,9 @@ export function validateConfig(raw: unknown, context: ValidateContext = {}): Val
   const override = optionalText(root['node_id'], 'node_id', problems);
   const fromCluster = optionalText(cluster['node_id'], 'cluster.node_id', problems);
   const port = serverRaw['port'] === undefined ? undefined : server.port;
-  const nodeId = resolveIdentity({ override, fromCluster, port }, allNodes, problems);
+  const identity = { override, fromCluster, port };
+  if (context.anyNode === true && override === undefined && fromCluster === undefined) identity.override = leaderRef(replicationRaw, allNodes);
+  const nodeId = resolveIdentity(identity, allNodes, problems);
 
   let leader = allNodes[0]?.id ?? '';
   const leaderRaw = replicationRaw['leader'];
@@ -132,6 +137,11 @@ export function validateConfig(raw: unknown, context: ValidateContext = {}): Val
     embedding,
   };
   return { config, errors: [] };
+}
+
+function leaderRef(replication: Record<string, unknown>, nodes: readonly NodeSpec[]): string | undefined {
+  const leader = replication['leader'];
+  return typeof leader === 'string' ? leader : nodes[0]?.id;
 }
 
 function section(parent: Record<string, unknown>, key: string, parentPath: string, problems: Problems): Record<string, unknown> {
