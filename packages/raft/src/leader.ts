@@ -158,6 +158,7 @@ export class LeaderCore {
     } else if (current) {
       // Jump back to where the follower's log ends (or before a mismatch) and restart the stream.
       const back = Math.min(res.last_index, this.durable);
+      if (this.durable - back > this.opts.resync_threshold) p.needs_snapshot = true;
       p.match_index = Math.min(p.match_index, back);
       p.next_index = back + 1;
       p.inflight = 0;
@@ -277,9 +278,22 @@ export class LeaderCore {
     return Math.max(0, this.durable - p.match_index);
   }
 
+  /**
+   * Desynced (needs a snapshot) when: an operator asked; the next entry it needs was compacted;
+   * it is more than resync_threshold behind AND not keeping up (its last append failed, it has
+   * been silent, or its own answer showed it that far behind); or it is more than
+   * 10 x resync_threshold behind whatever it does. A follower that answers every append and is
+   * merely behind a burst of writes is lagging, not desynced: shipping the entries is cheaper
+   * than a snapshot. Before the first answer after a (re)start its position is unknown, so
+   * lag alone does not desync it.
+   */
   private updateHealth(p: FollowerProgress, now: number): void {
     const lag = this.lag(p);
-    if (lag > this.opts.resync_threshold && !p.snapshotting) p.needs_snapshot = true;
+    const silent = p.last_success_ms === null || now - p.last_success_ms > this.opts.silence_lagging_ms;
+    const notKeepingUp = p.consecutive_failures > 0 || silent;
+    if (!p.snapshotting && p.ever_reached && lag > this.opts.resync_threshold && (notKeepingUp || lag > 10 * this.opts.resync_threshold)) {
+      p.needs_snapshot = true;
+    }
     if (p.needs_snapshot || p.snapshotting) {
       p.health = 'desynced';
       return;
@@ -288,7 +302,6 @@ export class LeaderCore {
       p.health = 'unknown';
       return;
     }
-    const silent = p.last_success_ms === null || now - p.last_success_ms > this.opts.silence_lagging_ms;
     if (p.consecutive_failures >= this.opts.failures_lagging || silent || lag > this.opts.lag_healthy_max) {
       p.health = 'lagging';
       return;

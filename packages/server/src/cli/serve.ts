@@ -1,4 +1,77 @@
-export async function run(_args: string[]): Promise<number> {
-  process.stderr.write('cairn serve: not available in this build\n');
-  return 2;
+// `cairn serve`: run one node until SIGINT/SIGTERM.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { tryLoadConfig } from '../config/index.ts';
+import type { CairnConfig } from '../config/types.ts';
+import { startNode } from '../node.ts';
+import { parseArgs } from './args.ts';
+
+const HELP = `Usage: cairn serve --config FILE [--node-id ID] [--port N] [--host H] [--data-dir DIR] [--validate]
+
+Runs one node of the cluster described by FILE (configs/cluster.yaml). The node is chosen by
+--node-id, CAIRN_NODE_ID, the file's cluster.node_id, or the node whose address has --port.
+--validate checks the configuration, prints the problems and exits (0 valid, 2 invalid).
+Any key can be overridden with --<section>.<key> VALUE or CAIRN_<SECTION>_<KEY>.`;
+
+/**
+ * The cluster secret: from config/env, else a secret file beside the config that the first node
+ * to start creates (0600) and the others read, so a local cluster is never left open.
+ */
+export function resolveSecret(config: CairnConfig): string {
+  if (config.replication.secret !== '' || config.replication.nodes.length < 2) return config.replication.secret;
+  const dir = config.source !== '' ? path.dirname(config.source) : path.dirname(path.resolve(config.server.data_dir));
+  const file = path.join(dir, 'cluster.secret');
+  try {
+    fs.writeFileSync(file, crypto.randomBytes(24).toString('hex') + '\n', { flag: 'wx', mode: 0o600 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const text = fs.readFileSync(file, 'utf8').trim();
+    if (text.length > 0) return text;
+  }
+  throw new Error(`${file} is empty: set replication.secret or CAIRN_CLUSTER_SECRET`);
+}
+
+export async function run(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs(args, ['validate', 'help']);
+  } catch (err) {
+    process.stderr.write(`cairn serve: ${(err as Error).message}\n${HELP}\n`);
+    return 2;
+  }
+  if (parsed.flags.has('help')) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  const flags = Object.fromEntries(parsed.flags);
+  const result = tryLoadConfig({ file: flags.config, flags, env: process.env });
+  if (result.config === undefined) {
+    process.stderr.write(`cairn serve: invalid configuration${flags.config ? ` (${flags.config})` : ''}:\n  ${result.errors.join('\n  ')}\n`);
+    return 2;
+  }
+  const config = result.config;
+  if (parsed.flags.has('validate')) {
+    process.stdout.write(`${flags.config ?? '(defaults)'}: valid; node ${config.node_id} of ${config.replication.nodes.length}, leader ${config.replication.leader}\n`);
+    return 0;
+  }
+  config.replication.secret = resolveSecret(config);
+  const node = await startNode({ config });
+  process.stdout.write(`cairn ${config.node_id} (${node.replica.role().toLowerCase()}) listening on ${node.url}\n`);
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string): void => {
+      process.stdout.write(`cairn ${config.node_id}: ${signal}, stopping\n`);
+      node.close().then(
+        () => resolve(0),
+        (err: unknown) => {
+          process.stderr.write(`cairn ${config.node_id}: error while stopping: ${(err as Error).message}\n`);
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
 }

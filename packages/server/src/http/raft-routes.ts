@@ -1,0 +1,174 @@
+// /_raft/*: the cluster's own endpoints. append and snapshot carry the cluster secret
+// (X-Cairn-Secret, constant-time compared) and msgpack bodies; health, sync-status and
+// resync_stats are open JSON for dashboards; force-resync needs the operator token when one is
+// configured.
+import { Hono } from 'hono';
+import type { Context } from 'hono';
+import { ReplicationError } from '../replication/errors.ts';
+import type { Replica } from '../replication/replica.ts';
+import type { StateMachine } from '../replication/state.ts';
+import { MSGPACK, encode } from '../replication/wire.ts';
+import { bearer, secretsEqual } from './secret.ts';
+
+/** Largest /_raft/append or /_raft/snapshot body. */
+export const raft_body_bytes_max = 64 * 1024 * 1024;
+
+export interface RaftRouteDeps<S extends StateMachine> {
+  replica: Replica<S>;
+  /** Optional extra facts for /_raft/checksum (the state machine's checksum). */
+  stateChecksum: () => string;
+}
+
+async function readBody(c: Context): Promise<Uint8Array> {
+  const declared = Number(c.req.header('content-length') ?? '0');
+  if (declared > raft_body_bytes_max) throw new ReplicationError(400, 'body_too_large', `body over ${raft_body_bytes_max} bytes`);
+  const buf = new Uint8Array(await c.req.arrayBuffer());
+  if (buf.length > raft_body_bytes_max) throw new ReplicationError(400, 'body_too_large', `body over ${raft_body_bytes_max} bytes`);
+  if (buf.length === 0) throw new ReplicationError(400, 'empty_body', 'empty body: expected msgpack');
+  return buf;
+}
+
+function failure(c: Context, err: unknown): Response {
+  if (err instanceof ReplicationError) {
+    if (err.status === 503) c.header('Retry-After', '1');
+    return c.json(err.toJSON(), err.status);
+  }
+  throw err;
+}
+
+export function createRaftRoutes<S extends StateMachine>(deps: RaftRouteDeps<S>): Hono {
+  const { replica } = deps;
+  const cfg = replica.config.replication;
+  const app = new Hono();
+
+  const requireSecret = (c: Context): Response | null => {
+    if (cfg.secret !== '' && !secretsEqual(c.req.header('x-cairn-secret'), cfg.secret)) {
+      return c.json({ error: { code: 'unauthorized', message: 'missing or wrong cluster secret (X-Cairn-Secret)' } }, 401);
+    }
+    return null;
+  };
+
+  app.post('/append', async (c) => {
+    const denied = requireSecret(c);
+    if (denied) return denied;
+    try {
+      const out = await replica.handleAppend(await readBody(c));
+      return c.body(new Uint8Array(out), 200, { 'content-type': MSGPACK });
+    } catch (err) {
+      return failure(c, err);
+    }
+  });
+
+  app.post('/snapshot', async (c) => {
+    const denied = requireSecret(c);
+    if (denied) return denied;
+    try {
+      const out = await replica.handleSnapshotChunk(await readBody(c));
+      return c.body(new Uint8Array(encode(out)), 200, { 'content-type': MSGPACK });
+    } catch (err) {
+      return failure(c, err);
+    }
+  });
+
+  app.get('/health', (c) => {
+    const sync = replica.inSync();
+    const followers: Record<string, string> = {};
+    for (const f of replica.followers()) followers[f.address] = f.health;
+    const body = {
+      node_id: replica.self.id,
+      address: replica.self.address,
+      state: replica.role(),
+      role: replica.role().toLowerCase(),
+      leader_id: replica.leader.id,
+      term: replica.term(),
+      commit_index: replica.commitIndex(),
+      last_applied: replica.appliedIndex(),
+      last_log_index: replica.log.lastIndex(),
+      in_sync: sync.ok,
+      status: sync.reason,
+      followers,
+      follower_details: replica.followers(),
+      leader_contact: replica.leaderContact(),
+    };
+    return c.json(body, sync.ok ? 200 : 503);
+  });
+
+  app.get('/sync-status', (c) => {
+    return c.json({
+      node_id: replica.self.id,
+      is_leader: replica.isLeader(),
+      leader_id: replica.leader.id,
+      term: replica.term(),
+      commit_index: replica.commitIndex(),
+      last_log_index: replica.log.lastIndex(),
+      last_applied: replica.appliedIndex(),
+      followers: replica.followers().map((f) => ({
+        node_id: f.node_id,
+        address: f.address,
+        health: f.health,
+        last_replicated_index: f.last_replicated_index,
+        lag: f.lag,
+        last_latency_ms: f.last_latency_ms,
+        consecutive_failures: f.consecutive_failures,
+        next_index: f.next_index,
+        last_success_at: f.last_success_at,
+        snapshot_in_progress: f.snapshot_in_progress,
+      })),
+    });
+  });
+
+  app.get('/resync_stats', (c) => {
+    return c.json({ node_id: replica.self.id, is_leader: replica.isLeader(), resync_stats: replica.stats });
+  });
+
+  app.post('/force-resync', async (c) => {
+    const token = cfg.operator_token;
+    if (token !== '') {
+      const given = bearer(c.req.header('authorization')) ?? c.req.header('x-cairn-operator-token') ?? c.req.header('x-cairn-secret') ?? null;
+      if (!secretsEqual(given, token) && !(cfg.secret !== '' && secretsEqual(given, cfg.secret))) {
+        return c.json({ error: { code: 'unauthorized', message: 'force-resync needs the operator token (Authorization: Bearer <token>)' } }, 401);
+      }
+    }
+    const target = c.req.query('target');
+    if (target === undefined || target === '') {
+      return c.json({ error: { code: 'missing_target', message: 'query parameter target is required (a node id or host:port from sync-status)', field: 'target' } }, 400);
+    }
+    if (!replica.isLeader()) {
+      // Operators may curl any node: pass it on to the leader.
+      try {
+        const res = await fetch(`http://${replica.leader.address}/_raft/force-resync?target=${encodeURIComponent(target)}`, {
+          method: 'POST',
+          headers: { authorization: c.req.header('authorization') ?? '', 'x-cairn-operator-token': c.req.header('x-cairn-operator-token') ?? '' },
+          signal: AbortSignal.timeout(cfg.snapshot_timeout_s * 1000 + 5000),
+        });
+        return c.body(await res.text(), res.status as 200, { 'content-type': 'application/json' });
+      } catch (err) {
+        c.header('Retry-After', '1');
+        return c.json({ error: { code: 'leader_unavailable', message: `leader ${replica.leader.id} (${replica.leader.address}) unreachable: ${(err as Error).message}`, leader: replica.leader.id } }, 503);
+      }
+    }
+    try {
+      const r = await replica.forceResync(target);
+      return c.json(r, r.success ? 200 : 502);
+    } catch (err) {
+      return failure(c, err);
+    }
+  });
+
+  /** Applied index, state checksum and log checksums: for consistency checks across nodes. */
+  app.get('/checksum', (c) => {
+    const lo = Number(c.req.query('log_from') ?? '0');
+    const hi = Number(c.req.query('log_to') ?? '0');
+    const body: Record<string, unknown> = {
+      node_id: replica.self.id,
+      applied_index: replica.appliedIndex(),
+      state_checksum: deps.stateChecksum(),
+      log_first_index: replica.log.firstIndex(),
+      last_log_index: replica.log.lastIndex(),
+    };
+    if (Number.isSafeInteger(lo) && Number.isSafeInteger(hi) && hi >= lo && hi - lo <= 100_000 && hi > 0) body.log = replica.log.checksums(lo, hi);
+    return c.json(body);
+  });
+
+  return app;
+}

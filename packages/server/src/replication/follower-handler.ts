@@ -1,0 +1,244 @@
+// A follower's side of replication: answers /_raft/append (persist, then answer, then apply up
+// to the leader's commit) and receives snapshots over /_raft/snapshot (write aside, verify,
+// swap the state atomically, reset the log). Requests are handled one at a time (a mutex), so a
+// snapshot install never interleaves with an append.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { crc32, decideAppend } from '@cairn/raft';
+import type { Logger } from 'pino';
+import type { ReplicationConfig } from '../config/types.ts';
+import { ReplicationError } from './errors.ts';
+import type { SqliteLog } from './sqlite-log.ts';
+import { fsyncFile, readApplied } from './state.ts';
+import type { StateHolder, StateMachine } from './state.ts';
+import type { ReplicationEvent, ResyncStats } from './stats.ts';
+import { IndexWaiters } from './waiters.ts';
+import { decodeAppendRequest, decodeSnapshotChunk, encode } from './wire.ts';
+
+interface Receiving {
+  id: string;
+  file: string;
+  fd: number;
+  offset: number;
+  hash: crypto.Hash;
+  last_index: number;
+  last_term: number;
+  started_ms: number;
+  timer: NodeJS.Timeout;
+}
+
+export interface FollowerHooks {
+  onApplied(): void;
+  event(e: Omit<ReplicationEvent, 'at'>): void;
+  stats: ResyncStats;
+}
+
+/** How long an append that arrives ahead of its predecessor waits for it (reordered delivery). */
+const GAP_WAIT_MS = 250;
+
+export class FollowerHandler<S extends StateMachine> {
+  private lock: Promise<unknown> = Promise.resolve();
+  private receiving: Receiving | null = null;
+  private readonly lastIndexWaiters: IndexWaiters;
+  /** Leader contact and commit as last seen, for /_raft/health. */
+  lastContactMs: number | null = null;
+  leaderCommitSeen = 0;
+  leaderIdSeen: string | null = null;
+  installing = false;
+  private lastCompactMs = 0;
+
+  constructor(
+    private readonly cfg: ReplicationConfig,
+    private readonly log: SqliteLog,
+    private readonly state: StateHolder<S>,
+    private readonly dataDir: string,
+    private readonly logger: Logger,
+    private readonly hooks: FollowerHooks,
+  ) {
+    this.lastIndexWaiters = new IndexWaiters(() => this.log.lastIndex());
+    // Apply what was committed but not yet applied before a restart.
+    const commit = Math.min(log.meta('commit_index'), log.lastIndex());
+    if (commit > state.appliedIndex() && state.appliedIndex() + 1 >= log.firstIndex()) {
+      state.applyEntries(log.entries(state.appliedIndex() + 1, commit + 1, Number.POSITIVE_INFINITY));
+    }
+  }
+
+  currentTerm(): number {
+    return this.log.meta('term');
+  }
+
+  private serialized<T>(fn: () => Promise<T> | T): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  private checkCluster(cluster_id: string, term: number): void {
+    if (cluster_id !== this.cfg.cluster_id) {
+      throw new ReplicationError(409, 'wrong_cluster', `request from cluster "${cluster_id}", this node is in "${this.cfg.cluster_id}"`);
+    }
+    if (term < this.currentTerm()) {
+      throw new ReplicationError(409, 'stale_term', `term ${term} is older than this node's term ${this.currentTerm()}`, { term: this.currentTerm() });
+    }
+  }
+
+  async handleAppend(body: Uint8Array): Promise<Buffer> {
+    const req = (() => {
+      try {
+        return decodeAppendRequest(body);
+      } catch (err) {
+        throw new ReplicationError(400, 'bad_append', (err as Error).message);
+      }
+    })();
+    this.checkCluster(req.cluster_id, req.term);
+    if (req.prev_index > this.log.lastIndex() && req.prev_index - this.log.lastIndex() <= this.cfg.batch_size * this.cfg.inflight_batches_max) {
+      // Pipelined appends may arrive out of order: give the predecessor a moment.
+      await this.lastIndexWaiters.wait(req.prev_index, GAP_WAIT_MS);
+    }
+    return this.serialized(() => {
+      if (this.installing) throw new ReplicationError(503, 'installing_snapshot', 'a snapshot is being installed');
+      this.checkCluster(req.cluster_id, req.term);
+      const decision = decideAppend({ log: this.log, current_term: this.currentTerm(), commit_index: this.state.appliedIndex() }, req);
+      if (decision.kind === 'invalid') throw new ReplicationError(decision.status, decision.status === 409 ? 'stale_term' : 'bad_append', decision.message);
+      this.lastContactMs = Date.now();
+      this.leaderIdSeen = req.leader_id;
+      this.leaderCommitSeen = Math.max(this.leaderCommitSeen, req.leader_commit);
+      if (decision.kind === 'reject') return encode(decision.response);
+      const termChanged = decision.term !== this.currentTerm();
+      if (decision.append.length > 0 || decision.truncate_from !== null || termChanged || decision.commit_to > this.log.meta('commit_index')) {
+        // Durable before answering: the leader counts this answer toward a quorum.
+        this.log.write({
+          truncate_from: decision.truncate_from,
+          entries: decision.append,
+          term: termChanged ? decision.term : undefined,
+          commit: decision.commit_to,
+        });
+        this.lastIndexWaiters.notify();
+      }
+      this.applyTo(decision.commit_to);
+      this.maybeCompact();
+      return encode(decision.response);
+    });
+  }
+
+  private applyTo(commit: number): void {
+    const from = this.state.appliedIndex() + 1;
+    const to = Math.min(commit, this.log.lastIndex());
+    if (to < from) return;
+    for (let lo = from; lo <= to; lo += 1000) {
+      this.state.applyEntries(this.log.entries(lo, Math.min(to, lo + 999) + 1, Number.POSITIVE_INFINITY));
+    }
+    this.hooks.onApplied();
+  }
+
+  private maybeCompact(): void {
+    const now = Date.now();
+    if (now - this.lastCompactMs < 5000) return;
+    this.lastCompactMs = now;
+    const through = Math.min(this.state.appliedIndex(), this.log.lastIndex() - this.cfg.log_retain_entries);
+    if (through > this.log.snapshotIndex()) this.log.compactTo(through);
+  }
+
+  async handleSnapshotChunk(body: Uint8Array): Promise<Record<string, unknown>> {
+    const chunk = (() => {
+      try {
+        return decodeSnapshotChunk(body);
+      } catch (err) {
+        throw new ReplicationError(400, 'bad_snapshot', (err as Error).message);
+      }
+    })();
+    return this.serialized(() => {
+      this.checkCluster(chunk.cluster_id, chunk.term);
+      this.lastContactMs = Date.now();
+      if (crc32(chunk.data) !== chunk.crc) {
+        this.abortReceive('chunk checksum mismatch');
+        throw new ReplicationError(400, 'bad_chunk_checksum', `chunk at offset ${chunk.offset} has a wrong checksum; transfer discarded`);
+      }
+      if (chunk.offset === 0) this.beginReceive(chunk.snapshot_id, chunk.last_index, chunk.last_term);
+      const r = this.receiving;
+      if (r?.id !== chunk.snapshot_id || r.offset !== chunk.offset) {
+        throw new ReplicationError(409, 'snapshot_out_of_order', `expected offset ${r?.offset ?? 0} of snapshot ${r?.id ?? '(none)'}`, {
+          expected_offset: r?.offset ?? 0,
+        });
+      }
+      fs.writeSync(r.fd, chunk.data, 0, chunk.data.length, r.offset);
+      r.offset += chunk.data.length;
+      r.hash.update(chunk.data);
+      this.hooks.stats.snapshot_bytes_received += chunk.data.length;
+      if (!chunk.done) return { ok: true, received: r.offset };
+      return this.finishReceive(r, chunk.total_bytes, chunk.sha256, chunk.term);
+    });
+  }
+
+  private beginReceive(id: string, last_index: number, last_term: number): void {
+    this.abortReceive('superseded by a new transfer');
+    const file = path.join(this.dataDir, 'snapshot-in.db');
+    fs.rmSync(file, { force: true });
+    const fd = fs.openSync(file, 'w');
+    const timer = setTimeout(() => this.abortReceive('snapshot_timeout_s exceeded'), this.cfg.snapshot_timeout_s * 1000);
+    timer.unref();
+    this.receiving = { id, file, fd, offset: 0, hash: crypto.createHash('sha256'), last_index, last_term, started_ms: Date.now(), timer };
+    this.hooks.stats.snapshots_received++;
+  }
+
+  private abortReceive(reason: string): void {
+    const r = this.receiving;
+    if (r === null) return;
+    this.receiving = null;
+    clearTimeout(r.timer);
+    try {
+      fs.closeSync(r.fd);
+    } catch {
+      /* already closed */
+    }
+    fs.rmSync(r.file, { force: true });
+    this.logger.warn({ snapshot: r.id, reason }, 'snapshot transfer discarded');
+  }
+
+  private finishReceive(r: Receiving, total: number, sha256: string, term: number): Record<string, unknown> {
+    const digest = r.hash.digest('hex');
+    if (r.offset !== total || digest !== sha256) {
+      this.abortReceive('size or digest mismatch');
+      throw new ReplicationError(400, 'bad_snapshot', `snapshot verification failed: ${r.offset}/${total} bytes, sha256 ${digest === sha256 ? 'ok' : 'mismatch'}`);
+    }
+    clearTimeout(r.timer);
+    fs.closeSync(r.fd);
+    this.receiving = null;
+    fsyncFile(r.file);
+    // Verify it is the database it claims to be before anything is replaced.
+    try {
+      const check = new Database(r.file, { readonly: true });
+      const ok = check.pragma('quick_check', { simple: true });
+      const at = readApplied(check);
+      check.close();
+      if (ok !== 'ok') throw new Error(`quick_check: ${String(ok)}`);
+      if (at.index !== r.last_index) throw new Error(`holds index ${at.index}, announced ${r.last_index}`);
+    } catch (err) {
+      fs.rmSync(r.file, { force: true });
+      throw new ReplicationError(400, 'bad_snapshot', `snapshot is not a valid state database: ${(err as Error).message}`);
+    }
+    this.installing = true;
+    try {
+      const installed = this.state.install(r.file);
+      this.log.resetTo(installed.index, r.last_term, Math.max(term, this.currentTerm()));
+      this.lastIndexWaiters.notify();
+    } finally {
+      this.installing = false;
+    }
+    const stats = this.hooks.stats;
+    stats.snapshots_applied++;
+    stats.last_applied_snapshot_index = r.last_index;
+    stats.last_applied_snapshot_at = new Date().toISOString();
+    this.hooks.event({ kind: 'snapshot_installed', detail: `state replaced at index ${r.last_index} (${total} bytes, ${Date.now() - r.started_ms} ms)` });
+    this.logger.info({ index: r.last_index, bytes: total }, 'snapshot installed');
+    this.hooks.onApplied();
+    return { ok: true, installed: true, applied_index: this.state.appliedIndex() };
+  }
+
+  stop(): void {
+    this.abortReceive('shutting down');
+    this.lastIndexWaiters.cancelAll();
+  }
+}

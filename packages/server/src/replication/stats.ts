@@ -1,0 +1,51 @@
+// Counters of snapshot resyncs, as /_raft/resync_stats reports them.
+
+export interface ResyncStats {
+  snapshots_created: number;
+  snapshot_send_attempts: number;
+  snapshot_send_successes: number;
+  snapshot_send_failures: number;
+  snapshots_received: number;
+  snapshots_applied: number;
+  snapshot_bytes_sent: number;
+  snapshot_bytes_received: number;
+  last_snapshot_index: number | null;
+  last_snapshot_at: string | null;
+  last_snapshot_ms: number | null;
+  last_snapshot_target: string | null;
+  last_failure: string | null;
+  last_failure_at: string | null;
+  last_applied_snapshot_index: number | null;
+  last_applied_snapshot_at: string | null;
+}
+
+export function emptyResyncStats(): ResyncStats {
+  return {
+    snapshots_created: 0,
+    snapshot_send_attempts: 0,
+    snapshot_send_successes: 0,
+    snapshot_send_failures: 0,
+    snapshots_received: 0,
+    snapshots_applied: 0,
+    snapshot_bytes_sent: 0,
+    snapshot_bytes_received: 0,
+    last_snapshot_index: null,
+    last_snapshot_at: null,
+    last_snapshot_ms: null,
+    last_snapshot_target: null,
+    last_failure: null,
+    last_failure_at: null,
+    last_applied_snapshot_index: null,
+    last_applied_snapshot_at: null,
+  };
+}
+
+/** Replication events (desyncs, resyncs) kept for the dashboard and the overview API. */
+export interface ReplicationEvent {
+  at: string;
+  kind: 'desynced' | 'resync_started' | 'resync_succeeded' | 'resync_failed' | 'health_changed' | 'leader_started' | 'snapshot_installed';
+  follower?: string;
+  detail: string;
+}
+
+export const EVENTS_MAX = 200;
