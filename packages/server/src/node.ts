@@ -11,6 +11,7 @@ import type { CairnConfig } from './config/types.ts';
 import { createEmbedder } from './embed/index.ts';
 import { forwardWrites } from './http/forward.ts';
 import { createRaftRoutes } from './http/raft-routes.ts';
+import { mountOperations } from './http/mount-operations.ts';
 import { mountPublicApi } from './http/mount-public.ts';
 import { Replica } from './replication/replica.ts';
 import type { Transport } from './replication/transport.ts';
@@ -42,6 +43,7 @@ export function buildApp(config: CairnConfig, replica: Replica<DocumentStore>, l
     c.header('X-Served-By', replica.self.id);
   });
   app.route('/_raft', createRaftRoutes({ replica, stateChecksum: () => replica.state.machine.checksum() }));
+  mountOperations(app, { config, replica, logger });
   app.use(forwardWrites({ replica, forward_timeout_ms: config.replication.commit_timeout_ms + 5000, apply_wait_ms: config.server.read_wait_ms_max }));
   mountPublicApi(app, { config, replica, logger });
   return app;
