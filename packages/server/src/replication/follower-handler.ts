@@ -13,7 +13,7 @@ import { ReplicationError } from './errors.ts';
 import type { SqliteLog } from './sqlite-log.ts';
 import { fsyncFile, readApplied } from './state.ts';
 import type { StateHolder, StateMachine } from './state.ts';
-import type { ReplicationEvent, ResyncStats } from './stats.ts';
+import type { ReplicationEvent, ReplicationObserver, ResyncStats } from './stats.ts';
 import { IndexWaiters } from './waiters.ts';
 import { decodeAppendRequest, decodeSnapshotChunk, encode } from './wire.ts';
 
@@ -33,6 +33,7 @@ export interface FollowerHooks {
   onApplied(): void;
   event(e: Omit<ReplicationEvent, 'at'>): void;
   stats: ResyncStats;
+  observer?: ReplicationObserver;
 }
 
 /** How long an append that arrives ahead of its predecessor waits for it (reordered delivery). */
@@ -109,12 +110,14 @@ export class FollowerHandler<S extends StateMachine> {
       const termChanged = decision.term !== this.currentTerm();
       if (decision.append.length > 0 || decision.truncate_from !== null || termChanged || decision.commit_to > this.log.meta('commit_index')) {
         // Durable before answering: the leader counts this answer toward a quorum.
+        const writeStarted = performance.now();
         this.log.write({
           truncate_from: decision.truncate_from,
           entries: decision.append,
           term: termChanged ? decision.term : undefined,
           commit: decision.commit_to,
         });
+        this.hooks.observer?.logWritten?.(decision.append.length, performance.now() - writeStarted);
         this.lastIndexWaiters.notify();
       }
       this.applyTo(decision.commit_to);
@@ -231,6 +234,7 @@ export class FollowerHandler<S extends StateMachine> {
     stats.snapshots_applied++;
     stats.last_applied_snapshot_index = r.last_index;
     stats.last_applied_snapshot_at = new Date().toISOString();
+    this.hooks.observer?.snapshotInstalled?.(total, Date.now() - r.started_ms);
     this.hooks.event({ kind: 'snapshot_installed', detail: `state replaced at index ${r.last_index} (${total} bytes, ${Date.now() - r.started_ms} ms)` });
     this.logger.info({ index: r.last_index, bytes: total }, 'snapshot installed');
     this.hooks.onApplied();

@@ -12,7 +12,7 @@ import type { NodeSpec, ReplicationConfig, WriteConcern } from '../config/types.
 import { ReplicationError } from './errors.ts';
 import type { SqliteLog } from './sqlite-log.ts';
 import type { StateHolder, StateMachine } from './state.ts';
-import type { ReplicationEvent, ResyncStats } from './stats.ts';
+import type { ReplicationEvent, ReplicationObserver, ResyncStats } from './stats.ts';
 import type { Transport } from './transport.ts';
 import { IndexWaiters } from './waiters.ts';
 import { SNAPSHOT_CHUNK_BYTES, decodeAppendResponse, encode } from './wire.ts';
@@ -28,6 +28,7 @@ export interface LeaderHooks {
   onApplied(): void;
   event(e: Omit<ReplicationEvent, 'at'>): void;
   stats: ResyncStats;
+  observer?: ReplicationObserver;
 }
 
 export class LeaderDriver<S extends StateMachine> {
@@ -148,6 +149,7 @@ export class LeaderDriver<S extends StateMachine> {
     if (batch.length === 0) return;
     const first = this.log.lastIndex() + 1;
     const entries = batch.map((p, i) => makeEntry(first + i, this.term, ENTRY_COMMAND, p.payload));
+    const writeStarted = performance.now();
     try {
       this.log.write({ entries, commit: this.core.commitIndex() });
     } catch (err) {
@@ -156,6 +158,7 @@ export class LeaderDriver<S extends StateMachine> {
       return;
     }
     this.persistedCommit = this.core.commitIndex();
+    this.hooks.observer?.batchWritten?.(batch.length, performance.now() - writeStarted);
     this.batchSizes.push(batch.length);
     if (this.batchSizes.length > 1000) this.batchSizes.splice(0, 500);
     this.core.onLocalAppend(this.log.lastIndex());
@@ -250,6 +253,7 @@ export class LeaderDriver<S extends StateMachine> {
     try {
       const res = await this.transport.post(spec.address, '/_raft/append', body, this.cfg.append_timeout_ms);
       const latency = Math.round((performance.now() - started) * 100) / 100;
+      this.hooks.observer?.appendDone?.(a.follower, latency, res.status === 200);
       if (res.status === 200) {
         this.core.onAppendResult(a.follower, a.epoch, decodeAppendResponse(res.body), Date.now(), latency);
       } else {
@@ -257,6 +261,7 @@ export class LeaderDriver<S extends StateMachine> {
         this.core.onAppendFailed(a.follower, a.epoch, Date.now());
       }
     } catch (err) {
+      this.hooks.observer?.appendDone?.(a.follower, performance.now() - started, false);
       this.logger.debug({ follower: a.follower, err: (err as Error).message }, 'append failed');
       this.core.onAppendFailed(a.follower, a.epoch, Date.now());
     }
@@ -286,9 +291,11 @@ export class LeaderDriver<S extends StateMachine> {
     let ok = false;
     let message = '';
     let snapIndex = 0;
+    let snapBytes = 0;
     try {
       const snap = this.state.snapshotTo(file);
       snapIndex = snap.index;
+      snapBytes = snap.bytes;
       stats.snapshots_created++;
       await this.streamSnapshot(spec, file, snap, started);
       ok = true;
@@ -310,6 +317,7 @@ export class LeaderDriver<S extends StateMachine> {
     } finally {
       fs.rmSync(file, { force: true });
     }
+    this.hooks.observer?.snapshotSent?.(id, ok, snapBytes, performance.now() - started);
     this.hooks.event({ kind: ok ? 'resync_succeeded' : 'resync_failed', follower: id, detail: message });
     this.core.onSnapshotResult(id, epoch, ok, snapIndex, Date.now());
     const waiters = this.snapshotWaiters.get(id) ?? [];

@@ -11,7 +11,7 @@ import { SqliteLog } from './sqlite-log.ts';
 import { StateHolder } from './state.ts';
 import type { StateFactory, StateMachine } from './state.ts';
 import { EVENTS_MAX, emptyResyncStats } from './stats.ts';
-import type { ReplicationEvent, ResyncStats } from './stats.ts';
+import type { ReplicationEvent, ReplicationObserver, ResyncStats } from './stats.ts';
 import { HttpTransport } from './transport.ts';
 import type { Transport } from './transport.ts';
 import { IndexWaiters } from './waiters.ts';
@@ -41,6 +41,7 @@ export class Replica<S extends StateMachine> {
   private readonly driver: LeaderDriver<S> | null;
   private readonly follower: FollowerHandler<S> | null;
   private readonly listeners = new Set<() => void>();
+  private readonly observers = new Set<ReplicationObserver>();
 
   constructor(
     readonly config: CairnConfig,
@@ -63,6 +64,7 @@ export class Replica<S extends StateMachine> {
       onApplied: () => this.onApplied(),
       event: (e: Omit<ReplicationEvent, 'at'>) => this.event(e),
       stats: this.stats,
+      observer: this.observerFanOut(),
     };
     if (self.id === leader.id) {
       this.driver = new LeaderDriver(self, rep, this.log, this.state, transport ?? new HttpTransport(rep.secret), config.server.data_dir, logger, hooks);
@@ -114,6 +116,23 @@ export class Replica<S extends StateMachine> {
   onChange(listener: () => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Subscribe to replication work (metrics): batch writes, fsyncs, append latencies, snapshots. */
+  observe(observer: ReplicationObserver): () => void {
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
+  }
+
+  private observerFanOut(): ReplicationObserver {
+    const all = this.observers;
+    return {
+      batchWritten: (n, ms) => all.forEach((o) => o.batchWritten?.(n, ms)),
+      logWritten: (n, ms) => all.forEach((o) => o.logWritten?.(n, ms)),
+      appendDone: (f, ms, ok) => all.forEach((o) => o.appendDone?.(f, ms, ok)),
+      snapshotSent: (f, ok, bytes, ms) => all.forEach((o) => o.snapshotSent?.(f, ok, bytes, ms)),
+      snapshotInstalled: (bytes, ms) => all.forEach((o) => o.snapshotInstalled?.(bytes, ms)),
+    };
   }
 
   private onApplied(): void {

@@ -49,3 +49,20 @@ export interface ReplicationEvent {
 }
 
 export const EVENTS_MAX = 200;
+
+/**
+ * Optional observers of replication work, for metrics. Called synchronously after the work is
+ * done; they only record numbers and never change what replication does.
+ */
+export interface ReplicationObserver {
+  /** Leader: a batch of `entries` made durable in one log transaction (fsync included). */
+  batchWritten?(entries: number, fsync_ms: number): void;
+  /** Follower: an append made durable (`entries` may be 0: a commit-only write). */
+  logWritten?(entries: number, fsync_ms: number): void;
+  /** Leader: one append round trip to a follower ended (ok = answered 200). */
+  appendDone?(follower: string, latency_ms: number, ok: boolean): void;
+  /** Leader: a snapshot transfer to a follower ended. */
+  snapshotSent?(follower: string, ok: boolean, bytes: number, ms: number): void;
+  /** Follower: a received snapshot was installed. */
+  snapshotInstalled?(bytes: number, ms: number): void;
+}
