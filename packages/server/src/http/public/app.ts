@@ -1,0 +1,80 @@
+// The public API as a Hono sub-app: /health and /api/v1/... (also under
+// /workspace/:workspace/api/v1/...). Mount it with `app.route('/', createPublicApi(deps))`.
+//
+// Per request under /api/v1: bearer auth -> body size limit -> JSON body (POST) -> workspace ->
+// activity -> per-workspace concurrency queue -> (reads) wait for min_index -> route.
+
+import { Hono } from 'hono';
+import type { Context, Next } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { tier_priority, limitsFor } from '../../limits/limits.ts';
+import { WorkspaceLimiter } from '../../limits/workspace-limiter.ts';
+import { ActivityTracker } from './activity.ts';
+import type { ApiEnv, RouteDeps } from './context.ts';
+import type { PublicApiDeps } from './deps.ts';
+import { registerDocumentRoutes } from './documents.ts';
+import { ApiError, errorBody, errorResponse } from './errors.ts';
+import { healthHandler } from './health.ts';
+import { bearerAuth, minIndex, readJson, resolveWorkspace } from './request.ts';
+import { registerSearchRoutes } from './search.ts';
+
+function isWrite(c: Context): boolean {
+  const m = c.req.method;
+  return m === 'DELETE' || (m === 'POST' && /\/documents(\/bulk)?\/?$/.test(c.req.path));
+}
+
+function requestPriority(c: Context, dflt: number): number {
+  const tier = c.req.header('x-resource-tier')?.toLowerCase();
+  return tier !== undefined && tier in tier_priority ? (tier_priority[tier] ?? dflt) : dflt;
+}
+
+export function createPublicApi(input: PublicApiDeps): Hono {
+  const deps: RouteDeps = { ...input, limiter: input.limiter ?? new WorkspaceLimiter({ limits: (ws) => limitsFor(input.config, ws) }) };
+  const clock = input.clock ?? Date.now;
+  const activity = new ActivityTracker(clock);
+  const { logger } = deps;
+
+  const api = new Hono<ApiEnv>();
+  api.use('*', bearerAuth(deps.config.server.auth_token));
+  api.use(
+    '*',
+    bodyLimit({
+      maxSize: deps.config.server.body_bytes_max,
+      onError: (c) => c.json(errorBody('body_too_large', `request body is larger than body_bytes_max (${deps.config.server.body_bytes_max} bytes)`, 'body'), 413),
+    }),
+  );
+  api.use('*', async function scopeToWorkspace(c: Context<ApiEnv>, next: Next) {
+    const body = c.req.method === 'POST' || c.req.method === 'PUT' ? await readJson(c) : undefined;
+    const ws = resolveWorkspace(c, body);
+    c.set('body', body);
+    c.set('ws', ws);
+    activity.touch(ws);
+    const wanted = isWrite(c) ? undefined : minIndex(c);
+    const priority = requestPriority(c, deps.limiter.limits(ws).priority);
+    await deps.limiter.run(ws, priority, async () => {
+      if (wanted !== undefined && deps.replicator.appliedIndex() < wanted) {
+        const ok = await deps.replicator.waitApplied(wanted, deps.config.server.read_wait_ms_max);
+        if (!ok) {
+          throw new ApiError(504, 'min_index_timeout', `this node had not applied index ${wanted} after ${deps.config.server.read_wait_ms_max} ms (applied ${deps.replicator.appliedIndex()})`, 'min_index');
+        }
+      }
+      await next();
+      if (!c.res.headers.has('X-Cairn-Index')) c.header('X-Cairn-Index', String(deps.replicator.appliedIndex()));
+    });
+  });
+  registerSearchRoutes(api, deps);
+  registerDocumentRoutes(api, deps);
+  api.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404));
+  api.onError((err, c) => errorResponse(c, err, logger));
+
+  const app = new Hono();
+  app.use('*', async function servedBy(c, next) {
+    await next();
+    c.header('X-Served-By', deps.nodeId);
+  });
+  app.get('/health', healthHandler(deps, activity, clock));
+  app.route('/api/v1', api);
+  app.route('/workspace/:workspace/api/v1', api);
+  app.onError((err, c) => errorResponse(c, err, logger));
+  return app;
+}

@@ -1,0 +1,17 @@
+// Shared types of the public API's routes.
+
+import type { WorkspaceLimiter } from '../../limits/workspace-limiter.ts';
+import type { PublicApiDeps } from './deps.ts';
+
+export interface ApiEnv {
+  Variables: {
+    /** The resolved, validated workspace id. */
+    ws: string;
+    /** The parsed JSON body of a POST, else undefined. */
+    body: unknown;
+  };
+}
+
+export interface RouteDeps extends PublicApiDeps {
+  limiter: WorkspaceLimiter;
+}

@@ -1,0 +1,62 @@
+// One JSON error shape for every 4xx/5xx of the public API: {error: {code, message, field?}}.
+
+import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { Logger } from 'pino';
+import { EmbeddingError } from '../../embed/types.ts';
+import { LimitError } from '../../limits/workspace-limiter.ts';
+import { InputError } from '../../store/errors.ts';
+
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+    readonly retry_after_s?: number,
+  ) {
+    super(message);
+  }
+}
+
+export function errorBody(code: string, message: string, field?: string): { error: { code: string; message: string; field?: string } } {
+  return { error: field === undefined ? { code, message } : { code, message, field } };
+}
+
+interface StatusCarrier {
+  status: number;
+  code?: unknown;
+  message?: unknown;
+  retry_after_s?: unknown;
+  toJSON?: () => unknown;
+}
+
+function isStatusCarrier(err: unknown): err is StatusCarrier {
+  return typeof err === 'object' && err !== null && typeof (err as { status?: unknown }).status === 'number';
+}
+
+/** Maps any thrown value to the JSON error response. Unknown errors are logged and become 500. */
+export function errorResponse(c: Context, err: unknown, logger: Logger): Response {
+  if (err instanceof ApiError || err instanceof InputError) {
+    if (err instanceof ApiError && err.retry_after_s !== undefined) c.header('Retry-After', String(err.retry_after_s));
+    return c.json(errorBody(err.code, err.message, err.field), err.status);
+  }
+  if (err instanceof LimitError) {
+    if (err.retry_after_s !== null) c.header('Retry-After', String(err.retry_after_s));
+    return c.json(errorBody(err.code, err.message), err.status);
+  }
+  if (err instanceof EmbeddingError) {
+    logger.warn({ err: err.message }, 'embedding failed');
+    return c.json(errorBody('embedding_failed', err.message), 502);
+  }
+  if (isStatusCarrier(err) && err.status >= 400 && err.status <= 599) {
+    // The replication layer's errors (e.g. 503 leader unreachable) carry their own status and body.
+    const retry = typeof err.retry_after_s === 'number' ? err.retry_after_s : err.status === 503 ? 1 : undefined;
+    if (retry !== undefined) c.header('Retry-After', String(retry));
+    const body = typeof err.toJSON === 'function' ? err.toJSON() : errorBody(typeof err.code === 'string' ? err.code : 'error', typeof err.message === 'string' ? err.message : 'request failed');
+    return c.json(body as object, err.status as ContentfulStatusCode);
+  }
+  logger.error({ err }, 'unhandled error in public API');
+  return c.json(errorBody('internal', 'internal error'), 500);
+}

@@ -1,0 +1,70 @@
+// Search and assembly routes (reads, served by any node).
+
+import type { Context, Hono } from 'hono';
+import { parseAssembleRequest } from '../../store/assemble.ts';
+import { search_k_max } from '../../store/document-store.ts';
+import { InputError } from '../../store/errors.ts';
+import { search_modes } from '../../store/search.ts';
+import type { SearchMode } from '../../store/search.ts';
+import { isPlainObject, parseCount, parseQuery, parseVector } from '../../store/validate.ts';
+import type { ApiEnv, RouteDeps } from './context.ts';
+
+export const search_k_default = 10;
+
+function parseMode(v: unknown): SearchMode {
+  if (v === undefined || v === null) return 'hybrid';
+  if (typeof v !== 'string' || !(search_modes as readonly string[]).includes(v)) {
+    throw new InputError('invalid_value', `mode must be one of ${search_modes.join(', ')}`, 'mode');
+  }
+  return v as SearchMode;
+}
+
+export function registerSearchRoutes(api: Hono<ApiEnv>, deps: RouteDeps): void {
+  const kMax = (ws: string): number => Math.min(search_k_max, deps.limiter.limits(ws).max_documents_per_query);
+
+  api.get('/documents/search', async (c) => {
+    const ws = c.get('ws');
+    const query = parseQuery(c.req.query('q'), 'q');
+    const k = parseCount(c.req.query('limit'), 'limit', search_k_default, kMax(ws));
+    const results = await deps.store().search(ws, { query, k, mode: 'lexical' });
+    return c.json({ query, mode: 'lexical', results, total: results.length });
+  });
+
+  api.post('/search', async (c) => {
+    const ws = c.get('ws');
+    const body = c.get('body');
+    if (!isPlainObject(body)) throw new InputError('invalid_type', 'body must be a JSON object', 'body');
+    const query = parseQuery(body.query, 'query');
+    const k = parseCount(body.k, 'k', search_k_default, kMax(ws));
+    const mode = parseMode(body.mode);
+    const store = deps.store();
+    let vector: Float32Array | undefined;
+    if (body.vector !== undefined && body.vector !== null) {
+      vector = parseVector(body.vector, 'vector');
+      const dim = store.workspaceDim(ws);
+      if (dim !== null && dim !== vector.length) {
+        throw new InputError('dimension_mismatch', `vector has ${vector.length} dimensions; workspace ${ws} holds ${dim}`, 'vector');
+      }
+    }
+    const results = await store.search(ws, vector === undefined ? { query, k, mode } : { query, k, mode, vector });
+    return c.json({ query, mode, k, results, total: results.length });
+  });
+
+  const assembleHandler = async (c: Context<ApiEnv>): Promise<Response> => {
+    const ws = c.get('ws');
+    const limits = deps.limiter.limits(ws);
+    const req = parseAssembleRequest(c.get('body'), limits.max_documents_per_query);
+    const budget = deps.limiter.reserveTokens(ws, req.max_tokens);
+    let used = 0;
+    try {
+      const result = await deps.store().assemble(ws, { ...req, max_tokens: budget.granted });
+      used = result.total_tokens;
+      if (budget.granted < req.max_tokens) c.header('X-Cairn-Token-Budget', String(budget.granted));
+      return c.json(result);
+    } finally {
+      budget.settle(used);
+    }
+  };
+  api.post('/assemble', assembleHandler);
+  api.post('/context/assemble', assembleHandler);
+}
