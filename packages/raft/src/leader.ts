@@ -158,7 +158,7 @@ export class LeaderCore {
     } else if (current) {
       // Jump back to where the follower's log ends (or before a mismatch) and restart the stream.
       const back = Math.min(res.last_index, this.durable);
-      if (this.durable - back > this.opts.resync_threshold) p.needs_snapshot = true;
+      if (this.commit - back > this.opts.resync_threshold) p.needs_snapshot = true;
       p.match_index = Math.min(p.match_index, back);
       p.next_index = back + 1;
       p.inflight = 0;
@@ -171,8 +171,10 @@ export class LeaderCore {
   /** The append could not be delivered or timed out. */
   onAppendFailed(id: string, epoch: number, now: number): void {
     const p = this.follower(id);
-    p.consecutive_failures++;
+    // A send from before the stream was restarted failing late says nothing new: counting it
+    // would mark a follower that has answered since as failing (lagging, backoff, even desynced).
     if (epoch !== p.epoch) return;
+    p.consecutive_failures++;
     // Restart the stream from what is known replicated.
     p.inflight = 0;
     p.next_index = p.match_index + 1;
@@ -289,9 +291,13 @@ export class LeaderCore {
    */
   private updateHealth(p: FollowerProgress, now: number): void {
     const lag = this.lag(p);
+    // A snapshot carries state up to the commit index at most (followers never apply beyond it),
+    // so only distance behind the commit can be resynced. Measured against the durable index, a
+    // follower would be re-snapshotted at the same commit forever while commit lags the log.
+    const behindCommit = Math.max(0, this.commit - p.match_index);
     const silent = p.last_success_ms === null || now - p.last_success_ms > this.opts.silence_lagging_ms;
     const notKeepingUp = p.consecutive_failures > 0 || silent;
-    if (!p.snapshotting && p.ever_reached && lag > this.opts.resync_threshold && (notKeepingUp || lag > 10 * this.opts.resync_threshold)) {
+    if (!p.snapshotting && p.ever_reached && behindCommit > this.opts.resync_threshold && (notKeepingUp || behindCommit > 10 * this.opts.resync_threshold)) {
       p.needs_snapshot = true;
     }
     if (p.needs_snapshot || p.snapshotting) {
