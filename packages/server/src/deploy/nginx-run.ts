@@ -38,6 +38,8 @@ export interface NginxStartOptions extends Omit<NginxRenderOptions, 'prefix' | '
   binary?: string;
   /** Where nginx's stdout/stderr go; default ignored (the logs are files under dir). */
   stdio?: 'ignore' | 'inherit' | 'pipe';
+  /** Own process group: a terminal's Ctrl-C reaches only the parent, which stops nginx. */
+  detached?: boolean;
 }
 
 export interface NginxHandle {
@@ -71,7 +73,7 @@ export async function startNginx(config: CairnConfig, opts: NginxStartOptions): 
   const confPath = writeNginxConf(config, { ...opts, binary });
   const child = spawn(binary, [...baseArgs(opts.dir, confPath), '-g', 'daemon off;'], {
     stdio: opts.stdio ?? 'ignore',
-    detached: false,
+    detached: opts.detached ?? false,
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const host = opts.listenHost ?? '127.0.0.1';
