@@ -28,8 +28,13 @@ export class Assigner {
   private readonly gnorms: Float64Array | null;
   private readonly members: Int32Array[];
   private readonly groupScores: Float64Array;
+  private readonly groupsProbe: number;
 
-  constructor(centroids: Float32Array, nlist: number, dim: number, spherical: boolean) {
+  constructor(
+    centroids: Float32Array, nlist: number, dim: number, spherical: boolean, groupsProbe: number = assign_groups_probe,
+  ) {
+    assert(Number.isInteger(groupsProbe) && groupsProbe >= 1, 'groups probed is a positive integer');
+    this.groupsProbe = groupsProbe;
     assert(centroids.length === nlist * dim && nlist > 0, 'assigner centroids are nlist*dim');
     this.nlist = nlist;
     this.dim = dim;
@@ -63,7 +68,7 @@ export class Assigner {
     for (let i = 0; i < g; i++) {
       this.groupScores[i] = routeScore(x, xOff, this.groups, i, this.gnorms, this.dim, this.spherical);
     }
-    const probe = Math.min(assign_groups_probe, g);
+    const probe = Math.min(this.groupsProbe, g);
     let best = -1;
     let bestScore = -Infinity;
     const taken = new Uint8Array(g);

@@ -218,6 +218,13 @@ export class IvfIndex {
    */
   applyCentroids(centroids: Float32Array): void {
     const nlist = this.checkCentroids(centroids);
+    if (this.assigner !== null && sameBytes(this.assigner.centroids, centroids)) {
+      // Same centroids: every vector already sits where a reassignment would put it (add() routes
+      // with the same assigner), so only the training bookkeeping changes.
+      this.trainedAtSize = this.size;
+      this.imbalanceAtTrain = this.stats().imbalance;
+      return;
+    }
     const assigner = new Assigner(centroids.slice(), nlist, this.dim, this.metric === 'cosine');
     const total = this.size;
     const target: Int32Array[] = this.lists.map((l) => {
@@ -371,6 +378,14 @@ export class IvfIndex {
     }
     return nlist;
   }
+}
+
+function sameBytes(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  const x = new Int32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Int32Array(b.buffer, b.byteOffset, b.length); // float32 views are always 4-byte aligned
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
 }
 
 function checkId(id: string): void {

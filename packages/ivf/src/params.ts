@@ -55,10 +55,11 @@ export function suggestNlist(n: number): number {
 }
 
 /**
- * nprobe used when a search does not say: about nlist/64, at least 8 (measured: recall@10
- * >= 0.95 on the mixture data at 100k and 1M).
+ * nprobe used when a search does not say: nlist/128, at least 8. Deliberately above what the
+ * benchmark picks for recall@10 >= 0.95 on clustered data (4 of 1024 lists at 100k), because real
+ * embeddings are less clustered; callers who measured their data pass nprobe.
  */
 export function defaultNprobe(nlist: number): number {
   if (nlist <= 0) return 1;
-  return Math.min(nlist, Math.max(8, Math.round(nlist / 64)));
+  return Math.min(nlist, Math.max(8, Math.round(nlist / 128)));
 }
