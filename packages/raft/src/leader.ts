@@ -224,6 +224,7 @@ export class LeaderCore {
       if (p.snapshotting) continue;
       if (p.next_index - 1 < log.snapshotIndex()) p.needs_snapshot = true;
       if (p.needs_snapshot) {
+        p.health = 'desynced';
         if (snapshotsInFlight < this.opts.snapshots_inflight_max && now >= p.snapshot_retry_at_ms && p.inflight === 0) {
           p.snapshotting = true;
           p.epoch++;
@@ -258,6 +259,7 @@ export class LeaderCore {
         const prevTerm = log.termAt(prev);
         if (prevTerm === undefined) {
           p.needs_snapshot = true;
+          p.health = 'desynced';
           continue;
         }
         actions.push({ kind: 'append', follower: p.id, epoch: p.epoch, prev_index: prev, prev_term: prevTerm, entries: [], commit: this.commit });
