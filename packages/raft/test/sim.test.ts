@@ -2,7 +2,7 @@
 //   SIM_SEED=<seed> npx vitest run packages/raft/test/sim.test.ts        (prints the event trace)
 // Longer runs: SIM_SEEDS=5000 SIM_STEPS=10000 SIM_SEED_BASE=100000 npx vitest run packages/raft/test/sim.test.ts
 import { describe, expect, it } from 'vitest';
-import { runSim } from './sim.ts';
+import { SimFailure, runSim } from './sim.ts';
 import type { SimResult } from './sim.ts';
 
 function envInt(name: string, fallback: number): number {
@@ -53,5 +53,21 @@ describe('simulation: leader + two followers under drops, delays, duplicates, re
     for (const key of ['follower_crashes', 'leader_crashes', 'partitions', 'snapshots_installed', 'duplicated', 'corrupted', 'invalid', 'rejected', 'timeouts', 'writes_acked']) {
       expect(totals[key], key).toBeGreaterThan(0);
     }
+  });
+
+  it('has checkers with teeth: a follower that resets its whole log on every snapshot is caught', () => {
+    // Installing an older snapshot moves state back, and dropping the log suffix past the
+    // snapshot can drop a write the leader already acknowledged with quorum.
+    const failures: string[] = [];
+    for (let seed = 1; seed <= 40 && failures.length === 0; seed++) {
+      try {
+        runSim({ seed, steps, snapshot_install: 'reset' });
+      } catch (err) {
+        expect(err).toBeInstanceOf(SimFailure);
+        failures.push((err as Error).message);
+      }
+    }
+    expect(failures.length).toBeGreaterThan(0);
+    expect(failures[0]).toMatch(/went back|acknowledged|thinks/);
   });
 });

@@ -372,7 +372,7 @@ class Sim {
         check(lag <= o.lag_healthy_max, `${p.id} healthy with lag ${lag} > lag_healthy_max ${o.lag_healthy_max}`);
         check(p.consecutive_failures < o.failures_lagging, `${p.id} healthy with ${p.consecutive_failures} failures`);
       }
-      if (p.health === 'desynced') check(p.needs_snapshot || p.snapshotting, `${p.id} desynced without a snapshot planned`);
+      check((p.health === 'desynced') === (p.needs_snapshot || p.snapshotting), `${p.id} is ${p.health} but needs_snapshot ${p.needs_snapshot}, snapshotting ${p.snapshotting}`);
     }
     check(snapshotting <= o.snapshots_inflight_max, `${snapshotting} snapshots in flight > snapshots_inflight_max`);
   }

@@ -1,0 +1,201 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryLog, RaftInvariantError, decideAppend, makeEntry, validateAppend } from '../src/index.ts';
+import type { AppendDecision, Entry, FollowerView } from '../src/index.ts';
+import { entries, logOf, request } from './helpers.ts';
+
+function view(log: MemoryLog, current_term = 1, commit_index = 0): FollowerView {
+  return { log, current_term, commit_index };
+}
+
+function accepted(d: AppendDecision): Extract<AppendDecision, { kind: 'accept' }> {
+  expect(d.kind).toBe('accept');
+  return d as Extract<AppendDecision, { kind: 'accept' }>;
+}
+
+/** Performs an accepted decision on the log the way the daemon would (truncate, append). */
+function persist(log: MemoryLog, d: AppendDecision): void {
+  const a = accepted(d);
+  if (a.truncate_from !== null) log.truncateFrom(a.truncate_from);
+  log.append(a.append);
+}
+
+describe('decideAppend: continuity', () => {
+  it('appends to an empty log and answers the last index sent as its match', () => {
+    const d = accepted(decideAppend(view(new MemoryLog()), request({ prev_index: 0, prev_term: 0, entries: entries(0, [1, 1, 1]) })));
+    expect(d.truncate_from).toBeNull();
+    expect(d.append.map((e) => e.index)).toEqual([1, 2, 3]);
+    expect(d.response).toEqual({ success: true, term: 1, match_index: 3, last_index: 3 });
+  });
+
+  it('rejects a gap (prev beyond its last index) with its last index, persisting nothing', () => {
+    const d = decideAppend(view(logOf([1, 1])), request({ prev_index: 5, prev_term: 1, entries: entries(5, [1]) }));
+    expect(d).toEqual({ kind: 'reject', response: { success: false, term: 1, match_index: 0, last_index: 2, reason: 'gap' } });
+  });
+
+  it('rejects a mismatch at prev with last_index just before prev, so the leader steps back', () => {
+    const d = decideAppend(view(logOf([1, 1, 2]), 3), request({ term: 3, prev_index: 3, prev_term: 3, entries: entries(3, [3]) }));
+    expect(d).toEqual({ kind: 'reject', response: { success: false, term: 3, match_index: 0, last_index: 2, reason: 'mismatch' } });
+  });
+
+  it('accepts a duplicate delivery as a no-op with the same match', () => {
+    const log = new MemoryLog();
+    const req = request({ prev_index: 0, prev_term: 0, entries: entries(0, [1, 1]), leader_commit: 1 });
+    persist(log, decideAppend(view(log), req));
+    const again = accepted(decideAppend(view(log, 1, 1), req));
+    expect(again.append).toEqual([]);
+    expect(again.truncate_from).toBeNull();
+    expect(again.response.match_index).toBe(2);
+    expect(again.commit_to).toBe(1);
+  });
+
+  it('appends only the new tail of a request that overlaps what it holds', () => {
+    const d = accepted(decideAppend(view(logOf([1, 1, 1, 1, 1])), request({ prev_index: 3, prev_term: 1, entries: entries(3, [1, 1, 1, 1]) })));
+    expect(d.truncate_from).toBeNull();
+    expect(d.append.map((e) => e.index)).toEqual([6, 7]);
+    expect(d.response.match_index).toBe(7);
+  });
+
+  it('answers an older, shorter request with the match of that request, not its last index', () => {
+    // A delayed request for [2,3] after the follower already holds 1..5: match 3, last 5.
+    const d = accepted(decideAppend(view(logOf([1, 1, 1, 1, 1])), request({ prev_index: 1, prev_term: 1, entries: entries(1, [1, 1]) })));
+    expect(d.append).toEqual([]);
+    expect(d.response.match_index).toBe(3);
+    expect(d.response.last_index).toBe(5);
+  });
+
+  it('truncates a conflicting uncommitted suffix and appends the leader entries', () => {
+    const log = logOf([1, 1, 2, 2]);
+    const d = accepted(decideAppend(view(log, 2, 2), request({ term: 3, prev_index: 2, prev_term: 1, entries: entries(2, [3, 3]) })));
+    expect(d.truncate_from).toBe(3);
+    expect(d.append.map((e) => [e.index, e.term])).toEqual([
+      [3, 3],
+      [4, 3],
+    ]);
+    expect(d.term).toBe(3);
+    persist(log, d);
+    expect([log.termAt(3), log.termAt(4), log.lastIndex()]).toEqual([3, 3, 4]);
+  });
+
+  it('truncates at the first conflict only, keeping the matching entries before it', () => {
+    const d = accepted(decideAppend(view(logOf([1, 1, 1, 2, 2]), 2), request({ term: 3, prev_index: 1, prev_term: 1, entries: entries(1, [1, 1, 3]) })));
+    expect(d.truncate_from).toBe(4);
+    expect(d.append.map((e) => e.index)).toEqual([4]);
+    expect(d.response.match_index).toBe(4);
+  });
+
+  it('crashes rather than truncate a committed entry', () => {
+    expect(() => decideAppend(view(logOf([1, 1, 2]), 3, 3), request({ term: 3, prev_index: 2, prev_term: 1, entries: entries(2, [3]) }))).toThrow(RaftInvariantError);
+  });
+});
+
+describe('decideAppend: a log that starts after a snapshot', () => {
+  const snapLog = (): MemoryLog => logOf([1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2], { compactedTo: 10 });
+
+  it('skips the prefix its snapshot covers and checks continuity at the snapshot boundary', () => {
+    const log = snapLog();
+    const d = accepted(decideAppend(view(log, 2, 10), request({ term: 2, prev_index: 5, prev_term: 1, entries: entries(5, [1, 2, 2, 2, 2, 2, 2, 2, 2]) })));
+    expect(d.truncate_from).toBeNull();
+    expect(d.append.map((e) => e.index)).toEqual([13, 14]);
+    expect(d.response.match_index).toBe(14);
+  });
+
+  it('accepts a request wholly covered by its snapshot without touching the log', () => {
+    const d = accepted(decideAppend(view(snapLog(), 2, 10), request({ term: 2, prev_index: 3, prev_term: 1, entries: entries(3, [1, 1, 1]), leader_commit: 12 })));
+    expect(d.append).toEqual([]);
+    expect(d.truncate_from).toBeNull();
+    expect(d.response.match_index).toBe(6);
+    expect(d.commit_to).toBe(10); // never below its own commit
+  });
+
+  it('accepts a heartbeat whose prev lies inside the snapshot', () => {
+    const d = accepted(decideAppend(view(snapLog(), 2, 10), request({ term: 2, prev_index: 4, prev_term: 1, entries: [] })));
+    expect(d.response.match_index).toBe(4);
+    expect(d.commit_to).toBe(10);
+  });
+
+  it('rejects a term mismatch at the snapshot boundary with last_index at the snapshot', () => {
+    const d = decideAppend(view(snapLog(), 2, 10), request({ term: 3, prev_index: 9, prev_term: 2, entries: entries(9, [3, 3]) }));
+    expect(d.kind).toBe('reject');
+    expect(d.kind === 'reject' && d.response.last_index).toBe(10);
+  });
+});
+
+describe('decideAppend: commit', () => {
+  it('commits up to the leader commit when it holds that much', () => {
+    const d = accepted(decideAppend(view(logOf([1, 1, 1, 1])), request({ prev_index: 4, prev_term: 1, entries: [], leader_commit: 3 })));
+    expect(d.commit_to).toBe(3);
+  });
+
+  it('never commits past what this request proved matching, even if the leader commit is higher', () => {
+    // It holds 1..5, but this (delayed) request only proves 1..2 match the leader.
+    const d = accepted(decideAppend(view(logOf([1, 1, 1, 1, 1])), request({ prev_index: 1, prev_term: 1, entries: entries(1, [1]), leader_commit: 5 })));
+    expect(d.commit_to).toBe(2);
+  });
+
+  it('never moves commit back', () => {
+    const d = accepted(decideAppend(view(logOf([1, 1, 1, 1]), 1, 4), request({ prev_index: 2, prev_term: 1, entries: [], leader_commit: 1 })));
+    expect(d.commit_to).toBe(4);
+  });
+
+  it('persists the request term', () => {
+    const d = accepted(decideAppend(view(logOf([1]), 1), request({ term: 4, prev_index: 1, prev_term: 1, entries: [] })));
+    expect(d.term).toBe(4);
+    expect(d.response.term).toBe(4);
+  });
+});
+
+describe('decideAppend: bad input is refused and nothing is persisted', () => {
+  const log = (): MemoryLog => logOf([1, 1]);
+
+  it('refuses an older term with 409', () => {
+    const d = decideAppend(view(log(), 3), request({ term: 2, prev_index: 2, prev_term: 1, entries: [] }));
+    expect(d).toMatchObject({ kind: 'invalid', status: 409 });
+  });
+
+  const bad: [string, () => ReturnType<typeof request>][] = [
+    ['a wrong checksum', () => request({ prev_index: 2, prev_term: 1, entries: [{ ...(entries(2, [1])[0] as Entry), checksum: 1 }] })],
+    [
+      'a payload that does not match its checksum',
+      () => {
+        const e = entries(2, [1], 4)[0] as Entry;
+        return request({ prev_index: 2, prev_term: 1, entries: [{ ...e, payload: new Uint8Array([9, 9, 9, 9]) }] });
+      },
+    ],
+    ['non-contiguous indexes', () => request({ prev_index: 2, prev_term: 1, entries: [...entries(2, [1]), ...entries(4, [1])] })],
+    ['a first entry not right after prev', () => request({ prev_index: 2, prev_term: 1, entries: entries(3, [1]) })],
+    ['an entry term above the request term', () => request({ term: 1, prev_index: 2, prev_term: 1, entries: entries(2, [2]) })],
+    ['entry terms going down', () => request({ term: 3, prev_index: 2, prev_term: 1, entries: entries(2, [3, 2]) })],
+    ['an entry term below prev_term', () => request({ term: 3, prev_index: 2, prev_term: 2, entries: entries(2, [1]) })],
+    ['prev_term above the request term', () => request({ term: 1, prev_index: 2, prev_term: 2, entries: [] })],
+    ['a missing payload', () => request({ prev_index: 2, prev_term: 1, entries: [{ ...(entries(2, [1])[0] as Entry), payload: undefined as unknown as Uint8Array }] })],
+    ['a payload that is not bytes', () => request({ prev_index: 2, prev_term: 1, entries: [{ ...(entries(2, [1])[0] as Entry), payload: [3] as unknown as Uint8Array }] })],
+    ['a missing type', () => request({ prev_index: 2, prev_term: 1, entries: [{ ...(entries(2, [1])[0] as Entry), type: undefined as unknown as number }] })],
+    ['an entry that is not an object', () => request({ prev_index: 2, prev_term: 1, entries: [null as unknown as Entry] })],
+    ['entries that are not an array', () => request({ prev_index: 2, prev_term: 1, entries: {} as unknown as Entry[] })],
+    ['term 0', () => request({ term: 0, prev_index: 0, prev_term: 0, entries: [] })],
+    ['a fractional term', () => request({ term: 1.5, prev_index: 2, prev_term: 1, entries: [] })],
+    ['a negative prev_index', () => request({ prev_index: -1, prev_term: 0, entries: [] })],
+    ['a negative leader_commit', () => request({ prev_index: 2, prev_term: 1, entries: [], leader_commit: -1 })],
+    ['an unsafe integer index', () => request({ prev_index: 2 ** 60, prev_term: 1, entries: [] })],
+  ];
+
+  for (const [what, make] of bad) {
+    it(`answers 400 for ${what}`, () => {
+      const req = make();
+      expect(validateAppend(req)).not.toBeNull();
+      const d = decideAppend(view(log()), req);
+      expect(d).toMatchObject({ kind: 'invalid', status: 400 });
+    });
+  }
+
+  it('checks shape before term: a malformed request from an old term is a 400, not a 409', () => {
+    const d = decideAppend(view(log(), 5), request({ term: 2, prev_index: 2, prev_term: 1, entries: [{ ...(entries(2, [1])[0] as Entry), checksum: 0 }] }));
+    expect(d).toMatchObject({ kind: 'invalid', status: 400 });
+  });
+
+  it('accepts an intact entry built by makeEntry (the checksum covers index, term, type, payload)', () => {
+    const e = makeEntry(3, 1, 0, new Uint8Array(0));
+    expect(validateAppend(request({ prev_index: 2, prev_term: 1, entries: [e] }))).toBeNull();
+    expect(validateAppend(request({ prev_index: 2, prev_term: 1, entries: [{ ...e, type: 1 }] }))).toMatch(/checksum/);
+  });
+});
