@@ -1,0 +1,119 @@
+// `cairn cluster` as a user runs it (`npm run cluster`): three real nodes and the machine's nginx
+// on free ports; everything answers through nginx; a node that dies is reported while the others
+// stay up; SIGINT stops everything and leaves no process behind.
+
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { CAIRN_BIN, nodeEnv, REPO_ROOT } from './helpers/cluster.ts';
+import { requireNginx } from './helpers/nginx.ts';
+import { freePort, freePortRange, isFree } from './helpers/ports.ts';
+import { ManagedProcess } from './helpers/process.ts';
+import { descendants } from './helpers/procs.ts';
+import { httpStatus, pidAlive, waitFor } from './helpers/wait.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'cairn-cluster-cli-'));
+let cli: ManagedProcess;
+let basePort = 0;
+let nginxPort = 0;
+const pids = new Set<number>();
+
+function log(): string {
+  return existsSync(cli.spec.logPath) ? readFileSync(cli.spec.logPath, 'utf8') : '';
+}
+
+function startedPid(name: string): number {
+  const match = new RegExp(`\\[cluster\\] ${name} started \\(pid (\\d+)\\)`).exec(log());
+  if (match === null) throw new Error(`no pid for ${name} in the output:\n${log()}`);
+  return Number(match[1]);
+}
+
+beforeAll(async () => {
+  requireNginx();
+  basePort = await freePortRange(3);
+  nginxPort = await freePort();
+  cli = ManagedProcess.start({
+    name: 'cairn cluster',
+    command: process.execPath,
+    args: [CAIRN_BIN, 'cluster', '--base-port', String(basePort), '--nginx-port', String(nginxPort), '--data-dir', join(dir, 'data')],
+    cwd: REPO_ROOT,
+    env: nodeEnv(),
+    logPath: join(dir, 'cluster.log'),
+  });
+  await waitFor(
+    () => {
+      if (!cli.running) throw new Error(`cairn cluster exited (${cli.exitCode}):\n${log()}`);
+      return log().includes('[cluster] ready:');
+    },
+    { what: 'the ready line of cairn cluster', timeoutMs: 60_000 },
+  ).catch((error: unknown) => {
+    throw new Error(`${(error as Error).message}\n${log()}`);
+  });
+});
+
+afterAll(async () => {
+  await cli.stop(15_000);
+  for (const pid of pids) if (pidAlive(pid)) process.kill(pid, 'SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('cairn cluster', () => {
+  it('prints a ready line naming nginx and the three nodes', () => {
+    const ready = log().split('\n').find((line) => line.startsWith('[cluster] ready:')) ?? '';
+    expect(ready).toContain(`nginx http://127.0.0.1:${nginxPort}`);
+    for (let i = 0; i < 3; i++) expect(ready).toContain(`node-${i + 1}${i === 0 ? ' (leader)' : ''} http://127.0.0.1:${basePort + i}`);
+    expect(log()).toMatch(/^\[node-1\] /m);
+  });
+
+  it('writes the config it runs with: nodes on the base ports, node-1 leads, no operator token', () => {
+    const written = parse(readFileSync(join(dir, 'data', 'cluster.yaml'), 'utf8')) as {
+      replication: { nodes: { id: string; address: string }[]; leader: string; operator_token: string };
+    };
+    expect(written.replication.nodes).toEqual([0, 1, 2].map((i) => ({ id: `node-${i + 1}`, address: `127.0.0.1:${basePort + i}` })));
+    expect(written.replication.leader).toBe('node-1');
+    expect(written.replication.operator_token).toBe('');
+  });
+
+  it('answers /health on every node and through nginx for any workspace', async () => {
+    for (let i = 0; i < 3; i++) expect(await httpStatus(`http://127.0.0.1:${basePort + i}/health`)).toBeDefined();
+    const served = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const response = await fetch(`http://127.0.0.1:${nginxPort}/health`, { headers: { 'X-Workspace-ID': `cli-ws-${i}` } });
+      await response.arrayBuffer();
+      expect(response.status).toBe(200);
+      served.add(response.headers.get('x-served-by') ?? '');
+    }
+    expect(served.size).toBeGreaterThan(1);
+  });
+
+  it('reports a node that dies and keeps the others up', async () => {
+    const victim = startedPid('node-3');
+    process.kill(victim, 'SIGKILL');
+    await waitFor(() => log().includes('[cluster] node-3 exited unexpectedly'), { what: 'the report of node-3 dying' });
+    expect(cli.running).toBe(true);
+    expect(await httpStatus(`http://127.0.0.1:${basePort}/health`)).toBeDefined();
+    const response = await fetch(`http://127.0.0.1:${nginxPort}/health`, { headers: { 'X-Workspace-ID': 'after-death' } });
+    await response.arrayBuffer();
+    expect(response.status).toBe(200);
+  });
+
+  it('stops everything on SIGINT, exit 0, no process left and the ports free', async () => {
+    const tree = descendants(cli.pid);
+    for (const name of ['node-1', 'node-2', 'nginx']) expect(tree).toContain(startedPid(name));
+    for (const pid of tree) pids.add(pid);
+    // nginx workers are children of the nginx master.
+    for (const pid of descendants(startedPid('nginx'))) pids.add(pid);
+    expect(pids.size).toBeGreaterThanOrEqual(4);
+
+    cli.signal('SIGINT');
+    await cli.waitExit(30_000);
+    expect(cli.exitCode).toBe(0);
+    expect(log()).toContain('[cluster] stopped');
+    await waitFor(() => [...pids].every((pid) => !pidAlive(pid)), { what: 'every process of the cluster to be gone', timeoutMs: 5_000 }).catch(() => {
+      throw new Error(`still alive: ${[...pids].filter(pidAlive).join(', ')}\n${log()}`);
+    });
+    for (const port of [basePort, basePort + 1, basePort + 2, nginxPort]) expect(await isFree(port)).toBe(true);
+  });
+});
