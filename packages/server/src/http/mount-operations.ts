@@ -1,8 +1,20 @@
+// The operator surface of a node: GET /metrics (Prometheus text), /api/v1/cluster/* (overview,
+// nodes, live events), GET /dashboard. The HTTP metrics middleware is registered here, so it
+// measures every route registered after it: the public API, write forwarding and these routes
+// (the /_raft routes are registered before it and are not in the HTTP histograms; replication
+// has its own metrics).
 import type { Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { CairnConfig } from '../config/types.ts';
+import { createDashboardRoutes } from '../dashboard/routes.ts';
+import { httpMetricsMiddleware } from '../metrics/http-metrics.ts';
+import { createNodeMetrics } from '../metrics/node-metrics.ts';
 import type { Replica } from '../replication/replica.ts';
 import type { DocumentStore } from '../store/document-store.ts';
+import { ClusterView } from './cluster/cluster-view.ts';
+import { EventHub } from './cluster/event-hub.ts';
+import { RateSampler } from './cluster/rates.ts';
+import { createClusterRoutes } from './cluster/routes.ts';
 
 export interface OperationsMountDeps {
   config: CairnConfig;
@@ -11,4 +23,19 @@ export interface OperationsMountDeps {
 }
 
 /** Operator surface: /metrics, /dashboard, /api/v1/cluster/*. */
-export function mountOperations(_app: Hono, _deps: OperationsMountDeps): void {}
+export function mountOperations(app: Hono, deps: OperationsMountDeps): void {
+  const { replica, config } = deps;
+  const metrics = createNodeMetrics(replica);
+  app.use(httpMetricsMiddleware(metrics.http));
+  app.get('/metrics', async function prometheusMetrics(c) {
+    const text = await metrics.registry.metrics();
+    return c.body(text, 200, { 'content-type': metrics.registry.contentType });
+  });
+
+  const rates = new RateSampler({ entries: () => replica.appliedIndex(), queries: () => metrics.http.counts.queries });
+  rates.start();
+  const view = new ClusterView({ replica, rates });
+  const hub = new EventHub(view, replica);
+  app.route('/api/v1/cluster', createClusterRoutes(view, hub));
+  app.route('/dashboard', createDashboardRoutes(view, hub, { tokenRequired: config.replication.operator_token !== '' }));
+}

@@ -1,0 +1,81 @@
+// Live part of the Cairn dashboard: swaps in the sections the server renders (SSE
+// /dashboard/events), extends the two rate charts, and sends force-resync requests.
+(() => {
+  'use strict';
+  const POINTS_MAX = 300;
+  const live = document.getElementById('live');
+  const seed = JSON.parse(document.getElementById('seed').textContent);
+  const series = { write: seed.write.slice(-POINTS_MAX), query: seed.query.slice(-POINTS_MAX) };
+  let lastSecond = seed.at_s;
+
+  function draw(id, values) {
+    const fig = document.getElementById(id);
+    if (!fig) return;
+    const w = 300;
+    const h = 60;
+    const max = Math.max(1, ...values);
+    const n = values.length;
+    const pts = values.map((v, i) => `${(n <= 1 ? w : (i * w) / (n - 1)).toFixed(1)},${(h - (v / max) * (h - 4) - 2).toFixed(1)}`).join(' ');
+    fig.querySelector('polyline').setAttribute('points', pts);
+    fig.querySelector('.chart-last').textContent = String(values.length ? values[values.length - 1] : 0);
+    fig.querySelector('.chart-max').textContent = String(max);
+  }
+
+  function addSecond(r) {
+    if (!r || r.at_s <= lastSecond) return;
+    for (const key of ['write', 'query']) {
+      const s = series[key];
+      for (let t = lastSecond + 1; t < r.at_s && t - lastSecond < POINTS_MAX; t++) s.push(s.length ? s[s.length - 1] : 0);
+      s.push(r[key]);
+      if (s.length > POINTS_MAX) s.splice(0, s.length - POINTS_MAX);
+    }
+    lastSecond = r.at_s;
+    draw('chart-write', series.write);
+    draw('chart-query', series.query);
+  }
+
+  function connect() {
+    const es = new EventSource('/dashboard/events');
+    es.addEventListener('dashboard', (ev) => {
+      const msg = JSON.parse(ev.data);
+      for (const [id, html] of Object.entries(msg.sections)) {
+        const el = document.getElementById(id);
+        if (el && el.innerHTML !== html) el.innerHTML = html;
+      }
+      addSecond(msg.last_second);
+      live.textContent = `Live · updated ${new Date().toLocaleTimeString()}`;
+      live.className = 'ok';
+    });
+    es.onerror = () => {
+      live.textContent = 'Live updates interrupted; reconnecting…';
+      live.className = 'warn';
+    };
+  }
+
+  document.addEventListener('submit', async (ev) => {
+    const form = ev.target.closest && ev.target.closest('form.resync');
+    if (!form) return;
+    ev.preventDefault();
+    const button = form.querySelector('button');
+    const target = button.dataset.target;
+    const headers = {};
+    if (button.dataset.token === '1') {
+      const token = window.prompt(`Operator token (or cluster secret) to force a resync of ${target}:`);
+      if (!token) return;
+      headers.Authorization = `Bearer ${token}`;
+    } else if (!window.confirm(`Send a fresh snapshot to ${target} now?`)) {
+      return;
+    }
+    const out = document.getElementById('resync-result');
+    out.textContent = `Resyncing ${target}…`;
+    try {
+      const res = await fetch(`/_raft/force-resync?target=${encodeURIComponent(target)}`, { method: 'POST', headers });
+      const body = await res.json().catch(() => ({}));
+      out.textContent = body.message || (body.error && body.error.message) || `HTTP ${res.status}`;
+    } catch (err) {
+      out.textContent = `Force resync failed: ${err.message}`;
+    }
+  });
+
+  connect();
+})();
