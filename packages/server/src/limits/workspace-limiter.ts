@@ -117,6 +117,11 @@ export class WorkspaceLimiter {
     };
   }
 
+  /** Seconds until some of the workspace's token budget frees up. */
+  tokenRetryAfter(ws: string): number {
+    return this.states.get(ws)?.tokens.secondsUntilRelief() ?? 1;
+  }
+
   /** Throws LimitError(507) when writing `incoming` bytes would take the workspace over max_storage_mb. */
   checkStorage(ws: string, current: number, incoming: number): void {
     const max_mb = this.opts.limits(ws).max_storage_mb;

@@ -1,16 +1,16 @@
 // Context assembly: the best documents for a query that fit in a token budget.
 // How it ranks, dedupes and packs is explained in RANKING.md; the hard rules are:
-//   countTokens(result.context) <= max_tokens   (js-tiktoken cl100k_base, checked on the final string)
-//   result.documents.length   <= max_documents
-//   result.total_tokens        == countTokens(result.context)
+//   tokens(result.context)   <= max_tokens     (js-tiktoken cl100k_base encode() of the final string)
+//   result.documents.length  <= max_documents
+//   result.total_tokens       == tokens(result.context)
 
 import { InputError } from './errors.ts';
 import { PathMatcher } from './glob.ts';
 import { bytesToVector } from './op.ts';
 import type { Reader, StoredDocument } from './read.ts';
-import { fuseRrf } from './search.ts';
+import { fuseScores, fusion_weight_lexical, fusion_weight_vector } from './search.ts';
 import type { SearchHit } from './search.ts';
-import { countTokens, truncateToTokens } from './tokens.ts';
+import { countTokens, countTokensExact, truncateToTokens } from './tokens.ts';
 import { isPlainObject, parseCount, parseQuery } from './validate.ts';
 
 export const assemble_tokens_default = 4000;
@@ -25,7 +25,7 @@ export const candidates_per_document = 5;
 export const candidates_filtered = 500;
 /** Two documents whose embeddings have cosine similarity above this are near-duplicates. */
 export const near_duplicate_cosine_min = 0.97;
-/** A document that does not fit whole is cut to the remaining budget only if that is at least this. */
+/** A document that does not fit whole is cut to the remaining budget only if that is at least this (or half the budget). */
 export const truncated_tokens_min = 64;
 const piece_separator = '\n\n';
 
@@ -109,11 +109,10 @@ export async function assemble(source: AssembleSource, reader: Reader, ws: strin
   const q = await source.queryVector(ws, req.query);
   const lexical = await source.searchHits(ws, req.query, depth, 'lexical');
   const vector = q === null ? [] : await source.searchHits(ws, req.query, depth, 'vector', q);
-  const fused = fuseRrf([{ hits: lexical, weight: 1 }, { hits: vector, weight: 1 }]);
+  const fused = fuseScores([{ hits: lexical, weight: fusion_weight_lexical }, { hits: vector, weight: fusion_weight_vector }]);
   const lexRank = new Map(lexical.map((h, i) => [h.id, i + 1]));
   const vecRank = new Map(vector.map((h, i) => [h.id, i + 1]));
   const rows = reader.many(ws, fused.map((h) => h.id));
-  const best = fused[0]?.score ?? 1;
 
   const documents: AssembledDocument[] = [];
   const pieces: string[] = [];
@@ -143,7 +142,7 @@ export async function assemble(source: AssembleSource, reader: Reader, ws: strin
       (n): n is string => n !== null,
     );
     if (tokens > remaining) {
-      if (truncatedOne || remaining < truncated_tokens_min) continue;
+      if (truncatedOne || remaining < Math.min(truncated_tokens_min, req.max_tokens / 2)) continue;
       content = truncateToTokens(doc.content, remaining);
       tokens = countTokens(content);
       if (tokens === 0 || tokens > remaining) continue;
@@ -159,7 +158,7 @@ export async function assemble(source: AssembleSource, reader: Reader, ws: strin
       path: doc.path,
       content,
       language: doc.language,
-      relevance_score: Number((hit.score / best).toFixed(6)),
+      relevance_score: Number(hit.score.toFixed(6)),
       tokens,
       inclusion_reason: notes.join(', '),
     });
@@ -168,12 +167,12 @@ export async function assemble(source: AssembleSource, reader: Reader, ws: strin
   // The sum of piece counts estimates the whole; BPE merges across piece boundaries can differ,
   // so the final string is counted and trailing pieces are dropped until it fits.
   let context = pieces.join(piece_separator);
-  let total = countTokens(context);
+  let total = countTokensExact(context);
   while (total > req.max_tokens && pieces.length > 0) {
     pieces.pop();
     documents.pop();
     context = pieces.join(piece_separator);
-    total = countTokens(context);
+    total = countTokensExact(context);
   }
   if (total > req.max_tokens || documents.length > req.max_documents) throw new Error('invariant: assembled context within budget');
   return { context, documents, total_tokens: total, processing_time_ms: Math.round((performance.now() - started) * 1000) / 1000 };

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Op } from '../../store/op.ts';
 import { openTestApi } from './testing.ts';
 
 describe('the documents API', () => {
@@ -68,9 +69,9 @@ describe('the documents API', () => {
 
   it('passes the write concern from ?write_concern= or X-Write-Concern to the replicator', async () => {
     using api = openTestApi();
-    const seen: unknown[] = [];
+    const seen: (string | undefined)[] = [];
     const propose = api.replicator.propose.bind(api.replicator);
-    api.replicator.propose = (op, opts) => (seen.push((opts as { writeConcern?: string }).writeConcern), propose(op));
+    api.replicator.propose = (op: Op, opts?: { writeConcern?: string }) => (seen.push(opts?.writeConcern), propose(op));
     await api.call('POST', '/api/v1/documents?write_concern=all', { content: 'a' });
     await api.call('POST', '/api/v1/documents', { content: 'b' }, { 'X-Write-Concern': 'leader' });
     expect(seen).toEqual(['all', 'leader']);

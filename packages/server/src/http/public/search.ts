@@ -1,6 +1,7 @@
 // Search and assembly routes (reads, served by any node).
 
 import type { Context, Hono } from 'hono';
+import { LimitError } from '../../limits/workspace-limiter.ts';
 import { parseAssembleRequest } from '../../store/assemble.ts';
 import { search_k_max } from '../../store/document-store.ts';
 import { InputError } from '../../store/errors.ts';
@@ -59,6 +60,10 @@ export function registerSearchRoutes(api: Hono<ApiEnv>, deps: RouteDeps): void {
     try {
       const result = await deps.store().assemble(ws, { ...req, max_tokens: budget.granted });
       used = result.total_tokens;
+      if (result.documents.length === 0 && budget.granted < req.max_tokens) {
+        // What is left of the minute's budget was too small for any candidate: that is a rate limit.
+        throw new LimitError(429, 'token_rate_exceeded', `workspace ${ws}: only ${budget.granted} of max_tokens_per_minute ${limits.max_tokens_per_minute} left, not enough for a document`, deps.limiter.tokenRetryAfter(ws));
+      }
       if (budget.granted < req.max_tokens) c.header('X-Cairn-Token-Budget', String(budget.granted));
       return c.json(result);
     } finally {

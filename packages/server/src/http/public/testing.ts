@@ -23,12 +23,12 @@ export function testConfig(overrides: { resource_limits?: Record<string, Workspa
       enabled: true,
       discovery_method: 'static',
       endpoints: ['localhost:8080', 'localhost:8081', 'localhost:8082'],
-      load_balancing: { strategy: 'workspace_hash', health_check_interval: 30, max_load_factor: 0.85 },
+      load_balancing: { strategy: 'workspace_hash', health_check_interval: 30, max_load_factor: 0.85, enable_circuit_breaker: false },
       affinity: {
         workspace_routing: true,
         sticky_sessions: true,
         default_tier: 'medium',
-        rules: { 'mission-architect': { preferred_nodes: ['node-1'], avoid_nodes: [], resource_tier: 'high', sticky_session: true } },
+        rules: { 'mission-architect': { preferred_nodes: ['node-1'], avoid_nodes: [], resource_tier: 'high', sticky_session: true, locality: '' } },
       },
     },
     resource_limits: overrides.resource_limits ?? { default: { ...default_workspace_limits } },
@@ -55,7 +55,7 @@ export class FakeReplicator implements Replicator {
 
   constructor(private readonly t: TestStore) {}
 
-  async propose(op: Op): Promise<{ index: number }> {
+  async propose(op: Op, _opts?: { writeConcern?: string }): Promise<{ index: number }> {
     if (this.failWith) throw this.failWith;
     if (this.gate) await this.gate;
     const wire = decodeOp(encodeOp(op));
