@@ -50,7 +50,7 @@ describe('simulation: leader + two followers under drops, delays, duplicates, re
     expect(ok).toBe(seeds);
     console.log(`simulation: ${seeds} seeds x ${steps} steps from seed ${seedBase}: ${JSON.stringify(totals)}`);
     // The faults actually happened (a simulation that never crashes proves little).
-    for (const key of ['follower_crashes', 'leader_crashes', 'partitions', 'snapshots_installed', 'duplicated', 'corrupted', 'invalid', 'rejected', 'timeouts', 'writes_acked']) {
+    for (const key of ['follower_crashes', 'leader_crashes', 'partitions', 'snapshots_installed', 'duplicated', 'corrupted', 'invalid', 'stale_term', 'rejected', 'snapshots_ignored', 'timeouts', 'writes_acked']) {
       expect(totals[key], key).toBeGreaterThan(0);
     }
   });

@@ -109,7 +109,7 @@ export function drawProfile(rng: Prng): SimProfile {
 
 /** Flips one thing in a request so it must be refused with 400 (checksum, index, term, payload). */
 function corrupt(body: Wire, rng: Prng): Wire | null {
-  if (body.kind === 'snapshot') return { ...body, snap: { ...body.snap, state: (body.snap.state ^ 1) >>> 0 } };
+  if (body.kind === 'snapshot') return { ...body, corrupted: true, snap: { ...body.snap, state: (body.snap.state ^ 1) >>> 0 } };
   if (body.kind !== 'append') return null;
   const req = body.req;
   const entries = req.entries.slice();
@@ -126,8 +126,8 @@ function corrupt(body: Wire, rng: Prng): Wire | null {
   } else if (how === 1) entries[i] = { ...e, index: e.index + 1 };
   else if (how === 2) entries[i] = { ...e, term: req.term + 1 };
   else if (how === 3) entries[i] = { ...e, payload: undefined as unknown as Uint8Array };
-  else return { ...body, req: { ...req, prev_term: req.term + 1 } };
-  return { ...body, req: { ...req, entries } };
+  else return { ...body, corrupted: true, req: { ...req, prev_term: req.term + 1 } };
+  return { ...body, corrupted: true, req: { ...req, entries } };
 }
 
 export function runSim(opts: SimOptions): SimResult {
@@ -158,6 +158,8 @@ class Sim {
   private readonly lastSeen = new Map<string, number>();
   private readonly counts = { follower_crashes: 0, leader_crashes: 0, partitions: 0, compactions: 0, forced_snapshots: 0, refused_proposals: 0 };
   private healing = false;
+  /** Highest commit the leader ever told a follower (in an append or as a snapshot index). */
+  private reportedCommit = 0;
 
   constructor(private readonly opts: SimOptions) {
     this.rng = new Prng(opts.seed);
@@ -304,11 +306,20 @@ class Sim {
       if (!f.up) continue;
       const answer = m.body.kind === 'append' ? f.onAppend(m.body) : m.body.kind === 'snapshot' ? f.onSnapshot(m.body) : null;
       check(answer !== null, `${f.id} got a ${m.body.kind}`);
+      if ((m.body.kind === 'append' || m.body.kind === 'snapshot') && m.body.corrupted === true) {
+        const refused = (answer.kind === 'append_err' && answer.status === 400) || (answer.kind === 'snapshot_res' && !answer.ok);
+        check(refused, `${f.id} did not refuse a corrupted ${m.body.kind}: ${describe(answer)}`);
+      }
       this.trace(() => `${f.id} <- ${describe(m.body)} => ${describe(answer)}`);
       this.net.send(f.id, LEADER, answer, this.now);
     }
     if (this.leader.up) {
-      this.leader.drive(this.now, (to, body, extra) => this.net.send(LEADER, to, body, this.now, extra), () => this.rng.int(0, this.profile.timeouts.snapshot_extra_delay_ms_max));
+      const send = (to: string, body: Wire, extra?: number): void => {
+        if (body.kind === 'append') this.reportedCommit = Math.max(this.reportedCommit, body.req.leader_commit);
+        if (body.kind === 'snapshot') this.reportedCommit = Math.max(this.reportedCommit, body.snap.index);
+        this.net.send(LEADER, to, body, this.now, extra);
+      };
+      this.leader.drive(this.now, send, () => this.rng.int(0, this.profile.timeouts.snapshot_extra_delay_ms_max));
     }
     this.checkStep();
   }
@@ -335,6 +346,7 @@ class Sim {
     check(L.state === H.stateAt(L.commit), `leader state is not the state at its commit ${L.commit}`);
     for (const f of this.followers) {
       check(f.commit <= L.commit, `${f.id} applied ${f.commit} beyond the leader's commit ${L.commit}`);
+      check(f.commit <= this.reportedCommit, `${f.id} applied ${f.commit} beyond any commit the leader reported (${this.reportedCommit})`);
       check(f.commit <= f.log.lastIndex(), `${f.id} commit beyond its log`);
       check(f.term <= L.term, `${f.id} term ${f.term} newer than the leader's ${L.term}`);
       this.monotonic(f.id, f.commit, f.log.lastIndex());

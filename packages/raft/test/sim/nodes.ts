@@ -27,10 +27,11 @@ export function snapshotChecksum(index: number, term: number, state: number): nu
 }
 
 export type Wire =
-  | { kind: 'append'; req_id: number; incarnation: number; req: AppendRequest }
+  /** corrupted: set by the network when it damaged the message (the follower must refuse it). */
+  | { kind: 'append'; req_id: number; incarnation: number; req: AppendRequest; corrupted?: true }
   | { kind: 'append_res'; req_id: number; incarnation: number; res: AppendResponse }
   | { kind: 'append_err'; req_id: number; incarnation: number; status: 400 | 409; message: string }
-  | { kind: 'snapshot'; req_id: number; incarnation: number; leader_term: number; snap: Snapshot }
+  | { kind: 'snapshot'; req_id: number; incarnation: number; leader_term: number; snap: Snapshot; corrupted?: true }
   | { kind: 'snapshot_res'; req_id: number; incarnation: number; ok: boolean; index: number };
 
 /**
@@ -52,7 +53,7 @@ export class FollowerNode {
   /** Commit index and applied index are one: entries are applied as soon as they are committed. */
   commit = 0;
   state = 0;
-  readonly counts = { accepted: 0, rejected: 0, invalid: 0, snapshots_installed: 0, snapshots_ignored: 0, snapshots_refused: 0 };
+  readonly counts = { accepted: 0, rejected: 0, invalid: 0, stale_term: 0, snapshots_installed: 0, snapshots_ignored: 0, snapshots_refused: 0 };
   private readonly history: History;
   private readonly install: SnapshotInstall;
 
@@ -67,7 +68,8 @@ export class FollowerNode {
     const d = decideAppend({ log: this.log, current_term: this.term, commit_index: this.commit }, req);
     const ids = { req_id: msg.req_id, incarnation: msg.incarnation };
     if (d.kind === 'invalid') {
-      this.counts.invalid++;
+      if (d.status === 409) this.counts.stale_term++;
+      else this.counts.invalid++;
       return { kind: 'append_err', ...ids, status: d.status, message: d.message };
     }
     if (d.kind === 'reject') {
