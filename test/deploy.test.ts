@@ -54,6 +54,12 @@ describe('nginx/nginx.conf', () => {
     expect([...shippedNginx.matchAll(/server node-\d:8080 weight=(\d)/g)].slice(0, 3).map((m) => m[1])).toEqual(['3', '2', '1']);
   });
 
+  it('sends /_raft/* to the leader, with the followers as backups', () => {
+    expect(upstreamServers(shippedNginx, 'cairn_leader')).toEqual(['node-1:8080', 'node-2:8080', 'node-3:8080']);
+    expect(shippedNginx).toMatch(/server node-2:8080 [^;]*backup;\s+# node-2\n[^\n]*server node-3:8080 [^;]*backup;/);
+    expect(shippedNginx).toMatch(/location \/_raft\/ \{\s+proxy_pass http:\/\/cairn_leader;/);
+  });
+
   it('is accepted by nginx -t (service names mapped to loopback)', () => {
     const nginx = requireNginx();
     const dir = mkdtempSync(join(tmpdir(), 'cairn-nginx-t-'));

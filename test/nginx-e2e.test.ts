@@ -93,6 +93,17 @@ describe('nginx in front of three nodes', () => {
     expect([...counts.keys()].sort()).toEqual(['node-1', 'node-2', 'node-3']);
   });
 
+  it('serves /health per workspace and /_raft/* from the leader', async () => {
+    const health = await viaNginx('sticky-ws', '/health');
+    expect(health.status).toBe(200);
+    expect(health.body['status']).toBeDefined();
+    for (const path of ['/_raft/sync-status', '/_raft/health', '/_raft/resync_stats']) {
+      const answer = await viaNginx('any-ws', path);
+      expect(answer.status, `${path}: ${JSON.stringify(answer.body)}`).toBe(200);
+      expect(answer.node).toBe(cluster.config.replication.leader);
+    }
+  });
+
   it('makes a write through nginx to a follower readable at once, and on every node afterwards', async () => {
     const { workspace, node } = await workspaceOnFollower('rw');
     const write = await viaNginx(workspace, '/api/v1/documents', {

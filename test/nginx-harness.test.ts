@@ -157,8 +157,9 @@ describe('nginx with the rendered config', () => {
   it('answers its own health check and proxies /health and /_raft/*', async () => {
     if (lb === undefined) throw new Error('nginx not started');
     expect((await fetch(`${lb.url}/_lb/health`)).status).toBe(200);
-    const raft = await fetch(`${lb.url}/_raft/sync-status`);
+    const raft = await fetch(`${lb.url}/_raft/sync-status`, { headers: { 'X-Workspace-ID': 'pinned-ws' } });
     expect(((await raft.json()) as { url: string }).url).toBe('/_raft/sync-status');
+    expect(raft.headers.get('x-served-by')).toBe('node-1');
     expect((await fetch(`${lb.url}/health`)).headers.get('x-served-by')).toMatch(/^node-/);
   });
 

@@ -37,6 +37,7 @@ export interface NginxRenderOptions {
 }
 
 export const NGINX_UPSTREAM = 'cairn_cluster';
+export const NGINX_LEADER_UPSTREAM = 'cairn_leader';
 const UPSTREAM_KEEPALIVE = 32;
 const CONNECT_TIMEOUT_S = 2;
 const SEND_TIMEOUT_S = 30;
@@ -112,6 +113,16 @@ export function renderNginxConf(config: CairnConfig, opts: NginxRenderOptions = 
   out(`        keepalive ${UPSTREAM_KEEPALIVE};`);
   out('    }');
 
+  out();
+  out('    # Replication and operator routes (sync-status, resync_stats, force-resync) are the');
+  out("    # leader's: send them there, to a follower only while the leader is down.");
+  out(`    upstream ${NGINX_LEADER_UPSTREAM} {`);
+  const leaderIndex = nodes.findIndex((n) => n.id === config.replication.leader);
+  out(server(leaderIndex));
+  for (let i = 0; i < nodes.length; i++) if (i !== leaderIndex) out(server(i, ' backup'));
+  out(`        keepalive ${Math.max(4, Math.floor(UPSTREAM_KEEPALIVE / 4))};`);
+  out('    }');
+
   const pinned = renderAffinity(config, server, balance);
   for (const line of pinned.upstreams) out(line);
   out();
@@ -158,9 +169,9 @@ export function renderNginxConf(config: CairnConfig, opts: NginxRenderOptions = 
   out('            proxy_pass http://$cairn_pinned;');
   out('        }');
   out();
-  out('        # Replication status for dashboards (/_raft/health, sync-status, resync_stats).');
+  out('        # Replication status and operations for dashboards and operators: the leader.');
   out('        location /_raft/ {');
-  out('            proxy_pass http://$cairn_pinned;');
+  out(`            proxy_pass http://${NGINX_LEADER_UPSTREAM};`);
   out('        }');
   out();
   out('        location / {');
