@@ -25,6 +25,8 @@ export const candidates_per_document = 5;
 export const candidates_filtered = 500;
 /** Two documents whose embeddings have cosine similarity above this are near-duplicates. */
 export const near_duplicate_cosine_min = 0.97;
+/** A candidate found only by vector search needs at least this cosine similarity to the query. */
+export const vector_only_cosine_min = 0.25;
 /** A document that does not fit whole is cut to the remaining budget only if that is at least this (or half the budget). */
 export const truncated_tokens_min = 64;
 const piece_separator = '\n\n';
@@ -112,6 +114,7 @@ export async function assemble(source: AssembleSource, reader: Reader, ws: strin
   const fused = fuseScores([{ hits: lexical, weight: fusion_weight_lexical }, { hits: vector, weight: fusion_weight_vector }]);
   const lexRank = new Map(lexical.map((h, i) => [h.id, i + 1]));
   const vecRank = new Map(vector.map((h, i) => [h.id, i + 1]));
+  const vecScore = new Map(vector.map((h) => [h.id, h.score]));
   const rows = reader.many(ws, fused.map((h) => h.id));
 
   const documents: AssembledDocument[] = [];
@@ -124,6 +127,7 @@ export async function assemble(source: AssembleSource, reader: Reader, ws: strin
 
   for (const [rank0, hit] of fused.entries()) {
     if (documents.length >= req.max_documents) break;
+    if (!lexRank.has(hit.id) && (vecScore.get(hit.id) ?? 0) < vector_only_cosine_min) continue;
     const doc = rows.get(hit.id);
     if (doc === undefined) continue;
     const where = doc.path ?? doc.id;
@@ -138,7 +142,13 @@ export async function assemble(source: AssembleSource, reader: Reader, ws: strin
     const remaining = req.max_tokens - used - overhead;
     let content = doc.content;
     let tokens = doc.tokens;
-    const notes = [`fused rank #${rank0 + 1}`, rankNote(lexRank.get(doc.id), 'lexical'), rankNote(vecRank.get(doc.id), 'vector')].filter(
+    const similarity = vecScore.get(doc.id);
+    const vectorNote = rankNote(vecRank.get(doc.id), 'vector');
+    const notes = [
+      `fused rank #${rank0 + 1}`,
+      rankNote(lexRank.get(doc.id), 'lexical'),
+      vectorNote === null || similarity === undefined ? null : `${vectorNote} (cosine ${similarity.toFixed(2)})`,
+    ].filter(
       (n): n is string => n !== null,
     );
     if (tokens > remaining) {
