@@ -175,9 +175,12 @@ export class LeaderCore {
     // would mark a follower that has answered since as failing (lagging, backoff, even desynced).
     if (epoch !== p.epoch) return;
     p.consecutive_failures++;
-    // Restart the stream from what is known replicated.
+    // Restart the stream from what is known replicated. With no match known yet (a restarted
+    // leader starts every follower at 0), probe at the end instead: the follower's answer says
+    // where its log ends. Restarting from index 1 re-sent the whole log, or, once compacted,
+    // desynced a follower that was only a few entries behind.
     p.inflight = 0;
-    p.next_index = p.match_index + 1;
+    p.next_index = p.match_index > 0 ? p.match_index + 1 : this.durable + 1;
     p.epoch++;
     this.updateHealth(p, now);
   }
@@ -296,7 +299,13 @@ export class LeaderCore {
     // A snapshot carries state up to the commit index at most (followers never apply beyond it),
     // so only distance behind the commit can be resynced. Measured against the durable index, a
     // follower would be re-snapshotted at the same commit forever while commit lags the log.
-    const behindCommit = Math.max(0, this.commit - p.match_index);
+    // Position: what it acknowledged or, before its first acknowledgement in this leader's life
+    // (match 0 after a restart), where its own rejection said its log ends (next_index - 1; it
+    // also counts batches in flight). With match alone, the first answer after a leader restart,
+    // a gap rejection, read as "0 entries" and desynced any follower once commit passed
+    // 10 x resync_threshold.
+    const position = Math.max(p.match_index, p.next_index - 1);
+    const behindCommit = Math.max(0, this.commit - position);
     const silent = p.last_success_ms === null || now - p.last_success_ms > this.opts.silence_lagging_ms;
     const notKeepingUp = p.consecutive_failures > 0 || silent;
     if (!p.snapshotting && p.ever_reached && behindCommit > this.opts.resync_threshold && (notKeepingUp || behindCommit > 10 * this.opts.resync_threshold)) {
