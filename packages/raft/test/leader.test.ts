@@ -114,15 +114,32 @@ describe('LeaderCore: answers', () => {
   it('after a failure, waits for the retry backoff and probes with a single batch', () => {
     const { core, log } = leaderWith(30, { batch_entries_max: 10, inflight_batches_max: 3, heartbeat_ms: 100, retry_backoff_ms_max: 300 });
     const sent = appendsTo(core.poll(0, log), 'a');
-    core.onAppendFailed('a', (sent[0] as (typeof sent)[0]).epoch, 10);
+    core.onAppendResult('a', (sent[0] as (typeof sent)[0]).epoch, ok(10), 1, 1);
+    core.onAppendFailed('a', (sent[1] as (typeof sent)[0]).epoch, 10);
     expect(appendsTo(core.poll(100, log), 'a')).toEqual([]); // pause = heartbeat * 2^1 = 200 from the last send at 0
-    expect(ranges(appendsTo(core.poll(200, log), 'a'))).toEqual([[1, 10]]);
+    expect(ranges(appendsTo(core.poll(200, log), 'a'))).toEqual([[11, 20]]);
     const probeEpoch = core.follower('a').epoch;
     core.onAppendFailed('a', probeEpoch, 210);
     core.onAppendFailed('a', probeEpoch, 210); // the same stream failing again: no second count
     expect(core.follower('a').consecutive_failures).toBe(2);
     expect(appendsTo(core.poll(499, log), 'a')).toEqual([]); // min(300, 100 * 2^2) = 300 from 200
     expect(appendsTo(core.poll(500, log), 'a')).toHaveLength(1);
+  });
+
+  it('after a restart, a failure before any match is known probes at the end instead of resending from index 1', () => {
+    // A restarted leader: 5000 entries, compacted to 4000, no follower position known yet.
+    const log = logOf(ones(5000), { compactedTo: 4000 });
+    const core = new LeaderCore(leaderOptions({ retry_backoff_ms_max: 100 }), { last_index: 4999, commit_index: 4990 });
+    core.onLocalAppend(5000);
+    const first = appendsTo(core.poll(0, log), 'a');
+    expect(first[0]?.prev_index).toBe(4999);
+    core.onAppendFailed('a', (first[0] as (typeof first)[0]).epoch, 50); // timed out
+    const probe = appendsTo(core.poll(200, log), 'a');
+    expect(probe).toEqual([expect.objectContaining({ prev_index: 5000, entries: [] })]);
+    expect(core.follower('a').needs_snapshot).toBe(false);
+    core.onAppendResult('a', (probe[0] as (typeof probe)[0]).epoch, reject(4995), 201, 1);
+    expect(appendsTo(core.poll(202, log), 'a')[0]).toMatchObject({ prev_index: 4995 });
+    expect(core.follower('a').health).not.toBe('desynced');
   });
 
   it('refuses a match beyond its own log', () => {

@@ -197,7 +197,7 @@ class Sim {
     this.net.faults = { drop: 0, duplicate: 0, corrupt: 0, delay_ms_min: 0, delay_ms_max: 3 };
     this.net.healAll();
     const t = this.profile.timeouts;
-    this.leader.timeouts = { ...t, append_timeout_ms: Math.max(t.append_timeout_ms, 30), snapshot_timeout_ms: Math.max(t.snapshot_timeout_ms, 50) };
+    this.leader.timeouts = { ...t, append_timeout_ms: Math.max(t.append_timeout_ms, 30), snapshot_timeout_ms: Math.max(t.snapshot_timeout_ms, t.snapshot_extra_delay_ms_max + 50) };
     for (const f of this.followers) if (!f.up) this.restartFollower(f);
     if (!this.leader.up) this.restartLeader();
     this.trace(() => 'heal: faults off, all nodes up');
