@@ -18,6 +18,7 @@ import type { Transport } from './replication/transport.ts';
 import { documentStateFactory } from './state-machine.ts';
 import type { DocumentStore } from './store/document-store.ts';
 import { encodeOp } from './store/op.ts';
+import { countTokens } from './store/tokens.ts';
 
 export interface NodeOptions {
   config: CairnConfig;
@@ -53,6 +54,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const { config } = opts;
   const logger = opts.logger ?? pino({ level: config.server.log_level, base: { node: config.node_id } });
   const embedder = createEmbedder(config.embedding);
+  // Load the tokenizer's ranks now rather than in the first request that needs them.
+  countTokens('warm up');
   const replica = new Replica(config, documentStateFactory(embedder), logger, opts.transport);
   const app = buildApp(config, replica, logger);
   replica.start();
