@@ -9,6 +9,7 @@ import pino from 'pino';
 import type { Logger } from 'pino';
 import type { CairnConfig } from './config/types.ts';
 import { createEmbedder } from './embed/index.ts';
+import { accessLog } from './http/access-log.ts';
 import { forwardWrites } from './http/forward.ts';
 import { createRaftRoutes } from './http/raft-routes.ts';
 import { mountOperations } from './http/mount-operations.ts';
@@ -39,6 +40,7 @@ const retrain_check_ms = 2000;
 
 export function buildApp(config: CairnConfig, replica: Replica<DocumentStore>, logger: Logger): Hono {
   const app = new Hono();
+  app.use(accessLog(logger));
   app.use(async function servedBy(c, next) {
     await next();
     c.header('X-Served-By', replica.self.id);
