@@ -5,7 +5,7 @@ import type { Entry, LeaderOptions } from '../src/index.ts';
 import { History, SimFailure, check } from './sim/history.ts';
 import { Network } from './sim/network.ts';
 import type { NetworkFaults } from './sim/network.ts';
-import { FollowerNode, LEADER, LeaderNode } from './sim/nodes.ts';
+import { FollowerNode, LEADER, LeaderNode, describeWire } from './sim/nodes.ts';
 import type { LeaderTimeouts, SnapshotInstall, Wire, WriteConcern } from './sim/nodes.ts';
 import { Prng } from './sim/prng.ts';
 
@@ -308,9 +308,9 @@ class Sim {
       check(answer !== null, `${f.id} got a ${m.body.kind}`);
       if ((m.body.kind === 'append' || m.body.kind === 'snapshot') && m.body.corrupted === true) {
         const refused = (answer.kind === 'append_err' && answer.status === 400) || (answer.kind === 'snapshot_res' && !answer.ok);
-        check(refused, `${f.id} did not refuse a corrupted ${m.body.kind}: ${describe(answer)}`);
+        check(refused, `${f.id} did not refuse a corrupted ${m.body.kind}: ${describeWire(answer)}`);
       }
-      this.trace(() => `${f.id} <- ${describe(m.body)} => ${describe(answer)}`);
+      this.trace(() => `${f.id} <- ${describeWire(m.body)} => ${describeWire(answer)}`);
       this.net.send(f.id, LEADER, answer, this.now);
     }
     if (this.leader.up) {
@@ -405,21 +405,6 @@ class Sim {
 
   private trace(line: () => string): void {
     if (this.opts.trace !== undefined) this.opts.trace(`[${this.step} t=${this.now}${this.healing ? ' heal' : ''}] ${line()}`);
-  }
-}
-
-function describe(w: Wire): string {
-  switch (w.kind) {
-    case 'append':
-      return `append#${w.req_id} prev ${w.req.prev_index}/${w.req.prev_term} +${w.req.entries.length} commit ${w.req.leader_commit} term ${w.req.term}`;
-    case 'append_res':
-      return `${w.res.success ? 'ok' : `reject(${w.res.reason})`} match ${w.res.match_index} last ${w.res.last_index}`;
-    case 'append_err':
-      return `${w.status} ${w.message}`;
-    case 'snapshot':
-      return `snapshot#${w.req_id} at ${w.snap.index}/${w.snap.term}`;
-    case 'snapshot_res':
-      return `snapshot ${w.ok ? 'ok' : 'refused'} at ${w.index}`;
   }
 }
 

@@ -44,6 +44,22 @@ export type SnapshotInstall = 'keep-matching-suffix' | 'reset';
 
 export type WriteConcern = 'leader' | 'quorum' | 'all';
 
+/** One line for a message, as traces and interaction scripts print it. */
+export function describeWire(w: Wire): string {
+  switch (w.kind) {
+    case 'append':
+      return `append#${w.req_id} prev ${w.req.prev_index}/${w.req.prev_term} +${w.req.entries.length} commit ${w.req.leader_commit} term ${w.req.term}`;
+    case 'append_res':
+      return `${w.res.success ? 'ok' : `reject(${w.res.reason})`} match ${w.res.match_index} last ${w.res.last_index}`;
+    case 'append_err':
+      return `${w.status} ${w.message}`;
+    case 'snapshot':
+      return `snapshot#${w.req_id} at ${w.snap.index}/${w.snap.term}`;
+    case 'snapshot_res':
+      return `snapshot ${w.ok ? 'ok' : 'refused'} at ${w.index}`;
+  }
+}
+
 export class FollowerNode {
   readonly id: string;
   up = true;
@@ -291,6 +307,11 @@ export class LeaderNode {
     if (this.core === null) return;
     const to = Math.min(this.core.neededIndex() - 1, this.commit, this.log.lastIndex() - tail);
     if (to > this.log.snapshotIndex()) this.log.compactTo(to);
+  }
+
+  /** Whether an answer to this request would still be heard (not timed out, not a past life). */
+  awaits(msg: Wire): boolean {
+    return msg.incarnation === this.incarnation && this.outstanding.has(msg.req_id);
   }
 
   outstandingCount(): number {
