@@ -35,6 +35,7 @@ export function validateAppend(req: AppendRequest): string | null {
   if (!Number.isSafeInteger(req.prev_term) || req.prev_term < 0) return 'prev_term must be a non-negative integer';
   if (!Number.isSafeInteger(req.leader_commit) || req.leader_commit < 0) return 'leader_commit must be a non-negative integer';
   if (req.prev_term > req.term) return 'prev_term is newer than term';
+  if (req.prev_index === 0 && req.prev_term !== 0) return 'prev_term must be 0 at prev_index 0';
   if (!Array.isArray(req.entries)) return 'entries must be an array';
   let expected = req.prev_index + 1;
   let lastTerm = req.prev_term;

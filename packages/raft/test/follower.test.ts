@@ -175,6 +175,7 @@ describe('decideAppend: bad input is refused and nothing is persisted', () => {
     ['term 0', () => request({ term: 0, prev_index: 0, prev_term: 0, entries: [] })],
     ['a fractional term', () => request({ term: 1.5, prev_index: 2, prev_term: 1, entries: [] })],
     ['a negative prev_index', () => request({ prev_index: -1, prev_term: 0, entries: [] })],
+    ['a term for index 0 (which has none)', () => request({ prev_index: 0, prev_term: 1, entries: entries(0, [1]) })],
     ['a negative leader_commit', () => request({ prev_index: 2, prev_term: 1, entries: [], leader_commit: -1 })],
     ['an unsafe integer index', () => request({ prev_index: 2 ** 60, prev_term: 1, entries: [] })],
   ];
