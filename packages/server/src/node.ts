@@ -47,7 +47,7 @@ export function buildApp(config: CairnConfig, replica: Replica<DocumentStore>, l
   });
   app.route('/_raft', createRaftRoutes({ replica, stateChecksum: () => replica.state.machine.checksum() }));
   mountOperations(app, { config, replica, logger });
-  app.use(forwardWrites({ replica, forward_timeout_ms: config.replication.commit_timeout_ms + 5000, apply_wait_ms: config.server.read_wait_ms_max }));
+  app.use(forwardWrites({ replica, forward_timeout_ms: config.replication.commit_timeout_ms + 5000, apply_wait_ms: config.server.read_wait_ms_max, body_bytes_max: config.server.body_bytes_max }));
   mountPublicApi(app, { config, replica, logger });
   return app;
 }

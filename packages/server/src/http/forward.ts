@@ -25,6 +25,8 @@ export interface ForwardOptions<S extends StateMachine> {
   forward_timeout_ms: number;
   /** How long to wait for the local apply of a forwarded write, ms. */
   apply_wait_ms: number;
+  /** Largest body forwarded; larger ones get 413 here, as the leader would answer. */
+  body_bytes_max: number;
 }
 
 export function forwardWrites<S extends StateMachine>(opts: ForwardOptions<S>): MiddlewareHandler {
@@ -38,9 +40,13 @@ export function forwardWrites<S extends StateMachine>(opts: ForwardOptions<S>): 
       const v = c.req.header(h);
       if (v !== undefined) headers[h] = v;
     }
+    const tooLarge = (): Response =>
+      c.json({ error: { code: 'body_too_large', message: `request body is larger than body_bytes_max (${opts.body_bytes_max} bytes)`, field: 'body' } }, 413);
+    if (Number(c.req.header('content-length') ?? '0') > opts.body_bytes_max) return tooLarge();
+    const body = c.req.method === 'GET' || c.req.method === 'HEAD' ? undefined : await c.req.arrayBuffer();
+    if (body !== undefined && body.byteLength > opts.body_bytes_max) return tooLarge();
     let res: Response;
     try {
-      const body = c.req.method === 'GET' || c.req.method === 'HEAD' ? undefined : await c.req.arrayBuffer();
       res = await fetch(target, { method: c.req.method, headers, body, signal: AbortSignal.timeout(opts.forward_timeout_ms) });
     } catch (err) {
       c.header('Retry-After', '2');
