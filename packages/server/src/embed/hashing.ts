@@ -19,6 +19,12 @@ const bigram_weight = 0.7;
 const chargram_weight = 0.35;
 /** Words longer than this are cut before character n-grams are taken (long hashes, base64). */
 const word_chars_max = 40;
+/** Words processed between two yields to the event loop, so a large text does not stall the node. */
+const yield_every_words = 20_000;
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 const fnv_offset = 0x811c9dc5;
 const fnv_prime = 0x01000193;
@@ -57,10 +63,12 @@ export class HashingEmbedder implements Embedder {
   }
 
   async embed(texts: string[]): Promise<Float32Array[]> {
-    return texts.map((t) => this.embedOne(t));
+    const out: Float32Array[] = [];
+    for (const t of texts) out.push(await this.embedText(t));
+    return out;
   }
 
-  embedOne(text: string): Float32Array {
+  private async embedText(text: string): Promise<Float32Array> {
     // Feature key -> count. The key is the hash with its low 2 bits replaced by the kind, which
     // decides the weight; bit 2 gives the sign and the bits above it the bucket.
     const counts = new Map<number, number>();
@@ -73,6 +81,7 @@ export class HashingEmbedder implements Embedder {
     if (words.length === 0) words = text.match(/\S+/gu) ?? [];
     const wordHashes = words.map((w) => fnvRange(fnvCode(fnv_offset, kind_word), w, 0, w.length));
     for (let i = 0; i < words.length; i++) {
+      if (i > 0 && i % yield_every_words === 0) await yieldToEventLoop();
       const word = words[i] ?? '';
       bump(wordHashes[i] ?? 0, kind_word);
       if (i + 1 < words.length) {

@@ -29,7 +29,7 @@ describe('OpenAIEmbedder against a local /v1/embeddings server', () => {
   });
 
   const make = (over: Partial<ConstructorParameters<typeof OpenAIEmbedder>[0]> = {}): OpenAIEmbedder =>
-    new OpenAIEmbedder({ url, model: 'test-model', api_key: 'k-123', dim: 3, timeout_ms: 500, ...over });
+    new OpenAIEmbedder({ url, model: 'test-model', api_key: 'k-123', dim: 3, timeout_ms: 10_000, ...over });
 
   it('posts {model, input} with the bearer key and returns the vectors in input order', async () => {
     handler = (req, body, res) => {

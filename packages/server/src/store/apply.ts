@@ -29,6 +29,9 @@ interface ExistingRow {
   storage: number;
 }
 
+/** The same as documentStorageBytes, as SQL over a documents row. */
+export const document_storage_sql = 'bytes + COALESCE(length(CAST(metadata AS BLOB)), 0) + length(vector)';
+
 /** Storage a document accounts for: content, metadata and vector bytes. */
 export function documentStorageBytes(d: Pick<OpDocument, 'bytes' | 'metadata' | 'vector'>): number {
   return d.bytes + (d.metadata === null ? 0 : Buffer.byteLength(d.metadata, 'utf8')) + d.vector.byteLength;
@@ -55,8 +58,7 @@ export class Applier {
       'UPDATE workspaces SET dim = ?, document_count = ?, bytes = ?, last_write_at = ? WHERE workspace = ?',
     );
     this.docGet = db.prepare(
-      `SELECT created_at, bytes + COALESCE(length(CAST(metadata AS BLOB)), 0) + length(vector) AS storage
-       FROM documents WHERE workspace = ? AND id = ?`,
+      `SELECT created_at, ${document_storage_sql} AS storage FROM documents WHERE workspace = ? AND id = ?`,
     );
     this.docInsert = db.prepare(
       `INSERT INTO documents (workspace, id, content, path, language, metadata, tokens, content_hash, bytes, vector, created_at, updated_at)
@@ -131,7 +133,8 @@ export class Applier {
   }
 
   private applyDelete(op: DeleteOp): ApplyResult {
-    const row = this.workspace(op.ws, op.ts);
+    const row = this.wsGet.get(op.ws) as WorkspaceRow | undefined;
+    if (row === undefined) return { changed: 0, skipped: [] }; // nothing was ever written there
     let changed = 0;
     for (const id of op.ids) {
       const existing = this.docGet.get(op.ws, id) as ExistingRow | undefined;

@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import type { Database, Statement } from 'better-sqlite3';
 import type { Embedder } from '../embed/types.ts';
-import { Applier } from './apply.ts';
+import { Applier, document_storage_sql, documentStorageBytes } from './apply.ts';
 import type { ApplyResult } from './apply.ts';
 import { assemble } from './assemble.ts';
 import type { AssembleRequest, AssembleResult } from './assemble.ts';
@@ -25,7 +25,7 @@ import { Reader } from './read.ts';
 import type { ListPage, StoredDocument } from './read.ts';
 import { ensureSchema } from './schema.ts';
 import { Searcher } from './search.ts';
-import { countTokens } from './tokens.ts';
+import { countTokensAsync } from './tokens.ts';
 import type { SearchHit, SearchMode } from './search.ts';
 import { assertDocumentId, assertWorkspaceId, languageFromPath, parseDocumentInput } from './validate.ts';
 import type { DocumentInput } from './validate.ts';
@@ -84,6 +84,7 @@ export class DocumentStore {
   private readonly searcher: Searcher;
   private readonly wsDimStmt: Statement;
   private readonly wsStatsStmt: Statement;
+  private readonly storageOfStmt: Statement;
   private closed = false;
 
   constructor(
@@ -99,6 +100,7 @@ export class DocumentStore {
     this.searcher = new Searcher(db, this.vectors);
     this.wsDimStmt = db.prepare('SELECT dim, bytes FROM workspaces WHERE workspace = ?');
     this.wsStatsStmt = db.prepare('SELECT workspace, dim, document_count, bytes, last_write_at FROM workspaces ORDER BY workspace');
+    this.storageOfStmt = db.prepare(`SELECT ${document_storage_sql} AS storage FROM documents WHERE workspace = ? AND id = ?`);
   }
 
   // ---- writes: prepare (leader) ----
@@ -157,21 +159,22 @@ export class DocumentStore {
     });
     errors.sort((a, b) => a.item - b.item);
     if (embeddable.length === 0) return { op: null, ids: [], errors };
-    const docs: OpDocument[] = embeddable.map(({ input }) => {
+    const docs: OpDocument[] = [];
+    for (const { input } of embeddable) {
       if (input.vector === null) throw new Error('invariant: every valid document has a vector');
       const content_hash = createHash('sha256').update(input.content, 'utf8').digest('hex');
-      return {
+      docs.push({
         id: input.id ?? content_hash.slice(0, derived_id_hex_chars),
         content: input.content,
         path: input.path,
         language: input.language ?? languageFromPath(input.path),
         metadata: input.metadata,
-        tokens: countTokens(input.content),
+        tokens: await countTokensAsync(input.content),
         content_hash,
         bytes: Buffer.byteLength(input.content, 'utf8'),
         vector: vectorToBytes(input.vector),
-      };
-    });
+      });
+    }
     const op: PutOp = { kind: 'put', v: op_version, ws, ts: this.clock(), docs };
     return { op, ids: docs.map((d) => d.id), errors };
   }
@@ -270,6 +273,17 @@ export class DocumentStore {
   storageBytes(ws: string): number {
     const r = this.wsDimStmt.get(ws) as { bytes: number } | undefined;
     return r?.bytes ?? 0;
+  }
+
+  /** Bytes a put op would add to its workspace: new storage minus that of the documents it replaces. */
+  storageDelta(op: PutOp): number {
+    let delta = 0;
+    for (const d of op.docs) {
+      delta += documentStorageBytes(d);
+      const old = this.storageOfStmt.get(op.ws, d.id) as { storage: number } | undefined;
+      if (old !== undefined) delta -= old.storage;
+    }
+    return delta;
   }
 
   workspaceStats(): Record<string, WorkspaceStats> {

@@ -57,7 +57,7 @@ describe('workspace isolation (property)', () => {
     const rand = seededRandom(seed);
     const workspaces = ['alpha', 'beta', 'gamma'];
     const model: Model = new Map(workspaces.map((ws) => [ws, new Map()]));
-    for (let step = 0; step < 60; step++) {
+    for (let step = 0; step < 40; step++) {
       const ws = pick(rand, workspaces);
       const id = `d${Math.floor(rand() * 6)}`;
       const docs = model.get(ws) ?? new Map<string, string>();

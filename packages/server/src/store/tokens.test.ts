@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from './testing.ts';
-import { countTokens, countTokensExact, truncateToTokens } from './tokens.ts';
+import { countTokens, countTokensAsync, countTokensExact, truncateToTokens } from './tokens.ts';
 
 const alphabet = ['a', 'Z', 'é', '日本', '😀', ' ', '  ', '\n', '\r\n', '\t', '1', '234567', "'s", "'LL", '.', '!!', '-->', '<|endoftext|>', 'ß', '\u200b', 'x y'];
 
@@ -21,6 +21,12 @@ describe('countTokens', () => {
       const text = readFileSync(resolve(root, pkg, 'README.md'), 'utf8');
       expect(countTokens(text), pkg).toBe(countTokensExact(text));
     }
+  });
+
+  it('gives the same count when yielding to the event loop on a large text', async () => {
+    const big = readFileSync(resolve(import.meta.dirname, '../../../../node_modules/typescript/README.md'), 'utf8').repeat(40);
+    expect(big.length).toBeGreaterThan(64 * 1024);
+    expect(await countTokensAsync(big)).toBe(countTokens(big));
   });
 
   it('counts special-token text as plain text instead of throwing', () => {

@@ -9,8 +9,7 @@
 // piece's count can be cached (words repeat). tokens.test.ts checks it equals the length of
 // encode() on a real corpus and on random text.
 
-import { getEncoding } from 'js-tiktoken';
-import type { Tiktoken } from 'js-tiktoken';
+import { Tiktoken } from 'js-tiktoken/lite';
 import cl100k from 'js-tiktoken/ranks/cl100k_base';
 
 /** Pieces whose counts are cached; the cache is cleared when full. */
@@ -21,7 +20,8 @@ const pieceCounts = new Map<string, number>();
 const piecePattern = new RegExp(cl100k.pat_str, 'gu');
 
 function enc(): Tiktoken {
-  encoder ??= getEncoding('cl100k_base');
+  // The same encoder getEncoding('cl100k_base') builds, without parsing every other encoding's ranks.
+  encoder ??= new Tiktoken(cl100k);
   return encoder;
 }
 
@@ -34,15 +34,31 @@ export function encodeTokens(text: string): number[] {
 export function countTokens(text: string): number {
   if (text.length === 0) return 0;
   let n = 0;
+  for (const m of text.matchAll(piecePattern)) n += pieceCount(m[0]);
+  return n;
+}
+
+function pieceCount(piece: string): number {
+  let c = pieceCounts.get(piece);
+  if (c === undefined) {
+    c = enc().encode(piece, [], []).length;
+    if (pieceCounts.size >= piece_cache_entries_max) pieceCounts.clear();
+    pieceCounts.set(piece, c);
+  }
+  return c;
+}
+
+/** Pieces counted between two yields to the event loop in countTokensAsync. */
+export const yield_every_pieces = 20_000;
+
+/** countTokens for large texts on a busy node: yields to the event loop every so many pieces. */
+export async function countTokensAsync(text: string): Promise<number> {
+  if (text.length < 64 * 1024) return countTokens(text);
+  let n = 0;
+  let pieces = 0;
   for (const m of text.matchAll(piecePattern)) {
-    const piece = m[0];
-    let c = pieceCounts.get(piece);
-    if (c === undefined) {
-      c = enc().encode(piece, [], []).length;
-      if (pieceCounts.size >= piece_cache_entries_max) pieceCounts.clear();
-      pieceCounts.set(piece, c);
-    }
-    n += c;
+    if (++pieces % yield_every_pieces === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    n += pieceCount(m[0]);
   }
   return n;
 }

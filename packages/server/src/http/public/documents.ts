@@ -4,19 +4,14 @@
 
 import type { Context, Hono } from 'hono';
 import type { WriteConcern } from '../../config/types.ts';
-import { documentStorageBytes } from '../../store/apply.ts';
 import { list_limit_max } from '../../store/document-store.ts';
-import type { Op, PutOp } from '../../store/op.ts';
+import type { Op } from '../../store/op.ts';
 import { assertDocumentId, parseCount } from '../../store/validate.ts';
 import { ApiError, errorBody } from './errors.ts';
 import type { ApiEnv, RouteDeps } from './context.ts';
 import { writeConcern } from './request.ts';
 
 export const list_limit_default = 100;
-
-function incomingBytes(op: PutOp): number {
-  return op.docs.reduce((sum, d) => sum + documentStorageBytes(d), 0);
-}
 
 function docId(c: Context<ApiEnv>): string {
   const id = c.req.param('id') ?? '';
@@ -36,7 +31,7 @@ export function registerDocumentRoutes(api: Hono<ApiEnv>, deps: RouteDeps): void
     const concern = writeConcern(c);
     const store = deps.store();
     const op = await store.preparePut(ws, c.get('body'));
-    deps.limiter.checkStorage(ws, store.storageBytes(ws), incomingBytes(op));
+    deps.limiter.checkStorage(ws, store.storageBytes(ws), store.storageDelta(op));
     const index = await propose(c, op, concern);
     return c.json({ id: op.docs[0]?.id, index }, 201);
   });
@@ -55,7 +50,7 @@ export function registerDocumentRoutes(api: Hono<ApiEnv>, deps: RouteDeps): void
     if (prepared.op === null) {
       return c.json({ ...errorBody('no_valid_documents', 'no document in the bulk body is valid; nothing was written', 'body'), errors: prepared.errors }, 400);
     }
-    deps.limiter.checkStorage(ws, store.storageBytes(ws), incomingBytes(prepared.op));
+    deps.limiter.checkStorage(ws, store.storageBytes(ws), store.storageDelta(prepared.op));
     const index = await propose(c, prepared.op, concern);
     return c.json({ added: prepared.ids.length, ids: prepared.ids, errors: prepared.errors, total: items.length, index }, 201);
   });

@@ -80,6 +80,8 @@ describe('per-workspace limits over HTTP', () => {
     expect(api.t.store.storageBytes('small')).toBeLessThanOrEqual(2048);
     const refused = await api.call('POST', '/api/v1/documents', { content: 'more' }, small);
     expect(await refused.json()).toMatchObject({ error: { code: 'storage_exceeded' } });
+    // Rewriting a stored document adds nothing, so a client retry at the cap is still accepted.
+    expect((await api.call('POST', '/api/v1/documents', { content: `document 0 `.repeat(10) }, small)).status).toBe(201);
     expect((await api.call('POST', '/api/v1/documents', { content: 'plenty of room' }, other)).status).toBe(201);
   });
 });
