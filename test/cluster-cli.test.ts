@@ -117,3 +117,31 @@ describe('cairn cluster', () => {
     for (const port of [basePort, basePort + 1, basePort + 2, nginxPort]) expect(await isFree(port)).toBe(true);
   });
 });
+
+describe('cairn cluster without nginx', () => {
+  it('says how to install nginx, runs the nodes alone, and stops cleanly', async () => {
+    const base = await freePortRange(3);
+    const out = join(dir, 'no-nginx');
+    await using run = ManagedProcess.start({
+      name: 'cairn cluster (no nginx)',
+      command: process.execPath,
+      args: [CAIRN_BIN, 'cluster', '--base-port', String(base), '--nginx-port', String(await freePort()), '--data-dir', out],
+      cwd: REPO_ROOT,
+      env: nodeEnv({ CAIRN_NGINX_BIN: join(dir, 'no-such-nginx') }),
+      logPath: join(dir, 'no-nginx.log'),
+    });
+    const text = (): string => readFileSync(run.spec.logPath, 'utf8');
+    await waitFor(() => text().includes('[cluster] ready:'), { what: 'the ready line', timeoutMs: 60_000 }).catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}\n${existsSync(run.spec.logPath) ? text() : ''}`);
+    });
+    expect(text()).toContain('apt-get install -y nginx');
+    expect(text()).toMatch(/ready: no nginx; node-1 \(leader\) http:\/\/127\.0\.0\.1:\d+/);
+    for (let i = 0; i < 3; i++) expect(await httpStatus(`http://127.0.0.1:${base + i}/health`)).toBe(200);
+    const tree = descendants(run.pid);
+    expect(tree.length).toBeGreaterThanOrEqual(3);
+    run.signal('SIGINT');
+    await run.waitExit(30_000);
+    expect(run.exitCode).toBe(0);
+    await waitFor(() => tree.every((pid) => !pidAlive(pid)), { what: 'the nodes to be gone', timeoutMs: 5_000 });
+  });
+});

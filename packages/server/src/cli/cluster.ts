@@ -14,6 +14,8 @@ on 127.0.0.1:<nginx-port> hashing X-Workspace-ID over them. Writes the config it
   --data-dir DIR   data and generated config (default ./data)
   --host H         address to bind and advertise (default 127.0.0.1)
   --no-nginx       run the nodes only
+nginx is $CAIRN_NGINX_BIN, else nginx on PATH, else /usr/sbin/nginx; without one the nodes run
+alone (install it with: apt-get install -y nginx).
 `;
 
 export async function run(args: string[]): Promise<number> {

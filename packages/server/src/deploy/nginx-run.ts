@@ -14,19 +14,25 @@ const START_DEADLINE_MS = 10_000;
 const STOP_DEADLINE_MS = 5_000;
 const POLL_MS = 50;
 
-/** `nginx` on PATH, else /usr/sbin/nginx; undefined when neither exists. */
+/** CAIRN_NGINX_BIN if set, else `nginx` on PATH, else /usr/sbin/nginx; undefined when none is executable. */
 export function findNginx(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const explicit = env['CAIRN_NGINX_BIN'];
+  if (explicit !== undefined && explicit !== '') return executable(explicit) ? explicit : undefined;
   const dirs = (env['PATH'] ?? '').split(delimiter).filter((d) => d !== '');
   for (const dir of [...dirs, '/usr/sbin', '/usr/local/sbin', '/usr/local/nginx/sbin']) {
     const candidate = join(dir, 'nginx');
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
+    if (executable(candidate)) return candidate;
   }
   return undefined;
+}
+
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export interface NginxStartOptions extends Omit<NginxRenderOptions, 'prefix' | 'listenPort'> {
