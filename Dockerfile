@@ -18,15 +18,13 @@ RUN apt-get update \
 ENV npm_config_build_from_source=true \
     npm_config_nodedir=/usr/local
 COPY package.json package-lock.json ./
-COPY packages/ivf/package.json packages/ivf/
-COPY packages/raft/package.json packages/raft/
-COPY packages/server/package.json packages/server/
+# The workspaces (packages/*) before `npm ci`: it links them into node_modules.
+COPY packages ./packages
 # All dependencies: tsx, which runs the sources, is a devDependency.
 RUN npm ci --no-audit --no-fund \
  && node -e "require('better-sqlite3')(':memory:').prepare('select sqlite_version() v').get()" \
  && npm cache clean --force
 COPY bin ./bin
-COPY packages ./packages
 COPY configs ./configs
 COPY tsconfig.base.json tsconfig.json ./
 
