@@ -126,7 +126,7 @@ export function renderChart(id: string, title: string, values: number[], colour:
   const n = values.length;
   const pts = values.map((v, i) => `${(n <= 1 ? w : (i * w) / (n - 1)).toFixed(1)},${(h - (v / max) * (h - 4) - 2).toFixed(1)}`).join(' ');
   const last = values.at(-1) ?? 0;
-  return `<figure class="chart" id="${id}" data-max="${max}"><figcaption>${esc(title)}: <b class="chart-last">${last}</b>/s <span class="muted">(max <span class="chart-max">${max}</span>, last ${Math.round(n / 60)} min)</span></figcaption>
+  return `<figure class="chart" id="${id}" data-max="${max}"><figcaption>${esc(title)}: <b class="chart-last">${last}</b>/s <span class="muted">(max <span class="chart-max">${max}</span>, last ${n < 120 ? `${n} s` : `${Math.round(n / 60)} min`})</span></figcaption>
 <svg viewBox="0 0 ${w} ${h}" width="100%" height="${h}" preserveAspectRatio="none"><polyline fill="none" stroke="${colour}" stroke-width="1.5" points="${pts}"/></svg></figure>`;
 }
 
