@@ -1,0 +1,40 @@
+// npm run chaos -- [--faults N] [--seed S] [--out DIR] [--keep]
+// Runs one chaos schedule, prints the text report, writes <out>/chaos-seed<S>-faults<N>.{json,txt}
+// and exits 1 when a check failed.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { reportText, runChaos } from './run.ts';
+
+const { values } = parseArgs({
+  options: {
+    faults: { type: 'string', default: '20' },
+    seed: { type: 'string' },
+    out: { type: 'string', default: join(import.meta.dirname, 'reports') },
+    keep: { type: 'boolean', default: false },
+    writers: { type: 'string', default: '2' },
+  },
+});
+
+const faults = Number(values.faults);
+const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
+if (!Number.isSafeInteger(faults) || faults < 1) throw new Error(`--faults: expected a positive integer, got ${values.faults}`);
+if (!Number.isSafeInteger(seed)) throw new Error(`--seed: expected an integer, got ${values.seed}`);
+
+console.log(`chaos: seed ${seed}, ${faults} faults (replay with --seed ${seed} --faults ${faults})`);
+const report = await runChaos({
+  seed,
+  faults,
+  keepDir: values.keep,
+  writersPerTarget: Number(values.writers),
+  log: (line) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`),
+});
+const text = reportText(report);
+console.log(`\n${text}`);
+mkdirSync(values.out, { recursive: true });
+const base = join(values.out, `chaos-seed${seed}-faults${faults}`);
+writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
+writeFileSync(`${base}.txt`, `${text}\n`);
+console.log(`report: ${base}.json, ${base}.txt`);
+process.exitCode = report.pass ? 0 : 1;

@@ -1,0 +1,265 @@
+// One chaos run: a proxied three-node cluster (plus nginx when installed), the workload, a seeded
+// schedule of faults, then heal everything and check. Returns the report; never throws on a failed
+// check (the report says what failed), only on a harness error.
+
+import { freePort } from '../helpers/ports.ts';
+import { findNginx } from '../../packages/server/src/deploy/nginx-run.ts';
+import { startNginx } from '../helpers/nginx.ts';
+import type { TestNginx } from '../helpers/nginx.ts';
+import { startChaosCluster } from './cluster.ts';
+import type { ChaosCluster } from './cluster.ts';
+import { checkData, compareLogs, waitConverged } from './checker.ts';
+import type { DataCheck, LogComparison, NodeChecksum } from './checker.ts';
+import { CI_TIMINGS, FAULT_KINDS, injectFault, planFaults } from './faults.ts';
+import type { FaultRecord, FaultTimings } from './faults.ts';
+import { History } from './history.ts';
+import type { Op, WriteOp } from './history.ts';
+import { Prng } from './prng.ts';
+import { sleep, Workload } from './workload.ts';
+import type { Target } from './workload.ts';
+
+export interface ChaosOptions {
+  seed: number;
+  faults: number;
+  timings?: FaultTimings;
+  writersPerTarget?: number;
+  readers?: number;
+  /** Use nginx when the machine has it (default true). */
+  nginx?: boolean;
+  keepDir?: boolean;
+  requestTimeoutMs?: number;
+  convergeTimeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+/** Lowered so that a paused follower or a cut link passes the resync threshold within seconds. */
+export const CHAOS_REPLICATION = {
+  resync_threshold: 80,
+  log_retain_entries: 200,
+  silence_lagging_ms: 1_000,
+  append_timeout_ms: 1_000,
+  failures_lagging: 2,
+  commit_timeout_ms: 3_000,
+};
+
+export const WORKSPACES = ['chaos-a', 'chaos-b', 'chaos-c'];
+
+interface Tally {
+  attempted: number;
+  ok: number;
+  failed: number;
+  unknown: number;
+}
+
+export interface ChaosReport {
+  seed: number;
+  faults_requested: number;
+  started_at: string;
+  duration_s: number;
+  nginx: boolean;
+  link_faults: string;
+  writes: Tally & { by_via: Record<string, Tally>; errors: Record<string, number> };
+  reads: Tally;
+  faults_by_kind: Record<string, number>;
+  faults: FaultRecord[];
+  checks: {
+    converged: boolean;
+    applied_index: number;
+    state_checksums: Record<string, string>;
+    lost: number;
+    unexpected: number;
+    failed_but_present: number;
+    unknown_applied: number;
+    divergent: number;
+    divergent_during_run: number;
+    log_entries_compared: number;
+    ryw_checked: number;
+    ryw_violations: number;
+    ryw_pending: number;
+    stale_min_index_reads: number;
+    examples: string[];
+  };
+  pass: boolean;
+}
+
+function tally(ops: Op[]): Tally {
+  return {
+    attempted: ops.length,
+    ok: ops.filter((o) => o.outcome === 'ok').length,
+    failed: ops.filter((o) => o.outcome === 'failed').length,
+    unknown: ops.filter((o) => o.outcome === 'unknown').length,
+  };
+}
+
+export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
+  const log = opts.log ?? ((): void => undefined);
+  const timings = opts.timings ?? CI_TIMINGS;
+  const rng = new Prng(opts.seed);
+  // The workload draws from its own stream so that the fault schedule depends on the seed only.
+  const workloadRng = new Prng(opts.seed ^ 0x5bd1e995);
+  const startedAt = new Date();
+  const history = new History();
+  let cluster: ChaosCluster | undefined;
+  let lb: TestNginx | undefined;
+  try {
+    cluster = await startChaosCluster({ configOverrides: { replication: CHAOS_REPLICATION }, keepDir: opts.keepDir });
+    log(`cluster up in ${cluster.cluster.dir}`);
+    if (opts.nginx !== false && findNginx() !== undefined) {
+      lb = await startNginx(cluster.cluster.config, await freePort());
+      log(`nginx on ${lb.url}`);
+    }
+    const targets: Target[] = cluster.nodes.map((n) => ({ name: n.id, url: n.url, follower: n.id !== 'node-1' }));
+    if (lb !== undefined) targets.push({ name: 'nginx', url: lb.url, follower: false });
+    const workload = new Workload({
+      targets,
+      readUrls: cluster.nodes.map((n) => n.url),
+      workspaces: WORKSPACES,
+      writersPerTarget: opts.writersPerTarget ?? 2,
+      readers: opts.readers ?? 2,
+      requestTimeoutMs: opts.requestTimeoutMs ?? 5_000,
+      rng: workloadRng,
+      history,
+    });
+    const urls = new Map(cluster.nodes.map((n) => [n.id, n.url]));
+    workload.start();
+    const warm = Date.now();
+    while (history.writes().filter((w) => w.outcome === 'ok').length < 100 && Date.now() - warm < 20_000) await sleep(100);
+
+    const faults: FaultRecord[] = [];
+    let divergentDuringRun = 0;
+    const divergenceExamples: string[] = [];
+    const plan = planFaults(rng, opts.faults);
+    for (const [i, kind] of plan.entries()) {
+      const fault = await injectFault(cluster, kind, rng, timings, i + 1);
+      faults.push(fault);
+      cluster.healAllLinks();
+      const acked = history.writes().filter((w) => w.outcome === 'ok').length;
+      log(`fault ${i + 1}/${plan.length} ${fault.kind} ${fault.target}: ${fault.detail} (${fault.held_ms} ms; ${acked} writes acknowledged so far)`);
+      const sample = await compareLogs(urls);
+      divergentDuringRun += sample.divergent;
+      divergenceExamples.push(...sample.examples);
+      await sleep(rng.int(...timings.gapMs));
+    }
+
+    await workload.stop();
+    log('workload stopped; healing');
+    cluster.healAllLinks();
+    for (const n of cluster.nodes) {
+      n.resume();
+      if (!n.process.running) n.start();
+    }
+    await Promise.all(cluster.nodes.map((n) => n.waitReady('answering', 60_000)));
+    const converge = await waitConverged([...urls.values()], opts.convergeTimeoutMs ?? 60_000);
+    log(`converged=${converge.converged} at ${converge.sums.map((s) => `${s.node_id}:${s.applied_index}`).join(' ')}`);
+    const logs: LogComparison = await compareLogs(urls);
+    const data: DataCheck = await checkData(urls, WORKSPACES, history);
+    return buildReport({
+      opts, startedAt, history, faults, converge, logs, data, divergentDuringRun, divergenceExamples, nginx: lb !== undefined,
+    });
+  } finally {
+    await lb?.stop();
+    await cluster?.stop();
+  }
+}
+
+interface ReportInput {
+  opts: ChaosOptions;
+  startedAt: Date;
+  history: History;
+  faults: FaultRecord[];
+  converge: { converged: boolean; sums: NodeChecksum[] };
+  logs: LogComparison;
+  data: DataCheck;
+  divergentDuringRun: number;
+  divergenceExamples: string[];
+  nginx: boolean;
+}
+
+function buildReport(r: ReportInput): ChaosReport {
+  const writes = r.history.writes();
+  const byVia: Record<string, Tally> = {};
+  for (const via of [...new Set(writes.map((w) => w.via))].sort()) byVia[via] = tally(writes.filter((w) => w.via === via));
+  const byKind: Record<string, number> = {};
+  for (const k of FAULT_KINDS) byKind[k] = r.faults.filter((f) => f.kind === k).length;
+  const sums = r.converge.sums;
+  const checks: ChaosReport['checks'] = {
+    converged: r.converge.converged,
+    applied_index: sums[0]?.applied_index ?? 0,
+    state_checksums: Object.fromEntries(sums.map((s) => [s.node_id, s.state_checksum])),
+    lost: r.data.lost,
+    unexpected: r.data.unexpected,
+    failed_but_present: r.data.failed_but_present,
+    unknown_applied: r.data.unknown_applied,
+    divergent: r.logs.divergent,
+    divergent_during_run: r.divergentDuringRun,
+    log_entries_compared: r.logs.compared,
+    ryw_checked: r.history.rywChecked,
+    ryw_violations: r.history.rywViolations.length,
+    ryw_pending: r.history.rywPending,
+    stale_min_index_reads: r.history.staleReads.length,
+    examples: [...r.data.examples, ...r.logs.examples, ...r.divergenceExamples, ...r.history.rywViolations, ...r.history.staleReads].slice(0, 40),
+  };
+  const pass =
+    checks.converged &&
+    checks.lost === 0 &&
+    checks.unexpected === 0 &&
+    checks.failed_but_present === 0 &&
+    checks.divergent === 0 &&
+    checks.divergent_during_run === 0 &&
+    checks.ryw_violations === 0 &&
+    checks.stale_min_index_reads === 0;
+  return {
+    seed: r.opts.seed,
+    faults_requested: r.opts.faults,
+    started_at: r.startedAt.toISOString(),
+    duration_s: Math.round((Date.now() - r.startedAt.getTime()) / 100) / 10,
+    nginx: r.nginx,
+    link_faults: 'TCP proxies in the test process between every pair of nodes (each node config names the proxies as the other nodes addresses)',
+    writes: { ...tally(writes), by_via: byVia, errors: errorCounts(writes) },
+    reads: tally(r.history.reads()),
+    faults_by_kind: byKind,
+    faults: r.faults,
+    checks,
+    pass,
+  };
+}
+
+function errorCounts(writes: WriteOp[]): Record<string, number> {
+  const counts = new Map<string, number>();
+  for (const w of writes) {
+    if (w.outcome === 'ok') continue;
+    const key = `${w.via} ${w.status ?? '-'} ${w.error ?? ''}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return Object.fromEntries([...counts].sort((a, b) => b[1] - a[1]));
+}
+
+export function reportText(report: ChaosReport): string {
+  const c = report.checks;
+  const row = (name: string, t: Tally): string =>
+    `${name.padEnd(14)} ${String(t.attempted).padStart(9)} ${String(t.ok).padStart(9)} ${String(t.failed).padStart(9)} ${String(t.unknown).padStart(9)}`;
+  const lines = [
+    `chaos run: seed ${report.seed}, ${report.faults.length} faults, ${report.duration_s} s, nginx ${report.nginx ? 'yes' : 'no'}, started ${report.started_at}`,
+    '',
+    `${'operations'.padEnd(14)} ${'attempted'.padStart(9)} ${'ok'.padStart(9)} ${'failed'.padStart(9)} ${'unknown'.padStart(9)}`,
+    row('writes', report.writes),
+    ...Object.entries(report.writes.by_via).map(([via, t]) => row(`  via ${via}`, t)),
+    row('reads', report.reads),
+    `most frequent write errors: ${Object.entries(report.writes.errors).slice(0, 6).map(([e, n]) => `${e} x${n}`).join('; ') || 'none'}`,
+    '',
+    `faults: ${Object.entries(report.faults_by_kind).map(([k, n]) => `${k} ${n}`).join(', ')}`,
+    '',
+    `converged        ${c.converged ? 'yes' : 'NO'} (applied index ${c.applied_index}, checksums ${new Set(Object.values(c.state_checksums)).size === 1 ? 'identical' : 'DIFFERENT'})`,
+    `lost             ${c.lost}`,
+    `unexpected       ${c.unexpected}`,
+    `failed but there ${c.failed_but_present}`,
+    `divergent        ${c.divergent} at the end (${c.log_entries_compared} log entries compared), ${c.divergent_during_run} in samples during the run`,
+    `read-your-writes ${c.ryw_violations} violations in ${c.ryw_checked} checks (${c.ryw_pending} follower 201s said apply pending)`,
+    `min_index reads  ${c.stale_min_index_reads} stale`,
+    `unknown writes found applied: ${c.unknown_applied}`,
+    '',
+    report.pass ? 'PASS' : 'FAIL',
+  ];
+  if (c.examples.length > 0) lines.push('', 'examples:', ...c.examples.map((e) => `  ${e}`));
+  return lines.join('\n');
+}
