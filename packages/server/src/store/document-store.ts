@@ -107,7 +107,7 @@ export class DocumentStore {
 
   /** One document -> a put op. Throws InputError (or EmbeddingError) on failure. */
   async preparePut(ws: string, raw: unknown): Promise<PutOp> {
-    const prepared = await this.preparePutMany(ws, [raw], '');
+    const prepared = await this.prepareDocuments(ws, [raw], false);
     const first = prepared.errors[0];
     if (first !== undefined) throw new InputError(first.error.code as InputError['code'], first.error.message, first.error.field);
     if (prepared.op === null) throw new Error('invariant: a valid document produced no op');
@@ -119,14 +119,19 @@ export class DocumentStore {
    * The workspace's vector dimension is the stored one, or (new workspace) that of the first
    * item: a client `vector` of another length, or an embedder of another dimension, is an error.
    */
-  async preparePutMany(ws: string, raws: unknown[], itemPrefix = '[]'): Promise<PreparedPut> {
+  async preparePutMany(ws: string, raws: unknown[]): Promise<PreparedPut> {
+    return this.prepareDocuments(ws, raws, true);
+  }
+
+  /** `bulk` names fields by position ("[3].content"); a single document's fields are plain ("content"). */
+  private async prepareDocuments(ws: string, raws: unknown[], bulk: boolean): Promise<PreparedPut> {
     this.assertOpen();
     assertWorkspaceId(ws);
     const errors: BulkItemError[] = [];
     const valid: { item: number; input: DocumentInput }[] = [];
     let dim = this.workspaceDim(ws);
     raws.forEach((raw, item) => {
-      const prefix = itemPrefix === '' ? '' : `[${item}].`;
+      const prefix = bulk ? `[${item}].` : '';
       try {
         const input = parseDocumentInput(raw, prefix);
         const itemDim = input.vector?.length ?? this.embedder.dim;
@@ -153,7 +158,7 @@ export class DocumentStore {
     toEmbed.forEach((v, i) => (v.input.vector = embedded[i] ?? null));
     const embeddable = valid.filter(({ item, input }) => {
       if (input.vector !== null && input.vector.some((x) => x !== 0)) return true;
-      const field = itemPrefix === '' ? 'content' : `[${item}].content`;
+      const field = bulk ? `[${item}].content` : 'content';
       errors.push({ item, error: { code: 'invalid_value', message: `${field} has nothing to embed`, field } });
       return false;
     });

@@ -10,5 +10,5 @@ export type { SearchMode } from './search.ts';
 export { search_modes } from './search.ts';
 export { parseAssembleRequest } from './assemble.ts';
 export type { AssembleRequest, AssembleResult, AssembledDocument } from './assemble.ts';
-export { countTokens } from './tokens.ts';
+export { countTokens, countTokensExact } from './tokens.ts';
 export { workspace_id_pattern, workspace_id_rule } from './validate.ts';
