@@ -10,6 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, startCluster } from './helpers/cluster.ts';
 import type { TestCluster } from './helpers/cluster.ts';
+import { waitFor } from './helpers/wait.ts';
 
 const ARTIFACTS = join(REPO_ROOT, 'test-artifacts');
 const CHROMIUM = '/usr/bin/chromium';
@@ -55,17 +56,13 @@ async function writeDocs(base: string, n: number, prefix: string): Promise<void>
 
 /** The state text of a node's row, as the page shows it now. */
 function stateOf(page: Page, id: string): Promise<string | null> {
-  return page.locator(`#nodes tr[data-node-id="${id}"] .state`).textContent();
+  return page.locator(`#nodes tr[data-node-id="${id}"] .state`).textContent({ timeout: 2000 });
 }
 
 /** Waits until the page (live, no reload) shows `state` for `id`. */
 async function waitForState(page: Page, id: string, state: string, timeoutMs: number): Promise<void> {
   try {
-    await page.waitForFunction(
-      ([node, want]) => document.querySelector(`#nodes tr[data-node-id="${node}"] .state`)?.textContent === want,
-      [id, state] as const,
-      { timeout: timeoutMs, polling: 100 },
-    );
+    await waitFor(async () => (await stateOf(page, id)) === state, { what: `${id} shown ${state}`, timeoutMs, intervalMs: 100 });
   } catch (err) {
     throw new Error(`${id} never showed "${state}" (shows "${await stateOf(page, id)}"): ${(err as Error).message}\n${cluster.logs(15)}`);
   }
@@ -94,12 +91,12 @@ describe('dashboard in headless Chromium', () => {
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(`${origin}/dashboard`);
-    await page.evaluate(() => {
-      (window as unknown as { loadedOnce: boolean }).loadedOnce = true;
-    });
+    // Page scripts are strings here: the test is compiled without DOM types.
+    await page.evaluate('window.loadedOnce = true');
     expect(await page.locator('#nodes tr[data-node-id]').count()).toBe(3);
-    expect(await page.locator('#nodes tr[data-node-id]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-node-id')))).toEqual(['node-1', 'node-2', 'node-3']);
-    await page.waitForFunction(() => document.querySelector('#live')?.textContent?.startsWith('Live') === true, null, { timeout: 10_000 });
+    const rows = page.locator('#nodes tr[data-node-id]');
+    expect(await Promise.all([0, 1, 2].map((i) => rows.nth(i).getAttribute('data-node-id')))).toEqual(['node-1', 'node-2', 'node-3']);
+    await waitFor(async () => (await page.locator('#live').textContent())?.startsWith('Live') === true, { what: 'the live stream to connect', timeoutMs: 10_000 });
     await writeDocs(origin, 5, 'before');
     await waitForState(page, 'node-3', 'healthy', 10_000);
 
@@ -112,28 +109,26 @@ describe('dashboard in headless Chromium', () => {
       await waitForState(page, 'node-3', 'desynced', 15_000);
       expect(await stateOf(page, 'node-2')).toBe('healthy');
       // The desynced red, beside the word (read in one go: the live table is re-rendered each second).
-      const colour = await page.evaluate(() => {
-        const el = document.querySelector('#nodes tr[data-node-id="node-3"] .state');
-        return el === null ? null : getComputedStyle(el).backgroundColor;
-      });
+      const colour = await page.evaluate(`getComputedStyle(document.querySelector('#nodes tr[data-node-id="node-3"] .state')).backgroundColor`);
       expect(colour).toBe('rgb(185, 28, 28)');
       await page.screenshot({ path: join(ARTIFACTS, 'dashboard-desynced.png'), fullPage: true });
     } finally {
       follower.resume();
     }
     await waitForState(page, 'node-3', 'healthy', 30_000);
-    await page.waitForFunction(() => Number(document.querySelector('#nodes tr[data-node-id="node-3"] td:nth-child(10)')?.textContent) >= 1, null, { timeout: 10_000 });
+    const resyncs = page.locator('#nodes tr[data-node-id="node-3"] td:nth-child(10)');
+    await waitFor(async () => Number(await resyncs.textContent({ timeout: 2000 })) >= 1, { what: 'node-3 resync count 1 on the page', timeoutMs: 10_000 });
     const events = (await page.locator('#events').textContent()) ?? '';
     expect(events).toContain('desynced');
     expect(events).toContain('resync_succeeded');
     expect(await page.locator('#workspaces').textContent()).toContain('ws-dash');
-    expect(await page.evaluate(() => (window as unknown as { loadedOnce?: boolean }).loadedOnce)).toBe(true); // never reloaded
+    expect(await page.evaluate('window.loadedOnce')).toBe(true); // never reloaded
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
 
     // The force-resync button of a follower (no operator token configured: a confirm, no prompt).
     page.once('dialog', (d) => void d.accept());
     await page.locator('#nodes tr[data-node-id="node-2"] button').click();
-    await page.waitForFunction(() => /completed successfully/.test(document.querySelector('#resync-result')?.textContent ?? ''), null, { timeout: 15_000 });
+    await waitFor(async () => /completed successfully/.test((await page.locator('#resync-result').textContent()) ?? ''), { what: 'the force-resync result on the page', timeoutMs: 15_000 });
     expect(foreign).toEqual([]);
     expect(errors).toEqual([]);
     await page.close();
