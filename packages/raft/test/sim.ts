@@ -201,7 +201,11 @@ class Sim {
     for (const f of this.followers) if (!f.up) this.restartFollower(f);
     if (!this.leader.up) this.restartLeader();
     this.trace(() => 'heal: faults off, all nodes up');
-    const deadline = this.now + heal_ms_max;
+    const healStart = this.now;
+    // Catching up is bounded by throughput: allow a round trip (at most 10 ms healed) per entry
+    // behind per pipelined slot, on top of heal_ms_max (a profile can ship one entry per batch).
+    const backlog = this.leader.log.lastIndex() - Math.min(...this.followers.map((f) => f.log.lastIndex()));
+    const deadline = this.now + heal_ms_max + Math.ceil((10 * backlog) / this.profile.core.inflight_batches_max);
     let proposed = false;
     let convergedAt: number | null = null;
     for (; ; this.step++) {
@@ -214,7 +218,7 @@ class Sim {
         if (this.now - convergedAt >= quiet_ms) break;
       } else {
         check(convergedAt === null, `diverged again after converging: ${problem}`);
-        check(this.now < deadline, `no convergence ${heal_ms_max}ms after healing: ${problem}`);
+        check(this.now < deadline, `no convergence ${deadline - healStart}ms after healing (backlog ${backlog}): ${problem}`);
       }
     }
     this.fullCheck();
