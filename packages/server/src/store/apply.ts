@@ -29,9 +29,6 @@ interface ExistingRow {
   storage: number;
 }
 
-/** The same as documentStorageBytes, as SQL over a documents row. */
-export const document_storage_sql = 'bytes + COALESCE(length(CAST(metadata AS BLOB)), 0) + length(vector)';
-
 /** Storage a document accounts for: content, metadata and vector bytes. */
 export function documentStorageBytes(d: Pick<OpDocument, 'bytes' | 'metadata' | 'vector'>): number {
   return d.bytes + (d.metadata === null ? 0 : Buffer.byteLength(d.metadata, 'utf8')) + d.vector.byteLength;
@@ -58,15 +55,15 @@ export class Applier {
       'UPDATE workspaces SET dim = ?, document_count = ?, bytes = ?, last_write_at = ? WHERE workspace = ?',
     );
     this.docGet = db.prepare(
-      `SELECT created_at, ${document_storage_sql} AS storage FROM documents WHERE workspace = ? AND id = ?`,
+      'SELECT created_at, storage FROM documents WHERE workspace = ? AND id = ?',
     );
     this.docInsert = db.prepare(
-      `INSERT INTO documents (workspace, id, content, path, language, metadata, tokens, content_hash, bytes, vector, created_at, updated_at)
-       VALUES (@ws, @id, @content, @path, @language, @metadata, @tokens, @content_hash, @bytes, @vector, @ts, @ts)`,
+      `INSERT INTO documents (workspace, id, content, path, language, metadata, tokens, content_hash, bytes, storage, created_at, updated_at)
+       VALUES (@ws, @id, @content, @path, @language, @metadata, @tokens, @content_hash, @bytes, @storage, @ts, @ts)`,
     );
     this.docUpdate = db.prepare(
       `UPDATE documents SET content = @content, path = @path, language = @language, metadata = @metadata, tokens = @tokens,
-       content_hash = @content_hash, bytes = @bytes, vector = @vector, updated_at = @ts WHERE workspace = @ws AND id = @id`,
+       content_hash = @content_hash, bytes = @bytes, storage = @storage, updated_at = @ts WHERE workspace = @ws AND id = @id`,
     );
     this.docDelete = db.prepare('DELETE FROM documents WHERE workspace = ? AND id = ?');
   }
@@ -114,7 +111,7 @@ export class Applier {
       const existing = this.docGet.get(op.ws, doc.id) as ExistingRow | undefined;
       const params = {
         ws: op.ws, id: doc.id, content: doc.content, path: doc.path, language: doc.language, metadata: doc.metadata,
-        tokens: doc.tokens, content_hash: doc.content_hash, bytes: doc.bytes, vector: Buffer.from(doc.vector), ts: op.ts,
+        tokens: doc.tokens, content_hash: doc.content_hash, bytes: doc.bytes, storage: documentStorageBytes(doc), ts: op.ts,
       };
       if (existing === undefined) {
         this.docInsert.run(params);
@@ -123,7 +120,7 @@ export class Applier {
         this.docUpdate.run(params);
         row.bytes -= existing.storage;
       }
-      row.bytes += documentStorageBytes(doc);
+      row.bytes += params.storage;
       this.vectors.put(op.ws, doc.id, bytesToVector(doc.vector));
       changed += 1;
     }

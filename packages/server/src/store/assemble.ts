@@ -134,8 +134,8 @@ export async function assemble(source: AssembleSource, reader: Reader, ws: strin
     if (!include.empty && !include.matches(where)) continue;
     if (!exclude.empty && exclude.matches(where)) continue;
     if (keptHashes.has(doc.content_hash)) continue;
-    const v = bytesToVector(doc.vector);
-    if (keptVectors.some((k) => cosine(k, v) > near_duplicate_cosine_min)) continue;
+    const v = doc.vector === null ? null : bytesToVector(doc.vector);
+    if (v !== null && keptVectors.some((k) => cosine(k, v) > near_duplicate_cosine_min)) continue;
 
     const head = header(doc);
     const overhead = countTokens(head) + (pieces.length > 0 ? sepTokens : 0);
@@ -162,7 +162,7 @@ export async function assemble(source: AssembleSource, reader: Reader, ws: strin
     pieces.push(head + content);
     used += overhead + tokens;
     keptHashes.add(doc.content_hash);
-    keptVectors.push(v);
+    if (v !== null) keptVectors.push(v);
     documents.push({
       id: doc.id,
       path: doc.path,

@@ -1,7 +1,7 @@
 // checksum(): sha256 over the full logical state in a canonical order, so two replicas with the
 // same state give the same string whatever their file layout, page order or rowids. Covered:
 // documents (every column but the rowid, ordered by workspace, id), workspaces (ordered by id),
-// and the ivf tables (ivf_meta, clusters, doc_cluster, embeddings: every column, rows ordered by all
+// and the ivf tables, which hold the embeddings (ivf_meta, clusters, doc_cluster, embeddings: every column, rows ordered by all
 // columns). Values are hashed with a type tag and a length, so no two states collide by
 // concatenation.
 
@@ -42,7 +42,7 @@ function feedTable(h: Hash, db: Database, table: string, orderBy: string, column
 export function stateChecksum(db: Database): string {
   const h = createHash('sha256');
   feedTable(h, db, 'documents', 'workspace, id', [
-    'workspace', 'id', 'content', 'path', 'language', 'metadata', 'tokens', 'content_hash', 'bytes', 'vector', 'created_at', 'updated_at',
+    'workspace', 'id', 'content', 'path', 'language', 'metadata', 'tokens', 'content_hash', 'bytes', 'storage', 'created_at', 'updated_at',
   ]);
   feedTable(h, db, 'workspaces', 'workspace', ['workspace', 'dim', 'document_count', 'bytes', 'created_at', 'last_write_at']);
   for (const t of ivf_tables) feedTable(h, db, t, '');

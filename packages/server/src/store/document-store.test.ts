@@ -125,6 +125,20 @@ describe('DocumentStore apply determinism', () => {
     expect(t.store.checksum()).not.toBe(before);
   });
 
+  it('covers embeddings and centroids: same documents with other vectors or centroids differ', async () => {
+    using a = openTestStore();
+    using b = openTestStore();
+    a.applyLogged(await a.store.preparePut('ws', { id: 'x', content: 'same text', vector: [1, 0, 0] }));
+    b.applyLogged(await b.store.preparePut('ws', { id: 'x', content: 'same text', vector: [0, 1, 0] }));
+    const docs = (t: typeof a): unknown => ({ ...t.store.get('ws', 'x'), created_at: 0, updated_at: 0 });
+    expect(docs(a)).toEqual(docs(b));
+    expect(a.store.checksum()).not.toBe(b.store.checksum());
+    b.applyLogged(await b.store.preparePut('ws', { id: 'x', content: 'same text', vector: [1, 0, 0] }));
+    const before = b.store.checksum();
+    b.applyLogged(b.store.prepareRetrain('ws'));
+    expect(b.store.checksum()).not.toBe(before);
+  });
+
   it('can be built again on a reopened database and reads the same state', async () => {
     using t = openTestStore();
     await t.put('ws', { id: 'a', content: 'persistent river stone' });

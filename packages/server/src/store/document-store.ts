@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import type { Database, Statement } from 'better-sqlite3';
 import type { Embedder } from '../embed/types.ts';
-import { Applier, document_storage_sql, documentStorageBytes } from './apply.ts';
+import { Applier, documentStorageBytes } from './apply.ts';
 import type { ApplyResult } from './apply.ts';
 import { assemble } from './assemble.ts';
 import type { AssembleRequest, AssembleResult } from './assemble.ts';
@@ -100,7 +100,7 @@ export class DocumentStore {
     this.searcher = new Searcher(db, this.vectors);
     this.wsDimStmt = db.prepare('SELECT dim, bytes FROM workspaces WHERE workspace = ?');
     this.wsStatsStmt = db.prepare('SELECT workspace, dim, document_count, bytes, last_write_at FROM workspaces ORDER BY workspace');
-    this.storageOfStmt = db.prepare(`SELECT ${document_storage_sql} AS storage FROM documents WHERE workspace = ? AND id = ?`);
+    this.storageOfStmt = db.prepare('SELECT storage FROM documents WHERE workspace = ? AND id = ?');
   }
 
   // ---- writes: prepare (leader) ----

@@ -75,8 +75,11 @@ export class Reader {
     this.getStmt = db.prepare(`SELECT ${summary_columns}, content FROM documents WHERE workspace = ? AND id = ?`);
     this.listFirst = db.prepare(`SELECT ${summary_columns} FROM documents WHERE workspace = ? ORDER BY id LIMIT ?`);
     this.listAfter = db.prepare(`SELECT ${summary_columns} FROM documents WHERE workspace = ? AND id > ? ORDER BY id LIMIT ?`);
+    // Embeddings are stored once, in @cairn/ivf's embeddings table (workspace, doc_id, vec).
     this.byIds = db.prepare(
-      `SELECT ${summary_columns}, content, vector FROM documents WHERE workspace = ? AND id IN (SELECT value FROM json_each(?))`,
+      `SELECT ${summary_columns.split(', ').map((c) => `d.${c}`).join(', ')}, d.content, e.vec AS vector
+       FROM documents d LEFT JOIN embeddings e ON e.workspace = d.workspace AND e.doc_id = d.id
+       WHERE d.workspace = ? AND d.id IN (SELECT value FROM json_each(?))`,
     );
   }
 
@@ -93,11 +96,11 @@ export class Reader {
     return { documents: page.map(toSummary), next_cursor: more && last !== undefined ? encodeCursor(last.id) : null };
   }
 
-  /** Full rows (with content and vector bytes) of the given ids in one workspace, keyed by id. */
-  many(ws: string, ids: string[]): Map<string, StoredDocument & { vector: Buffer }> {
-    const out = new Map<string, StoredDocument & { vector: Buffer }>();
+  /** Full rows (with content and embedding bytes) of the given ids in one workspace, keyed by id. */
+  many(ws: string, ids: string[]): Map<string, StoredDocument & { vector: Buffer | null }> {
+    const out = new Map<string, StoredDocument & { vector: Buffer | null }>();
     if (ids.length === 0) return out;
-    for (const r of this.byIds.all(ws, JSON.stringify(ids)) as (Row & { vector: Buffer })[]) {
+    for (const r of this.byIds.all(ws, JSON.stringify(ids)) as (Row & { vector: Buffer | null })[]) {
       out.set(r.id, { ...toDocument(r), vector: r.vector });
     }
     return out;

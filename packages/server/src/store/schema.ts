@@ -1,7 +1,8 @@
 // The document store's tables. Created idempotently on every DocumentStore construction, so a
 // store can be built on a fresh database, a reopened one, or one swapped in from a snapshot.
 //
-// documents       one row per (workspace, id); `vector` holds the embedding's float32 LE bytes
+// documents       one row per (workspace, id); `storage` is the bytes it accounts for (content,
+//                 metadata, vector). Its embedding lives in the ivf `embeddings` table only.
 // documents_fts   FTS5 external-content index over documents(content, path), kept exact by
 //                 triggers: an UPDATE or DELETE first removes the old row's terms ('delete'
 //                 command with the old values), then an INSERT/UPDATE adds the new ones.
@@ -11,7 +12,7 @@
 
 import type { Database } from 'better-sqlite3';
 
-export const store_schema_version = 1;
+export const store_schema_version = 2;
 
 const ddl = `
 CREATE TABLE IF NOT EXISTS cairn_store_meta (
@@ -29,7 +30,7 @@ CREATE TABLE IF NOT EXISTS documents (
   tokens INTEGER NOT NULL,
   content_hash TEXT NOT NULL,
   bytes INTEGER NOT NULL,
-  vector BLOB NOT NULL,
+  storage INTEGER NOT NULL,
   created_at INTEGER NOT NULL,
   updated_at INTEGER NOT NULL,
   PRIMARY KEY (workspace, id)
