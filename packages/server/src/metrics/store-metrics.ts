@@ -3,7 +3,7 @@
 // per-list sizes (one row per list): both reads are small. The store is looked up at every
 // scrape because a snapshot install replaces it.
 import type { Database, Statement } from 'better-sqlite3';
-import { Gauge } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import type { Registry } from 'prom-client';
 import type { Replica } from '../replication/replica.ts';
 import type { DocumentStore } from '../store/document-store.ts';
@@ -105,6 +105,28 @@ export function registerStoreMetrics(registry: Registry, replica: Replica<Docume
   ivf('cairn_ivf_list_imbalance_ratio', 'sum(size^2) * lists / vectors^2: 1 when lists are even (retraining is due when it grows)', (r) =>
     r.lists === 0 || r.vectors_in_lists === 0 || r.list_size_sq === null ? null : (r.list_size_sq * r.lists) / (r.vectors_in_lists * r.vectors_in_lists),
   );
+  // Retrains: a centroids op replaces a workspace's lists and records the index size it was trained
+  // at. The store has no counter of its own, so changes of (lists, trained_at_size) are counted
+  // as they are seen, at scrape time: two retrains of one workspace between two scrapes count once.
+  const trainedAs = new Map<string, string>();
+  let retrains = 0;
+  new Counter({
+    name: 'cairn_ivf_retrains_total',
+    help: 'Vector index (re)trainings seen on this node since it started (changes of the trained centroids, observed at scrape time)',
+    registers,
+    collect() {
+      const current = safeIvfRows(replica);
+      for (const r of current) {
+        const key = `${r.nlist}/${r.trained_at_size}`;
+        const before = trainedAs.get(r.workspace);
+        if (before !== undefined && before !== key) retrains++;
+        if (before === undefined && trainedAs.size >= workspace_series_max) continue;
+        trainedAs.set(r.workspace, key);
+      }
+      this.reset();
+      this.inc(retrains);
+    },
+  });
   ivf('cairn_ivf_trained_at_size_vectors', 'Vectors in the index when it was last (re)trained; it changes at every retrain', (r) => r.trained_at_size);
 }
 
