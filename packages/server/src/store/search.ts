@@ -2,7 +2,8 @@
 //
 // Lexical: the query is cut into words (Unicode letters and digits); each distinct word becomes
 // a quoted FTS5 string and the words are OR-ed, so no FTS5 syntax in user text (quotes, NEAR,
-// column filters, "*", "-") is ever interpreted. Ranked by bm25 (content weighted 1, path 0.5).
+// column filters, "*", "-") is ever interpreted. English stopwords are dropped when at least two
+// other words remain. Ranked by bm25 (content weighted 1, path 0.5).
 //
 // Vector: the query's embedding against the workspace's IVF index (cosine).
 //
@@ -29,12 +30,22 @@ export const query_terms_max = 64;
 export const fusion_weight_lexical = 0.7;
 export const fusion_weight_vector = 0.3;
 
+/** English function words dropped from a query that has at least `content_terms_min` other words. */
+const stopwords = new Set(
+  ('a an and are as at be but by for from has have how i if in into is it its of on or that the their then there these they ' +
+    'this to was were what when where which who will with you your can do does not no so than too very just we our')
+    .split(' '),
+);
+const content_terms_min = 2;
+
 /** The FTS5 MATCH expression for free text, or null when it holds no words. */
 export function ftsQuery(text: string): string | null {
-  const words = text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
-  const distinct = [...new Set(words)].slice(0, query_terms_max);
-  if (distinct.length === 0) return null;
-  return distinct.map((w) => `"${w}"`).join(' OR ');
+  const words = [...new Set(text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [])];
+  const content = words.filter((w) => !stopwords.has(w));
+  // Stopwords match nearly every document: they cost time and add nothing to bm25's ranking.
+  const terms = (content.length >= content_terms_min ? content : words).slice(0, query_terms_max);
+  if (terms.length === 0) return null;
+  return terms.map((w) => `"${w}"`).join(' OR ');
 }
 
 export class Searcher {
