@@ -34,7 +34,17 @@ export function documentStorageBytes(d: Pick<OpDocument, 'bytes' | 'metadata' | 
   return d.bytes + (d.metadata === null ? 0 : Buffer.byteLength(d.metadata, 'utf8')) + d.vector.byteLength;
 }
 
+/** Skipped puts remembered for the write handler that proposed them (side information, not state). */
+export const recent_skips_max = 1000;
+
+export function skipKey(ws: string, ts: number, id: string): string {
+  return `${ws}\u0000${ts}\u0000${id}`;
+}
+
 export class Applier {
+  /** skipKey -> reason, for the most recent skipped documents (oldest evicted first). */
+  readonly recentSkips = new Map<string, string>();
+
   private readonly wsGet: Statement;
   private readonly wsInsert: Statement;
   private readonly wsUpdate: Statement;
@@ -82,6 +92,14 @@ export class Applier {
     }
   }
 
+  private rememberSkip(key: string, reason: string): void {
+    if (this.recentSkips.size >= recent_skips_max) {
+      const oldest = this.recentSkips.keys().next().value;
+      if (oldest !== undefined) this.recentSkips.delete(oldest);
+    }
+    this.recentSkips.set(key, reason);
+  }
+
   private workspace(ws: string, ts: number): WorkspaceRow {
     let row = this.wsGet.get(ws) as WorkspaceRow | undefined;
     if (row === undefined) {
@@ -105,7 +123,9 @@ export class Applier {
       if (!Number.isInteger(dim) || dim === 0) throw new Error(`invariant: op vector of ${doc.id} has ${doc.vector.byteLength} bytes`);
       row.dim ??= dim;
       if (row.dim !== dim) {
-        skipped.push({ id: doc.id, reason: `vector dimension ${dim}, workspace holds ${row.dim}` });
+        const reason = `vector dimension ${dim}, workspace holds ${row.dim}`;
+        skipped.push({ id: doc.id, reason });
+        this.rememberSkip(skipKey(op.ws, op.ts, doc.id), reason);
         continue;
       }
       const existing = this.docGet.get(op.ws, doc.id) as ExistingRow | undefined;

@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import type { Database, Statement } from 'better-sqlite3';
 import type { Embedder } from '../embed/types.ts';
-import { Applier, documentStorageBytes } from './apply.ts';
+import { Applier, documentStorageBytes, skipKey } from './apply.ts';
 import type { ApplyResult } from './apply.ts';
 import { assemble } from './assemble.ts';
 import type { AssembleRequest, AssembleResult } from './assemble.ts';
@@ -53,6 +53,8 @@ export interface PreparedPut {
   op: PutOp | null;
   /** Ids of the valid items, in input order. */
   ids: string[];
+  /** Input positions of those items (parallel to ids). */
+  items: number[];
   errors: BulkItemError[];
 }
 
@@ -151,7 +153,7 @@ export class DocumentStore {
         errors.push({ item, error: err.toJSON() });
       }
     });
-    if (valid.length === 0) return { op: null, ids: [], errors };
+    if (valid.length === 0) return { op: null, ids: [], items: [], errors };
     const toEmbed = valid.filter((v) => v.input.vector === null);
     const embedded = toEmbed.length === 0 ? [] : await this.embedder.embed(toEmbed.map((v) => v.input.content));
     if (embedded.length !== toEmbed.length) throw new Error('invariant: embedder returned a vector per text');
@@ -163,7 +165,7 @@ export class DocumentStore {
       return false;
     });
     errors.sort((a, b) => a.item - b.item);
-    if (embeddable.length === 0) return { op: null, ids: [], errors };
+    if (embeddable.length === 0) return { op: null, ids: [], items: [], errors };
     const docs: OpDocument[] = [];
     for (const { input } of embeddable) {
       if (input.vector === null) throw new Error('invariant: every valid document has a vector');
@@ -181,7 +183,7 @@ export class DocumentStore {
       });
     }
     const op: PutOp = { kind: 'put', v: op_version, ws, ts: this.clock(), docs };
-    return { op, ids: docs.map((d) => d.id), errors };
+    return { op, ids: docs.map((d) => d.id), items: embeddable.map((v) => v.item), errors };
   }
 
   prepareDelete(ws: string, ids: string[]): DeleteOp {
@@ -216,6 +218,19 @@ export class DocumentStore {
   apply(op: Op): ApplyResult {
     this.assertOpen();
     return this.applier.apply(op);
+  }
+
+  /**
+   * Documents of `op` that this replica's apply refused (a workspace dimension set by a write
+   * prepared concurrently), with the reason. For the write handler after propose resolved.
+   */
+  skippedDocuments(op: PutOp): { id: string; reason: string }[] {
+    const out: { id: string; reason: string }[] = [];
+    for (const d of op.docs) {
+      const reason = this.applier.recentSkips.get(skipKey(op.ws, op.ts, d.id));
+      if (reason !== undefined) out.push({ id: d.id, reason });
+    }
+    return out;
   }
 
   // ---- reads ----

@@ -53,6 +53,21 @@ describe('the documents API', () => {
     expect(api.replicator.proposed).toHaveLength(1);
   });
 
+  it('answers 409 instead of 201 when a concurrent write set the new workspace to another dimension', async () => {
+    using api = openTestApi();
+    let open = (): void => {};
+    api.replicator.gate = new Promise<void>((r) => (open = r));
+    const first = api.call('POST', '/api/v1/documents', { id: 'a', content: 'three dims', vector: [1, 0, 0] });
+    const second = api.call('POST', '/api/v1/documents', { id: 'b', content: 'embedded with 64 dims' });
+    await new Promise((r) => setTimeout(r, 50));
+    open();
+    expect((await first).status).toBe(201);
+    const refused = await second;
+    expect(refused.status).toBe(409);
+    expect(await refused.json()).toMatchObject({ error: { code: 'dimension_conflict', field: 'vector' } });
+    expect((await api.call('GET', '/api/v1/documents/b')).status).toBe(404);
+  });
+
   it('lists documents in pages with an opaque cursor', async () => {
     using api = openTestApi();
     await api.call('POST', '/api/v1/documents/bulk', Array.from({ length: 5 }, (_, i) => ({ id: `d${i}`, content: `document number ${i}` })));

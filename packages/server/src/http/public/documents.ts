@@ -33,6 +33,10 @@ export function registerDocumentRoutes(api: Hono<ApiEnv>, deps: RouteDeps): void
     const op = await store.preparePut(ws, c.get('body'));
     deps.limiter.checkStorage(ws, store.storageBytes(ws), store.storageDelta(op));
     const index = await propose(c, op, concern);
+    const skipped = store.skippedDocuments(op)[0];
+    if (skipped !== undefined) {
+      return c.json(errorBody('dimension_conflict', `not stored: ${skipped.reason} (set by a concurrent write)`, 'vector'), 409);
+    }
     return c.json({ id: op.docs[0]?.id, index }, 201);
   });
 
@@ -52,7 +56,18 @@ export function registerDocumentRoutes(api: Hono<ApiEnv>, deps: RouteDeps): void
     }
     deps.limiter.checkStorage(ws, store.storageBytes(ws), store.storageDelta(prepared.op));
     const index = await propose(c, prepared.op, concern);
-    return c.json({ added: prepared.ids.length, ids: prepared.ids, errors: prepared.errors, total: items.length, index }, 201);
+    const skipped = new Map(store.skippedDocuments(prepared.op).map((s) => [s.id, s.reason]));
+    const ids = prepared.ids.filter((id) => !skipped.has(id));
+    const errors = [...prepared.errors];
+    prepared.ids.forEach((id, i) => {
+      const reason = skipped.get(id);
+      const item = prepared.items[i];
+      if (reason !== undefined && item !== undefined) {
+        errors.push({ item, error: { code: 'dimension_conflict', message: `not stored: ${reason}`, field: `[${item}].vector` } });
+      }
+    });
+    errors.sort((a, b) => a.item - b.item);
+    return c.json({ added: ids.length, ids, errors, total: items.length, index }, 201);
   });
 
   api.get('/documents', (c) => {
