@@ -5,6 +5,7 @@ import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
 import type { Replica } from '../replication/replica.ts';
 import type { StateMachine } from '../replication/state.ts';
+import type { ReplicationEvent } from '../replication/stats.ts';
 
 export const follower_states = ['unknown', 'healthy', 'lagging', 'desynced'] as const;
 
@@ -105,16 +106,26 @@ export function registerReplicationMetrics<S extends StateMachine>(registry: Reg
   counter('cairn_raft_snapshots_applied_total', 'Snapshots this follower verified and installed', () => stats.snapshots_applied);
   counter('cairn_raft_snapshot_received_bytes_total', 'Snapshot bytes received by this follower', () => stats.snapshot_bytes_received);
 
+  // replica.events keeps the last EVENTS_MAX events: count each one once, as it first appears, so
+  // the counter never goes down when old events are dropped.
+  const eventCounts = new Map<string, number>();
+  let lastCounted: ReplicationEvent | null = null;
   new Counter({
     name: 'cairn_raft_events_total',
-    help: 'Replication events (desynced, resync_started, resync_succeeded, resync_failed, health_changed, ...) since start',
+    help: 'Replication events (desynced, resync_started, resync_succeeded, resync_failed, health_changed, snapshot_installed, leader_started) since start',
     labelNames: ['kind'],
     registers,
     collect() {
+      const events = replica.events;
+      // -1 (the last counted one was dropped: more than EVENTS_MAX since the last scrape) counts all kept.
+      const from = lastCounted === null ? 0 : events.lastIndexOf(lastCounted) + 1;
+      for (let i = from; i < events.length; i++) {
+        const kind = events[i]?.kind ?? 'unknown';
+        eventCounts.set(kind, (eventCounts.get(kind) ?? 0) + 1);
+      }
+      lastCounted = events.at(-1) ?? lastCounted;
       this.reset();
-      const byKind = new Map<string, number>();
-      for (const e of replica.events) byKind.set(e.kind, (byKind.get(e.kind) ?? 0) + 1);
-      for (const [kind, n] of byKind) this.inc({ kind }, n);
+      for (const [kind, n] of eventCounts) this.inc({ kind }, n);
     },
   });
 

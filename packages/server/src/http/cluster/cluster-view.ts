@@ -46,6 +46,7 @@ export class ClusterView {
   private readonly fetchFn: typeof fetch;
   private readonly clock: () => number;
   private readonly peers: PeerState[];
+  private readonly resyncs = new Map<string, number>();
 
   constructor(deps: ClusterViewDeps) {
     this.replica = deps.replica;
@@ -55,6 +56,11 @@ export class ClusterView {
     this.peers = deps.replica.config.replication.nodes
       .filter((n) => n.id !== deps.replica.self.id)
       .map((spec) => ({ spec, self: null, okAt: null, failedAt: null, error: null, inflight: null }));
+    deps.replica.observe({
+      snapshotSent: (follower, ok) => {
+        if (ok) this.resyncs.set(follower, (this.resyncs.get(follower) ?? 0) + 1);
+      },
+    });
   }
 
   /** This node's own facts (GET /api/v1/cluster/self). */
@@ -81,6 +87,7 @@ export class ClusterView {
       last_second: this.rates.last(),
       followers: r.followers(),
       resync_stats: { ...r.stats },
+      resyncs_by_follower: Object.fromEntries(this.resyncs),
       events: r.events.slice(-self_events_max),
     };
     if (withHistory) out.history = this.rates.history();
@@ -209,7 +216,10 @@ export class ClusterView {
       lag,
       last_latency_ms: f?.last_latency_ms ?? null,
       consecutive_failures: f?.consecutive_failures ?? null,
-      resyncs: leaderView === null ? 0 : leaderView.events.filter((e) => e.kind === 'resync_succeeded' && e.follower === spec.id).length,
+      resyncs:
+        leaderView === null
+          ? 0
+          : (leaderView.resyncs_by_follower?.[spec.id] ?? leaderView.events.filter((e) => e.kind === 'resync_succeeded' && e.follower === spec.id).length),
       snapshot_in_progress: f?.snapshot_in_progress ?? false,
       in_sync: s?.in_sync ?? null,
       version: s === undefined || s.version === 'unknown' ? null : s.version,

@@ -26,6 +26,8 @@ export interface NodeSelf {
   /** Leader only: its view of each follower. */
   followers: FollowerStatus[];
   resync_stats: ResyncStats;
+  /** Leader only: snapshot resyncs per follower that ended installed, since this node started. */
+  resyncs_by_follower?: Record<string, number>;
   /** Newest last. */
   events: ReplicationEvent[];
   /** With ?history=1: per-second rates of the last minutes. */
@@ -49,7 +51,7 @@ export interface NodeRow {
   lag: number | null;
   last_latency_ms: number | null;
   consecutive_failures: number | null;
-  /** Snapshot resyncs to this follower that succeeded (as far as the leader's events go). */
+  /** Snapshot resyncs to this follower that succeeded since the leader started. */
   resyncs: number;
   snapshot_in_progress: boolean;
   in_sync: boolean | null;
