@@ -12,7 +12,7 @@ import { loadConfig } from '../packages/server/src/config/load.ts';
 import { addressHost, addressPort } from '../packages/server/src/config/nodes.ts';
 import { renderNginxConf } from '../packages/server/src/deploy/nginx.ts';
 import { requireNginx } from './helpers/nginx.ts';
-import { REPO_ROOT } from './helpers/cluster.ts';
+import { nodeEnv, REPO_ROOT } from './helpers/cluster.ts';
 
 const read = (name: string): string => readFileSync(join(REPO_ROOT, name), 'utf8');
 const DOCKER_CONFIG = 'configs/cluster.docker.yaml';
@@ -46,6 +46,17 @@ function upstreamServers(conf: string, upstream: string): string[] {
 describe('nginx/nginx.conf', () => {
   it('is exactly what `cairn nginx-config` renders for configs/cluster.docker.yaml', () => {
     expect(shippedNginx).toBe(renderNginxConf(config));
+  });
+
+  it('is what the command prints: `cairn nginx-config --config configs/cluster.docker.yaml`', () => {
+    const result = spawnSync(process.execPath, [join(REPO_ROOT, 'bin/cairn.mjs'), 'nginx-config', '--config', DOCKER_CONFIG], {
+      cwd: REPO_ROOT,
+      env: nodeEnv(),
+      encoding: 'utf8',
+    });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe(shippedNginx);
   });
 
   it('hashes X-Workspace-ID consistently over the three nodes with weights 3/2/1', () => {

@@ -3,6 +3,10 @@
 // start them. Clean up with `await using cluster = await startCluster(...)` or `cluster.stop()`
 // in afterAll (both are safe to repeat).
 //
+// Each cluster lives in its own temporary directory (cluster.yaml, data/<node>, logs/<node>.log),
+// removed on stop unless CAIRN_KEEP_TEST_DIRS=1 or keepDir; `cluster.logs()` gives every node's
+// log tail for a failure message.
+//
 //   await using cluster = await startCluster({ nodes: 3 });
 //   await fetch(`${cluster.node('node-2').url}/health`);
 //   await cluster.node('node-3').kill9();  await cluster.node('node-3').restart();
