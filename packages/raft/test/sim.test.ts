@@ -17,6 +17,8 @@ const replaySeed = process.env.SIM_SEED;
 const seeds = envInt('SIM_SEEDS', 200);
 const steps = envInt('SIM_STEPS', 2000);
 const seedBase = envInt('SIM_SEED_BASE', 1);
+/** Long runs get a deadline in proportion (about 50 us of budget per step), never below vitest's. */
+const run_timeout_ms = Math.max(60_000, Math.ceil(seeds * steps * 0.05));
 
 describe('simulation: leader + two followers under drops, delays, duplicates, reordering, crashes', () => {
   if (replaySeed !== undefined && replaySeed !== '') {
@@ -28,7 +30,7 @@ describe('simulation: leader + two followers under drops, delays, duplicates, re
         const tail = envInt('SIM_TRACE_LINES', 200);
         console.log(lines.slice(-tail).join('\n'));
       }
-    });
+    }, run_timeout_ms);
     return;
   }
 
@@ -49,11 +51,13 @@ describe('simulation: leader + two followers under drops, delays, duplicates, re
     }
     expect(ok).toBe(seeds);
     console.log(`simulation: ${seeds} seeds x ${steps} steps from seed ${seedBase}: ${JSON.stringify(totals)}`);
-    // The faults actually happened (a simulation that never crashes proves little).
+    // The faults actually happened (a simulation that never crashes proves little). A short
+    // custom run may not hit the rarer ones.
+    if (seeds < 100) return;
     for (const key of ['follower_crashes', 'leader_crashes', 'partitions', 'snapshots_installed', 'duplicated', 'corrupted', 'invalid', 'stale_term', 'rejected', 'snapshots_ignored', 'timeouts', 'writes_acked']) {
       expect(totals[key], key).toBeGreaterThan(0);
     }
-  });
+  }, run_timeout_ms);
 
   it('is deterministic: a seed replays to the same history', () => {
     const a = runSim({ seed: 4242, steps: 600 });
