@@ -210,6 +210,13 @@ describe('precedence: flags, then env, then file, then defaults', () => {
     expect(config.server.port).toBe(7000);
   });
 
+  it('lets a node list from the environment replace the file endpoints', () => {
+    const file = tempYaml('cluster:\n  discovery:\n    endpoints: ["localhost:8080", "localhost:8081"]\n');
+    const config = loadConfig({ file, flags: { 'node-id': 'b' }, env: { CAIRN_REPLICATION_NODES: 'a=10.0.0.1:7000,b=10.0.0.2:7000' } });
+    expect(config.replication.nodes.map((n) => n.id)).toEqual(['a', 'b']);
+    expect(config.cluster.endpoints).toEqual(['10.0.0.1:7000', '10.0.0.2:7000']);
+  });
+
   it('documents a variable for every generic key', () => {
     const vars = envVariables();
     expect(vars['CAIRN_REPLICATION_BATCH_SIZE']).toBe('replication.batch_size');
@@ -255,6 +262,10 @@ describe('bad values name their key and what was expected', () => {
     ['cluster:\n  affinity:\n    rules:\n      ws:\n        preferred_nodes: [node-1]\n        avoid_nodes: [node-1]\n', 'cluster.affinity.rules.ws.avoid_nodes: lists node-1, which preferred_nodes also lists'],
     ['cluster:\n  resource_limits:\n    ws:\n      priority: 11\n', 'cluster.resource_limits.ws.priority: expected an integer from 1 to 10, got 11'],
     ['resource_limits:\n  ws:\n    max_tokens_per_minute: lots\n', 'resource_limits.ws.max_tokens_per_minute: expected an integer from 1 to 1000000000, got "lots"'],
+    [
+      'cluster:\n  discovery:\n    endpoints: ["h:1", "h:2"]\nreplication:\n  nodes: [{id: node-1, address: "h:1"}, {id: node-2, address: "h:3"}]\n',
+      'cluster.discovery.endpoints: expected the addresses of replication.nodes (h:1, h:3), got h:1, h:2',
+    ],
     ['servers:\n  port: 1\n', 'servers: unknown key (did you mean "server"?)'],
     ['replication: 5\n', 'replication: expected a mapping, got 5'],
   ])('%j', (yaml, expected) => {

@@ -74,8 +74,10 @@ export function validateConfig(raw: unknown, context: ValidateContext = {}): Val
 
   const enabled = optional(cluster['enabled'], { kind: 'bool' }, 'cluster.enabled', problems, true);
   const method = optional(discovery['method'], { kind: 'string', non_empty: true }, 'cluster.discovery.method', problems, 'static');
+  // A node list from the environment or a flag replaces the file's endpoints as well.
+  const nodesOverridden = context.origins?.has('replication.nodes') === true;
   const endpoints =
-    discovery['endpoints'] === undefined
+    discovery['endpoints'] === undefined || nodesOverridden
       ? undefined
       : (checkField(discovery['endpoints'], { kind: 'strings' }, 'cluster.discovery.endpoints', problems) as string[] | undefined);
 
@@ -88,6 +90,15 @@ export function validateConfig(raw: unknown, context: ValidateContext = {}): Val
 
   const allNodes = readNodes({ nodes: replicationRaw['nodes'], discoveryMethod: method, endpoints }, problems);
   if (allNodes === undefined) return { errors: problems.errors };
+  if (replicationRaw['nodes'] !== undefined && method === 'static' && endpoints !== undefined) {
+    const listed = allNodes.map((n) => n.address);
+    if (listed.length !== endpoints.length || !endpoints.every((e) => listed.includes(e))) {
+      problems.add(
+        'cluster.discovery.endpoints',
+        `expected the addresses of replication.nodes (${listed.join(', ')}), got ${endpoints.join(', ')}; list the same nodes or drop one of the two`,
+      );
+    }
+  }
 
   const override = optionalText(root['node_id'], 'node_id', problems);
   const fromCluster = optionalText(cluster['node_id'], 'cluster.node_id', problems);
