@@ -1,7 +1,7 @@
 import { assert } from './errors.ts';
 import { dot } from './vector-math.ts';
 
-/** Initial capacity of an inverted list, in vectors. Lists grow by doubling. */
+/** Capacity of a list on its first growth, in vectors. Lists then grow by doubling. */
 export const list_capacity_min = 8;
 
 /**
@@ -17,9 +17,10 @@ export class VectorList {
   ids: string[];
   count = 0;
 
-  constructor(dim: number, capacity: number = list_capacity_min) {
+  constructor(dim: number, capacity: number = 0) {
     assert(Number.isInteger(dim) && dim > 0, 'list dim must be a positive integer');
-    const cap = Math.max(list_capacity_min, capacity);
+    assert(Number.isInteger(capacity) && capacity >= 0, 'list capacity is a count');
+    const cap = capacity;
     this.dim = dim;
     this.data = new Float32Array(cap * dim);
     this.norms = new Float32Array(cap);
@@ -34,7 +35,7 @@ export class VectorList {
   /** Appends a row; returns its position. `vector` must already be validated (and normalised). */
   append(id: string, vector: Float32Array, tag: number): number {
     assert(vector.length === this.dim, 'appended vector has the list dimension');
-    if (this.count === this.capacity) this.grow(this.capacity * 2);
+    if (this.count === this.capacity) this.grow(Math.max(list_capacity_min, this.capacity * 2));
     const pos = this.count++;
     this.data.set(vector, pos * this.dim);
     this.norms[pos] = dot(vector, 0, vector, 0, this.dim);
