@@ -105,7 +105,7 @@ function runMain(args: BenchArgs): Record<string, unknown> {
     vectors_scanned_per_query: Math.round(scanned / queries.length),
     train_ms: Math.round(train_ms), apply_ms: Math.round(apply_ms), build_ms: Math.round(build_ms),
     bytes_per_vector: Math.round(bytesPerVector), bytes_per_vector_typed_arrays: round(typedPerVector, 1),
-    imbalance: round(stats.imbalance), list_size_max: stats.list_size_max,
+    imbalance: round(stats.imbalance), list_size_max: stats.list_size_max, retrain_due: ix.retrainDue(),
     node: process.version,
   };
 
@@ -125,9 +125,9 @@ function runMain(args: BenchArgs): Record<string, unknown> {
     const lists = new Int32Array(n);
     for (let i = 0; i < n; i++) lists[i] = ix.listOf(`v${i}`);
     const sizes = ix.listSizes();
-    const imbalanceAtTrain = ix.imbalanceAtTraining;
+    const training = ix.trainingState();
     index = null; // release before loading a second copy
-    Object.assign(result, runLoadTest(args, mixture, { centroids, lists, sizes, imbalanceAtTrain, np, sample, sampleHits }));
+    Object.assign(result, runLoadTest(args, mixture, { centroids, lists, sizes, training, np, sample, sampleHits }));
   }
   return result;
 }

@@ -34,7 +34,8 @@ export function runDrift(args: BenchArgs): Record<string, unknown> {
       size: s.size, nlist: s.nlist, nprobe: np, imbalance: Math.round(s.imbalance * 100) / 100,
       list_size_max: s.list_size_max, recall_at_10: Math.round(meanRecall(run.hits, exact, 'cosine') * 1000) / 1000,
       ms_per_query_ivf: Math.round(t.median * 1000) / 1000, p99_ms_ivf: Math.round(t.p99 * 1000) / 1000,
-      vectors_scanned_per_query: Math.round(scanned / queries.length), retrain_due: index.retrainDue(),
+      vectors_scanned_per_query: Math.round(scanned / queries.length), residual_growth: Math.round(s.residual_growth * 1000) / 1000,
+      retrain_due: index.retrainDue(),
     };
     log(`${label}: ${JSON.stringify(out)}`);
     return out;

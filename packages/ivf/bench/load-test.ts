@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteIvfStore } from '../src/index.ts';
-import type { SearchHit } from '../src/index.ts';
+import type { SearchHit, TrainingState } from '../src/index.ts';
 import type { BenchArgs } from './args.ts';
 import type { Mixture } from './data.ts';
 import { k_recall, log } from './measure.ts';
@@ -12,7 +12,7 @@ export interface Built {
   centroids: Float32Array;
   lists: Int32Array;
   sizes: Int32Array;
-  imbalanceAtTrain: number;
+  training: TrainingState;
   np: number;
   sample: Float32Array[];
   sampleHits: SearchHit[][];
@@ -54,7 +54,9 @@ export function runLoadTest(args: BenchArgs, mixture: Mixture, built: Built): Re
     for (let c = 0; c < nlist; c++) {
       cl.run(workspace, c, Buffer.from(built.centroids.buffer, c * dim * 4, dim * 4), built.sizes[c]);
     }
-    db.prepare('INSERT OR REPLACE INTO ivf_meta VALUES (?, ?, ?, ?, ?, ?)').run(workspace, dim, 'cosine', nlist, n, built.imbalanceAtTrain);
+    const t = built.training;
+    db.prepare('INSERT OR REPLACE INTO ivf_meta VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(workspace, dim, 'cosine', nlist, t.trained_at_size, t.imbalance_at_train, t.residual_at_train);
   })();
   db.close();
   const write_ms = performance.now() - t;

@@ -1,6 +1,7 @@
 import { assert } from './errors.ts';
 import { centroidNorms, kmeans, nearestCentroid, routeScore } from './kmeans.ts';
 import { Prng } from './prng.ts';
+import { l2sq } from './vector-math.ts';
 
 /** Up to this nlist a vector's list is its exact nearest centroid. */
 export const assign_exact_nlist_max = 256;
@@ -57,6 +58,12 @@ export class Assigner {
     }
     for (const b of buckets) this.members.push(Int32Array.from(b));
     this.groupScores = new Float64Array(g);
+  }
+
+  /** Squared L2 distance from x to the centroid of `list`. */
+  residual(x: Float32Array, xOff: number, list: number): number {
+    assert(Number.isInteger(list) && list >= 0 && list < this.nlist, 'list is in range');
+    return l2sq(x, xOff, this.centroids, list * this.dim, this.dim);
   }
 
   /** The list for the vector at x[xOff .. xOff+dim). Ties go to the lowest list number. */

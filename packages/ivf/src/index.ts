@@ -1,7 +1,7 @@
 export { IvfError } from './errors.ts';
 export type { IvfErrorCode } from './errors.ts';
 export { IvfIndex } from './ivf-index.ts';
-export type { IvfOptions, IvfStats, Metric, SearchHit, SearchOptions, TrainOptions } from './ivf-index.ts';
+export type { IvfOptions, IvfStats, Metric, SearchHit, SearchOptions, TrainOptions, TrainingState } from './ivf-index.ts';
 export {
   defaultNprobe, dim_max, exact_scan_size_max, k_max, nlist_max, nprobe_max, suggestNlist,
   train_sample_per_centroid_max,

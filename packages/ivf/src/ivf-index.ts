@@ -3,7 +3,7 @@ import { IvfError, assert } from './errors.ts';
 import { VectorList } from './list-store.ts';
 import {
   defaultNprobe, dim_max, exact_scan_size_max, id_length_max, k_max, nlist_max, nprobe_max,
-  retrain_growth_factor, retrain_imbalance_factor, retrain_imbalance_min, retrain_shrink_factor,
+  retrain_growth_factor, retrain_imbalance_factor, retrain_imbalance_min, retrain_residual_factor, retrain_shrink_factor,
   suggestNlist, tag_length_max, tags_max, train_iterations_default, train_iterations_max, vectors_max,
 } from './params.ts';
 import { scanList, selectLists } from './scan.ts';
@@ -51,6 +51,15 @@ export interface IvfStats {
   /** sum(size_i^2) * nlist / N^2: 1 for equal lists, nlist when one list holds everything. */
   imbalance: number;
   trained_at_size: number;
+  /** Mean squared distance to the centroid now / right after training (1 while untrained). */
+  residual_growth: number;
+}
+
+/** What retrainDue() compares against; persisted so a restarted node answers the same. */
+export interface TrainingState {
+  trained_at_size: number;
+  imbalance_at_train: number;
+  residual_at_train: number;
 }
 
 /** Position of a vector: list * loc_list_stride + row. */
@@ -73,6 +82,10 @@ export class IvfIndex {
   private assigner: Assigner | null = null;
   private trainedAtSize = 0;
   private imbalanceAtTrain = 1;
+  /** Mean squared distance of a vector to its centroid right after training (0: unknown). */
+  private residualAtTrain = 0;
+  /** Sum over held vectors of the squared distance to their list's centroid (0 while untrained). */
+  private residualSum = 0;
 
   constructor(opts: IvfOptions) {
     const { dim, metric = 'cosine', seed = 1, exact_scan_size_max: exactMax = exact_scan_size_max } = opts;
@@ -141,6 +154,9 @@ export class IvfIndex {
     const pos = at - list * loc_list_stride;
     const l = this.lists[list]!;
     assert(l.ids[pos] === id, 'location map agrees with the list');
+    if (this.assigner !== null) {
+      this.residualSum = Math.max(0, this.residualSum - this.assigner.residual(l.data, pos * this.dim, list));
+    }
     const moved = l.removeAt(pos);
     if (moved !== null) this.loc.set(moved, at);
     this.loc.delete(id);
@@ -221,8 +237,7 @@ export class IvfIndex {
     if (this.assigner !== null && sameBytes(this.assigner.centroids, centroids)) {
       // Same centroids: every vector already sits where a reassignment would put it (add() routes
       // with the same assigner), so only the training bookkeeping changes.
-      this.trainedAtSize = this.size;
-      this.imbalanceAtTrain = this.stats().imbalance;
+      this.markTrained();
       return;
     }
     const assigner = new Assigner(centroids.slice(), nlist, this.dim, this.metric === 'cosine');
@@ -247,8 +262,12 @@ export class IvfIndex {
     }
     this.lists = next;
     this.assigner = assigner;
-    this.trainedAtSize = total;
-    this.imbalanceAtTrain = this.stats().imbalance;
+    this.residualSum = 0;
+    for (let li = 0; li < nlist; li++) {
+      const l = next[li]!;
+      for (let p = 0; p < l.count; p++) this.residualSum += assigner.residual(l.data, p * this.dim, li);
+    }
+    this.markTrained();
     assert(this.size === total, 'reassignment keeps every vector');
   }
 
@@ -264,22 +283,37 @@ export class IvfIndex {
     if (n >= this.trainedAtSize * retrain_growth_factor) return true;
     if (n * retrain_shrink_factor <= this.trainedAtSize && n > this.exactScanSizeMax) return true;
     const imbalance = this.stats().imbalance;
-    return imbalance > retrain_imbalance_min && imbalance > this.imbalanceAtTrain * retrain_imbalance_factor;
+    if (imbalance > retrain_imbalance_min && imbalance > this.imbalanceAtTrain * retrain_imbalance_factor) return true;
+    return this.residualGrowth() > retrain_residual_factor;
+  }
+
+  /**
+   * Mean squared distance of the vectors to their centroids, relative to its value right after
+   * training (1 when unknown). New topics far from every centroid raise it even when they spread
+   * evenly over the lists and leave the imbalance flat.
+   */
+  residualGrowth(): number {
+    if (this.assigner === null || this.size === 0 || !(this.residualAtTrain > 0)) return 1;
+    return this.residualSum / this.size / this.residualAtTrain;
   }
 
   /**
    * Restores the training bookkeeping after a load (the lists were filled with addAssigned):
    * retrainDue() then answers as it did before the restart.
    */
-  restoreTrainingState(trainedAtSize: number, imbalanceAtTrain: number): void {
-    assert(Number.isInteger(trainedAtSize) && trainedAtSize >= 0, 'trained_at_size is a count');
-    assert(Number.isFinite(imbalanceAtTrain) && imbalanceAtTrain >= 0, 'imbalance is finite');
-    this.trainedAtSize = trainedAtSize;
-    this.imbalanceAtTrain = imbalanceAtTrain;
+  restoreTrainingState(state: TrainingState): void {
+    assert(Number.isInteger(state.trained_at_size) && state.trained_at_size >= 0, 'trained_at_size is a count');
+    assert(Number.isFinite(state.imbalance_at_train) && state.imbalance_at_train >= 0, 'imbalance is finite');
+    assert(Number.isFinite(state.residual_at_train) && state.residual_at_train >= 0, 'residual is finite');
+    this.trainedAtSize = state.trained_at_size;
+    this.imbalanceAtTrain = state.imbalance_at_train;
+    this.residualAtTrain = state.residual_at_train;
   }
 
-  get imbalanceAtTraining(): number {
-    return this.imbalanceAtTrain;
+  trainingState(): TrainingState {
+    return {
+      trained_at_size: this.trainedAtSize, imbalance_at_train: this.imbalanceAtTrain, residual_at_train: this.residualAtTrain,
+    };
   }
 
   centroids(): Float32Array | null {
@@ -296,7 +330,10 @@ export class IvfIndex {
     }
     const nlist = this.nlist;
     const imbalance = n === 0 ? 1 : (sq * Math.max(1, nlist)) / (n * n);
-    return { size: n, nlist, list_size_max: max, imbalance, trained_at_size: this.trainedAtSize };
+    return {
+      size: n, nlist, list_size_max: max, imbalance, trained_at_size: this.trainedAtSize,
+      residual_growth: this.residualGrowth(),
+    };
   }
 
   /** Sizes of the lists (one entry while untrained). */
@@ -342,7 +379,14 @@ export class IvfIndex {
     return b;
   }
 
+  private markTrained(): void {
+    this.trainedAtSize = this.size;
+    this.imbalanceAtTrain = this.stats().imbalance;
+    this.residualAtTrain = this.size === 0 ? 0 : this.residualSum / this.size;
+  }
+
   private place(id: string, v: Float32Array, list: number, tagCode: number): void {
+    if (this.assigner !== null) this.residualSum += this.assigner.residual(v, 0, list);
     const pos = this.lists[list]!.append(id, v, tagCode);
     assert(pos < loc_list_stride, 'list row fits the location encoding');
     this.loc.set(id, list * loc_list_stride + pos);

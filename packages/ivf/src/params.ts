@@ -39,6 +39,11 @@ export const retrain_growth_factor = 2;
 export const retrain_shrink_factor = 4;
 /** Retrain policy: due when imbalance exceeds this multiple of its value right after training. */
 export const retrain_imbalance_factor = 2;
+/**
+ * Retrain policy: due when the mean squared distance of vectors to their centroid grew by this
+ * factor since training (new topics far from every centroid).
+ */
+export const retrain_residual_factor = 1.25;
 /** Retrain policy: ...and exceeds this absolute floor (a fresh k-means on skewed data sits near 1.2-2). */
 export const retrain_imbalance_min = 3;
 

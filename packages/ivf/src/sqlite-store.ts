@@ -27,7 +27,8 @@ export class SqliteIvfStore {
     db.exec(`
       CREATE TABLE IF NOT EXISTS ivf_meta(
         workspace TEXT PRIMARY KEY, dim INTEGER NOT NULL, metric TEXT NOT NULL, nlist INTEGER NOT NULL,
-        trained_at_size INTEGER NOT NULL, imbalance_at_train REAL NOT NULL);
+        trained_at_size INTEGER NOT NULL, imbalance_at_train REAL NOT NULL,
+        residual_at_train REAL NOT NULL);
       CREATE TABLE IF NOT EXISTS clusters(
         workspace TEXT NOT NULL, cluster_id INTEGER NOT NULL, centroid BLOB NOT NULL,
         size INTEGER NOT NULL, variance REAL NOT NULL, PRIMARY KEY(workspace, cluster_id));
@@ -47,17 +48,19 @@ export class SqliteIvfStore {
       sizeInc: db.prepare('UPDATE clusters SET size = size + 1 WHERE workspace = ? AND cluster_id = ?'),
       sizeDec: db.prepare('UPDATE clusters SET size = size - 1 WHERE workspace = ? AND cluster_id = ?'),
       metaInit: db.prepare(
-        'INSERT OR IGNORE INTO ivf_meta(workspace, dim, metric, nlist, trained_at_size, imbalance_at_train) VALUES (?, ?, ?, 0, 0, 1)',
+        'INSERT OR IGNORE INTO ivf_meta(workspace, dim, metric, nlist, trained_at_size, imbalance_at_train, residual_at_train) VALUES (?, ?, ?, 0, 0, 1, 0)',
       ),
       metaTrain: db.prepare(
-        'UPDATE ivf_meta SET nlist = ?, trained_at_size = ?, imbalance_at_train = ? WHERE workspace = ?',
+        'UPDATE ivf_meta SET nlist = ?, trained_at_size = ?, imbalance_at_train = ?, residual_at_train = ? WHERE workspace = ?',
       ),
       delClusters: db.prepare('DELETE FROM clusters WHERE workspace = ?'),
       delDocClusters: db.prepare('DELETE FROM doc_cluster WHERE workspace = ?'),
       putCluster: db.prepare(
         'INSERT INTO clusters(workspace, cluster_id, centroid, size, variance) VALUES (?, ?, ?, ?, ?)',
       ),
-      metaAll: db.prepare('SELECT workspace, dim, metric, trained_at_size, imbalance_at_train FROM ivf_meta ORDER BY workspace'),
+      metaAll: db.prepare(
+        'SELECT workspace, dim, metric, trained_at_size, imbalance_at_train, residual_at_train FROM ivf_meta ORDER BY workspace',
+      ),
       clustersOf: db.prepare('SELECT cluster_id, centroid FROM clusters WHERE workspace = ? ORDER BY cluster_id'),
       rowsOf: db.prepare(
         `SELECT e.doc_id, e.vec, e.tag, d.cluster_id FROM embeddings e
@@ -104,8 +107,8 @@ export class SqliteIvfStore {
     index.forEachAssignment((id, list) => {
       this.st.putDocCluster.run(workspace, id, list);
     });
-    const stats = index.stats();
-    this.st.metaTrain.run(nlist, stats.trained_at_size, index.imbalanceAtTraining, workspace);
+    const state = index.trainingState();
+    this.st.metaTrain.run(nlist, state.trained_at_size, state.imbalance_at_train, state.residual_at_train, workspace);
   }
 
   /**
@@ -116,6 +119,7 @@ export class SqliteIvfStore {
     const out = new Map<string, IvfIndex>();
     const metas = this.st.metaAll.all() as {
       workspace: string; dim: number; metric: string; trained_at_size: number; imbalance_at_train: number;
+      residual_at_train: number;
     }[];
     for (const meta of metas) {
       const m = (meta.metric === 'cosine' || meta.metric === 'ip' || meta.metric === 'l2') ? meta.metric : metric;
@@ -136,7 +140,10 @@ export class SqliteIvfStore {
         if (list !== null && list >= 0 && list < nlist) index.addAssigned(id, vec, list, tag ?? undefined);
         else index.add(id, vec, tag ?? undefined);
       }
-      index.restoreTrainingState(meta.trained_at_size, meta.imbalance_at_train);
+      index.restoreTrainingState({
+        trained_at_size: meta.trained_at_size, imbalance_at_train: meta.imbalance_at_train,
+        residual_at_train: meta.residual_at_train,
+      });
       out.set(meta.workspace, index);
     }
     return out;

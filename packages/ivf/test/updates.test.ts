@@ -94,6 +94,24 @@ describe('updates', () => {
     expect(skew.retrainDue()).toBe(true);
   });
 
+  it('signals retraining when new topics arrive far from every centroid, before the size doubles', () => {
+    const d = dataset(3000, 32, { topics: 40 });
+    const index = new IvfIndex({ dim: 32, exact_scan_size_max: 0 });
+    const old = d.ids.map((_, i) => i).filter((i) => d.mixture.topicOf(i) < 20);
+    const fresh = d.ids.map((_, i) => i).filter((i) => d.mixture.topicOf(i) >= 20);
+    for (const i of old) index.add(d.ids[i]!, d.vectors[i]!);
+    index.applyCentroids(index.train({ nlist: 32 }));
+    expect(index.stats().residual_growth).toBeCloseTo(1, 6);
+    const extra = Math.ceil(old.length * 0.5);
+    for (const i of fresh.slice(0, extra)) index.add(d.ids[i]!, d.vectors[i]!);
+    expect(index.size).toBeLessThan(2 * old.length);
+    expect(index.stats().residual_growth).toBeGreaterThan(1.25);
+    expect(index.retrainDue()).toBe(true);
+    for (const i of fresh.slice(0, extra)) index.remove(d.ids[i]!);
+    expect(index.stats().residual_growth).toBeCloseTo(1, 6);
+    expect(index.retrainDue()).toBe(false);
+  });
+
   it('keeps recall when the index grows 4x after training, with the retrain policy applied', () => {
     const d = dataset(4000, 32, { topics: 40 });
     // Drift: train on vectors of the first half of the topics, then insert everything else.
