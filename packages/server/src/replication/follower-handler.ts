@@ -159,7 +159,15 @@ export class FollowerHandler<S extends StateMachine> {
         this.abortReceive('chunk checksum mismatch');
         throw new ReplicationError(400, 'bad_chunk_checksum', `chunk at offset ${chunk.offset} has a wrong checksum; transfer discarded`);
       }
-      if (chunk.offset === 0) this.beginReceive(chunk.snapshot_id, chunk.last_index, chunk.last_term);
+      if (chunk.offset === 0) {
+        // A snapshot older than what this node applied would move its state back.
+        if (chunk.last_index < this.state.appliedIndex()) {
+          throw new ReplicationError(409, 'snapshot_stale', `snapshot at index ${chunk.last_index} is older than this node's applied index ${this.state.appliedIndex()}`, {
+            applied_index: this.state.appliedIndex(),
+          });
+        }
+        this.beginReceive(chunk.snapshot_id, chunk.last_index, chunk.last_term);
+      }
       const r = this.receiving;
       if (r?.id !== chunk.snapshot_id || r.offset !== chunk.offset) {
         throw new ReplicationError(409, 'snapshot_out_of_order', `expected offset ${r?.offset ?? 0} of snapshot ${r?.id ?? '(none)'}`, {

@@ -87,7 +87,7 @@ export class LeaderDriver<S extends StateMachine> {
       },
       { last_index: log.lastIndex(), commit_index: this.persistedCommit },
     );
-    state.applyEntries(log.entries(state.appliedIndex() + 1, log.lastIndex() + 1, Number.POSITIVE_INFINITY));
+    this.applyCommitted();
     this.commitWaiters = new IndexWaiters(() => this.core.commitIndex());
     this.allWaiters = new IndexWaiters(() => this.core.allIndex());
     hooks.event({ kind: 'leader_started', detail: `term ${this.term}, last index ${log.lastIndex()}` });
@@ -162,13 +162,17 @@ export class LeaderDriver<S extends StateMachine> {
     this.batchSizes.push(batch.length);
     if (this.batchSizes.length > 1000) this.batchSizes.splice(0, 500);
     this.core.onLocalAppend(this.log.lastIndex());
-    this.state.applyEntries(entries);
-    this.hooks.onApplied();
+    this.applyCommitted();
     this.pump();
     batch.forEach((p, i) => this.acknowledge(p, first + i));
     if (this.queue.length > 0) this.scheduleFlush();
   }
 
+  /**
+   * `leader`: durable on the leader (it becomes visible to reads once committed, which a read
+   * with ?min_index=<index> waits for); `quorum`: committed and applied on the leader; `all`:
+   * durable on every node.
+   */
   private acknowledge(p: Proposal, index: number): void {
     if (p.concern === 'leader') {
       p.resolve({ index });
@@ -231,7 +235,23 @@ export class LeaderDriver<S extends StateMachine> {
     }
   }
 
+  /**
+   * The leader's state, like every replica's, holds committed entries only: what a quorum has
+   * durably. So a snapshot (a copy of state) never carries an entry the followers could not
+   * apply yet, and a read on the leader never sees a write a quorum does not hold.
+   */
+  private applyCommitted(): void {
+    const to = Math.min(this.core.commitIndex(), this.log.lastIndex());
+    const from = this.state.appliedIndex() + 1;
+    if (to < from) return;
+    for (let lo = from; lo <= to; lo += 1000) {
+      this.state.applyEntries(this.log.entries(lo, Math.min(to, lo + 999) + 1, Number.POSITIVE_INFINITY));
+    }
+    this.hooks.onApplied();
+  }
+
   private afterResponse(): void {
+    this.applyCommitted();
     this.commitWaiters.notify();
     this.allWaiters.notify();
     this.pump();
