@@ -76,6 +76,7 @@ export class IvfIndex {
   readonly metric: Metric;
   private readonly seed: number;
   private readonly exactScanSizeMax: number;
+  private readonly scratch: Float32Array;
   private lists: VectorList[];
   private readonly loc = new Map<string, number>();
   private readonly tagCodes = new Map<string, number>();
@@ -101,6 +102,7 @@ export class IvfIndex {
     this.metric = metric;
     this.seed = seed;
     this.exactScanSizeMax = exactMax;
+    this.scratch = new Float32Array(dim);
     this.lists = [new VectorList(dim)];
   }
 
@@ -351,6 +353,16 @@ export class IvfIndex {
     return n;
   }
 
+  /** Makes room for `capacity` vectors in `list` (for loading: avoids regrowing). */
+  reserve(list: number, capacity: number): void {
+    const lists = Math.max(1, this.nlist);
+    if (!Number.isInteger(list) || list < 0 || list >= lists) throw new IvfError('bad_option', `list ${list} is out of range [0, ${lists})`);
+    if (!Number.isInteger(capacity) || capacity < 0 || capacity > vectors_max) {
+      throw new IvfError('bad_option', `capacity must be an integer in [0, ${vectors_max}]`);
+    }
+    this.lists[list]!.reserve(capacity);
+  }
+
   /** Calls fn(id, list) for every vector (list 0 while untrained), list by list. */
   forEachAssignment(fn: (id: string, list: number) => void): void {
     this.lists.forEach((l, li) => {
@@ -392,9 +404,14 @@ export class IvfIndex {
     this.loc.set(id, list * loc_list_stride + pos);
   }
 
+  /**
+   * Validates a vector; for cosine returns it normalised into a scratch buffer that is only valid
+   * until the next call (stored vectors are copied into their list, queries get their own copy).
+   */
   private prepare(vector: Float32Array, what: string): Float32Array {
     const v = checkVector(vector, this.dim, what);
-    return this.metric === 'cosine' ? normalisedCopy(v, what) : v;
+    if (this.metric !== 'cosine') return v;
+    return normalisedCopy(v, what, what === 'query' ? new Float32Array(this.dim) : this.scratch);
   }
 
   /** Tag code (0: no tag). Unknown tags get a new code when `create`, else -1. */

@@ -66,6 +66,11 @@ export class VectorList {
     return moved;
   }
 
+  /** Grows the capacity to at least `capacity` rows. */
+  reserve(capacity: number): void {
+    if (capacity > this.capacity) this.grow(capacity);
+  }
+
   /** A view (no copy) of row `pos`. */
   row(pos: number): Float32Array {
     assert(pos >= 0 && pos < this.count, 'row position is in range');

@@ -61,7 +61,7 @@ export class SqliteIvfStore {
       metaAll: db.prepare(
         'SELECT workspace, dim, metric, trained_at_size, imbalance_at_train, residual_at_train FROM ivf_meta ORDER BY workspace',
       ),
-      clustersOf: db.prepare('SELECT cluster_id, centroid FROM clusters WHERE workspace = ? ORDER BY cluster_id'),
+      clustersOf: db.prepare('SELECT cluster_id, centroid, size FROM clusters WHERE workspace = ? ORDER BY cluster_id'),
       rowsOf: db.prepare(
         `SELECT e.doc_id, e.vec, e.tag, d.cluster_id FROM embeddings e
          LEFT JOIN doc_cluster d ON d.workspace = e.workspace AND d.doc_id = e.doc_id
@@ -124,7 +124,7 @@ export class SqliteIvfStore {
     for (const meta of metas) {
       const m = (meta.metric === 'cosine' || meta.metric === 'ip' || meta.metric === 'l2') ? meta.metric : metric;
       const index = new IvfIndex({ ...options, dim: meta.dim, metric: m });
-      const rows = this.st.clustersOf.all(meta.workspace) as { cluster_id: number; centroid: Buffer }[];
+      const rows = this.st.clustersOf.all(meta.workspace) as { cluster_id: number; centroid: Buffer; size: number }[];
       if (rows.length > 0) {
         const centroids = new Float32Array(rows.length * meta.dim);
         rows.forEach((r, i) => {
@@ -132,6 +132,7 @@ export class SqliteIvfStore {
           centroids.set(fromBlob(r.centroid, meta.dim), i * meta.dim);
         });
         index.applyCentroids(centroids);
+        rows.forEach((r, i) => index.reserve(i, Math.max(0, r.size)));
       }
       const nlist = index.nlist;
       for (const row of this.st.rowsOf.iterate(meta.workspace) as Iterable<[string, Buffer, string | null, number | null]>) {

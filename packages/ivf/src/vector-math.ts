@@ -59,13 +59,15 @@ export function checkVector(v: unknown, dim: number, what: string): Float32Array
   return v;
 }
 
-/** A normalised copy of v (unit L2 norm). Throws zero_vector when v has norm 0. */
-export function normalisedCopy(v: Float32Array, what: string): Float32Array {
+/**
+ * Writes v scaled to unit L2 norm into `out` (a new array when omitted) and returns it. Throws
+ * zero_vector when v has norm 0.
+ */
+export function normalisedCopy(v: Float32Array, what: string, out: Float32Array = new Float32Array(v.length)): Float32Array {
   const norm = Math.sqrt(dot(v, 0, v, 0, v.length));
   if (!(norm > 0) || !Number.isFinite(norm)) {
     throw new IvfError('zero_vector', `${what} has norm ${norm}; cosine needs a non-zero vector`);
   }
-  const out = new Float32Array(v.length);
   for (let i = 0; i < v.length; i++) out[i] = v[i]! / norm;
   return out;
 }
