@@ -9,6 +9,7 @@ import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, startCluster } from './helpers/cluster.ts';
+import { startVerified } from '../packages/server/src/http/cluster/testing.ts';
 import type { TestCluster } from './helpers/cluster.ts';
 import { waitFor } from './helpers/wait.ts';
 
@@ -24,12 +25,14 @@ let browser: Browser;
 
 beforeAll(async () => {
   [cluster, browser] = await Promise.all([
-    startCluster({
-      nodes: 3,
-      configOverrides: {
-        replication: { resync_threshold: RESYNC_THRESHOLD, silence_lagging_ms: 600, failures_lagging: 2, append_timeout_ms: 400, heartbeat_ms: 100 },
-      },
-    }),
+    startVerified(() =>
+      startCluster({
+        nodes: 3,
+        configOverrides: {
+          replication: { resync_threshold: RESYNC_THRESHOLD, silence_lagging_ms: 600, failures_lagging: 2, append_timeout_ms: 400, heartbeat_ms: 100 },
+        },
+      }),
+    ),
     chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }),
   ]);
   mkdirSync(ARTIFACTS, { recursive: true });

@@ -6,16 +6,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePrometheusText, sampleValue } from '../packages/server/src/metrics/prom-text.ts';
 import type { ClusterSnapshot, NodeRow } from '../packages/server/src/http/cluster/types.ts';
 import { startCluster } from './helpers/cluster.ts';
+import { startVerified } from '../packages/server/src/http/cluster/testing.ts';
 import type { TestCluster } from './helpers/cluster.ts';
 import { waitFor } from './helpers/wait.ts';
 
 let cluster: TestCluster;
 
 beforeAll(async () => {
-  cluster = await startCluster({
-    nodes: 3,
-    configOverrides: { replication: { silence_lagging_ms: 600, failures_lagging: 2, append_timeout_ms: 400, heartbeat_ms: 100 } },
-  });
+  cluster = await startVerified(() =>
+    startCluster({
+      nodes: 3,
+      configOverrides: { replication: { silence_lagging_ms: 600, failures_lagging: 2, append_timeout_ms: 400, heartbeat_ms: 100 } },
+    }),
+  );
 });
 afterAll(async () => {
   await cluster.stop();
@@ -87,6 +90,7 @@ describe('metrics and cluster views on three real nodes', () => {
       await writeDocs(leader.url, 'ws-metrics', 20, 'while-paused');
       // Lag of a silent follower stops moving once the writes are done: read both until they agree
       // twice in a row on a lagging follower (no fixed sleep; nothing else writes).
+      let seen = '';
       const agreed = await waitFor(
         async () => {
           const sync = await json<SyncStatus>(`${leader.url}/_raft/sync-status`);
@@ -99,10 +103,13 @@ describe('metrics and cluster views on three real nodes', () => {
           const lagging3 = sampleValue(metrics, 'cairn_raft_follower_state', { follower: 'node-3', state: 'lagging' });
           const again = await json<SyncStatus>(`${leader.url}/_raft/sync-status`);
           const stable = again.followers.find((f) => f.node_id === 'node-3')?.lag === f3.lag;
+          seen = JSON.stringify({ sync: sync.followers, metrics: { lag3, lag2, lagging3 }, again: again.followers.map((f) => f.lag) });
           return stable && lag3 === f3.lag && lag2 === f2.lag && lagging3 === 1 ? { lag: f3.lag, metrics } : false;
         },
         { what: 'node-3 lagging with the same lag in /metrics and /_raft/sync-status', timeoutMs: 15_000 },
-      );
+      ).catch((err: unknown) => {
+        throw new Error(`${(err as Error).message}; last seen ${seen}\n${cluster.logs(10)}`);
+      });
       expect(agreed.lag).toBeGreaterThanOrEqual(20);
       expect(sampleValue(agreed.metrics, 'cairn_raft_follower_state', { follower: 'node-3', state: 'healthy' })).toBe(0);
       expect(sampleValue(agreed.metrics, 'cairn_workspace_documents', { workspace: 'ws-metrics' })).toBe(25);
@@ -138,6 +145,10 @@ describe('metrics and cluster views on three real nodes', () => {
   });
 
   it('streams cluster snapshots as Server-Sent Events from any node', async () => {
+    await waitFor(async () => (await json<{ reachable_nodes: number }>(`${cluster.node('node-3').url}/api/v1/cluster/overview`)).reachable_nodes === 3, {
+      what: 'all three nodes reachable from node-3',
+      timeoutMs: 10_000,
+    });
     const { status, contentType, events } = await readEvents(`${cluster.node('node-3').url}/api/v1/cluster/events`, 2, 10_000);
     expect(status).toBe(200);
     expect(contentType).toMatch(/^text\/event-stream/);

@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../packages/server/src/cli/main.ts';
 import { CAIRN_BIN, REPO_ROOT, nodeEnv, startCluster } from './helpers/cluster.ts';
+import { startVerified } from '../packages/server/src/http/cluster/testing.ts';
 import type { TestCluster } from './helpers/cluster.ts';
 import { freePort } from './helpers/ports.ts';
 import { waitFor } from './helpers/wait.ts';
@@ -11,7 +12,7 @@ import { waitFor } from './helpers/wait.ts';
 let cluster: TestCluster;
 
 beforeAll(async () => {
-  cluster = await startCluster({ nodes: 3, configOverrides: { replication: { silence_lagging_ms: 600, append_timeout_ms: 400 } } });
+  cluster = await startVerified(() => startCluster({ nodes: 3, configOverrides: { replication: { silence_lagging_ms: 600, append_timeout_ms: 400 } } }));
 });
 afterAll(async () => {
   await cluster.stop();

@@ -70,6 +70,7 @@ export class ClusterView {
     const rates = this.rates.current();
     const out: NodeSelf = {
       node_id: r.self.id,
+      cluster_id: r.config.replication.cluster_id,
       address: r.self.address,
       role: r.isLeader() ? 'leader' : 'follower',
       leader_id: r.leader.id,
@@ -263,6 +264,7 @@ export function fromRaftHealth(h: Record<string, unknown>, spec: NodeSpec): Node
   const details = Array.isArray(h['follower_details']) ? (h['follower_details'] as NodeSelf['followers']) : [];
   return {
     node_id: typeof h['node_id'] === 'string' ? h['node_id'] : spec.id,
+    cluster_id: '',
     address: typeof h['address'] === 'string' ? h['address'] : spec.address,
     role: String(h['role'] ?? h['state']).toLowerCase() === 'leader' ? 'leader' : 'follower',
     leader_id: typeof h['leader_id'] === 'string' ? h['leader_id'] : '',

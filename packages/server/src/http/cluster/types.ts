@@ -7,6 +7,7 @@ import type { RateHistory } from './rates.ts';
 
 export interface NodeSelf {
   node_id: string;
+  cluster_id: string;
   address: string;
   role: 'leader' | 'follower';
   leader_id: string;
