@@ -86,7 +86,14 @@ export class EventHub {
   private push(): void {
     if (this.subscribers.size === 0) return;
     this.lastPushMs = Date.now();
-    const snap = this.view.snapshot();
+    let snap: ClusterSnapshot;
+    try {
+      snap = this.view.snapshot();
+    } catch {
+      // The node is closing (its databases are closed) and the streams are about to end.
+      this.stopLoop();
+      return;
+    }
     for (const fn of this.subscribers) fn(snap);
   }
 }
