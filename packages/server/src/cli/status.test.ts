@@ -1,5 +1,6 @@
+import { createServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { formatTable, rowsFromRaftHealth } from './status.ts';
+import { fetchStatus, formatTable, rowsFromRaftHealth } from './status.ts';
 
 describe('cairn status table', () => {
   it('reads the rows of a leader\'s /_raft/health when the cluster API is missing', () => {
@@ -19,5 +20,29 @@ describe('cairn status table', () => {
     expect(table).toHaveLength(3 + 4); // rows, header, three rules
     expect(new Set(table.map((l) => l.length)).size).toBe(1); // aligned
     expect(table[3]).toMatch(/^\| node-1 \| h1:8080 \| leader +\| leader +\| yes +\| 150 +\| 0 +\|/);
+  });
+});
+
+describe('cairn status against a node without the cluster API', () => {
+  it('falls back to /_raft/health (503 still carries the body), and refuses what is not a Cairn node', async () => {
+    const server = createServer((req, res) => {
+      if (req.url === '/_raft/health') {
+        res.writeHead(503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ node_id: 'node-2', address: 'h2:8080', role: 'follower', last_applied: 7, in_sync: false }));
+        return;
+      }
+      res.writeHead(404).end('not found');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      const got = await fetchStatus(`http://127.0.0.1:${port}`, 2000);
+      expect(got.source).toBe(`http://127.0.0.1:${port}/_raft/health`);
+      expect(got.rows).toEqual([expect.objectContaining({ id: 'node-2', role: 'follower', state: 'lagging', applied_index: 7, reachable: true })]);
+      await expect(fetchStatus(`http://127.0.0.1:${port}/elsewhere`, 2000)).rejects.toThrow(/does not look like a Cairn node/);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
