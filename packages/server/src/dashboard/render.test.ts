@@ -26,7 +26,7 @@ describe('dashboard rendering', () => {
     const s = renderSections(snapshot(), { tokenRequired: true });
     expect(s.nodes.match(/<tr data-node-id=/g)).toHaveLength(3);
     expect(s.nodes).toContain('data-state="desynced" style="--c:#b91c1c">desynced</span>');
-    expect(s.nodes.match(/Force resync/g)).toHaveLength(2);
+    expect(s.nodes.match(/>Resync<\/button>/g)).toHaveLength(2);
     expect(s.nodes).toContain('data-token="1"');
     expect(s.topology.match(/class="topo-node"/g)).toHaveLength(3);
     expect(s.topology).toContain('desynced, lag 900');

@@ -91,7 +91,7 @@ export function renderNodes(s: ClusterSnapshot, opts: { tokenRequired: boolean }
   const rows = s.nodes.map((n) => {
     const action =
       n.role === 'follower'
-        ? `<form method="post" action="/_raft/force-resync?target=${encodeURIComponent(n.id)}" class="resync"><button type="submit" data-target="${esc(n.id)}" data-token="${opts.tokenRequired ? '1' : '0'}"${n.snapshot_in_progress ? ' disabled' : ''}>Force resync</button></form>`
+        ? `<form method="post" action="/_raft/force-resync?target=${encodeURIComponent(n.id)}" class="resync"><button type="submit" data-target="${esc(n.id)}" data-token="${opts.tokenRequired ? '1' : '0'}"${n.snapshot_in_progress ? ' disabled' : ''} title="Force a snapshot resync of this follower now">Resync</button></form>`
         : '';
     return `<tr data-node-id="${esc(n.id)}" data-state="${n.state}">
 <td class="id">${esc(n.id)}</td><td>${esc(n.address)}</td><td>${n.role}</td><td>${badge(n.state)}${n.snapshot_in_progress ? ' <span class="muted">snapshot…</span>' : ''}</td>
