@@ -1,66 +1,22 @@
 import { Assigner } from './assigner.ts';
 import { IvfError, assert } from './errors.ts';
+export type {
+  IvfOptions, IvfStats, Metric, SearchHit, SearchOptions, TrainOptions, TrainingState,
+} from './types.ts';
 import { VectorList } from './list-store.ts';
 import {
-  defaultNprobe, dim_max, exact_scan_size_max, id_length_max, k_max, nlist_max, nprobe_max,
-  retrain_growth_factor, retrain_imbalance_factor, retrain_imbalance_min, retrain_residual_factor, retrain_shrink_factor,
-  suggestNlist, tag_length_max, tags_max, train_iterations_default, train_iterations_max, vectors_max,
+  defaultNprobe, dim_max, exact_scan_size_max, k_max, nlist_max, nprobe_max,
+  suggestNlist, tags_max, train_iterations_default, train_iterations_max, vectors_max,
 } from './params.ts';
+import { retrainDue } from './policy.ts';
 import { scanList, selectLists } from './scan.ts';
 import { TopK } from './topk.ts';
 import { trainCentroids } from './train.ts';
+import type {
+  IvfOptions, IvfStats, Metric, SearchHit, SearchOptions, TrainOptions, TrainingState,
+} from './types.ts';
+import { checkCentroids, checkId, checkTag, sameBytes } from './validate.ts';
 import { checkVector, dot, l2sq, normalisedCopy } from './vector-math.ts';
-
-export type Metric = 'cosine' | 'ip' | 'l2';
-
-export interface SearchHit {
-  id: string;
-  /** Higher is better: cosine similarity, inner product, or minus the squared L2 distance. */
-  score: number;
-}
-
-export interface IvfOptions {
-  dim: number;
-  /** Default 'cosine'. */
-  metric?: Metric;
-  /** Seed for training when train() is not given one. Default 1. */
-  seed?: number;
-  /** Searches scan every vector while the index holds at most this many. Default: the measured crossover. */
-  exact_scan_size_max?: number;
-}
-
-export interface SearchOptions {
-  /** Lists to probe; default defaultNprobe(nlist); values above nlist are clamped to nlist. */
-  nprobe?: number;
-  /** Only vectors added with this tag are considered (checked during the scan). */
-  filter?: string;
-  /** Scan every vector. */
-  exact?: boolean;
-}
-
-export interface TrainOptions {
-  nlist?: number;
-  seed?: number;
-  iterations?: number;
-}
-
-export interface IvfStats {
-  size: number;
-  nlist: number;
-  list_size_max: number;
-  /** sum(size_i^2) * nlist / N^2: 1 for equal lists, nlist when one list holds everything. */
-  imbalance: number;
-  trained_at_size: number;
-  /** Mean squared distance to the centroid now / right after training (1 while untrained). */
-  residual_growth: number;
-}
-
-/** What retrainDue() compares against; persisted so a restarted node answers the same. */
-export interface TrainingState {
-  trained_at_size: number;
-  imbalance_at_train: number;
-  residual_at_train: number;
-}
 
 /** Position of a vector: list * loc_list_stride + row. */
 const loc_list_stride = 2 ** 26;
@@ -235,7 +191,7 @@ export class IvfIndex {
    * depend only on the centroid bytes and the vectors.
    */
   applyCentroids(centroids: Float32Array): void {
-    const nlist = this.checkCentroids(centroids);
+    const nlist = checkCentroids(centroids, this.dim);
     if (this.assigner !== null && sameBytes(this.assigner.centroids, centroids)) {
       // Same centroids: every vector already sits where a reassignment would put it (add() routes
       // with the same assigner), so only the training bookkeeping changes.
@@ -273,20 +229,11 @@ export class IvfIndex {
     assert(this.size === total, 'reassignment keeps every vector');
   }
 
-  /**
-   * Retrain policy. Due when: untrained and past the exact-scan crossover; grown by
-   * retrain_growth_factor (nlist should follow sqrt(N)) or shrunk by retrain_shrink_factor since
-   * training; or lists became unbalanced (imbalance over retrain_imbalance_factor times its value
-   * after training and over retrain_imbalance_min), which is what drift does to recall and latency.
-   */
+  /** The retrain policy (see policy.ts): grown, shrunk, unbalanced or drifted since training. */
   retrainDue(): boolean {
-    const n = this.size;
-    if (this.assigner === null) return n > this.exactScanSizeMax;
-    if (n >= this.trainedAtSize * retrain_growth_factor) return true;
-    if (n * retrain_shrink_factor <= this.trainedAtSize && n > this.exactScanSizeMax) return true;
-    const imbalance = this.stats().imbalance;
-    if (imbalance > retrain_imbalance_min && imbalance > this.imbalanceAtTrain * retrain_imbalance_factor) return true;
-    return this.residualGrowth() > retrain_residual_factor;
+    if (this.assigner === null) return this.size > this.exactScanSizeMax;
+    const s = this.stats();
+    return retrainDue(s, this.trainingState(), this.exactScanSizeMax);
   }
 
   /**
@@ -408,7 +355,7 @@ export class IvfIndex {
    * Validates a vector; for cosine returns it normalised into a scratch buffer that is only valid
    * until the next call (stored vectors are copied into their list, queries get their own copy).
    */
-  private prepare(vector: Float32Array, what: string): Float32Array {
+  private prepare(vector: Float32Array, what: 'vector' | 'query'): Float32Array {
     const v = checkVector(vector, this.dim, what);
     if (this.metric !== 'cosine') return v;
     return normalisedCopy(v, what, what === 'query' ? new Float32Array(this.dim) : this.scratch);
@@ -425,38 +372,5 @@ export class IvfIndex {
     const next = this.tagCodes.size + 1;
     this.tagCodes.set(tag, next);
     return next;
-  }
-
-  private checkCentroids(centroids: Float32Array): number {
-    if (!(centroids instanceof Float32Array)) throw new IvfError('bad_centroids', 'centroids must be a Float32Array');
-    if (centroids.length === 0 || centroids.length % this.dim !== 0) {
-      throw new IvfError('bad_centroids', `centroids length ${centroids.length} is not a positive multiple of dim ${this.dim}`);
-    }
-    const nlist = centroids.length / this.dim;
-    if (nlist > nlist_max) throw new IvfError('bad_centroids', `${nlist} centroids, at most ${nlist_max}`);
-    for (let i = 0; i < centroids.length; i++) {
-      if (!Number.isFinite(centroids[i])) throw new IvfError('bad_centroids', `centroids[${i}] is ${centroids[i]}`);
-    }
-    return nlist;
-  }
-}
-
-function sameBytes(a: Float32Array, b: Float32Array): boolean {
-  if (a.length !== b.length) return false;
-  const x = new Int32Array(a.buffer, a.byteOffset, a.length);
-  const y = new Int32Array(b.buffer, b.byteOffset, b.length); // float32 views are always 4-byte aligned
-  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
-  return true;
-}
-
-function checkId(id: string): void {
-  if (typeof id !== 'string' || id.length === 0 || id.length > id_length_max) {
-    throw new IvfError('bad_id', `id must be a non-empty string of at most ${id_length_max} characters`);
-  }
-}
-
-function checkTag(tag: string): void {
-  if (typeof tag !== 'string' || tag.length > tag_length_max) {
-    throw new IvfError('bad_tag', `tag must be a string of at most ${tag_length_max} characters`);
   }
 }
