@@ -11,6 +11,8 @@
 
 import { Tiktoken } from 'js-tiktoken/lite';
 import cl100k from 'js-tiktoken/ranks/cl100k_base';
+import { bytePairEncode } from './bpe.ts';
+import type { Ranks } from './bpe.ts';
 
 /** Pieces whose counts are cached; the cache is cleared when full. */
 export const piece_cache_entries_max = 200_000;
@@ -25,9 +27,30 @@ function enc(): Tiktoken {
   return encoder;
 }
 
-/** Token ids of `text` (special-token text encoded as plain text). */
+const utf8 = new TextEncoder();
+
+function ranks(): Ranks {
+  // js-tiktoken keeps its ranks keyed by the bytes joined with ","; bpe.ts merges with them.
+  const map = (enc() as unknown as { rankMap?: Ranks }).rankMap;
+  if (!(map instanceof Map)) throw new Error('js-tiktoken: rankMap not found (library version changed?)');
+  return map;
+}
+
+function encodePiece(piece: string): number[] {
+  return bytePairEncode(utf8.encode(piece), ranks());
+}
+
+/**
+ * Token ids of `text` (special-token text encoded as plain text): the same ids as js-tiktoken's
+ * encode(text, [], []), which splits by the pattern and byte-pair-encodes each piece, but with
+ * an O(n log n) merge (bpe.ts), so one long unbroken run of characters stays cheap.
+ */
 export function encodeTokens(text: string): number[] {
-  return enc().encode(text, [], []);
+  const out: number[] = [];
+  for (const m of text.matchAll(piecePattern)) {
+    for (const id of encodePiece(m[0])) out.push(id);
+  }
+  return out;
 }
 
 /** Number of cl100k_base tokens in `text`. */
@@ -41,7 +64,7 @@ export function countTokens(text: string): number {
 function pieceCount(piece: string): number {
   let c = pieceCounts.get(piece);
   if (c === undefined) {
-    c = enc().encode(piece, [], []).length;
+    c = encodePiece(piece).length;
     if (pieceCounts.size >= piece_cache_entries_max) pieceCounts.clear();
     pieceCounts.set(piece, c);
   }
