@@ -14,6 +14,7 @@ export interface BenchArgs {
   recall_target: number;
   export_dir: string | undefined;
   drift: boolean;
+  grow: boolean;
   load_test: boolean;
   crossover: boolean;
   db_path: string | undefined;
@@ -31,6 +32,7 @@ const usage = `usage: npm run bench:ivf -- [options]
   --recall R       recall@10 target for picking nprobe (default 0.95)
   --export DIR     write base.npy, queries.npy, held_out.npy, centroids.npy, params.json for faiss_compare.py
   --drift          train on half of the topics, insert the rest, report before/after the retrain policy
+  --grow           train on n/4, insert the rest with and without the retrain policy
   --load-test      also persist to SQLite and time loadAll() (--db PATH, default a temp file)
   --crossover      measure exact scan vs IVF for growing n and print the crossover
   --json           one JSON line on stdout (progress goes to stderr)`;
@@ -38,7 +40,7 @@ const usage = `usage: npm run bench:ivf -- [options]
 export function parseArgs(argv: string[]): BenchArgs {
   const a: BenchArgs = {
     n: 100_000, dim: 384, queries: 500, held_out: 200, seed: 1, json: false, data: 'mixture',
-    nprobe: undefined, nlist: undefined, recall_target: 0.95, export_dir: undefined, drift: false,
+    nprobe: undefined, nlist: undefined, recall_target: 0.95, export_dir: undefined, drift: false, grow: false,
     load_test: false, crossover: false, db_path: undefined,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -76,6 +78,7 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--export': a.export_dir = value(); break;
       case '--db': a.db_path = value(); break;
       case '--drift': a.drift = true; break;
+      case '--grow': a.grow = true; break;
       case '--load-test': a.load_test = true; break;
       case '--crossover': a.crossover = true; break;
       case '--json': a.json = true; break;

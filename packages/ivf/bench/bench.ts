@@ -13,6 +13,7 @@ import type { BenchArgs } from './args.ts';
 import { runCrossover } from './crossover.ts';
 import { Mixture, held_out_base, query_base } from './data.ts';
 import { runDrift } from './drift.ts';
+import { runGrow } from './grow.ts';
 import { runLoadTest } from './load-test.ts';
 import { k_recall, log, meanRecall, pickNprobe, summarise, timeQueries } from './measure.ts';
 import { NpyWriter, writeNpy } from './npy.ts';
@@ -136,7 +137,7 @@ function runMain(args: BenchArgs): Record<string, unknown> {
 
 function main(): void {
   const args = parseArgs(process.argv.slice(2));
-  const result = args.crossover ? runCrossover(args) : args.drift ? runDrift(args) : runMain(args);
+  const result = args.crossover ? runCrossover(args) : args.drift ? runDrift(args) : args.grow ? runGrow(args) : runMain(args);
   if (args.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 }
