@@ -1,0 +1,212 @@
+// npm run bench -- [--rounds 3] [--seconds 10] [--docs 100000] [--sections writes,lag,catchup,load,query,resync,profile] [--no-md]
+//
+// Replication benchmarks of a three-node Cairn cluster against a three-member etcd cluster
+// (Debian's etcd-server) on the same machine, measured alternately in the same run with the same
+// load generator (wrk, 32 connections, 1 KiB values). Results go to bench/results/*.json and to
+// the "## Replication" section of BENCHMARKS.md.
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../packages/server/src/config/load.ts';
+import { startNginx } from '../test/helpers/nginx.ts';
+import type { TestNginx } from '../test/helpers/nginx.ts';
+import { freePort } from '../test/helpers/ports.ts';
+import { REPO_ROOT } from '../test/helpers/cluster.ts';
+import { startBenchCluster } from './cairn.ts';
+import type { BenchCluster } from './cairn.ts';
+import { startEtcd } from './etcd.ts';
+import type { EtcdCluster } from './etcd.ts';
+import { summarizeProfile } from './profile.ts';
+import { measureQueries } from './query.ts';
+import type { QueryResult } from './query.ts';
+import { bulkLoad, measureCatchUp, measureLag, measureResync } from './replication.ts';
+import type { CatchUpResult, LagResult, LoadResult, ResyncResult } from './replication.ts';
+import { load1, median, round } from './stats.ts';
+import { wrk } from './wrk.ts';
+import type { WrkResult } from './wrk.ts';
+import { writeMarkdown } from './markdown.ts';
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '10' },
+    docs: { type: 'string', default: '100000' },
+    sections: { type: 'string', default: 'writes,lag,catchup,load,query,resync,profile' },
+    'no-md': { type: 'boolean', default: false },
+    /** Only write BENCHMARKS.md from an earlier results file. */
+    'from-json': { type: 'string' },
+  },
+});
+const rounds = Number(values.rounds);
+const seconds = Number(values.seconds);
+const docs = Number(values.docs);
+const sections = new Set(values.sections.split(','));
+const CONNECTIONS = 32;
+const THREADS = 2;
+const VALUE_BYTES = 1024;
+
+export interface WriteRun extends WrkResult {
+  system: string;
+  round: number;
+  load: number;
+}
+
+export interface BenchResults {
+  date: string;
+  command: string;
+  commit: string;
+  machine: string;
+  etcd_version: string;
+  wrk: string;
+  writes: WriteRun[];
+  write_summary: Array<{ system: string; rps_median: number; p50_ms_median: number; p99_ms_median: number; ratio_to_etcd: number; runs: number; loads: number[] }>;
+  lag?: LagResult;
+  catchup?: CatchUpResult;
+  load?: LoadResult;
+  queries?: QueryResult[];
+  resync?: ResyncResult;
+  profile?: ReturnType<typeof summarizeProfile> & { rps: number };
+}
+
+function log(line: string): void {
+  console.log(`[${new Date().toISOString().slice(11, 19)} load ${load1()}] ${line}`);
+}
+
+function machine(): string {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  return `${cpus().length} x ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, ${execFileSync('uname', ['-sr']).toString().trim()}`;
+}
+
+async function main(): Promise<void> {
+  const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT }).toString().trim();
+  const results: BenchResults = {
+    date: new Date().toISOString(),
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    commit,
+    machine: machine(),
+    etcd_version: '',
+    wrk: spawnSync('wrk', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0]?.trim() ?? 'wrk',
+    writes: [],
+    write_summary: [],
+  };
+  let cluster: BenchCluster | undefined;
+  let etcd: EtcdCluster | undefined;
+  let lb: TestNginx | undefined;
+  try {
+    cluster = await startBenchCluster();
+    log(`cairn cluster up (${cluster.dir})`);
+    if (sections.has('writes')) {
+      etcd = await startEtcd();
+      results.etcd_version = etcd.version;
+      lb = await startNginx(loadConfig({ file: cluster.configPath, env: {}, anyNode: true }), await freePort());
+      log(`etcd ${etcd.version} and nginx up`);
+      const etcdUrl = `${etcd.clientUrls[0]}/v3/kv/put`;
+      const leaderUrl = cluster.leader.url;
+      const lbUrl = lb.url;
+      const targets: Array<[string, (s: number) => Promise<WrkResult>]> = [
+        ['etcd (3 members, /v3/kv/put)', (s) => wrk({ url: etcdUrl, kind: 'etcd', connections: CONNECTIONS, threads: THREADS, seconds: s, valueBytes: VALUE_BYTES })],
+        ['cairn leader, via leader', (s) => cairnWrk(`${leaderUrl}/api/v1/documents?write_concern=leader`, s)],
+        ['cairn quorum, via leader', (s) => cairnWrk(`${leaderUrl}/api/v1/documents?write_concern=quorum`, s)],
+        ['cairn leader, via nginx', (s) => cairnWrk(`${lbUrl}/api/v1/documents?write_concern=leader`, s)],
+        ['cairn quorum, via nginx', (s) => cairnWrk(`${lbUrl}/api/v1/documents?write_concern=quorum`, s)],
+      ];
+      // Warm-up: a short run on each, not recorded.
+      for (const [, run] of targets) await run(3);
+      for (let r = 1; r <= rounds; r++) {
+        const order = r % 2 === 1 ? targets : [...targets].reverse();
+        for (const [system, run] of order) {
+          const load = load1();
+          const res = await run(seconds);
+          results.writes.push({ system, round: r, load, ...res });
+          log(`round ${r} ${system}: ${round(res.rps, 0)} writes/s, p50 ${res.p50_ms} ms, p99 ${res.p99_ms} ms, non-2xx ${res.non2xx}, socket errors ${res.socket_errors}`);
+        }
+      }
+      const etcdRps = median(results.writes.filter((w) => w.system.startsWith('etcd')).map((w) => w.rps));
+      for (const [system] of targets) {
+        const runs = results.writes.filter((w) => w.system === system);
+        const rps = median(runs.map((w) => w.rps));
+        results.write_summary.push({
+          system,
+          rps_median: round(rps, 0),
+          p50_ms_median: round(median(runs.map((w) => w.p50_ms))),
+          p99_ms_median: round(median(runs.map((w) => w.p99_ms))),
+          ratio_to_etcd: round(rps / etcdRps, 2),
+          runs: runs.length,
+          loads: runs.map((w) => w.load),
+        });
+      }
+      await lb.stop();
+      lb = undefined;
+      await etcd.stop();
+      etcd = undefined;
+      // The rest starts from an empty cluster, so that "100k documents" means 100k documents.
+      await cluster.stop();
+      cluster = await startBenchCluster();
+      log(`fresh cairn cluster up (${cluster.dir})`);
+    }
+    if (sections.has('lag')) {
+      const max = results.write_summary.find((s) => s.system === 'cairn leader, via leader')?.rps_median ?? 1000;
+      log(`lag at half of ${max} writes/s`);
+      results.lag = await measureLag(cluster, max / 2, 15);
+      log(`lag: ${JSON.stringify(results.lag)}`);
+    }
+    if (sections.has('catchup')) {
+      results.catchup = await measureCatchUp(cluster, 900);
+      log(`catch-up: ${JSON.stringify(results.catchup)}`);
+    }
+    if (sections.has('load')) {
+      results.load = await bulkLoad(cluster, 'bench-100k', docs, 50, 4);
+      log(`bulk load: ${JSON.stringify(results.load)}`);
+    }
+    if (sections.has('query')) {
+      results.queries = await measureQueries(cluster.node('node-2').url, 'bench-100k', 200);
+      log(`queries: ${JSON.stringify(results.queries)}`);
+    }
+    if (sections.has('resync')) {
+      results.resync = await measureResync(cluster, docs);
+      log(`resync: ${JSON.stringify(results.resync)}`);
+    }
+  } finally {
+    await lb?.stop();
+    await etcd?.stop();
+    await cluster?.stop();
+  }
+  if (sections.has('profile')) {
+    const dir = join(REPO_ROOT, 'bench', 'results', `profile-${results.date.replace(/[:.]/g, '-')}`);
+    const profiled = await startBenchCluster({ profileDir: dir });
+    let rps = 0;
+    try {
+      const res = await wrk({ url: `${profiled.leader.url}/api/v1/documents?write_concern=quorum`, kind: 'cairn', headers: { 'x-workspace-id': 'bench' }, connections: CONNECTIONS, threads: THREADS, seconds, valueBytes: VALUE_BYTES });
+      rps = res.rps;
+    } finally {
+      await profiled.stop();
+    }
+    results.profile = { ...summarizeProfile(dir), rps: round(rps, 0) };
+    log(`profile: ${JSON.stringify(results.profile.by_area)}`);
+  }
+  const outDir = join(REPO_ROOT, 'bench', 'results');
+  mkdirSync(outDir, { recursive: true });
+  const jsonPath = join(outDir, `replication-${results.date.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(jsonPath, `${JSON.stringify(results, null, 2)}\n`);
+  log(`results: ${jsonPath}`);
+  if (!values['no-md']) {
+    const md = join(REPO_ROOT, 'BENCHMARKS.md');
+    writeMarkdown(md, existsSync(md) ? readFileSync(md, 'utf8') : '# Cairn benchmarks\n', results);
+    log(`BENCHMARKS.md updated`);
+  }
+}
+
+function cairnWrk(url: string, s: number): Promise<WrkResult> {
+  return wrk({ url, kind: 'cairn', headers: { 'x-workspace-id': 'bench' }, connections: CONNECTIONS, threads: THREADS, seconds: s, valueBytes: VALUE_BYTES });
+}
+
+if (values['from-json'] !== undefined) {
+  const md = join(REPO_ROOT, 'BENCHMARKS.md');
+  writeMarkdown(md, existsSync(md) ? readFileSync(md, 'utf8') : '# Cairn benchmarks\n', JSON.parse(readFileSync(values['from-json'], 'utf8')) as BenchResults);
+  log('BENCHMARKS.md updated');
+} else {
+  await main();
+}
