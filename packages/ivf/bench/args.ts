@@ -18,6 +18,7 @@ export interface BenchArgs {
   load_test: boolean;
   crossover: boolean;
   db_path: string | undefined;
+  load_only: boolean;
 }
 
 const usage = `usage: npm run bench:ivf -- [options]
@@ -34,6 +35,7 @@ const usage = `usage: npm run bench:ivf -- [options]
   --drift          train on half of the topics, insert the rest, report before/after the retrain policy
   --grow           train on n/4, insert the rest with and without the retrain policy
   --load-test      also persist to SQLite and time loadAll() (--db PATH, default a temp file)
+  --load-only      only time loadAll() on the database at --db PATH (kept by --load-test --db PATH)
   --crossover      measure exact scan vs IVF for growing n and print the crossover
   --json           one JSON line on stdout (progress goes to stderr)`;
 
@@ -41,7 +43,7 @@ export function parseArgs(argv: string[]): BenchArgs {
   const a: BenchArgs = {
     n: 100_000, dim: 384, queries: 500, held_out: 200, seed: 1, json: false, data: 'mixture',
     nprobe: undefined, nlist: undefined, recall_target: 0.95, export_dir: undefined, drift: false, grow: false,
-    load_test: false, crossover: false, db_path: undefined,
+    load_test: false, crossover: false, db_path: undefined, load_only: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
@@ -80,6 +82,7 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--drift': a.drift = true; break;
       case '--grow': a.grow = true; break;
       case '--load-test': a.load_test = true; break;
+      case '--load-only': a.load_only = true; break;
       case '--crossover': a.crossover = true; break;
       case '--json': a.json = true; break;
       case '--help': case '-h': process.stdout.write(`${usage}\n`); process.exit(0); break;

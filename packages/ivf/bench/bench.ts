@@ -14,7 +14,7 @@ import { runCrossover } from './crossover.ts';
 import { Mixture, held_out_base, query_base } from './data.ts';
 import { runDrift } from './drift.ts';
 import { runGrow } from './grow.ts';
-import { runLoadTest } from './load-test.ts';
+import { runLoadOnly, runLoadTest } from './load-test.ts';
 import { k_recall, log, meanRecall, pickNprobe, summarise, timeQueries } from './measure.ts';
 import { NpyWriter, writeNpy } from './npy.ts';
 
@@ -137,7 +137,8 @@ function runMain(args: BenchArgs): Record<string, unknown> {
 
 function main(): void {
   const args = parseArgs(process.argv.slice(2));
-  const result = args.crossover ? runCrossover(args) : args.drift ? runDrift(args) : args.grow ? runGrow(args) : runMain(args);
+  if (args.load_only && args.db_path === undefined) throw new Error('--load-only needs --db PATH');
+  const result = args.load_only ? runLoadOnly(args.db_path!) : args.crossover ? runCrossover(args) : args.drift ? runDrift(args) : args.grow ? runGrow(args) : runMain(args);
   if (args.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 }

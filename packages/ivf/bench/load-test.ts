@@ -82,3 +82,25 @@ export function runLoadTest(args: BenchArgs, mixture: Mixture, built: Built): Re
     load_sample_identical: `${same}/${built.sample.length}`,
   };
 }
+
+/** Times loadAll() on an existing database (written by --load-test --db PATH), and a bare read of the rows. */
+export function runLoadOnly(path: string): Record<string, unknown> {
+  let db = new Database(path, { readonly: true });
+  let t = performance.now();
+  let rows = 0;
+  const stmt = db.prepare(
+    `SELECT e.doc_id, e.vec, e.tag, d.cluster_id FROM embeddings e
+     LEFT JOIN doc_cluster d ON d.workspace = e.workspace AND d.doc_id = e.doc_id`,
+  ).raw();
+  for (const _row of stmt.iterate()) rows++;
+  const read_ms = performance.now() - t;
+  db.close();
+  db = new Database(path, { readonly: true });
+  t = performance.now();
+  const loaded = new SqliteIvfStore(db).loadAll('cosine');
+  const load_ms = performance.now() - t;
+  db.close();
+  const sizes = [...loaded.values()].map((ix) => ({ size: ix.size, nlist: ix.nlist }));
+  log(`read ${rows} rows in ${Math.round(read_ms)} ms; loadAll in ${Math.round(load_ms)} ms`);
+  return { mode: 'load-only', rows, sqlite_read_ms: Math.round(read_ms), load_ms: Math.round(load_ms), indexes: sizes, db_bytes: statSync(path).size };
+}
