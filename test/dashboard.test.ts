@@ -29,7 +29,7 @@ beforeAll(async () => {
       startCluster({
         nodes: 3,
         configOverrides: {
-          replication: { resync_threshold: RESYNC_THRESHOLD, silence_lagging_ms: 600, failures_lagging: 2, append_timeout_ms: 400, heartbeat_ms: 100 },
+          replication: { resync_threshold: RESYNC_THRESHOLD, silence_lagging_ms: 600, failures_lagging: 2, append_timeout_ms: 1000, heartbeat_ms: 100 },
         },
       }),
     ),

@@ -12,7 +12,7 @@ import { waitFor } from './helpers/wait.ts';
 let cluster: TestCluster;
 
 beforeAll(async () => {
-  cluster = await startVerified(() => startCluster({ nodes: 3, configOverrides: { replication: { silence_lagging_ms: 600, append_timeout_ms: 400 } } }));
+  cluster = await startVerified(() => startCluster({ nodes: 3, configOverrides: { replication: { silence_lagging_ms: 600, append_timeout_ms: 1000 } } }));
 });
 afterAll(async () => {
   await cluster.stop();
