@@ -1,8 +1,5 @@
 import { Assigner } from './assigner.ts';
 import { IvfError, assert } from './errors.ts';
-export type {
-  IvfOptions, IvfStats, Metric, SearchHit, SearchOptions, TrainOptions, TrainingState,
-} from './types.ts';
 import { VectorList } from './list-store.ts';
 import {
   defaultNprobe, dim_max, exact_scan_size_max, k_max, nlist_max, nprobe_max,
@@ -17,6 +14,10 @@ import type {
 } from './types.ts';
 import { checkCentroids, checkId, checkTag, sameBytes } from './validate.ts';
 import { checkVector, dot, l2sq, normalisedCopy } from './vector-math.ts';
+
+export type {
+  IvfOptions, IvfStats, Metric, SearchHit, SearchOptions, TrainOptions, TrainingState,
+} from './types.ts';
 
 /** Position of a vector: list * loc_list_stride + row. */
 const loc_list_stride = 2 ** 26;
