@@ -22,16 +22,20 @@ export function resolveSecret(config: CairnConfig): string {
   if (config.replication.secret !== '' || config.replication.nodes.length < 2) return config.replication.secret;
   const dir = config.source !== '' ? path.dirname(config.source) : path.dirname(path.resolve(config.server.data_dir));
   const file = path.join(dir, 'cluster.secret');
+  // Written aside, then linked into place: the file appears whole or not at all, and when
+  // several nodes start at once exactly one link wins.
+  const aside = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(aside, crypto.randomBytes(24).toString('hex') + '\n', { mode: 0o600 });
   try {
-    fs.writeFileSync(file, crypto.randomBytes(24).toString('hex') + '\n', { flag: 'wx', mode: 0o600 });
+    fs.linkSync(aside, file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  } finally {
+    fs.rmSync(aside, { force: true });
   }
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const text = fs.readFileSync(file, 'utf8').trim();
-    if (text.length > 0) return text;
-  }
-  throw new Error(`${file} is empty: set replication.secret or CAIRN_CLUSTER_SECRET`);
+  const text = fs.readFileSync(file, 'utf8').trim();
+  if (text.length === 0) throw new Error(`${file} is empty: set replication.secret or CAIRN_CLUSTER_SECRET, or delete the file`);
+  return text;
 }
 
 export async function run(args: string[]): Promise<number> {
