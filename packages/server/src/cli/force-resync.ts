@@ -2,7 +2,7 @@
 // (through any node: a follower passes it on) to send a fresh snapshot to a follower now, and
 // waits until it is installed or failed. Exit 0 on success, 1 on failure, 2 on bad flags.
 import { parseArgs } from './args.ts';
-import { normaliseUrl } from './status.ts';
+import { normaliseUrl, reason } from './status.ts';
 
 const HELP = `Usage: cairn force-resync --url URL --target ID|HOST:PORT [--token TOKEN] [--json] [--timeout-ms MS]
 
@@ -58,9 +58,7 @@ export async function run(args: string[]): Promise<number> {
       body = null;
     }
   } catch (err) {
-    const e = err as Error & { cause?: { code?: string } };
-    const why = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause?.code ?? e.message);
-    process.stderr.write(`cairn force-resync: cannot reach ${base}: ${why}\n`);
+    process.stderr.write(`cairn force-resync: cannot reach ${base}: ${reason(err, timeoutMs)}\n`);
     return 1;
   }
   if (flags.has('json')) process.stdout.write(`${JSON.stringify(body ?? { status }, null, 2)}\n`);

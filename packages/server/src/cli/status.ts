@@ -96,7 +96,8 @@ async function getJson(url: string, timeoutMs: number): Promise<{ status: number
   }
 }
 
-function reason(err: unknown, timeoutMs: number): string {
+/** Why a request got no answer, in a few words (ECONNREFUSED, no answer within N ms, ...). */
+export function reason(err: unknown, timeoutMs: number): string {
   const e = err as Error & { cause?: { code?: string; message?: string } };
   if (e.name === 'TimeoutError' || e.name === 'AbortError') return `no answer within ${timeoutMs} ms`;
   return e.cause?.code ?? e.cause?.message ?? e.message;
