@@ -51,6 +51,10 @@ export interface LagResult {
  */
 export async function measureLag(cluster: BenchCluster, rate: number, seconds: number): Promise<LagResult> {
   const url = cluster.leader.url;
+  // Warm-up (tokenizer and embedder loaded, connections open), not measured.
+  await Promise.all(Array.from({ length: 8 }, async (_, w) => {
+    for (let i = 0; i < 40; i++) await writeOne(url, 'bench-lag', `warm-${w}-${i}`, 'leader');
+  }));
   let stop = false;
   let sent = 0;
   let inflight = 0;

@@ -22,7 +22,7 @@ import type { EtcdCluster } from './etcd.ts';
 import { summarizeProfile } from './profile.ts';
 import { measureQueries } from './query.ts';
 import type { QueryResult } from './query.ts';
-import { bulkLoad, measureCatchUp, measureLag, measureResync } from './replication.ts';
+import { bulkLoad, measureCatchUp, measureLag, measureResync, waitConverged } from './replication.ts';
 import type { CatchUpResult, LagResult, LoadResult, ResyncResult } from './replication.ts';
 import { load1, median, round } from './stats.ts';
 import { wrk } from './wrk.ts';
@@ -81,7 +81,7 @@ function machine(): string {
 }
 
 async function main(): Promise<void> {
-  const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT }).toString().trim();
+  const commit = process.env['CAIRN_BENCH_COMMIT'] ?? gitCommit();
   const results: BenchResults = {
     date: new Date().toISOString(),
     command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
@@ -162,6 +162,8 @@ async function main(): Promise<void> {
       log(`bulk load: ${JSON.stringify(results.load)}`);
     }
     if (sections.has('query')) {
+      // Queries run on a follower once it holds everything, not while it is still applying the load.
+      await waitConverged(cluster, 600_000);
       results.queries = await measureQueries(cluster.node('node-2').url, 'bench-100k', 200);
       log(`queries: ${JSON.stringify(results.queries)}`);
     }
@@ -199,13 +201,31 @@ async function main(): Promise<void> {
   }
 }
 
+function gitCommit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return 'unknown (not a git checkout)';
+  }
+}
+
 function cairnWrk(url: string, s: number): Promise<WrkResult> {
   return wrk({ url, kind: 'cairn', headers: { 'x-workspace-id': 'bench' }, connections: CONNECTIONS, threads: THREADS, seconds: s, valueBytes: VALUE_BYTES });
 }
 
 if (values['from-json'] !== undefined) {
   const md = join(REPO_ROOT, 'BENCHMARKS.md');
-  writeMarkdown(md, existsSync(md) ? readFileSync(md, 'utf8') : '# Cairn benchmarks\n', JSON.parse(readFileSync(values['from-json'], 'utf8')) as BenchResults);
+  // Several files: later ones add or replace sections (e.g. a rerun of lag and resync only).
+  const merged = values['from-json']
+    .split(',')
+    .map((f) => JSON.parse(readFileSync(f, 'utf8')) as BenchResults)
+    .reduce((acc, r) => ({
+      ...acc,
+      ...Object.fromEntries(Object.entries(r).filter(([k, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0) && !(k === 'etcd_version' && v === ''))),
+      date: acc.date,
+      command: `${acc.command}\` (${acc.date.slice(11, 16)} UTC), then \`${r.command}\` (${r.date.slice(11, 16)} UTC) for the sections it holds, \``,
+    }));
+  writeMarkdown(md, existsSync(md) ? readFileSync(md, 'utf8') : '# Cairn benchmarks\n', merged);
   log('BENCHMARKS.md updated');
 } else {
   await main();

@@ -21,6 +21,9 @@ export interface FaultRecord {
   detail: string;
 }
 
+/** Extra writes through the leader, recorded in the history; resolves with how many were acknowledged. */
+export type Pump = (count: number) => Promise<number>;
+
 export interface FaultTimings {
   /** How long a killed node stays down, ms. */
   downMs: [number, number];
@@ -62,16 +65,30 @@ interface SyncStatus {
   followers: Array<{ node_id: string; health: string; lag: number }>;
 }
 
-async function followerHealth(cluster: ChaosCluster, id: string): Promise<string | undefined> {
+async function follower(cluster: ChaosCluster, id: string): Promise<{ health: string; lag: number } | undefined> {
   try {
     const s = await getJson<SyncStatus>(`${cluster.leader.url}/_raft/sync-status`, 2_000);
-    return s.followers.find((f) => f.node_id === id)?.health;
+    return s.followers.find((f) => f.node_id === id);
   } catch {
     return undefined;
   }
 }
 
-export async function injectFault(cluster: ChaosCluster, kind: FaultKind, rng: Prng, t: FaultTimings, n: number): Promise<FaultRecord> {
+async function followerHealth(cluster: ChaosCluster, id: string): Promise<string | undefined> {
+  return (await follower(cluster, id))?.health;
+}
+
+export interface FaultContext {
+  cluster: ChaosCluster;
+  rng: Prng;
+  timings: FaultTimings;
+  /** The cluster's resync_threshold: a paused follower is pushed past it. */
+  resyncThreshold: number;
+  pump: Pump;
+}
+
+export async function injectFault(ctx: FaultContext, kind: FaultKind, n: number): Promise<FaultRecord> {
+  const { cluster, rng, timings: t } = ctx;
   const started = Date.now();
   const record = (target: string, detail: string): FaultRecord => ({ n, kind, target, started_ms: started, held_ms: Date.now() - started, detail });
   const nodeIds = cluster.nodes.map((x) => x.id);
@@ -87,18 +104,22 @@ export async function injectFault(cluster: ChaosCluster, kind: FaultKind, rng: P
       return record(id, `kill -9, down ${down} ms, restarted`);
     }
     case 'pause_resume': {
+      // SIGSTOP, then push writes through the leader until the follower is past the resync
+      // threshold and the leader reports it desynced (or the time limit), then SIGCONT.
       const id = rng.pick(followerIds);
       const node = cluster.node(id);
       node.pause();
       const pausedAt = Date.now();
-      let health: string | undefined;
+      let seen: { health: string; lag: number } | undefined;
+      let pumped = 0;
       while (Date.now() - pausedAt < t.pauseMaxMs) {
-        await sleep(200);
-        health = await followerHealth(cluster, id);
-        if (health === 'desynced' && Date.now() - pausedAt >= t.pauseMinMs) break;
+        seen = await follower(cluster, id);
+        if (seen?.health === 'desynced' && Date.now() - pausedAt >= t.pauseMinMs) break;
+        if (seen !== undefined && seen.lag <= ctx.resyncThreshold + 10) pumped += await ctx.pump(20);
+        else await sleep(100);
       }
       node.resume();
-      return record(id, `SIGSTOP ${Date.now() - pausedAt} ms, leader saw ${health ?? 'nothing'} before SIGCONT`);
+      return record(id, `SIGSTOP ${Date.now() - pausedAt} ms, ${pumped} writes pushed, leader saw ${seen?.health ?? 'nothing'} (lag ${seen?.lag ?? '?'}) before SIGCONT`);
     }
     case 'cut_link': {
       const id = rng.pick(followerIds);

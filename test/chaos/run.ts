@@ -129,8 +129,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     let divergentDuringRun = 0;
     const divergenceExamples: string[] = [];
     const plan = planFaults(rng, opts.faults);
+    const leaderTarget = targets[0] as Target;
+    const pump = (count: number): Promise<number> => workload.burst(leaderTarget, count, 8);
     for (const [i, kind] of plan.entries()) {
-      const fault = await injectFault(cluster, kind, rng, timings, i + 1);
+      const fault = await injectFault({ cluster, rng, timings, resyncThreshold: CHAOS_REPLICATION.resync_threshold, pump }, kind, i + 1);
       faults.push(fault);
       cluster.healAllLinks();
       const acked = history.writes().filter((w) => w.outcome === 'ok').length;

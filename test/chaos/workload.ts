@@ -53,6 +53,55 @@ export class Workload {
     this.tasks = [];
   }
 
+  /**
+   * `count` extra writes through `target` (recorded like any other), `concurrency` at a time: the
+   * fault schedule uses it to push a paused follower past the resync threshold.
+   */
+  async burst(target: Target, count: number, concurrency: number): Promise<number> {
+    let next = 0;
+    let ok = 0;
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < count) {
+          next++;
+          if ((await this.writeOnce(-1, target, 'leader', '')) === 'ok') ok++;
+        }
+      }),
+    );
+    return ok;
+  }
+
+  private async writeOnce(client: number, target: Target, concern: WriteOp['concern'], pad: string): Promise<WriteOp['outcome']> {
+    const { rng, history } = this.opts;
+    const workspace = rng.pick(this.opts.workspaces);
+    const id = `c${client}-${this.seq++}`;
+    const op: WriteOp = {
+      kind: 'write', client, via: target.name, workspace, id, concern,
+      outcome: 'unknown', status: undefined, index: undefined, error: undefined, started_ms: Date.now(), ended_ms: 0,
+    };
+    try {
+      const res = await fetch(`${target.url}/api/v1/documents?write_concern=${concern}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-workspace-id': workspace },
+        body: JSON.stringify({ id, content: `chaos write ${id} by client ${client} via ${target.name} ${pad}` }),
+        signal: AbortSignal.timeout(this.opts.requestTimeoutMs),
+      });
+      op.status = res.status;
+      op.outcome = statusOutcome(res.status);
+      const body = (await res.json().catch(() => ({}))) as { index?: number; error?: { code?: string } };
+      if (op.outcome === 'ok') op.index = body.index;
+      else op.error = body.error?.code ?? `http ${res.status}`;
+    } catch (error) {
+      const e = errorOutcome(error);
+      op.outcome = e.outcome;
+      op.error = e.error;
+    }
+    op.ended_ms = Date.now();
+    history.add(op);
+    if (op.outcome === 'ok') this.acked.push(op);
+    return op.outcome;
+  }
+
   private async writer(client: number, target: Target): Promise<void> {
     const { rng, history } = this.opts;
     const pad = 'x'.repeat(this.opts.contentBytes ?? 64);
