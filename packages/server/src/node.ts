@@ -45,8 +45,9 @@ export function buildApp(config: CairnConfig, replica: Replica<DocumentStore>, l
     await next();
     c.header('X-Served-By', replica.self.id);
   });
-  app.route('/_raft', createRaftRoutes({ replica, stateChecksum: () => replica.state.machine.checksum() }));
+  // Operations first: its request metrics middleware then also counts /_raft/* routes.
   mountOperations(app, { config, replica, logger });
+  app.route('/_raft', createRaftRoutes({ replica, stateChecksum: () => replica.state.machine.checksum() }));
   app.use(forwardWrites({ replica, forward_timeout_ms: config.replication.commit_timeout_ms + 5000, apply_wait_ms: config.server.read_wait_ms_max, body_bytes_max: config.server.body_bytes_max }));
   mountPublicApi(app, { config, replica, logger });
   return app;
