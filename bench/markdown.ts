@@ -63,7 +63,7 @@ function render(r: BenchResults): string {
     const l = r.load;
     out.push('', '### Loading 100k documents', '');
     out.push(`${l.documents} documents of ~300 bytes by \`POST /api/v1/documents/bulk\` (50 per call, 4 in flight, concern \`leader\`): ${l.seconds} s,`);
-    out.push(`${l.docs_per_s} documents/s, ${l.log_entries} log entries (load ${l.load}).`);
+    out.push(`${l.docs_per_s} documents/s, ${l.log_entries} log entries (load ${l.load}).${l.converged_after_s === undefined ? '' : ` The followers held the same state ${l.converged_after_s} s after the last bulk write was acknowledged.`}`);
   }
   if (r.queries !== undefined) {
     out.push('', `### Query latency at ${r.load?.documents ?? '100k'} documents in one workspace (on a follower, one query at a time)`, '');
@@ -86,6 +86,7 @@ function render(r: BenchResults): string {
     out.push('', '| function (self time) | where | share |', '|---|---|---:|');
     for (const l of p.lines) out.push(`| ${l.fn} | ${l.where} | ${l.self_pct}% |`);
   }
+  if (r.errors.length > 0) out.push('', `Sections that failed in this run: ${r.errors.join('; ')}.`);
   out.push('', goals(r));
   return out.join('\n');
 }

@@ -193,6 +193,8 @@ export function syntheticDoc(i: number): string {
 }
 
 export interface LoadResult {
+  /** Seconds from the last acknowledged bulk write until every node held the same state. */
+  converged_after_s?: number;
   documents: number;
   seconds: number;
   docs_per_s: number;
@@ -245,7 +247,7 @@ export interface ResyncResult {
  */
 export async function measureResync(cluster: BenchCluster, documents: number): Promise<ResyncResult> {
   const follower = cluster.node('node-3');
-  await waitConverged(cluster);
+  await waitConverged(cluster, 900_000);
   await follower.process.stop(30_000);
   rmSync(follower.dataDir, { recursive: true, force: true });
   const leaderStatsBefore = await resyncStats(cluster.leader.url);

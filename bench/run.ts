@@ -69,6 +69,7 @@ export interface BenchResults {
   queries?: QueryResult[];
   resync?: ResyncResult;
   profile?: ReturnType<typeof summarizeProfile> & { rps: number };
+  errors: string[];
 }
 
 function log(line: string): void {
@@ -78,6 +79,26 @@ function log(line: string): void {
 function machine(): string {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   return `${cpus().length} x ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, ${execFileSync('uname', ['-sr']).toString().trim()}`;
+}
+
+/** Runs one section; a failure is recorded in the results and the run goes on. */
+async function section(results: BenchResults, name: string, body: () => Promise<void>): Promise<void> {
+  if (!sections.has(name)) return;
+  try {
+    await body();
+  } catch (error) {
+    results.errors.push(`${name}: ${(error as Error).message}`);
+    log(`section ${name} failed: ${(error as Error).stack ?? String(error)}`);
+  }
+  save(results);
+}
+
+function save(results: BenchResults): string {
+  const outDir = join(REPO_ROOT, 'bench', 'results');
+  mkdirSync(outDir, { recursive: true });
+  const jsonPath = join(outDir, `replication-${results.date.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(jsonPath, `${JSON.stringify(results, null, 2)}\n`);
+  return jsonPath;
 }
 
 async function main(): Promise<void> {
@@ -91,6 +112,7 @@ async function main(): Promise<void> {
     wrk: spawnSync('wrk', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0]?.trim() ?? 'wrk',
     writes: [],
     write_summary: [],
+    errors: [],
   };
   let cluster: BenchCluster | undefined;
   let etcd: EtcdCluster | undefined;
@@ -138,6 +160,7 @@ async function main(): Promise<void> {
           loads: runs.map((w) => w.load),
         });
       }
+      save(results);
       await lb.stop();
       lb = undefined;
       await etcd.stop();
@@ -147,36 +170,41 @@ async function main(): Promise<void> {
       cluster = await startBenchCluster();
       log(`fresh cairn cluster up (${cluster.dir})`);
     }
-    if (sections.has('lag')) {
+    const c = cluster;
+    await section(results, 'lag', async () => {
       const max = results.write_summary.find((s) => s.system === 'cairn leader, via leader')?.rps_median ?? 1000;
       log(`lag at half of ${max} writes/s`);
-      results.lag = await measureLag(cluster, max / 2, 15);
+      results.lag = await measureLag(c, max / 2, 15);
       log(`lag: ${JSON.stringify(results.lag)}`);
-    }
-    if (sections.has('catchup')) {
-      results.catchup = await measureCatchUp(cluster, 900);
+    });
+    await section(results, 'catchup', async () => {
+      results.catchup = await measureCatchUp(c, 900);
       log(`catch-up: ${JSON.stringify(results.catchup)}`);
-    }
-    if (sections.has('load')) {
-      results.load = await bulkLoad(cluster, 'bench-100k', docs, 50, 4);
+    });
+    await section(results, 'load', async () => {
+      results.load = await bulkLoad(c, 'bench-100k', docs, 50, 4);
       log(`bulk load: ${JSON.stringify(results.load)}`);
-    }
-    if (sections.has('query')) {
+      const t = performance.now();
+      await waitConverged(c, 900_000);
+      results.load.converged_after_s = round((performance.now() - t) / 1000);
+      log(`all nodes converged ${results.load.converged_after_s} s after the load`);
+    });
+    await section(results, 'query', async () => {
       // Queries run on a follower once it holds everything, not while it is still applying the load.
-      await waitConverged(cluster, 600_000);
-      results.queries = await measureQueries(cluster.node('node-2').url, 'bench-100k', 200);
+      await waitConverged(c, 900_000);
+      results.queries = await measureQueries(c.node('node-2').url, 'bench-100k', 200);
       log(`queries: ${JSON.stringify(results.queries)}`);
-    }
-    if (sections.has('resync')) {
-      results.resync = await measureResync(cluster, docs);
+    });
+    await section(results, 'resync', async () => {
+      results.resync = await measureResync(c, docs);
       log(`resync: ${JSON.stringify(results.resync)}`);
-    }
+    });
   } finally {
     await lb?.stop();
     await etcd?.stop();
     await cluster?.stop();
   }
-  if (sections.has('profile')) {
+  await section(results, 'profile', async () => {
     const dir = join(REPO_ROOT, 'bench', 'results', `profile-${results.date.replace(/[:.]/g, '-')}`);
     const profiled = await startBenchCluster({ profileDir: dir });
     let rps = 0;
@@ -188,11 +216,8 @@ async function main(): Promise<void> {
     }
     results.profile = { ...summarizeProfile(dir), rps: round(rps, 0) };
     log(`profile: ${JSON.stringify(results.profile.by_area)}`);
-  }
-  const outDir = join(REPO_ROOT, 'bench', 'results');
-  mkdirSync(outDir, { recursive: true });
-  const jsonPath = join(outDir, `replication-${results.date.replace(/[:.]/g, '-')}.json`);
-  writeFileSync(jsonPath, `${JSON.stringify(results, null, 2)}\n`);
+  });
+  const jsonPath = save(results);
   log(`results: ${jsonPath}`);
   if (!values['no-md']) {
     const md = join(REPO_ROOT, 'BENCHMARKS.md');

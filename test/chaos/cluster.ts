@@ -112,10 +112,14 @@ export async function startChaosCluster(opts: ChaosClusterOptions = {}): Promise
     const base = clusterYaml(nodePorts, dir, overrides);
     const replication = base['replication'] as Record<string, unknown>;
     replication['cluster_id'] = clusterId;
-    replication['nodes'] = ids.map((id, j) => ({
+    const entries = ids.map((id, j) => ({
       id,
       address: id === self ? `127.0.0.1:${nodePorts[j]}` : (proxies.get(`${self}->${id}`) as LinkProxy).address,
     }));
+    replication['nodes'] = entries;
+    // The guide's discovery list must name the same addresses as replication.nodes.
+    const discovery = (base['cluster'] as { discovery: { endpoints: string[] } }).discovery;
+    discovery.endpoints = entries.map((n) => n.address);
     const perNode = join(dir, `${self}.yaml`);
     writeFileSync(perNode, stringify(base));
     nodes.push(new TestNode(self, nodePorts[i] as number, perNode, join(dir, 'logs', `${self}.log`), env));
