@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { reportText, runChaos } from './chaos/run.ts';
 
 const seed = process.env['CAIRN_CHAOS_SEED'] !== undefined ? Number(process.env['CAIRN_CHAOS_SEED']) : Math.floor(Math.random() * 2 ** 31);
-const faults = 8;
+const faults = 12;
 
 describe('chaos', () => {
   it(`loses no acknowledged write and ends with identical nodes (seed ${seed})`, async () => {
