@@ -19,7 +19,8 @@ function render(r: BenchResults): string {
   const out: string[] = [];
   out.push('## Replication');
   out.push('');
-  out.push(`Measured ${r.date.slice(0, 16).replace('T', ' ')} UTC at commit ${r.commit} with \`${r.command}\` on ${r.machine}.`);
+  const command = r.command.startsWith('`') ? r.command : `\`${r.command}\``;
+  out.push(`Measured ${r.date.slice(0, 10)} at commit ${r.commit} with ${command} on ${r.machine}.`);
   out.push('The machine was shared with other jobs while this ran: the 1-minute load average is noted next to each figure (2 cores).');
   out.push('');
   out.push('What is fsynced: Cairn\'s leader writes each batch of up to 100 entries (or 5 ms) to log.db in one transaction with');
@@ -62,7 +63,8 @@ function render(r: BenchResults): string {
   if (r.load !== undefined) {
     const l = r.load;
     out.push('', '### Loading 100k documents', '');
-    out.push(`${l.documents} documents of ~300 bytes by \`POST /api/v1/documents/bulk\` (50 per call, 4 in flight, concern \`leader\`): ${l.seconds} s,`);
+    const vectors = l.vector_dim !== undefined && l.vector_dim > 0 ? `, each with a client-supplied ${l.vector_dim}-dimension vector instead of the built-in 384-dimension embedding` : ', embedded by the built-in 384-dimension embedder';
+    out.push(`${l.documents} documents of ~300 bytes${vectors}, by \`POST /api/v1/documents/bulk\` (50 per call, 4 in flight, concern \`leader\`): ${l.seconds} s,`);
     out.push(`${l.docs_per_s} documents/s, ${l.log_entries} log entries (load ${l.load}).${l.converged_after_s === undefined ? '' : ` The followers held the same state ${l.converged_after_s} s after the last bulk write was acknowledged.`}`);
   }
   if (r.queries !== undefined) {
@@ -86,6 +88,7 @@ function render(r: BenchResults): string {
     out.push('', '| function (self time) | where | share |', '|---|---|---:|');
     for (const l of p.lines) out.push(`| ${l.fn} | ${l.where} | ${l.self_pct}% |`);
   }
+  if (r.notes !== undefined && r.notes.length > 0) out.push('', '### Notes', '', ...r.notes.map((n) => `- ${n}`));
   if (r.errors.length > 0) out.push('', `Sections that failed in this run: ${r.errors.join('; ')}.`);
   out.push('', goals(r));
   return out.join('\n');
@@ -97,7 +100,14 @@ function goals(r: BenchResults): string {
   const l = r.write_summary.find((s) => s.system === 'cairn leader, via leader');
   if (q !== undefined) lines.push(`- quorum writes >= 1.0x etcd: ${q.ratio_to_etcd}x — ${q.ratio_to_etcd >= 1 ? 'met' : 'missed'}`);
   if (l !== undefined) lines.push(`- leader-acknowledged writes >= 2x etcd: ${l.ratio_to_etcd}x — ${l.ratio_to_etcd >= 2 ? 'met' : 'missed'}`);
-  if (r.lag !== undefined) lines.push(`- lag p99 <= 50 ms at half load: ${r.lag.lag_ms_p99} ms — ${r.lag.lag_ms_p99 <= 50 ? 'met' : 'missed'}`);
-  if (r.resync !== undefined) lines.push(`- 100k-document resync <= 10 s: ${r.resync.seconds} s — ${r.resync.seconds <= 10 ? 'met' : 'missed'}`);
+  if (r.lag !== undefined) {
+    const short = r.lag.achieved_rate < 0.9 * r.lag.target_rate;
+    const verdict = r.lag.lag_ms_p99 > 50 ? 'missed' : short ? `not demonstrated: only ${r.lag.achieved_rate} of ${r.lag.target_rate} writes/s were achieved (see the notes)` : 'met';
+    lines.push(`- lag p99 <= 50 ms at half load: ${r.lag.lag_ms_p99} ms — ${verdict}`);
+  }
+  if (r.resync !== undefined) {
+    const small = r.load?.vector_dim !== undefined && r.load.vector_dim > 0 ? ` with ${r.load.vector_dim}-dimension client vectors; probably missed with the default embedder (see the notes)` : '';
+    lines.push(`- 100k-document resync <= 10 s: ${r.resync.seconds} s — ${r.resync.seconds <= 10 ? 'met' : 'missed'}${small}`);
+  }
   return lines.join('\n');
 }

@@ -42,7 +42,8 @@ export function summarizeProfile(dir: string, top = 15): { file: string; total_m
     const n = byId.get(id);
     if (n === undefined) continue;
     const url = n.callFrame.url.replace('file://', '');
-    const where = url === '' ? '(native)' : `${url.startsWith(REPO_ROOT) ? relative(REPO_ROOT, url) : url.replace(/.*node_modules\//, 'node_modules/')}:${n.callFrame.lineNumber + 1}`;
+    const local = url.startsWith(REPO_ROOT) ? relative(REPO_ROOT, url) : url.replace(/.*node_modules\//, 'node_modules/').replace(/^\/.*?\/(packages|bench|test)\//, '$1/');
+    const where = url === '' ? '(native)' : `${local}:${n.callFrame.lineNumber + 1}`;
     const key = `${n.callFrame.functionName || '(anonymous)'}\t${where}`;
     self.set(key, (self.get(key) ?? 0) + dt);
     const a = areaOf(n.callFrame.functionName, url);
@@ -70,6 +71,7 @@ function areaOf(fn: string, url: string): string {
   if (url.includes('hono') || url.includes('@hono')) return 'HTTP framework (hono)';
   if (url.includes('pino')) return 'logging (pino)';
   if (url.includes('embed/')) return 'embedding';
+  if (url.includes('packages/ivf')) return 'vector index (IVF k-means training, list assignment)';
   if (url.includes('packages/raft') || url.includes('replication/')) return 'replication';
   if (url.includes('store/')) return 'document store';
   if (url.startsWith('node:') || url === '') return 'node internals / native (HTTP, fetch, streams)';

@@ -193,6 +193,8 @@ export function syntheticDoc(i: number): string {
 }
 
 export interface LoadResult {
+  /** Size of client-supplied vectors (0 or absent: the built-in 384-dim embedder). */
+  vector_dim?: number;
   /** Seconds from the last acknowledged bulk write until every node held the same state. */
   converged_after_s?: number;
   documents: number;
@@ -203,7 +205,7 @@ export interface LoadResult {
 }
 
 /** Loads `total` documents into `ws` with bulk writes of `perBulk`, `concurrency` in flight. */
-export async function bulkLoad(cluster: BenchCluster, ws: string, total: number, perBulk: number, concurrency: number): Promise<LoadResult> {
+export async function bulkLoad(cluster: BenchCluster, ws: string, total: number, perBulk: number, concurrency: number, vectorDim = 0): Promise<LoadResult> {
   const t0 = performance.now();
   const logBefore = (await syncStatus(cluster.leader.url)).last_log_index;
   let next = 0;
@@ -212,7 +214,13 @@ export async function bulkLoad(cluster: BenchCluster, ws: string, total: number,
       while (next < total) {
         const from = next;
         next += perBulk;
-        const docs = Array.from({ length: Math.min(perBulk, total - from) }, (_, k) => ({ id: `d-${from + k}`, content: syntheticDoc(from + k), path: `src/mod${(from + k) % 97}/file${from + k}.md` }));
+        const docs = Array.from({ length: Math.min(perBulk, total - from) }, (_, k) => ({
+          id: `d-${from + k}`,
+          content: syntheticDoc(from + k),
+          path: `src/mod${(from + k) % 97}/file${from + k}.md`,
+          // With vectorDim > 0 the client supplies a small vector instead of the built-in 384-dim embedding.
+          ...(vectorDim > 0 ? { vector: Array.from({ length: vectorDim }, (_, d) => Math.sin((from + k + 1) * (d + 1))) } : {}),
+        }));
         const res = await fetch(`${cluster.leader.url}/api/v1/documents/bulk?write_concern=leader`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', 'x-workspace-id': ws },
@@ -247,13 +255,13 @@ export interface ResyncResult {
  */
 export async function measureResync(cluster: BenchCluster, documents: number): Promise<ResyncResult> {
   const follower = cluster.node('node-3');
-  await waitConverged(cluster, 900_000);
+  await waitConverged(cluster, 300_000);
   await follower.process.stop(30_000);
   rmSync(follower.dataDir, { recursive: true, force: true });
   const leaderStatsBefore = await resyncStats(cluster.leader.url);
   const t0 = performance.now();
   follower.process.start();
-  await waitConverged(cluster, 600_000);
+  await waitConverged(cluster, 420_000);
   const seconds = (performance.now() - t0) / 1000;
   const after = await resyncStats(follower.url);
   const leaderStats = await resyncStats(cluster.leader.url);
@@ -279,19 +287,40 @@ export async function measureResync(cluster: BenchCluster, documents: number): P
   };
 }
 
+interface RaftHealth {
+  last_applied: number;
+  commit_index: number;
+  last_log_index: number;
+}
+
+/**
+ * Waits until every node has applied everything the leader has in its log, polling the cheap
+ * /_raft/health (GET /_raft/checksum hashes the whole state: at 100k documents one call keeps a
+ * node busy for seconds, so it is asked once, at the end, to confirm identical state).
+ */
 export async function waitConverged(cluster: BenchCluster, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const health = async (url: string): Promise<RaftHealth> =>
+    (await (await fetch(`${url}/_raft/health`, { signal: AbortSignal.timeout(10_000) })).json()) as RaftHealth;
   for (;;) {
     try {
-      const sums = await Promise.all(
-        cluster.nodes.map(async (n) => (await (await fetch(`${n.url}/_raft/checksum`, { signal: AbortSignal.timeout(5_000) })).json()) as { applied_index: number; state_checksum: string }),
-      );
-      const first = sums[0] as { applied_index: number; state_checksum: string };
-      if (sums.every((s) => s.applied_index === first.applied_index && s.state_checksum === first.state_checksum)) return;
-    } catch {
-      /* starting */
+      const leader = await health(cluster.leader.url);
+      const all = await Promise.all(cluster.nodes.map((n) => health(n.url)));
+      if (leader.last_applied === leader.last_log_index && all.every((h) => h.last_applied === leader.last_applied)) {
+        const sums = await Promise.all(
+          cluster.nodes.map(async (n) => (await (await fetch(`${n.url}/_raft/checksum`, { signal: AbortSignal.timeout(120_000) })).json()) as { applied_index: number; state_checksum: string }),
+        );
+        const first = sums[0] as { applied_index: number; state_checksum: string };
+        if (sums.every((s) => s.applied_index === first.applied_index && s.state_checksum === first.state_checksum)) return;
+        if (sums.every((s) => s.applied_index === first.applied_index)) {
+          throw new Error(`same applied index but different state: ${JSON.stringify(sums)}`);
+        }
+      }
+    } catch (error) {
+      if ((error as Error).message.startsWith('same applied index')) throw error;
+      /* starting or busy */
     }
-    if (Date.now() > deadline) throw new Error('cluster did not converge');
-    await sleep(50);
+    if (Date.now() > deadline) throw new Error(`nodes did not reach the same applied index within ${timeoutMs / 1000} s`);
+    await sleep(250);
   }
 }

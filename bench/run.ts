@@ -34,6 +34,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '10' },
     docs: { type: 'string', default: '100000' },
+    /** Client-supplied vectors of this size for the 100k load (0: the built-in embedder). */
+    'vector-dim': { type: 'string', default: '0' },
     sections: { type: 'string', default: 'writes,lag,catchup,load,query,resync,profile' },
     'no-md': { type: 'boolean', default: false },
     /** Only write BENCHMARKS.md from an earlier results file. */
@@ -70,6 +72,8 @@ export interface BenchResults {
   resync?: ResyncResult;
   profile?: ReturnType<typeof summarizeProfile> & { rps: number };
   errors: string[];
+  /** Written by hand after a run (merged in with --from-json): what the figures mean, what was seen. */
+  notes?: string[];
 }
 
 function log(line: string): void {
@@ -182,7 +186,7 @@ async function main(): Promise<void> {
       log(`catch-up: ${JSON.stringify(results.catchup)}`);
     });
     await section(results, 'load', async () => {
-      results.load = await bulkLoad(c, 'bench-100k', docs, 50, 4);
+      results.load = { ...(await bulkLoad(c, 'bench-100k', docs, 50, 4, Number(values['vector-dim']))), vector_dim: Number(values['vector-dim']) };
       log(`bulk load: ${JSON.stringify(results.load)}`);
       const t = performance.now();
       await waitConverged(c, 900_000);
@@ -241,15 +245,16 @@ function cairnWrk(url: string, s: number): Promise<WrkResult> {
 if (values['from-json'] !== undefined) {
   const md = join(REPO_ROOT, 'BENCHMARKS.md');
   // Several files: later ones add or replace sections (e.g. a rerun of lag and resync only).
-  const merged = values['from-json']
-    .split(',')
-    .map((f) => JSON.parse(readFileSync(f, 'utf8')) as BenchResults)
-    .reduce((acc, r) => ({
-      ...acc,
-      ...Object.fromEntries(Object.entries(r).filter(([k, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0) && !(k === 'etcd_version' && v === ''))),
-      date: acc.date,
-      command: `${acc.command}\` (${acc.date.slice(11, 16)} UTC), then \`${r.command}\` (${r.date.slice(11, 16)} UTC) for the sections it holds, \``,
-    }));
+  const files = values['from-json'].split(',').map((f) => JSON.parse(readFileSync(f, 'utf8')) as BenchResults);
+  const merged = files.reduce((acc, r) => ({
+    ...acc,
+    ...Object.fromEntries(Object.entries(r).filter(([k, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0) && !(k === 'etcd_version' && v === ''))),
+    date: acc.date,
+  }));
+  merged.command = files
+    .filter((f) => f.command.startsWith('npm run bench'))
+    .map((f) => `\`${f.command}\` (${f.date.slice(11, 16)} UTC)`)
+    .join(', then ');
   writeMarkdown(md, existsSync(md) ? readFileSync(md, 'utf8') : '# Cairn benchmarks\n', merged);
   log('BENCHMARKS.md updated');
 } else {
