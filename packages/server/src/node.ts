@@ -37,6 +37,14 @@ export interface RunningNode {
 
 /** Retraining is checked this often on the leader; its result is logged as a centroids op. */
 const retrain_check_ms = 2000;
+/**
+ * Workspaces above this many documents are not retrained automatically: training runs on the
+ * leader's event loop and installing centroids reassigns every vector on every replica, which
+ * at 100k vectors stalls each node for minutes (BENCHMARKS.md). Below it a retrain costs
+ * seconds. Larger workspaces keep their centroids (search stays correct; recall at a fixed
+ * nprobe can drift) until training moves off the event loop.
+ */
+export const retrain_documents_max = 20_000;
 
 export function buildApp(config: CairnConfig, replica: Replica<DocumentStore>, logger: Logger): Hono {
   const app = new Hono();
@@ -68,7 +76,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     ? setInterval(() => {
         if (retrainPending) return;
         const store = replica.state.machine;
-        const ws = store.retrainCandidates()[0];
+        const stats = store.workspaceStats();
+        const ws = store.retrainCandidates().find((w) => (stats[w]?.document_count ?? 0) <= retrain_documents_max);
         if (ws === undefined) return;
         retrainPending = true;
         const started = performance.now();
