@@ -155,6 +155,14 @@ export function createRaftRoutes<S extends StateMachine>(deps: RaftRouteDeps<S>)
     }
   });
 
+  // The state checksum hashes the whole state: computed once per applied index, not per call.
+  let cached: { applied: number; checksum: string } | null = null;
+  const stateChecksum = (): string => {
+    const applied = replica.appliedIndex();
+    if (cached?.applied !== applied) cached = { applied, checksum: deps.stateChecksum() };
+    return cached.checksum;
+  };
+
   /** Applied index, state checksum and log checksums: for consistency checks across nodes. */
   app.get('/checksum', (c) => {
     const lo = Number(c.req.query('log_from') ?? '0');
@@ -162,7 +170,7 @@ export function createRaftRoutes<S extends StateMachine>(deps: RaftRouteDeps<S>)
     const body: Record<string, unknown> = {
       node_id: replica.self.id,
       applied_index: replica.appliedIndex(),
-      state_checksum: deps.stateChecksum(),
+      state_checksum: stateChecksum(),
       log_first_index: replica.log.firstIndex(),
       last_log_index: replica.log.lastIndex(),
     };
