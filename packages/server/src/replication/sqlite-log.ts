@@ -49,12 +49,32 @@ export class SqliteLog implements LogReader {
     invariant(this.last >= this.snapIndex, 'log ends before its snapshot boundary');
   }
 
+  /** Meta values (term, commit, snapshot boundary) as last written: read on every append, so cached. */
+  private readonly metaCache = new Map<string, number>();
+
   meta(key: string): number {
-    return (this.stmts.getMeta.get(key) as number | undefined) ?? 0;
+    let v = this.metaCache.get(key);
+    if (v === undefined) {
+      v = (this.stmts.getMeta.get(key) as number | undefined) ?? 0;
+      this.metaCache.set(key, v);
+    }
+    return v;
   }
 
   setMeta(key: string, value: number): void {
     this.stmts.setMeta.run(key, value);
+    this.metaCache.set(key, value);
+  }
+
+  /** Runs fn in one transaction; after a rollback, cached meta and tail are read again. */
+  private transaction(fn: () => void): void {
+    try {
+      this.db.transaction(fn)();
+    } catch (err) {
+      this.metaCache.clear();
+      this.reloadTail();
+      throw err;
+    }
   }
 
   firstIndex(): number {
@@ -102,7 +122,7 @@ export class SqliteLog implements LogReader {
    * commit. Returns after SQLite's fsync (synchronous=FULL).
    */
   write(change: { truncate_from?: number | null; entries: Entry[]; term?: number; commit?: number }): void {
-    const tx = this.db.transaction(() => {
+    this.transaction(() => {
       if (change.truncate_from !== undefined && change.truncate_from !== null) {
         invariant(change.truncate_from > this.snapIndex, 'truncate into snapshot');
         this.stmts.truncate.run(change.truncate_from);
@@ -118,12 +138,6 @@ export class SqliteLog implements LogReader {
       if (change.term !== undefined) this.setMeta('term', change.term);
       if (change.commit !== undefined) this.setMeta('commit_index', change.commit);
     });
-    try {
-      tx();
-    } catch (err) {
-      this.reloadTail();
-      throw err;
-    }
   }
 
   private termAtUncached(index: number): number {
@@ -144,11 +158,11 @@ export class SqliteLog implements LogReader {
     const term = this.termAt(index);
     invariant(term !== undefined, `no term at ${index}`);
     let removed = 0;
-    this.db.transaction(() => {
+    this.transaction(() => {
       removed = this.stmts.compact.run(index).changes;
       this.setMeta('snapshot_index', index);
       this.setMeta('snapshot_term', term);
-    })();
+    });
     this.snapIndex = index;
     this.snapTerm = term;
     return removed;
@@ -156,13 +170,13 @@ export class SqliteLog implements LogReader {
 
   /** After a snapshot install: the log is empty and starts after (index, term). */
   resetTo(index: number, term: number, current_term: number): void {
-    this.db.transaction(() => {
+    this.transaction(() => {
       this.stmts.clear.run();
       this.setMeta('snapshot_index', index);
       this.setMeta('snapshot_term', term);
       this.setMeta('commit_index', index);
       this.setMeta('term', Math.max(current_term, this.meta('term')));
-    })();
+    });
     this.snapIndex = index;
     this.snapTerm = term;
     this.last = index;
