@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc32, makeEntry } from '../packages/raft/src/index.ts';
 import { startCluster } from './helpers/cluster.ts';
 import type { TestCluster } from './helpers/cluster.ts';
+import { waitFor } from './helpers/wait.ts';
 
 let cluster: TestCluster;
 let secret: string;
@@ -47,6 +48,17 @@ async function state(): Promise<{ applied_index: number; state_checksum: string;
   return (await (await fetch(`${follower()}/_raft/checksum`)).json()) as { applied_index: number; state_checksum: string; last_log_index: number };
 }
 
+/** The follower's state once it has applied everything it holds (commit updates arrive with the next heartbeat). */
+async function settled(): Promise<{ applied_index: number; state_checksum: string; last_log_index: number }> {
+  return waitFor(
+    async () => {
+      const s = await state();
+      return s.applied_index === s.last_log_index ? s : undefined;
+    },
+    { what: 'node-2 to apply every entry it holds', timeoutMs: 10_000 },
+  );
+}
+
 async function post(path: string, body: Uint8Array | string, headers: Record<string, string> = { 'x-cairn-secret': '' }): Promise<{ status: number; body: unknown }> {
   const res = await fetch(`${follower()}${path}`, { method: 'POST', headers: { 'content-type': 'application/msgpack', ...headers }, body });
   const text = await res.text();
@@ -68,7 +80,7 @@ async function term(): Promise<number> {
 
 describe('hostile input to /_raft on a follower', () => {
   it('answers each bad request with the right status and changes nothing', async () => {
-    const before = await state();
+    const before = await settled();
     const t = await term();
     const base = { cluster_id: clusterId, term: t, leader_id: 'node-1', prev_index: before.last_log_index, prev_term: t, entries: [], leader_commit: 0 };
     const entry = makeEntry(before.last_log_index + 1, t, 1, new Uint8Array([1, 2, 3]));
@@ -121,7 +133,7 @@ describe('hostile input to /_raft on a follower', () => {
   });
 
   it('rejects an append that leaves a gap with its last index, so the leader can jump back', async () => {
-    const before = await state();
+    const before = await settled();
     const t = await term();
     const gap = makeEntry(before.last_log_index + 50, t, 1, new Uint8Array([9]));
     const res = await fetch(`${follower()}/_raft/append`, {
@@ -137,7 +149,7 @@ describe('hostile input to /_raft on a follower', () => {
   });
 
   it('discards a truncated snapshot: the follower keeps its data and keeps serving', async () => {
-    const before = await state();
+    const before = await settled();
     const t = await term();
     const data = new Uint8Array(4096).fill(7);
     const chunk = (offset: number, done: boolean, sha: string): Uint8Array =>
