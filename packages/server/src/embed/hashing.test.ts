@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { HashingEmbedder } from './hashing.ts';
 
@@ -37,5 +38,38 @@ describe('HashingEmbedder', () => {
 
   it('refuses a dimension out of range', () => {
     expect(() => new HashingEmbedder({ dim: 2 })).toThrow(/embedding\.dim/);
+  });
+});
+
+describe('HashingEmbedder output is pinned', () => {
+  // Seeded texts: random letters (Latin, accented, Cyrillic, CJK, emoji), digits, punctuation,
+  // words over word_chars_max, texts of up to 20,000 characters, symbol-only and empty texts.
+  function corpus(): string[] {
+    let x = 12345;
+    const rnd = (): number => (x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const alphabet = 'abcdefghijklmnopqrstuvwxyzéüßЖж漢字😀0123456789 .,;!?-_<>/\n\t';
+    const out: string[] = ['', '!!!', '-> =>', 'a', 'x'.repeat(100), 'Straße ÉCOLE 東京 naïve'];
+    for (let i = 0; i < 200; i++) {
+      const n = Math.floor(rnd() * (i % 10 === 0 ? 20000 : 1500));
+      let s = '';
+      for (let j = 0; j < n; j++) s += alphabet[Math.floor(rnd() * alphabet.length)];
+      out.push(s);
+    }
+    return out;
+  }
+
+  // Stored vectors and query vectors must agree across versions: these digests were taken from
+  // the first release's embedder; a change here silently degrades search on existing data.
+  it.each([
+    [384, '8dbc317c74150d3337d65f0e47994ad629ffea5494c7db0edf8fb49384a31975'],
+    [64, '743880850c8bd67584a1fdb4e9c72fce55c411043a27b52a10e3e4e08b8ca837'],
+  ])('dim %i: the same bytes as every earlier version', async (dim, digest) => {
+    const e = new HashingEmbedder({ dim });
+    const h = createHash('sha256');
+    for (const t of corpus()) {
+      const [v] = await e.embed([t]);
+      h.update(Buffer.from((v as Float32Array).buffer));
+    }
+    expect(h.digest('hex')).toBe(digest);
   });
 });

@@ -49,6 +49,79 @@ function fnvCode(h: number, code: number): number {
   return Math.imul(h ^ code, fnv_prime);
 }
 
+/**
+ * Feature key -> count, in first-seen order (the order decides the float sums, so it is part of
+ * the embedding's bytes). Open addressing over typed arrays: no Map entries or closures per n-gram.
+ */
+class FeatureCounts {
+  private slots: Int32Array;
+  private keys: Int32Array;
+  private counts: Uint32Array;
+  /** 32 - log2(slot count): the top bits of the multiplied key pick the slot. */
+  private shift: number;
+  size = 0;
+
+  constructor(expected: number) {
+    let cap = 64;
+    while (cap < expected * 2) cap *= 2;
+    this.shift = 32 - Math.log2(cap);
+    this.slots = new Int32Array(cap).fill(-1);
+    this.keys = new Int32Array(cap >> 1);
+    this.counts = new Uint32Array(cap >> 1);
+  }
+
+  bump(h: number, kind: number): void {
+    const key = (h & ~3) | kind;
+    const mask = this.slots.length - 1;
+    let s = Math.imul(key, 0x9e3779b1) >>> this.shift;
+    for (;;) {
+      const f = this.slots[s] as number;
+      if (f === -1) break;
+      if (this.keys[f] === key) {
+        this.counts[f] = (this.counts[f] as number) + 1;
+        return;
+      }
+      s = (s + 1) & mask;
+    }
+    if (this.size === this.keys.length) {
+      this.grow();
+      this.bump(h, kind);
+      return;
+    }
+    this.slots[s] = this.size;
+    this.keys[this.size] = key;
+    this.counts[this.size] = 1;
+    this.size++;
+  }
+
+  keyAt(f: number): number {
+    return this.keys[f] as number;
+  }
+
+  countAt(f: number): number {
+    return this.counts[f] as number;
+  }
+
+  private grow(): void {
+    const keys = this.keys;
+    const counts = this.counts;
+    const n = this.size;
+    const cap = this.slots.length * 2;
+    this.shift = 32 - Math.log2(cap);
+    this.slots = new Int32Array(cap).fill(-1);
+    this.keys = new Int32Array(cap >> 1);
+    this.counts = new Uint32Array(cap >> 1);
+    this.keys.set(keys);
+    this.counts.set(counts);
+    const mask = cap - 1;
+    for (let f = 0; f < n; f++) {
+      let s = Math.imul(keys[f] as number, 0x9e3779b1) >>> this.shift;
+      while ((this.slots[s] as number) !== -1) s = (s + 1) & mask;
+      this.slots[s] = f;
+    }
+  }
+}
+
 export class HashingEmbedder implements Embedder {
   readonly dim: number;
   readonly name: string;
@@ -71,31 +144,31 @@ export class HashingEmbedder implements Embedder {
   private async embedText(text: string): Promise<Float32Array> {
     // Feature key -> count. The key is the hash with its low 2 bits replaced by the kind, which
     // decides the weight; bit 2 gives the sign and the bits above it the bucket.
-    const counts = new Map<number, number>();
-    const bump = (h: number, kind: number): void => {
-      const key = ((h & ~3) | kind) >>> 0;
-      counts.set(key, (counts.get(key) ?? 0) + 1);
-    };
     let words = text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
     // Text without letters or digits ("!!!", "-> =>") still gets a non-zero vector from its symbols.
     if (words.length === 0) words = text.match(/\S+/gu) ?? [];
+    const counts = new FeatureCounts(words.length * 8);
     const wordHashes = words.map((w) => fnvRange(fnvCode(fnv_offset, kind_word), w, 0, w.length));
+    const bigramSeed = fnvCode(fnv_offset, kind_bigram);
+    const chargramSeed = fnvCode(fnv_offset, kind_chargram);
+    const seed3 = fnvCode(chargramSeed, 3);
+    const seed4 = fnvCode(chargramSeed, 4);
     for (let i = 0; i < words.length; i++) {
       if (i > 0 && i % yield_every_words === 0) await yieldToEventLoop();
       const word = words[i] ?? '';
-      bump(wordHashes[i] ?? 0, kind_word);
+      counts.bump(wordHashes[i] ?? 0, kind_word);
       if (i + 1 < words.length) {
         const next = words[i + 1] ?? '';
-        bump(fnvRange(fnvCode(fnvRange(fnvCode(fnv_offset, kind_bigram), word, 0, word.length), 32), next, 0, next.length), kind_bigram);
+        counts.bump(fnvRange(fnvCode(fnvRange(bigramSeed, word, 0, word.length), 32), next, 0, next.length), kind_bigram);
       }
       const marked = `<${word.length > word_chars_max ? word.slice(0, word_chars_max) : word}>`;
-      const seed = fnvCode(fnv_offset, kind_chargram);
-      for (let n = 3; n <= 4; n++) {
-        for (let j = 0; j + n <= marked.length; j++) bump(fnvRange(fnvCode(seed, n), marked, j, j + n), kind_chargram);
-      }
+      for (let j = 0; j + 3 <= marked.length; j++) counts.bump(fnvRange(seed3, marked, j, j + 3), kind_chargram);
+      for (let j = 0; j + 4 <= marked.length; j++) counts.bump(fnvRange(seed4, marked, j, j + 4), kind_chargram);
     }
     const acc = new Float64Array(this.dim);
-    for (const [key, count] of counts) {
+    for (let f = 0; f < counts.size; f++) {
+      const key = counts.keyAt(f);
+      const count = counts.countAt(f);
       const kind = key & 3;
       const weight = kind === kind_word ? word_weight : kind === kind_bigram ? bigram_weight : chargram_weight;
       const bucket = (key >>> 3) % this.dim;

@@ -1,10 +1,12 @@
-// Writes on a follower: forwarded to the leader over pooled keep-alive connections (Node's
-// fetch keeps connections to the leader open), then the follower waits, bounded, until it has
+// Writes on a follower: forwarded to the leader over pooled keep-alive connections, then the follower waits, bounded, until it has
 // applied the write's index itself, so the client reads its own write on the node it asked.
 // Forwarding targets the leader's configured address, never a loopback rewrite.
+import http from 'node:http';
 import type { MiddlewareHandler } from 'hono';
 import type { Replica } from '../replication/replica.ts';
 import type { StateMachine } from '../replication/state.ts';
+import { httpRequest } from '../replication/transport.ts';
+import type { HttpResult } from '../replication/transport.ts';
 
 /** Public routes that write: everything else is a read, served locally. */
 const WRITE_ROUTES: Array<[string, RegExp]> = [
@@ -31,10 +33,10 @@ export interface ForwardOptions<S extends StateMachine> {
 
 export function forwardWrites<S extends StateMachine>(opts: ForwardOptions<S>): MiddlewareHandler {
   const { replica } = opts;
+  const agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxSockets: 256, maxFreeSockets: 64 });
   return async function forwardWritesToLeader(c, next) {
     if (replica.isLeader() || !isWriteRoute(c.req.method, c.req.path)) return next();
     const url = new URL(c.req.url);
-    const target = `http://${replica.leader.address}${url.pathname}${url.search}`;
     const headers: Record<string, string> = { 'x-cairn-forwarded-by': replica.self.id };
     for (const h of FORWARDED_HEADERS) {
       const v = c.req.header(h);
@@ -43,11 +45,11 @@ export function forwardWrites<S extends StateMachine>(opts: ForwardOptions<S>): 
     const tooLarge = (): Response =>
       c.json({ error: { code: 'body_too_large', message: `request body is larger than body_bytes_max (${opts.body_bytes_max} bytes)`, field: 'body' } }, 413);
     if (Number(c.req.header('content-length') ?? '0') > opts.body_bytes_max) return tooLarge();
-    const body = c.req.method === 'GET' || c.req.method === 'HEAD' ? undefined : await c.req.arrayBuffer();
+    const body = c.req.method === 'GET' || c.req.method === 'HEAD' ? undefined : new Uint8Array(await c.req.arrayBuffer());
     if (body !== undefined && body.byteLength > opts.body_bytes_max) return tooLarge();
-    let res: Response;
+    let res: HttpResult;
     try {
-      res = await fetch(target, { method: c.req.method, headers, body, signal: AbortSignal.timeout(opts.forward_timeout_ms) });
+      res = await httpRequest(agent, replica.leader.address, c.req.method, `${url.pathname}${url.search}`, body, headers, opts.forward_timeout_ms);
     } catch (err) {
       c.header('Retry-After', '2');
       return c.json(
@@ -62,17 +64,16 @@ export function forwardWrites<S extends StateMachine>(opts: ForwardOptions<S>): 
         503,
       );
     }
-    const text = await res.arrayBuffer();
-    const index = Number(res.headers.get('x-cairn-index') ?? '0');
-    if (res.ok && index > 0) {
+    const index = Number(res.headers['x-cairn-index'] ?? '0');
+    if (res.status >= 200 && res.status < 300 && index > 0) {
       const applied = await replica.waitApplied(index, opts.apply_wait_ms);
       if (!applied) c.header('X-Cairn-Applied', 'pending');
     }
     for (const h of ['content-type', 'x-cairn-index', 'retry-after', 'x-request-id']) {
-      const v = res.headers.get(h);
-      if (v !== null) c.header(h, v);
+      const v = res.headers[h];
+      if (typeof v === 'string') c.header(h, v);
     }
     c.header('X-Cairn-Leader', replica.leader.id);
-    return c.body(text, res.status as 200);
+    return c.body(new Uint8Array(res.body), res.status as 200);
   };
 }

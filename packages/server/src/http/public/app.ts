@@ -36,13 +36,20 @@ export function createPublicApi(input: PublicApiDeps): Hono {
 
   const api = new Hono<ApiEnv>();
   api.use('*', bearerAuth(deps.config.server.auth_token));
-  api.use(
-    '*',
-    bodyLimit({
-      maxSize: deps.config.server.body_bytes_max,
-      onError: (c) => c.json(errorBody('body_too_large', `request body is larger than body_bytes_max (${deps.config.server.body_bytes_max} bytes)`, 'body'), 413),
-    }),
-  );
+  const bodyTooLarge = (c: Context): Response =>
+    c.json(errorBody('body_too_large', `request body is larger than body_bytes_max (${deps.config.server.body_bytes_max} bytes)`, 'body'), 413);
+  const countedBodyLimit = bodyLimit({ maxSize: deps.config.server.body_bytes_max, onError: bodyTooLarge });
+  api.use('*', async function limitBody(c: Context, next: Next) {
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+    // A declared length is checked here, so the body is then read straight from the socket;
+    // only a chunked body (no length) goes through the counting stream of hono's bodyLimit.
+    const declared = c.req.header('content-length');
+    if (declared !== undefined && c.req.header('transfer-encoding') === undefined) {
+      if (Number(declared) > deps.config.server.body_bytes_max) return bodyTooLarge(c);
+      return next();
+    }
+    return countedBodyLimit(c, next);
+  });
   api.use('*', async function scopeToWorkspace(c: Context<ApiEnv>, next: Next) {
     const body = c.req.method === 'POST' || c.req.method === 'PUT' ? await readJson(c) : undefined;
     const ws = resolveWorkspace(c, body);
