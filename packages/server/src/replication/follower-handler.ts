@@ -98,7 +98,7 @@ export class FollowerHandler<S extends StateMachine> {
       // Pipelined appends may arrive out of order: give the predecessor a moment.
       await this.lastIndexWaiters.wait(req.prev_index, GAP_WAIT_MS);
     }
-    return this.serialized(() => {
+    const answer = await this.serialized((): { response: Buffer; commit: number | null; written?: { entries: number; started: number } } => {
       if (this.installing) throw new ReplicationError(503, 'installing_snapshot', 'a snapshot is being installed');
       this.checkCluster(req.cluster_id, req.term);
       const decision = decideAppend({ log: this.log, current_term: this.currentTerm(), commit_index: this.state.appliedIndex() }, req);
@@ -106,29 +106,35 @@ export class FollowerHandler<S extends StateMachine> {
       this.lastContactMs = Date.now();
       this.leaderIdSeen = req.leader_id;
       this.leaderCommitSeen = Math.max(this.leaderCommitSeen, req.leader_commit);
-      if (decision.kind === 'reject') return encode(decision.response);
+      if (decision.kind === 'reject') return { response: encode(decision.response), commit: null };
       const termChanged = decision.term !== this.currentTerm();
       if (decision.append.length > 0 || decision.truncate_from !== null || termChanged || decision.commit_to > this.log.meta('commit_index')) {
-        // Durable before answering: the leader counts this answer toward a quorum.
-        const writeStarted = performance.now();
+        const started = performance.now();
         this.log.write({
           truncate_from: decision.truncate_from,
           entries: decision.append,
           term: termChanged ? decision.term : undefined,
           commit: decision.commit_to,
         });
-        this.hooks.observer?.logWritten?.(decision.append.length, performance.now() - writeStarted);
         this.lastIndexWaiters.notify();
+        return { response: encode(decision.response), commit: decision.commit_to, written: { entries: decision.append.length, started } };
       }
-      this.applyTo(decision.commit_to);
-      this.maybeCompact();
-      return encode(decision.response);
+      return { response: encode(decision.response), commit: decision.commit_to };
     });
+    if (answer.commit === null) return answer.response;
+    // Durable before answering: the leader counts this answer toward a quorum. The fdatasync
+    // runs off the event loop, outside the lock, so the next append is written meanwhile.
+    await this.log.sync();
+    if (answer.written) this.hooks.observer?.logWritten?.(answer.written.entries, performance.now() - answer.written.started);
+    this.applyTo(answer.commit);
+    this.maybeCompact();
+    return answer.response;
   }
 
   private applyTo(commit: number): void {
     const from = this.state.appliedIndex() + 1;
-    const to = Math.min(commit, this.log.lastIndex());
+    // Only entries on disk here: state never runs ahead of what this node's log holds durably.
+    const to = Math.min(commit, this.log.durableIndex());
     if (to < from) return;
     for (let lo = from; lo <= to; lo += 1000) {
       this.state.applyEntries(this.log.entries(lo, Math.min(to, lo + 999) + 1, Number.POSITIVE_INFINITY));

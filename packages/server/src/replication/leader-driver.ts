@@ -44,6 +44,7 @@ export class LeaderDriver<S extends StateMachine> {
   private persistedCommit: number;
   private lastCompactMs = 0;
   private stopped = false;
+  private fsyncFailed = false;
   private readonly followersById: Map<string, NodeSpec>;
   private lastHealth = new Map<string, FollowerHealth>();
   readonly proposals_queued_max: number;
@@ -67,6 +68,7 @@ export class LeaderDriver<S extends StateMachine> {
     const last = log.lastIndex();
     const noop = makeEntry(last + 1, this.term, ENTRY_NOOP, new Uint8Array(0));
     log.write({ entries: [noop], term: this.term });
+    log.syncNow();
     this.persistedCommit = Math.min(log.meta('commit_index'), last);
     this.core = new LeaderCore(
       {
@@ -105,6 +107,7 @@ export class LeaderDriver<S extends StateMachine> {
     if (this.queue.length > 0) this.flush();
     this.commitWaiters.cancelAll();
     this.allWaiters.cancelAll();
+    this.transport.close?.();
   }
 
   followerSpec(id: string): NodeSpec | undefined {
@@ -147,6 +150,10 @@ export class LeaderDriver<S extends StateMachine> {
     }
     const batch = this.queue.splice(0, this.cfg.batch_size);
     if (batch.length === 0) return;
+    if (this.fsyncFailed) {
+      for (const p of batch) p.reject(new ReplicationError(503, 'log_write_failed', 'the log could not be made durable; restart the node'));
+      return;
+    }
     const first = this.log.lastIndex() + 1;
     const entries = batch.map((p, i) => makeEntry(first + i, this.term, ENTRY_COMMAND, p.payload));
     const writeStarted = performance.now();
@@ -158,13 +165,28 @@ export class LeaderDriver<S extends StateMachine> {
       return;
     }
     this.persistedCommit = this.core.commitIndex();
-    this.hooks.observer?.batchWritten?.(batch.length, performance.now() - writeStarted);
     this.batchSizes.push(batch.length);
     if (this.batchSizes.length > 1000) this.batchSizes.splice(0, 500);
-    this.core.onLocalAppend(this.log.lastIndex());
-    this.applyCommitted();
-    this.pump();
-    batch.forEach((p, i) => this.acknowledge(p, first + i));
+    const last = this.log.lastIndex();
+    // The fdatasync runs off the event loop; the next batch is taken meanwhile. Syncs finish in
+    // order, so the leader's durable index only moves forward.
+    this.log.sync().then(
+      () => {
+        this.hooks.observer?.batchWritten?.(batch.length, performance.now() - writeStarted);
+        this.core.onLocalAppend(last);
+        this.applyCommitted();
+        this.pump();
+        batch.forEach((p, i) => this.acknowledge(p, first + i));
+      },
+      (err: unknown) => {
+        // After a failed fdatasync the kernel may have dropped the pages: a later successful one
+        // proves nothing about these entries, so this leader takes no more writes.
+        this.logger.fatal({ err }, 'log fsync failed; the leader stops taking writes (restart the node)');
+        this.fsyncFailed = true;
+        for (const p of [...batch, ...this.queue.splice(0)]) p.reject(new ReplicationError(503, 'log_write_failed', `log append failed: ${(err as Error).message}`));
+        this.stop();
+      },
+    );
     if (this.queue.length > 0) this.scheduleFlush();
   }
 

@@ -1,6 +1,14 @@
-// The replicated log on disk: log.db, SQLite in WAL mode with synchronous=FULL, so a committed
-// append is fsynced before it is shipped or acknowledged. Also holds the node's durable
+// The replicated log on disk: log.db, SQLite in WAL mode. Also holds the node's durable
 // replication metadata (current term, persisted commit index, snapshot boundary).
+//
+// Durability: a write transaction only write()s its WAL frames (synchronous=OFF), and
+// `sync()` then fdatasyncs the WAL file on libuv's thread pool, so the event loop keeps serving
+// while the disk flushes and one fdatasync covers every write made before it started. Callers
+// await sync() before they ship, acknowledge or apply what they wrote. Checkpoints are manual
+// and run with synchronous=FULL (WAL fsynced, pages copied, database fsynced, then the WAL
+// truncated), so a frame is never dropped from the WAL before it is durable in the database.
+import fs from 'node:fs';
+import path from 'node:path';
 import Database from 'better-sqlite3';
 import { invariant } from '@cairn/raft';
 import type { Entry, LogReader } from '@cairn/raft';
@@ -20,11 +28,28 @@ export class SqliteLog implements LogReader {
   private snapTerm = 0;
   private lastTerm = 0;
   private readonly stmts;
+  /** Write transactions made, and how many of them an fdatasync has covered. */
+  private writeSeq = 0;
+  private syncedSeq = 0;
+  /** The last log index covered by a finished fdatasync. */
+  private durable = 0;
+  private syncing = false;
+  /** Lowest index a truncation left as the log's end while the running fdatasync was in flight. */
+  private truncatedSinceSync = Number.POSITIVE_INFINITY;
+  private readonly syncWaiters: Array<{ seq: number; resolve: () => void; reject: (err: Error) => void }> = [];
+  private walFd: number | null = null;
+  private readonly walPath: string;
+  private closed = false;
 
-  constructor(path: string) {
-    this.db = new Database(path);
+  constructor(file: string) {
+    this.walPath = `${file}-wal`;
+    this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
+    this.db.pragma('wal_autocheckpoint = 0');
+    // Durable from a previous run (a clean close checkpointed with FULL; after a crash what
+    // SQLite recovers from the WAL is what reached it, and sync() runs before any use of it).
+    this.checkpoint();
+    this.db.pragma('synchronous = OFF');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS log (idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, type INTEGER NOT NULL,
                                       payload BLOB NOT NULL, checksum INTEGER NOT NULL);
@@ -47,6 +72,94 @@ export class SqliteLog implements LogReader {
     this.last = lastRow?.idx ?? this.snapIndex;
     this.lastTerm = lastRow?.term ?? this.snapTerm;
     invariant(this.last >= this.snapIndex, 'log ends before its snapshot boundary');
+    this.durable = this.last;
+    fsyncDir(path.dirname(file));
+  }
+
+  /** Last index whose entry is on disk (covered by a finished sync). */
+  durableIndex(): number {
+    return Math.min(this.durable, this.last);
+  }
+
+  /** Resolves once every write made before this call is on disk (fdatasync of the WAL). */
+  sync(): Promise<void> {
+    const seq = this.writeSeq;
+    if (this.syncedSeq >= seq) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.syncWaiters.push({ seq, resolve, reject });
+      this.startSync();
+    });
+  }
+
+  /** The same as sync(), blocking: for rare writes (a leader's first entry, a log reset). */
+  syncNow(): void {
+    const seq = this.writeSeq;
+    const last = this.last;
+    if (this.syncedSeq >= seq) return;
+    fs.fdatasyncSync(this.wal());
+    this.markSynced(seq, last);
+  }
+
+  private startSync(): void {
+    if (this.syncing || this.closed) return;
+    const seq = this.writeSeq;
+    const last = this.last;
+    this.syncing = true;
+    this.truncatedSinceSync = Number.POSITIVE_INFINITY;
+    const fd = this.wal();
+    fs.fdatasync(fd, (err) => {
+      this.syncing = false;
+      if (this.closed) {
+        // close() left the descriptor to this callback (it was in use here).
+        fs.closeSync(fd);
+        return;
+      }
+      if (err !== null) {
+        const failed = this.syncWaiters.splice(0);
+        for (const w of failed) w.reject(new Error(`log fsync failed: ${err.message}`));
+        return;
+      }
+      // Entries a truncation replaced after this fdatasync started are not covered by it.
+      this.markSynced(seq, Math.min(last, this.truncatedSinceSync));
+      if (this.syncWaiters.length > 0) this.startSync();
+    });
+  }
+
+  private markSynced(seq: number, last: number): void {
+    if (seq > this.syncedSeq) {
+      this.syncedSeq = seq;
+      this.durable = Math.max(this.durable, last);
+    }
+    while (this.syncWaiters.length > 0 && (this.syncWaiters[0]?.seq ?? Infinity) <= this.syncedSeq) this.syncWaiters.shift()?.resolve();
+  }
+
+  private wal(): number {
+    if (this.closed) throw new Error('log is closed');
+    this.walFd ??= fs.openSync(this.walPath, 'r');
+    return this.walFd;
+  }
+
+  /** WAL larger than this is checkpointed into log.db after a write. */
+  static readonly wal_checkpoint_bytes = 16 * 1024 * 1024;
+
+  private checkpoint(): void {
+    this.db.pragma('synchronous = FULL');
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      this.db.pragma('synchronous = OFF');
+    }
+  }
+
+  private afterWrite(): void {
+    this.writeSeq++;
+    if (fs.fstatSync(this.wal()).size > SqliteLog.wal_checkpoint_bytes) {
+      // Everything written so far is made durable by the checkpoint itself.
+      const seq = this.writeSeq;
+      const last = this.last;
+      this.checkpoint();
+      this.markSynced(seq, last);
+    }
   }
 
   /** Meta values (term, commit, snapshot boundary) as last written: read on every append, so cached. */
@@ -64,6 +177,7 @@ export class SqliteLog implements LogReader {
   setMeta(key: string, value: number): void {
     this.stmts.setMeta.run(key, value);
     this.metaCache.set(key, value);
+    if (!this.db.inTransaction) this.afterWrite();
   }
 
   /** Runs fn in one transaction; after a rollback, cached meta and tail are read again. */
@@ -75,6 +189,7 @@ export class SqliteLog implements LogReader {
       this.reloadTail();
       throw err;
     }
+    this.afterWrite();
   }
 
   firstIndex(): number {
@@ -118,8 +233,8 @@ export class SqliteLog implements LogReader {
   }
 
   /**
-   * One durable write: optionally drop a conflicting suffix, append entries, persist term and
-   * commit. Returns after SQLite's fsync (synchronous=FULL).
+   * One write: optionally drop a conflicting suffix, append entries, persist term and commit.
+   * Durable once a sync() called after it resolves.
    */
   write(change: { truncate_from?: number | null; entries: Entry[]; term?: number; commit?: number }): void {
     this.transaction(() => {
@@ -127,6 +242,8 @@ export class SqliteLog implements LogReader {
         invariant(change.truncate_from > this.snapIndex, 'truncate into snapshot');
         this.stmts.truncate.run(change.truncate_from);
         this.last = change.truncate_from - 1;
+        this.durable = Math.min(this.durable, this.last);
+        this.truncatedSinceSync = Math.min(this.truncatedSinceSync, this.last);
         this.lastTerm = this.termAtUncached(this.last);
       }
       for (const e of change.entries) {
@@ -168,7 +285,7 @@ export class SqliteLog implements LogReader {
     return removed;
   }
 
-  /** After a snapshot install: the log is empty and starts after (index, term). */
+  /** After a snapshot install: the log is empty and starts after (index, term). Durable on return. */
   resetTo(index: number, term: number, current_term: number): void {
     this.transaction(() => {
       this.stmts.clear.run();
@@ -181,6 +298,8 @@ export class SqliteLog implements LogReader {
     this.snapTerm = term;
     this.last = index;
     this.lastTerm = term;
+    this.durable = index;
+    this.syncNow();
   }
 
   /** crc32s of the entries in [lo, hi], for cross-node log comparison. */
@@ -190,6 +309,23 @@ export class SqliteLog implements LogReader {
   }
 
   close(): void {
+    if (this.closed) return;
+    // Closing checkpoints the WAL into log.db and removes it: with FULL, both are fsynced first.
+    this.db.pragma('synchronous = FULL');
     this.db.close();
+    this.closed = true;
+    if (this.walFd !== null && !this.syncing) fs.closeSync(this.walFd);
+    this.walFd = null;
+    for (const w of this.syncWaiters.splice(0)) w.reject(new Error('log closed'));
+  }
+}
+
+/** fsync of a directory, so a file created in it (the WAL) survives a crash. */
+function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
   }
 }
