@@ -23,8 +23,8 @@ function render(r: BenchResults): string {
   out.push(`Measured ${r.date.slice(0, 10)} at commit ${r.commit} with ${command} on ${r.machine}.`);
   out.push('The machine was shared with other jobs while this ran: the 1-minute load average is noted next to each figure (2 cores).');
   out.push('');
-  out.push('What is fsynced: Cairn\'s leader writes each batch of up to 100 entries (or 5 ms) to log.db in one transaction with');
-  out.push('`synchronous=FULL` (one fsync per batch), each follower fsyncs every append it accepts the same way, and state.db');
+  out.push('What is fsynced: Cairn\'s leader writes each batch of up to 100 entries (or 5 ms) to log.db in one transaction and');
+  out.push('fdatasyncs the WAL (off the event loop) before it ships or acknowledges it; each follower fdatasyncs every append before it answers; state.db');
   out.push('runs WAL with `synchronous=NORMAL`. etcd fsyncs its WAL once per batch of proposals it commits (defaults kept).');
   out.push('`leader` acknowledges after the leader\'s fsync; `quorum` after the leader and one follower have it durable.');
   if (r.write_summary.length > 0) {
