@@ -32,6 +32,8 @@ export interface BenchCluster {
 export interface BenchClusterOptions {
   /** Directory for node-1's CPU profile (node --cpu-prof). */
   profileDir?: string;
+  /** With profileDir: profile every node, each into profileDir/<node id>/. */
+  profileAll?: boolean;
   overrides?: Record<string, unknown>;
 }
 
@@ -44,8 +46,9 @@ export async function startBenchCluster(opts: BenchClusterOptions = {}): Promise
   const env = nodeEnv({ CAIRN_CLUSTER_SECRET: randomBytes(16).toString('hex') });
   const nodes: BenchNode[] = ports.map((port, i) => {
     const id = `node-${i + 1}`;
-    const prof = i === 0 && opts.profileDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : [];
-    if (prof.length > 0) mkdirSync(opts.profileDir as string, { recursive: true });
+    const profDir = opts.profileDir === undefined ? undefined : opts.profileAll === true ? join(opts.profileDir, id) : i === 0 ? opts.profileDir : undefined;
+    const prof = profDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`];
+    if (profDir !== undefined) mkdirSync(profDir, { recursive: true });
     return {
       id,
       url: `http://127.0.0.1:${port}`,

@@ -12,6 +12,8 @@ export interface EtcdCluster {
   /** Client URLs of the members; [0] is used for writes (etcd forwards proposals to its leader). */
   clientUrls: string[];
   version: string;
+  /** The members' process ids (for CPU accounting). */
+  pids(): number[];
   stop(): Promise<void>;
 }
 
@@ -61,6 +63,7 @@ export async function startEtcd(): Promise<EtcdCluster> {
   return {
     clientUrls,
     version,
+    pids: () => procs.map((p) => p.pid),
     async stop(): Promise<void> {
       await Promise.all(procs.map((p) => p.stop()));
       rmSync(dir, { recursive: true, force: true });

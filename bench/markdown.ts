@@ -35,9 +35,13 @@ function render(r: BenchResults): string {
     out.push('each request a new key. Cairn: three nodes on loopback, `POST /api/v1/documents` with a new id and 1 KiB of content; nginx is');
     out.push('the repository\'s rendered config in front of all three. Medians over the runs; the ratio is Cairn\'s median over etcd\'s.');
     out.push('');
-    out.push('| system | writes/s | p50 ms | p99 ms | vs etcd | load during runs |');
-    out.push('|---|---:|---:|---:|---:|---|');
-    for (const s of r.write_summary) out.push(`| ${s.system} | ${s.rps_median} | ${s.p50_ms_median} | ${s.p99_ms_median} | ${s.ratio_to_etcd}x | ${s.loads.join(', ')} |`);
+    out.push('CPU per write: CPU time (user + system, from /proc) each member used during the run over the writes acknowledged, in ms,');
+    out.push('for the three etcd members or node-1 (leader), node-2, node-3 (nginx and wrk not counted); the machine has 2 cores in all.');
+    out.push('');
+    out.push('| system | writes/s | p50 ms | p99 ms | vs etcd | CPU ms per write (3 members) | load during runs |');
+    out.push('|---|---:|---:|---:|---:|---|---|');
+    const cpu = (v: number[] | undefined): string => (v === undefined || v.some((x) => !Number.isFinite(x)) ? 'n/a' : `${v.join(' + ')} = ${Math.round(v.reduce((a, b) => a + b, 0) * 1000) / 1000}`);
+    for (const s of r.write_summary) out.push(`| ${s.system} | ${s.rps_median} | ${s.p50_ms_median} | ${s.p99_ms_median} | ${s.ratio_to_etcd}x | ${cpu(s.cpu_ms_per_write_median)} | ${s.loads.join(', ')} |`);
     const bad = r.writes.filter((w) => w.non2xx > 0 || w.socket_errors > 0);
     if (bad.length > 0) out.push('', `Runs with errors: ${bad.map((w) => `${w.system} round ${w.round}: ${w.non2xx} non-2xx, ${w.socket_errors} socket errors`).join('; ')}.`);
     out.push('', 'Every run:', '', '| round | system | writes/s | p50 ms | p99 ms | load |', '|---:|---|---:|---:|---:|---:|');
@@ -81,11 +85,14 @@ function render(r: BenchResults): string {
   }
   if (r.profile !== undefined) {
     const p = r.profile;
-    out.push('', '### Where the leader\'s time goes (quorum writes, 32 connections)', '');
-    out.push(`node-1 run under \`node --cpu-prof\` (${p.rps} writes/s during the profiled run, ${p.total_ms} ms sampled; ${p.file.replace(/.*bench\//, 'bench/')}).`);
-    out.push('', '| area | share of samples |', '|---|---:|');
-    for (const [k, v] of Object.entries(p.by_area)) out.push(`| ${k} | ${v}% |`);
-    out.push('', '| function (self time) | where | share |', '|---|---|---:|');
+    out.push('', '### Where the time goes (quorum writes, 32 connections, all three nodes under `node --cpu-prof`)', '');
+    out.push(`${p.rps} writes/s during the profiled run (profiling slows the nodes); ${p.total_ms} ms sampled on node-1; ${p.file.replace(/.*bench\//, 'bench/')}.`);
+    if (p.cpu_ms_per_write !== undefined && p.cpu_ms_per_write.length > 0) out.push(`CPU ms per write, profiled: node-1 ${p.cpu_ms_per_write[0]}, node-2 ${p.cpu_ms_per_write[1]}, node-3 ${p.cpu_ms_per_write[2]}.`);
+    const followerAreas = p.follower?.by_area ?? {};
+    const areas = [...new Set([...Object.keys(p.by_area), ...Object.keys(followerAreas)])];
+    out.push('', '| area | share of leader samples | share of follower (node-2) samples |', '|---|---:|---:|');
+    for (const k of areas) out.push(`| ${k} | ${p.by_area[k] ?? 0}% | ${followerAreas[k] ?? 0}% |`);
+    out.push('', 'Leader (node-1), top functions by self time:', '', '| function (self time) | where | share |', '|---|---|---:|');
     for (const l of p.lines) out.push(`| ${l.fn} | ${l.where} | ${l.self_pct}% |`);
   }
   if (r.notes !== undefined && r.notes.length > 0) out.push('', '### Notes', '', ...r.notes.map((n) => `- ${n}`));

@@ -24,7 +24,7 @@ import { measureQueries } from './query.ts';
 import type { QueryResult } from './query.ts';
 import { bulkLoad, measureCatchUp, measureLag, measureResync, waitConverged } from './replication.ts';
 import type { CatchUpResult, LagResult, LoadResult, ResyncResult } from './replication.ts';
-import { load1, median, round } from './stats.ts';
+import { cpuSeconds, load1, median, round } from './stats.ts';
 import { wrk } from './wrk.ts';
 import type { WrkResult } from './wrk.ts';
 import { writeMarkdown } from './markdown.ts';
@@ -54,6 +54,8 @@ export interface WriteRun extends WrkResult {
   system: string;
   round: number;
   load: number;
+  /** CPU ms (user + system) each member used per acknowledged write during the run (etcd members or Cairn nodes; nginx not counted). */
+  cpu_ms_per_write?: number[];
 }
 
 export interface BenchResults {
@@ -64,13 +66,19 @@ export interface BenchResults {
   etcd_version: string;
   wrk: string;
   writes: WriteRun[];
-  write_summary: Array<{ system: string; rps_median: number; p50_ms_median: number; p99_ms_median: number; ratio_to_etcd: number; runs: number; loads: number[] }>;
+  write_summary: Array<{ system: string; rps_median: number; p50_ms_median: number; p99_ms_median: number; ratio_to_etcd: number; runs: number; loads: number[]; cpu_ms_per_write_median?: number[] }>;
   lag?: LagResult;
   catchup?: CatchUpResult;
   load?: LoadResult;
   queries?: QueryResult[];
   resync?: ResyncResult;
-  profile?: ReturnType<typeof summarizeProfile> & { rps: number };
+  profile?: ReturnType<typeof summarizeProfile> & {
+    rps: number;
+    /** CPU ms per write of node-1 (leader), node-2, node-3 during the profiled run. */
+    cpu_ms_per_write?: number[];
+    /** The same summary for a follower (node-2). */
+    follower?: ReturnType<typeof summarizeProfile>;
+  };
   errors: string[];
   /** Written by hand after a run (merged in with --from-json): what the figures mean, what was seen. */
   notes?: string[];
@@ -132,6 +140,8 @@ async function main(): Promise<void> {
       const etcdUrl = `${etcd.clientUrls[0]}/v3/kv/put`;
       const leaderUrl = cluster.leader.url;
       const lbUrl = lb.url;
+      const etcdPids = etcd.pids();
+      const cairnPids = cluster.nodes.map((n) => n.process.pid);
       const targets: Array<[string, (s: number) => Promise<WrkResult>]> = [
         ['etcd (3 members, /v3/kv/put)', (s) => wrk({ url: etcdUrl, kind: 'etcd', connections: CONNECTIONS, threads: THREADS, seconds: s, valueBytes: VALUE_BYTES })],
         ['cairn leader, via leader', (s) => cairnWrk(`${leaderUrl}/api/v1/documents?write_concern=leader`, s)],
@@ -145,8 +155,13 @@ async function main(): Promise<void> {
         const order = r % 2 === 1 ? targets : [...targets].reverse();
         for (const [system, run] of order) {
           const load = load1();
+          const pids = system.startsWith('etcd') ? etcdPids : cairnPids;
+          const cpuBefore = cpuSeconds(pids);
           const res = await run(seconds);
-          results.writes.push({ system, round: r, load, ...res });
+          const cpuAfter = cpuSeconds(pids);
+          const acknowledged = Math.max(1, res.requests - res.non2xx);
+          const cpu_ms_per_write = cpuAfter.map((a, i) => round(((a - (cpuBefore[i] ?? 0)) * 1000) / acknowledged, 3));
+          results.writes.push({ system, round: r, load, ...res, cpu_ms_per_write });
           log(`round ${r} ${system}: ${round(res.rps, 0)} writes/s, p50 ${res.p50_ms} ms, p99 ${res.p99_ms} ms, non-2xx ${res.non2xx}, socket errors ${res.socket_errors}`);
         }
       }
@@ -162,6 +177,7 @@ async function main(): Promise<void> {
           ratio_to_etcd: round(rps / etcdRps, 2),
           runs: runs.length,
           loads: runs.map((w) => w.load),
+          cpu_ms_per_write_median: [0, 1, 2].map((i) => round(median(runs.map((w) => w.cpu_ms_per_write?.[i] ?? Number.NaN)), 3)),
         });
       }
       save(results);
@@ -210,15 +226,20 @@ async function main(): Promise<void> {
   }
   await section(results, 'profile', async () => {
     const dir = join(REPO_ROOT, 'bench', 'results', `profile-${results.date.replace(/[:.]/g, '-')}`);
-    const profiled = await startBenchCluster({ profileDir: dir });
+    const profiled = await startBenchCluster({ profileDir: dir, profileAll: true });
     let rps = 0;
+    let cpu_ms_per_write: number[] = [];
     try {
+      const pids = profiled.nodes.map((n) => n.process.pid);
+      const before = cpuSeconds(pids);
       const res = await wrk({ url: `${profiled.leader.url}/api/v1/documents?write_concern=quorum`, kind: 'cairn', headers: { 'x-workspace-id': 'bench' }, connections: CONNECTIONS, threads: THREADS, seconds, valueBytes: VALUE_BYTES });
+      const after = cpuSeconds(pids);
       rps = res.rps;
+      cpu_ms_per_write = after.map((a, i) => round(((a - (before[i] ?? 0)) * 1000) / Math.max(1, res.requests - res.non2xx), 3));
     } finally {
       await profiled.stop();
     }
-    results.profile = { ...summarizeProfile(dir), rps: round(rps, 0) };
+    results.profile = { ...summarizeProfile(join(dir, 'node-1')), rps: round(rps, 0), cpu_ms_per_write, follower: summarizeProfile(join(dir, 'node-2')) };
     log(`profile: ${JSON.stringify(results.profile.by_area)}`);
   });
   const jsonPath = save(results);

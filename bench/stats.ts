@@ -1,5 +1,6 @@
 // Small statistics helpers and the machine's load, noted next to every figure.
 
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 
 export function percentile(values: number[], p: number): number {
@@ -25,4 +26,17 @@ export function round(x: number, digits = 1): number {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** CPU seconds (user + system) each process has used so far, from /proc (NaN when unreadable). */
+export function cpuSeconds(pids: number[]): number[] {
+  return pids.map((pid) => {
+    try {
+      // Fields after the command name: state is field 3; utime and stime are fields 14 and 15.
+      const fields = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      return Number.NaN;
+    }
+  });
 }
