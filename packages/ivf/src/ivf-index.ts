@@ -2,12 +2,13 @@ import { Assigner } from './assigner.ts';
 import { IvfError, assert } from './errors.ts';
 import { VectorList } from './list-store.ts';
 import {
-  defaultNprobe, dim_max, exact_scan_size_max, k_max, nlist_max, nprobe_max,
-  suggestNlist, tags_max, train_iterations_default, train_iterations_max, vectors_max,
+  defaultNprobe, dim_max, exact_scan_size_max, k_max, nprobe_max, tags_max, vectors_max,
 } from './params.ts';
 import { retrainDue } from './policy.ts';
 import { scanList, selectLists } from './scan.ts';
 import { TopK } from './topk.ts';
+import { checkAssignment, fingerprintWords, trainPlanFor, wordsOf } from './retrain.ts';
+import type { Assignment, VectorSnapshot } from './retrain.ts';
 import { trainCentroids } from './train.ts';
 import type {
   IvfOptions, IvfStats, Metric, SearchHit, SearchOptions, TrainOptions, TrainingState,
@@ -44,6 +45,8 @@ export class IvfIndex {
   private residualAtTrain = 0;
   /** Sum over held vectors of the squared distance to their list's centroid (0 while untrained). */
   private residualSum = 0;
+  /** listVariances() as computed while installing an assignment; dropped at the next change. */
+  private variances: Float64Array | null = null;
 
   constructor(opts: IvfOptions) {
     const { dim, metric = 'cosine', seed = 1, exact_scan_size_max: exactMax = exact_scan_size_max } = opts;
@@ -116,6 +119,7 @@ export class IvfIndex {
     if (this.assigner !== null) {
       this.residualSum = Math.max(0, this.residualSum - this.assigner.residual(l.data, pos * this.dim, list));
     }
+    this.variances = null;
     const moved = l.removeAt(pos);
     if (moved !== null) this.loc.set(moved, at);
     this.loc.delete(id);
@@ -168,18 +172,7 @@ export class IvfIndex {
    * the caller logs them and every replica installs them with applyCentroids().
    */
   train(opts: TrainOptions = {}): Float32Array {
-    const n = this.size;
-    if (n < 1) throw new IvfError('too_few_vectors', 'train needs at least one vector');
-    const nlist = opts.nlist ?? suggestNlist(n);
-    if (!Number.isInteger(nlist) || nlist < 1 || nlist > Math.min(n, nlist_max)) {
-      throw new IvfError('bad_nlist', `nlist must be an integer in [1, ${Math.min(n, nlist_max)}] (at most the vector count), got ${nlist}`);
-    }
-    const seed = opts.seed ?? this.seed;
-    if (!Number.isInteger(seed)) throw new IvfError('bad_option', `seed must be an integer, got ${seed}`);
-    const iterations = opts.iterations ?? train_iterations_default;
-    if (!Number.isInteger(iterations) || iterations < 0 || iterations > train_iterations_max) {
-      throw new IvfError('bad_option', `iterations must be an integer in [0, ${train_iterations_max}], got ${iterations}`);
-    }
+    const { nlist, seed, iterations } = trainPlanFor(this.size, opts, this.seed);
     const centroids = trainCentroids(this.lists, this.dim, {
       nlist, seed, iterations, routing: { spherical: this.metric === 'cosine' },
     });
@@ -188,11 +181,122 @@ export class IvfIndex {
   }
 
   /**
+   * A copy of held vectors, as stored (normalised for cosine), for training or assigning elsewhere
+   * (trainSnapshot, assignSnapshot). Without `only`: every vector, in list order. With it: those
+   * of its ids that are held, in its order. Row i belongs to ids[i].
+   */
+  exportVectors(only?: Iterable<string>): VectorSnapshot {
+    const dim = this.dim;
+    if (only !== undefined) {
+      const ids: string[] = [];
+      const at: number[] = [];
+      for (const id of only) {
+        const loc = this.loc.get(id);
+        if (loc === undefined) continue;
+        ids.push(id);
+        at.push(loc);
+      }
+      const data = new Float32Array(ids.length * dim);
+      at.forEach((loc, i) => {
+        const li = Math.floor(loc / loc_list_stride);
+        data.set(this.lists[li]!.row(loc - li * loc_list_stride), i * dim);
+      });
+      return { dim, metric: this.metric, ids, data };
+    }
+    const n = this.size;
+    const data = new Float32Array(n * dim);
+    const ids = new Array<string>(n);
+    let i = 0;
+    for (const l of this.lists) {
+      data.set(l.data.subarray(0, l.count * dim), i * dim);
+      for (let p = 0; p < l.count; p++) ids[i + p] = l.ids[p]!;
+      i += l.count;
+    }
+    assert(i === n, 'export holds every vector');
+    return { dim, metric: this.metric, ids, data };
+  }
+
+  /**
+   * Installs centroids (copied) with a precomputed assignment (trainSnapshot() over an earlier
+   * copy of this index). A held vector whose id is in the assignment with the same fingerprint
+   * goes to the given list; every other held vector (added or replaced since the copy) is routed
+   * here; ids no longer held are skipped. Lists are filled in assignment order, then the routed
+   * vectors by id, so the result depends only on the assignment and the set of held vectors,
+   * never on the previous list layout.
+   */
+  applyAssignedCentroids(centroids: Float32Array, assignment: Assignment): { assigned: number; routed: number } {
+    const nlist = checkAssignment(centroids, this.dim, assignment);
+    const dim = this.dim;
+    const assigner = this.assigner !== null && sameBytes(this.assigner.centroids, centroids)
+      ? this.assigner
+      : new Assigner(centroids.slice(), nlist, dim, this.metric === 'cosine');
+    const total = this.size;
+    const old = this.lists;
+    const words = old.map((l) => wordsOf(l.data));
+    const taken = old.map((l) => new Uint8Array(l.count));
+    // Placement order: (old list, old row, new list), assignment order first.
+    const srcList: number[] = [];
+    const srcRow: number[] = [];
+    const dst: number[] = [];
+    const counts = new Int32Array(nlist);
+    const { ids, lists, fingerprints } = assignment;
+    let assigned = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const at = this.loc.get(ids[i]!);
+      if (at === undefined) continue; // removed since the copy
+      const li = Math.floor(at / loc_list_stride);
+      const p = at - li * loc_list_stride;
+      if (taken[li]![p] === 1) continue; // a repeated id: its first entry counts
+      taken[li]![p] = 1;
+      const same = fingerprintWords(words[li]!, p * dim, dim) === fingerprints[i];
+      const list = same ? lists[i]! : assigner.assign(old[li]!.data, p * dim);
+      if (same) assigned++;
+      srcList.push(li);
+      srcRow.push(p);
+      dst.push(list);
+      counts[list]!++;
+    }
+    const rest: { id: string; li: number; p: number }[] = [];
+    old.forEach((l, li) => {
+      for (let p = 0; p < l.count; p++) if (taken[li]![p] === 0) rest.push({ id: l.ids[p]!, li, p });
+    });
+    rest.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    for (const r of rest) {
+      const list = assigner.assign(old[r.li]!.data, r.p * dim);
+      srcList.push(r.li);
+      srcRow.push(r.p);
+      dst.push(list);
+      counts[list]!++;
+    }
+    const next = Array.from(counts, (c) => new VectorList(dim, c));
+    // Per-list sums of squared distances, added in row order: exactly what listVariances() sums.
+    const sums = new Float64Array(nlist);
+    this.residualSum = 0;
+    for (let k = 0; k < dst.length; k++) {
+      const l = old[srcList[k]!]!;
+      const p = srcRow[k]!;
+      const list = dst[k]!;
+      const pos = next[list]!.appendFrom(l, p);
+      this.loc.set(l.ids[p]!, list * loc_list_stride + pos);
+      const r = assigner.residual(l.data, p * dim, list);
+      sums[list] = sums[list]! + r;
+      this.residualSum += r;
+    }
+    this.lists = next;
+    this.assigner = assigner;
+    this.markTrained();
+    this.variances = sums.map((sum, li) => (counts[li] === 0 ? 0 : sum / counts[li]!));
+    assert(this.size === total && dst.length === total, 'installing an assignment keeps every vector');
+    return { assigned, routed: total - assigned };
+  }
+
+  /**
    * Installs centroids (copied) and moves every vector to its list. Deterministic: the lists
    * depend only on the centroid bytes and the vectors.
    */
   applyCentroids(centroids: Float32Array): void {
     const nlist = checkCentroids(centroids, this.dim);
+    this.variances = null;
     if (this.assigner !== null && sameBytes(this.assigner.centroids, centroids)) {
       // Same centroids: every vector already sits where a reassignment would put it (add() routes
       // with the same assigner), so only the training bookkeeping changes.
@@ -322,6 +426,7 @@ export class IvfIndex {
   listVariances(): Float64Array {
     const a = this.assigner;
     if (a === null) return new Float64Array(0);
+    if (this.variances !== null) return this.variances.slice();
     const out = new Float64Array(a.nlist);
     this.lists.forEach((l, li) => {
       let sum = 0;
@@ -346,6 +451,7 @@ export class IvfIndex {
   }
 
   private place(id: string, v: Float32Array, list: number, tagCode: number): void {
+    this.variances = null;
     if (this.assigner !== null) this.residualSum += this.assigner.residual(v, 0, list);
     const pos = this.lists[list]!.append(id, v, tagCode);
     assert(pos < loc_list_stride, 'list row fits the location encoding');

@@ -45,6 +45,18 @@ export class VectorList {
     return pos;
   }
 
+  /** Appends row `pos` of another list of the same dim (its stored vector, norm, tag and id); returns its position. */
+  appendFrom(src: VectorList, pos: number): number {
+    assert(src.dim === this.dim && pos >= 0 && pos < src.count, 'copied row exists and has the list dimension');
+    if (this.count === this.capacity) this.grow(Math.max(list_capacity_min, this.capacity * 2));
+    const at = this.count++;
+    this.data.set(src.data.subarray(pos * this.dim, (pos + 1) * this.dim), at * this.dim);
+    this.norms[at] = src.norms[pos]!;
+    this.tags[at] = src.tags[pos]!;
+    this.ids.push(src.ids[pos]!);
+    return at;
+  }
+
   /**
    * Removes the row at `pos` by moving the last row into it. Returns the id that moved into
    * `pos`, or null when `pos` was the last row.

@@ -1,6 +1,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { IvfIndex } from './ivf-index.ts';
 import type { IvfOptions, Metric } from './ivf-index.ts';
+import type { Assignment } from './retrain.ts';
 
 /**
  * SQLite persistence for one IvfIndex per workspace. Vectors are stored as the caller gave them
@@ -94,6 +95,21 @@ export class SqliteIvfStore {
   /** Persists the centroids, installs them in `index` (reassigning every vector) and rewrites doc_cluster. */
   saveCentroids(workspace: string, centroids: Float32Array, index: IvfIndex): void {
     index.applyCentroids(centroids);
+    this.saveTraining(workspace, centroids, index);
+  }
+
+  /**
+   * Like saveCentroids, with the lists precomputed (trainSnapshot() over an earlier copy of the
+   * index): only vectors added or replaced since that copy are routed here (IvfIndex.applyAssignedCentroids).
+   */
+  saveAssignedCentroids(workspace: string, centroids: Float32Array, assignment: Assignment, index: IvfIndex): { assigned: number; routed: number } {
+    const counts = index.applyAssignedCentroids(centroids, assignment);
+    this.saveTraining(workspace, centroids, index);
+    return counts;
+  }
+
+  /** Writes ivf_meta, clusters and doc_cluster for the centroids `index` has just installed. */
+  private saveTraining(workspace: string, centroids: Float32Array, index: IvfIndex): void {
     const nlist = index.nlist;
     const sizes = index.listSizes();
     const variances = index.listVariances();
