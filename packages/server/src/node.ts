@@ -15,10 +15,10 @@ import { createRaftRoutes } from './http/raft-routes.ts';
 import { mountOperations } from './http/mount-operations.ts';
 import { mountPublicApi } from './http/mount-public.ts';
 import { Replica } from './replication/replica.ts';
+import { Retrainer } from './retrain/retrainer.ts';
 import type { Transport } from './replication/transport.ts';
 import { documentStateFactory } from './state-machine.ts';
 import type { DocumentStore } from './store/document-store.ts';
-import { encodeOp } from './store/op.ts';
 import { countTokens } from './store/tokens.ts';
 
 export interface NodeOptions {
@@ -35,16 +35,15 @@ export interface RunningNode {
   close(): Promise<void>;
 }
 
-/** Retraining is checked this often on the leader; its result is logged as a centroids op. */
-const retrain_check_ms = 2000;
 /**
- * Workspaces above this many documents are not retrained automatically: training runs on the
- * leader's event loop and installing centroids reassigns every vector on every replica, which
- * at 100k vectors stalls each node for minutes (BENCHMARKS.md). Below it a retrain costs
- * seconds. Larger workspaces keep their centroids (search stays correct; recall at a fixed
- * nprobe can drift) until training moves off the event loop.
+ * Retraining is checked this often on the leader. A due workspace is trained in a worker thread
+ * (retrain/retrainer.ts) and the result logged as a centroids op that carries every vector's list,
+ * so neither the leader's event loop nor any replica's apply runs the k-means or routes every
+ * vector again. There is no size limit on automatic retraining: at 100k x 384 the leader's event
+ * loop stalls for at most the op's apply (about a second), not minutes (BENCHMARKS.md,
+ * "Retraining off the event loop"). The only bound is the op's size (centroids_op_bytes_max).
  */
-export const retrain_documents_max = 20_000;
+const retrain_check_ms = 2000;
 
 export function buildApp(config: CairnConfig, replica: Replica<DocumentStore>, logger: Logger): Hono {
   const app = new Hono();
@@ -71,30 +70,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const app = buildApp(config, replica, logger);
   replica.start();
 
-  let retrainPending = false;
-  const retrainTimer = replica.isLeader()
-    ? setInterval(() => {
-        if (retrainPending) return;
-        const store = replica.state.machine;
-        const stats = store.workspaceStats();
-        const ws = store.retrainCandidates().find((w) => (stats[w]?.document_count ?? 0) <= retrain_documents_max);
-        if (ws === undefined) return;
-        retrainPending = true;
-        const started = performance.now();
-        const op = store.prepareRetrain(ws);
-        if (op.kind !== 'centroids') {
-          retrainPending = false;
-          return;
-        }
-        replica
-          .propose(encodeOp(op), 'leader')
-          .then(({ index }) => logger.info({ workspace: ws, index, ms: Math.round(performance.now() - started) }, 'vector index retrained'))
-          .catch((err: unknown) => logger.warn({ workspace: ws, err: (err as Error).message }, 'retrain not logged'))
-          .finally(() => {
-            retrainPending = false;
-          });
-      }, retrain_check_ms)
-    : null;
+  const retrainer = replica.isLeader() ? new Retrainer(replica, logger, { check_ms: retrain_check_ms }) : null;
+  retrainer?.start();
 
   const server = await new Promise<Server>((resolve) => {
     const s = serve({ fetch: app.fetch, port: config.server.port, hostname: config.server.host }, () => resolve(s as Server));
@@ -111,7 +88,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     url: `http://${config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host}:${port}`,
     close(): Promise<void> {
       closing ??= (async () => {
-        if (retrainTimer) clearInterval(retrainTimer);
+        await retrainer?.close();
         // Stop accepting, let in-flight requests finish (bounded), then flush and close.
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();

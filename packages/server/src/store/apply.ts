@@ -6,7 +6,7 @@
 // is kept), so a retried client write is harmless; deleting an absent id changes nothing.
 
 import type { Database, Statement } from 'better-sqlite3';
-import { assertOp, bytesToVector } from './op.ts';
+import { assertOp, bytesToUint32, bytesToVector } from './op.ts';
 import type { CentroidsOp, DeleteOp, Op, OpDocument, PutOp } from './op.ts';
 import type { VectorIndexes } from './vectors.ts';
 
@@ -174,7 +174,12 @@ export class Applier {
     }
     const c = bytesToVector(op.centroids);
     if (c.length === 0 || c.length % op.dim !== 0) throw new Error(`invariant: centroids op holds ${c.length} floats for dim ${op.dim}`);
-    this.vectors.applyCentroids(op.ws, op.dim, c);
+    // v2 ops carry the lists of the vectors the leader trained on: only vectors written since are
+    // routed here. v1 ops (older logs) route every vector.
+    const assignment = op.ids === undefined || op.lists === undefined || op.fingerprints === undefined
+      ? undefined
+      : { ids: op.ids, lists: bytesToUint32(op.lists), fingerprints: bytesToUint32(op.fingerprints) };
+    this.vectors.applyCentroids(op.ws, op.dim, c, assignment);
     return { changed: c.length / op.dim, skipped: [] };
   }
 }

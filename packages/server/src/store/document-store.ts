@@ -11,6 +11,8 @@
 // store (the constructor is idempotent over an existing schema; vector indexes load lazily).
 
 import { createHash } from 'node:crypto';
+import { trainSnapshot } from '@cairn/ivf';
+import type { Assignment, VectorSnapshot } from '@cairn/ivf';
 import type { Database, Statement } from 'better-sqlite3';
 import type { Embedder } from '../embed/types.ts';
 import { Applier, documentStorageBytes, skipKey } from './apply.ts';
@@ -19,7 +21,7 @@ import { assemble } from './assemble.ts';
 import type { AssembleRequest, AssembleResult } from './assemble.ts';
 import { stateChecksum } from './checksum.ts';
 import { InputError } from './errors.ts';
-import { op_version, vectorToBytes } from './op.ts';
+import { centroids_assigned_op_version, op_version, uint32ToBytes, vectorToBytes } from './op.ts';
 import type { CentroidsOp, DeleteOp, NoopOp, Op, OpDocument, PutOp } from './op.ts';
 import { Reader } from './read.ts';
 import type { ListPage, StoredDocument } from './read.ts';
@@ -29,7 +31,7 @@ import { countTokensAsync } from './tokens.ts';
 import type { SearchHit, SearchMode } from './search.ts';
 import { assertDocumentId, assertWorkspaceId, languageFromPath, parseDocumentInput } from './validate.ts';
 import type { DocumentInput } from './validate.ts';
-import { VectorIndexes } from './vectors.ts';
+import { VectorIndexes, index_seed } from './vectors.ts';
 
 /** Length of a content-derived id: the first 32 hex digits (128 bits) of sha256(content). */
 export const derived_id_hex_chars = 32;
@@ -199,13 +201,50 @@ export class DocumentStore {
     return this.vectors.retrainDue();
   }
 
-  /** Trains new centroids for `ws` without installing them; a noop when there is nothing to train. */
-  prepareRetrain(ws: string): CentroidsOp | NoopOp {
+  /**
+   * A copy of a workspace's vectors to retrain on, off the event loop (leader only): give it to
+   * trainSnapshot() (in a worker) and the result to centroidsOp(). With `only`: the vectors of
+   * those ids the workspace holds (vectors written since an earlier copy). Null when there is
+   * nothing to train. Costs one copy of the vectors (count * dim floats).
+   */
+  retrainSnapshot(ws: string, only?: Iterable<string>): VectorSnapshot | null {
     this.assertOpen();
     assertWorkspaceId(ws);
-    const trained = this.vectors.train(ws);
-    if (trained === null) return this.prepareNoop();
-    return { kind: 'centroids', v: op_version, ws, ts: this.clock(), dim: trained.dim, centroids: vectorToBytes(trained.centroids) };
+    return this.vectors.snapshot(ws, only);
+  }
+
+  /**
+   * Records the ids of `ws` whose vector is written from now on (take() returns and clears them;
+   * stop() ends it): the leader's retraining assigns them before logging its op. Not state.
+   */
+  trackVectorWrites(ws: string): { take(): string[]; stop(): void } {
+    this.assertOpen();
+    return this.vectors.trackWrites(ws);
+  }
+
+  /** The centroids op for a training result: the centroids and where each assigned vector goes. */
+  centroidsOp(ws: string, dim: number, centroids: Float32Array, assignment: Assignment): CentroidsOp {
+    this.assertOpen();
+    const n = assignment.ids.length;
+    if (assignment.lists.length !== n || assignment.fingerprints.length !== n || centroids.length % dim !== 0) {
+      throw new Error(`invariant: an assignment of ${n} ids has ${assignment.lists.length} lists, ${assignment.fingerprints.length} fingerprints`);
+    }
+    return {
+      kind: 'centroids', v: centroids_assigned_op_version, ws, ts: this.clock(), dim,
+      centroids: vectorToBytes(centroids), ids: assignment.ids, lists: uint32ToBytes(assignment.lists),
+      fingerprints: uint32ToBytes(assignment.fingerprints),
+    };
+  }
+
+  /**
+   * Trains new centroids for `ws` on this thread without installing them; a noop when there is
+   * nothing to train. The daemon trains in a worker instead (retrain/retrainer.ts).
+   */
+  prepareRetrain(ws: string): CentroidsOp | NoopOp {
+    const snapshot = this.retrainSnapshot(ws);
+    if (snapshot === null) return this.prepareNoop();
+    const r = trainSnapshot(snapshot, { seed: index_seed });
+    return this.centroidsOp(ws, snapshot.dim, r.centroids, { ids: snapshot.ids, lists: r.lists, fingerprints: r.fingerprints });
   }
 
   prepareNoop(): NoopOp {

@@ -8,6 +8,12 @@
 import { Packr } from 'msgpackr';
 
 export const op_version = 1;
+/**
+ * Version of a centroids op that carries the assignment of the vectors the leader trained on
+ * (ids, lists, fingerprints). Version 1 centroids ops (no assignment) still apply: every vector
+ * is then routed at apply time.
+ */
+export const centroids_assigned_op_version = 2;
 
 /** One document as carried in a put op. */
 export interface OpDocument {
@@ -44,7 +50,11 @@ export interface DeleteOp {
   ids: string[];
 }
 
-/** A retrain result for one workspace: new centroids every replica installs as they are. */
+/**
+ * A retrain result for one workspace: new centroids every replica installs as they are. With
+ * v = centroids_assigned_op_version it also carries where each vector the leader trained on goes,
+ * so replicas route only the vectors written since (see apply.ts).
+ */
 export interface CentroidsOp {
   kind: 'centroids';
   v: number;
@@ -53,6 +63,12 @@ export interface CentroidsOp {
   dim: number;
   /** nlist * dim little-endian float32 values. */
   centroids: Uint8Array;
+  /** v2: the ids of the training copy, in the order of `lists` and `fingerprints`. */
+  ids?: string[];
+  /** v2: little-endian uint32 per id: its list under the new centroids. */
+  lists?: Uint8Array;
+  /** v2: little-endian uint32 per id: fingerprint of the (stored) vector that was assigned. */
+  fingerprints?: Uint8Array;
 }
 
 export interface NoopOp {
@@ -88,6 +104,23 @@ export function encodeOp(op: Op): Uint8Array {
   return packr.pack(op);
 }
 
+/** Uint32Array -> little-endian bytes (a copy). */
+export function uint32ToBytes(v: Uint32Array): Uint8Array {
+  const out = new Uint8Array(v.length * 4);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < v.length; i++) view.setUint32(i * 4, v[i] ?? 0, true);
+  return out;
+}
+
+/** Little-endian bytes -> Uint32Array (a copy). Throws when the length is not a multiple of 4. */
+export function bytesToUint32(b: Uint8Array): Uint32Array {
+  if (b.byteLength % 4 !== 0) throw new RangeError(`uint32 bytes: length ${b.byteLength} is not a multiple of 4`);
+  const out = new Uint32Array(b.byteLength / 4);
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  for (let i = 0; i < out.length; i++) out[i] = view.getUint32(i * 4, true);
+  return out;
+}
+
 /** msgpack bytes -> Op; throws when the bytes do not hold a well-formed op. */
 export function decodeOp(bytes: Uint8Array): Op {
   const op: unknown = packr.unpack(bytes);
@@ -99,7 +132,9 @@ export function decodeOp(bytes: Uint8Array): Op {
 export function assertOp(op: unknown): asserts op is Op {
   const o = op as Record<string, unknown>;
   if (typeof o !== 'object' || o === null) throw new TypeError('op: not an object');
-  if (o.v !== op_version) throw new TypeError(`op.v: expected ${op_version}, got ${String(o.v)}`);
+  if (o.v !== op_version && !(o.v === centroids_assigned_op_version && o.kind === 'centroids')) {
+    throw new TypeError(`op.v: expected ${op_version} (or ${centroids_assigned_op_version} for centroids), got ${String(o.v)}`);
+  }
   if (typeof o.ts !== 'number' || !Number.isFinite(o.ts)) throw new TypeError('op.ts: not a finite number');
   switch (o.kind) {
     case 'noop':
@@ -121,6 +156,15 @@ export function assertOp(op: unknown): asserts op is Op {
     case 'centroids':
       if (typeof o.ws !== 'string') throw new TypeError('op.ws: not a string');
       if (typeof o.dim !== 'number' || !(o.centroids instanceof Uint8Array)) throw new TypeError('op.centroids: malformed');
+      if (o.v === op_version) {
+        if (o.ids !== undefined || o.lists !== undefined || o.fingerprints !== undefined) throw new TypeError('op.ids: an assignment needs v2');
+        return;
+      }
+      if (!Array.isArray(o.ids) || !o.ids.every((x) => typeof x === 'string')) throw new TypeError('op.ids: not an array of strings');
+      if (!(o.lists instanceof Uint8Array) || o.lists.byteLength !== o.ids.length * 4) throw new TypeError('op.lists: not 4 bytes per id');
+      if (!(o.fingerprints instanceof Uint8Array) || o.fingerprints.byteLength !== o.ids.length * 4) {
+        throw new TypeError('op.fingerprints: not 4 bytes per id');
+      }
       return;
     default:
       throw new TypeError(`op.kind: unknown kind ${String(o.kind)}`);

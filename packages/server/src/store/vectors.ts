@@ -5,11 +5,12 @@
 
 import type { Database } from 'better-sqlite3';
 import { IvfIndex, SqliteIvfStore } from '@cairn/ivf';
+import type { Assignment, VectorSnapshot } from '@cairn/ivf';
 
 /** Every workspace index uses this metric; embeddings are compared by cosine similarity. */
 const metric = 'cosine' as const;
 /** Seed of every index: indexes built on different replicas start identical. */
-const index_seed = 1;
+export const index_seed = 1;
 
 export interface VectorHit {
   id: string;
@@ -19,6 +20,8 @@ export interface VectorHit {
 export class VectorIndexes {
   private readonly ivfStore: SqliteIvfStore;
   private loaded: Map<string, IvfIndex> | null = null;
+  /** Ids written per workspace while someone tracks it (trackWrites): leader-side, not state. */
+  private readonly trackers = new Map<string, Set<Set<string>>>();
 
   constructor(db: Database) {
     this.ivfStore = new SqliteIvfStore(db);
@@ -43,12 +46,46 @@ export class VectorIndexes {
   /** Inserts or replaces the vector of (ws, id). */
   put(ws: string, id: string, v: Float32Array): void {
     this.ivfStore.put(ws, id, v, this.indexFor(ws, v.length));
+    this.tracked(ws, id);
   }
 
   remove(ws: string, id: string): void {
     const index = this.all().get(ws);
     if (index === undefined || !index.has(id)) return;
     this.ivfStore.remove(ws, id, index);
+    this.tracked(ws, id);
+  }
+
+  /**
+   * Records the ids whose vector is put or removed in `ws` from now on, until stop(). take()
+   * returns those recorded since the last take (in write order) and starts over. Side
+   * information for the leader's retraining (which vectors changed since its copy): it never
+   * changes what apply does.
+   */
+  trackWrites(ws: string): { take(): string[]; stop(): void } {
+    let ids = new Set<string>();
+    let all = this.trackers.get(ws);
+    if (all === undefined) this.trackers.set(ws, (all = new Set()));
+    all.add(ids);
+    const set = all;
+    return {
+      take: () => {
+        set.delete(ids);
+        const out = [...ids];
+        ids = new Set();
+        set.add(ids);
+        return out;
+      },
+      stop: () => {
+        set.delete(ids);
+        if (set.size === 0 && this.trackers.get(ws) === set) this.trackers.delete(ws);
+      },
+    };
+  }
+
+  private tracked(ws: string, id: string): void {
+    const all = this.trackers.get(ws);
+    if (all !== undefined) for (const ids of all) ids.add(id);
   }
 
   /** Nearest documents of one workspace, best first. Empty when the workspace has no vectors. */
@@ -70,18 +107,25 @@ export class VectorIndexes {
   }
 
   /**
-   * Trains new centroids for a workspace (leader only, before the result is logged). IvfIndex.train
-   * does not change the index: the centroids are installed when the centroids op applies.
+   * A copy of a workspace's vectors to train on (leader only; training may run elsewhere, e.g. in
+   * a worker, while writes go on): all of them, or those of `only` it holds. Null when the
+   * workspace holds no vectors.
    */
-  train(ws: string): { dim: number; centroids: Float32Array } | null {
+  snapshot(ws: string, only?: Iterable<string>): VectorSnapshot | null {
     const index = this.all().get(ws);
     if (index === undefined || index.size === 0) return null;
-    return { dim: index.dim, centroids: index.train({ seed: index_seed }) };
+    return index.exportVectors(only);
   }
 
-  /** Installs centroids (from a centroids op) and persists them with the reassignment. */
-  applyCentroids(ws: string, dim: number, centroids: Float32Array): void {
-    this.ivfStore.saveCentroids(ws, centroids, this.indexFor(ws, dim));
+  /**
+   * Installs centroids (from a centroids op) and persists them with the lists. With an
+   * assignment, vectors keep the list it gives them when their fingerprint matches; the others
+   * are routed (IvfIndex.applyAssignedCentroids). Without one, every vector is routed.
+   */
+  applyCentroids(ws: string, dim: number, centroids: Float32Array, assignment?: Assignment): void {
+    const index = this.indexFor(ws, dim);
+    if (assignment === undefined) this.ivfStore.saveCentroids(ws, centroids, index);
+    else this.ivfStore.saveAssignedCentroids(ws, centroids, assignment, index);
   }
 
   /** Forgets the in-memory indexes; the next use reloads them from the tables. */

@@ -1,0 +1,130 @@
+// Vector index retraining on real processes: the leader trains in a worker thread while writes
+// keep flowing, answers /_raft/health quickly throughout, and every node installs the same
+// centroids (same state checksum).
+import { afterEach, describe, expect, it } from 'vitest';
+import { startCluster } from './helpers/cluster.ts';
+import type { TestCluster } from './helpers/cluster.ts';
+import { waitFor } from './helpers/wait.ts';
+
+let cluster: TestCluster | null = null;
+afterEach(async () => {
+  await cluster?.stop();
+  cluster = null;
+});
+
+const ws = 'retrain';
+/** Past the engine's exact-scan crossover (4,096 vectors): the untrained index asks for training. */
+const threshold = 4096;
+const health_answer_ms_max = 500;
+
+interface Checksum {
+  applied_index: number;
+  state_checksum: string;
+}
+
+interface LogLine {
+  time: number;
+  msg: string;
+  vectors?: number;
+  train_ms?: number;
+  op_bytes?: number;
+}
+
+async function bulk(base: string, from: number, count: number): Promise<void> {
+  const docs = Array.from({ length: count }, (_, i) => ({
+    id: `doc-${from + i}`,
+    content: `document ${from + i} about topic ${(from + i) % 17} with colour ${(from + i) % 7} and shape ${(from + i) % 5}`,
+  }));
+  for (let attempt = 1; ; attempt++) {
+    const res = await fetch(`${base}/api/v1/documents/bulk?write_concern=leader`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-workspace-id': ws },
+      body: JSON.stringify(docs),
+    });
+    const body = await res.text();
+    if (res.status === 201 || res.status === 200) return;
+    if (res.status !== 503 || attempt >= 5) throw new Error(`bulk ${from}: ${res.status} ${body}`);
+  }
+}
+
+function leaderLog(c: TestCluster): LogLine[] {
+  return c.leader
+    .logTail(1_000_000)
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as LogLine);
+}
+
+describe('vector index retraining', () => {
+  it('trains off the leader\'s event loop while writes continue; health answers fast; all nodes converge', async () => {
+    cluster = await startCluster({ nodes: 3 });
+    const c = cluster;
+    const base = c.leader.url;
+
+    // /_raft/health on the leader, polled from the start to the end.
+    const healthMs: number[] = [];
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        const t = performance.now();
+        const res = await fetch(`${base}/_raft/health`, { signal: AbortSignal.timeout(10_000) });
+        await res.arrayBuffer();
+        healthMs.push(performance.now() - t);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+
+    // Writes in batches of 50, two in flight, until told to stop; each acknowledgement is timed.
+    const ackedAt: number[] = [];
+    let next = 0;
+    let writing = true;
+    const writer = Promise.all(
+      [0, 1].map(async () => {
+        while (writing) {
+          const from = next;
+          next += 50;
+          await bulk(base, from, 50);
+          ackedAt.push(Date.now());
+        }
+      }),
+    );
+
+    const retrained = await waitFor(
+      () => leaderLog(c).find((l) => l.msg === 'vector index retrained'),
+      { what: 'the leader to log a retrain', timeoutMs: 60_000, intervalMs: 200 },
+    );
+    // A few more writes after the install, routed with the new centroids.
+    const after = ackedAt.length;
+    await waitFor(() => ackedAt.length >= after + 4, { what: 'writes after the retrain', timeoutMs: 20_000 });
+    writing = false;
+    await writer;
+    polling = false;
+    await poller;
+
+    const started = leaderLog(c).find((l) => l.msg === 'vector index retrain started');
+    expect(started).toBeDefined();
+    expect(retrained.vectors).toBeGreaterThan(threshold);
+    // Writes were acknowledged while the worker trained.
+    const during = ackedAt.filter((t) => t > started!.time && t < retrained.time).length;
+    expect(during).toBeGreaterThan(0);
+    // The leader answered every health poll quickly, the retrain included.
+    expect(healthMs.length).toBeGreaterThan(10);
+    expect(Math.max(...healthMs)).toBeLessThan(health_answer_ms_max);
+
+    // Every node ends with the same state (same centroids, same lists).
+    const sums = await waitFor(
+      async () => {
+        const all = await Promise.all(c.nodes.map(async (n) => (await fetch(`${n.url}/_raft/checksum`)).json() as Promise<Checksum>));
+        const first = all[0]!;
+        return all.every((s) => s.applied_index === first.applied_index && s.state_checksum === first.state_checksum) ? all : undefined;
+      },
+      { what: 'all nodes at the same applied index and state checksum', timeoutMs: 30_000, intervalMs: 100 },
+    );
+    expect(sums).toHaveLength(3);
+    for (const n of c.nodes) {
+      const metrics = await (await fetch(`${n.url}/metrics`)).text();
+      const lists = Number(/^cairn_ivf_lists\{workspace="retrain"[^}]*\} (\d+)$/m.exec(metrics)?.[1] ?? '0');
+      expect(lists, `${n.id} lists`).toBeGreaterThan(1);
+    }
+  });
+});
