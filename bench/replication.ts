@@ -242,16 +242,67 @@ export interface ResyncResult {
   bytes: number;
   mb_per_s: number;
   snapshot_used: boolean;
+  /**
+   * Seconds from the start of the empty follower's process to: its HTTP port answering
+   * (started), the first snapshot chunk received (receiving), the snapshot installed
+   * (installed), holding every entry of the leader's log as the leader sees it (caught_up);
+   * `seconds` adds the final state checksum comparison of all three nodes.
+   */
+  phases_s?: { started: number; receiving: number; installed: number; caught_up: number };
+  /** The leader's and the follower's own timings of that transfer (ms): the leader's last_snapshot_phases. */
+  transfer_phases_ms?: Record<string, unknown>;
   force_resync_message: string;
   force_resync_seconds: number;
   force_resync_mb_per_s: number;
   load: number;
 }
 
+interface Milestones {
+  started?: number;
+  receiving?: number;
+  installed?: number;
+  caught_up?: number;
+}
+
+/** Polls the empty follower every 20 ms and notes when it reaches each milestone of its resync. */
+function watchResync(cluster: BenchCluster, follower: BenchCluster['nodes'][number], t0: number): { stop(): Promise<Milestones> } {
+  const seen: Milestones = {};
+  let stopped = false;
+  const loop = (async (): Promise<void> => {
+    while (!stopped && seen.caught_up === undefined) {
+      try {
+        const stats = await resyncStats(follower.url);
+        const at = (performance.now() - t0) / 1000;
+        seen.started ??= at;
+        if (Number(stats['snapshots_received'] ?? 0) > 0) seen.receiving ??= at;
+        if (stats.snapshots_applied > 0) {
+          seen.installed ??= at;
+          // As the leader sees it: the follower holds every entry of the leader's log. (The
+          // follower's own /_raft/health can be held up by the checksum waitConverged asks it for.)
+          const s = await syncStatus(cluster.leader.url);
+          const f = s.followers.find((x) => x.node_id === follower.id);
+          if (f !== undefined && f.last_replicated_index >= s.last_log_index) seen.caught_up ??= (performance.now() - t0) / 1000;
+        }
+      } catch {
+        /* not up yet, or busy */
+      }
+      await sleep(20);
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return seen;
+    },
+  };
+}
+
 /**
  * Stops node-3, deletes its data directory, starts it empty, and times until it holds the
- * leader's applied index with the same state checksum (end to end: start-up included). Then a
- * force-resync of node-2 for the transfer alone (the leader's message gives bytes and ms).
+ * leader's applied index with the same state checksum (end to end: start-up included), with
+ * the milestones on the way. Then a force-resync of node-2 for the transfer alone (the leader's
+ * message gives bytes and ms).
  */
 export async function measureResync(cluster: BenchCluster, documents: number): Promise<ResyncResult> {
   const follower = cluster.node('node-3');
@@ -261,11 +312,14 @@ export async function measureResync(cluster: BenchCluster, documents: number): P
   const leaderStatsBefore = await resyncStats(cluster.leader.url);
   const t0 = performance.now();
   follower.process.start();
+  const watch = watchResync(cluster, follower, t0);
   await waitConverged(cluster, 420_000);
   const seconds = (performance.now() - t0) / 1000;
+  const seen = await watch.stop();
   const after = await resyncStats(follower.url);
   const leaderStats = await resyncStats(cluster.leader.url);
   const bytes = Number(after['snapshot_bytes_received'] ?? 0);
+  const transferPhases = leaderStats['last_snapshot_phases'] as Record<string, unknown> | null | undefined;
   const f0 = performance.now();
   const fr = await fetch(`${cluster.leader.url}/_raft/force-resync?target=node-2`, { method: 'POST', signal: AbortSignal.timeout(600_000) });
   const frBody = (await fr.json()) as { message?: string };
@@ -274,12 +328,15 @@ export async function measureResync(cluster: BenchCluster, documents: number): P
   const frBytes = m === null ? 0 : Number(m[1]);
   const used = after.snapshots_applied > 0 || leaderStats.snapshot_send_successes > leaderStatsBefore.snapshot_send_successes;
   const bytesUsed = bytes > 0 ? bytes : frBytes;
+  const phase = (v: number | undefined): number => (v === undefined ? -1 : round(v, 2));
   return {
     documents,
     seconds: round(seconds, 2),
     bytes: bytesUsed,
     mb_per_s: round(bytesUsed / 1e6 / seconds, 1),
     snapshot_used: used,
+    phases_s: { started: phase(seen.started), receiving: phase(seen.receiving), installed: phase(seen.installed), caught_up: phase(seen.caught_up) },
+    ...(transferPhases == null ? {} : { transfer_phases_ms: transferPhases }),
     force_resync_message: frBody.message ?? JSON.stringify(frBody),
     force_resync_seconds: round(frSeconds, 2),
     force_resync_mb_per_s: round(frBytes / 1e6 / frSeconds, 1),

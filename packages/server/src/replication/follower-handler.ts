@@ -6,16 +6,17 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { crc32, decideAppend } from '@cairn/raft';
+import { decideAppend } from '@cairn/raft';
 import type { Logger } from 'pino';
 import type { ReplicationConfig } from '../config/types.ts';
 import { ReplicationError } from './errors.ts';
 import type { SqliteLog } from './sqlite-log.ts';
-import { fsyncFile, readApplied } from './state.ts';
+import { quickCheck } from './sqlite-worker.ts';
+import { readApplied, removeDbFiles } from './state.ts';
 import type { StateHolder, StateMachine } from './state.ts';
 import type { ReplicationEvent, ReplicationObserver, ResyncStats } from './stats.ts';
 import { IndexWaiters } from './waiters.ts';
-import { decodeAppendRequest, decodeSnapshotChunk, encode } from './wire.ts';
+import { SNAPSHOT_CHUNKS_INFLIGHT_MAX, chunkCrc32, decodeAppendRequest, decodeSnapshotChunk, encode } from './wire.ts';
 
 interface Receiving {
   id: string;
@@ -26,6 +27,11 @@ interface Receiving {
   last_index: number;
   last_term: number;
   started_ms: number;
+  /** performance.now() at the first chunk, for the phase timings. */
+  started: number;
+  /** Time spent checking, writing and hashing chunks. */
+  write_ms: number;
+  cpu: NodeJS.CpuUsage;
   timer: NodeJS.Timeout;
 }
 
@@ -39,6 +45,9 @@ export interface FollowerHooks {
 /** How long an append that arrives ahead of its predecessor waits for it (reordered delivery). */
 const GAP_WAIT_MS = 250;
 
+/** How long a snapshot chunk that arrives ahead of its predecessor waits for it (several in flight). */
+const SNAPSHOT_ORDER_WAIT_MS = 5000;
+
 export class FollowerHandler<S extends StateMachine> {
   private lock: Promise<unknown> = Promise.resolve();
   private receiving: Receiving | null = null;
@@ -49,6 +58,8 @@ export class FollowerHandler<S extends StateMachine> {
   leaderIdSeen: string | null = null;
   installing = false;
   private lastCompactMs = 0;
+  /** Chunks waiting for their predecessor; woken whenever a transfer moves on or ends. */
+  private readonly chunkWaiters = new Set<() => void>();
 
   constructor(
     private readonly cfg: ReplicationConfig,
@@ -158,10 +169,11 @@ export class FollowerHandler<S extends StateMachine> {
         throw new ReplicationError(400, 'bad_snapshot', (err as Error).message);
       }
     })();
+    await this.waitForTurn(chunk.snapshot_id, chunk.offset);
     return this.serialized(() => {
       this.checkCluster(chunk.cluster_id, chunk.term);
       this.lastContactMs = Date.now();
-      if (crc32(chunk.data) !== chunk.crc) {
+      if (chunkCrc32(chunk.data) !== chunk.crc) {
         this.abortReceive('chunk checksum mismatch');
         throw new ReplicationError(400, 'bad_chunk_checksum', `chunk at offset ${chunk.offset} has a wrong checksum; transfer discarded`);
       }
@@ -180,23 +192,54 @@ export class FollowerHandler<S extends StateMachine> {
           expected_offset: r?.offset ?? 0,
         });
       }
-      fs.writeSync(r.fd, chunk.data, 0, chunk.data.length, r.offset);
+      const writeStarted = performance.now();
+      for (let written = 0; written < chunk.data.length; ) {
+        written += fs.writeSync(r.fd, chunk.data, written, chunk.data.length - written, r.offset + written);
+      }
       r.offset += chunk.data.length;
       r.hash.update(chunk.data);
+      r.write_ms += performance.now() - writeStarted;
       this.hooks.stats.snapshot_bytes_received += chunk.data.length;
-      if (!chunk.done) return { ok: true, received: r.offset };
-      return this.finishReceive(r, chunk.total_bytes, chunk.sha256, chunk.term);
+      this.wakeChunkWaiters();
+      if (!chunk.done) return { ok: true, received: r.offset, inflight_max: SNAPSHOT_CHUNKS_INFLIGHT_MAX };
+      return this.finishReceive(r, chunk.total_bytes, chunk.sha256, chunk.term, chunk.source_checked);
     });
+  }
+
+  /**
+   * A chunk of the transfer in progress that arrived ahead of its predecessor (two in flight on
+   * separate connections) waits here, outside the lock, until the transfer reaches its offset,
+   * moves to another snapshot or ends, or SNAPSHOT_ORDER_WAIT_MS passes; then it is handled
+   * as usual (and refused as out of order if it is still not its turn).
+   */
+  private async waitForTurn(id: string, offset: number): Promise<void> {
+    const deadline = Date.now() + SNAPSHOT_ORDER_WAIT_MS;
+    const ahead = (): boolean => this.receiving !== null && this.receiving.id === id && this.receiving.offset < offset;
+    while (ahead() && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          clearTimeout(timer);
+          this.chunkWaiters.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, deadline - Date.now());
+        this.chunkWaiters.add(wake);
+      });
+    }
+  }
+
+  private wakeChunkWaiters(): void {
+    for (const wake of [...this.chunkWaiters]) wake();
   }
 
   private beginReceive(id: string, last_index: number, last_term: number): void {
     this.abortReceive('superseded by a new transfer');
     const file = path.join(this.dataDir, 'snapshot-in.db');
-    fs.rmSync(file, { force: true });
+    removeDbFiles(file);
     const fd = fs.openSync(file, 'w');
     const timer = setTimeout(() => this.abortReceive('snapshot_timeout_s exceeded'), this.cfg.snapshot_timeout_s * 1000);
     timer.unref();
-    this.receiving = { id, file, fd, offset: 0, hash: crypto.createHash('sha256'), last_index, last_term, started_ms: Date.now(), timer };
+    this.receiving = { id, file, fd, offset: 0, hash: crypto.createHash('sha256'), last_index, last_term, started_ms: Date.now(), started: performance.now(), write_ms: 0, cpu: process.cpuUsage(), timer };
     this.hooks.stats.snapshots_received++;
   }
 
@@ -210,32 +253,45 @@ export class FollowerHandler<S extends StateMachine> {
     } catch {
       /* already closed */
     }
-    fs.rmSync(r.file, { force: true });
+    removeDbFiles(r.file);
+    this.wakeChunkWaiters();
     this.logger.warn({ snapshot: r.id, reason }, 'snapshot transfer discarded');
   }
 
-  private finishReceive(r: Receiving, total: number, sha256: string, term: number): Record<string, unknown> {
+  private async finishReceive(r: Receiving, total: number, sha256: string, term: number, sourceChecked: boolean): Promise<Record<string, unknown>> {
     const digest = r.hash.digest('hex');
     if (r.offset !== total || digest !== sha256) {
       this.abortReceive('size or digest mismatch');
       throw new ReplicationError(400, 'bad_snapshot', `snapshot verification failed: ${r.offset}/${total} bytes, sha256 ${digest === sha256 ? 'ok' : 'mismatch'}`);
     }
     clearTimeout(r.timer);
+    const received = performance.now();
+    fs.fsyncSync(r.fd);
     fs.closeSync(r.fd);
     this.receiving = null;
-    fsyncFile(r.file);
-    // Verify it is the database it claims to be before anything is replaced.
+    this.wakeChunkWaiters();
+    const synced = performance.now();
+    // Verify it is the database it claims to be before anything is replaced. The bytes are the
+    // sender's (sha256); a sender that ran quick_check on them says so, otherwise it runs here.
     try {
-      const check = new Database(r.file, { readonly: true });
-      const ok = check.pragma('quick_check', { simple: true });
-      const at = readApplied(check);
-      check.close();
-      if (ok !== 'ok') throw new Error(`quick_check: ${String(ok)}`);
-      if (at.index !== r.last_index) throw new Error(`holds index ${at.index}, announced ${r.last_index}`);
+      const check = new Database(r.file, { readonly: true, fileMustExist: true });
+      try {
+        const pages = Number(check.pragma('page_count', { simple: true })) * Number(check.pragma('page_size', { simple: true }));
+        if (pages !== total) throw new Error(`its pages span ${pages} bytes, the file has ${total}`);
+        const at = readApplied(check);
+        if (at.index !== r.last_index) throw new Error(`holds index ${at.index}, announced ${r.last_index}`);
+      } finally {
+        check.close();
+      }
+      if (!sourceChecked) {
+        const ok = await quickCheck(r.file);
+        if (ok !== 'ok') throw new Error(`quick_check: ${ok.slice(0, 200)}`);
+      }
     } catch (err) {
-      fs.rmSync(r.file, { force: true });
+      removeDbFiles(r.file);
       throw new ReplicationError(400, 'bad_snapshot', `snapshot is not a valid state database: ${(err as Error).message}`);
     }
+    const checked = performance.now();
     this.installing = true;
     try {
       const installed = this.state.install(r.file);
@@ -244,19 +300,32 @@ export class FollowerHandler<S extends StateMachine> {
     } finally {
       this.installing = false;
     }
+    const installed = performance.now();
+    const cpu = process.cpuUsage(r.cpu);
+    const phases = {
+      receive_ms: Math.round(received - r.started),
+      write_ms: Math.round(r.write_ms),
+      fsync_ms: Math.round(synced - received),
+      check_ms: Math.round(checked - synced),
+      quick_check: sourceChecked ? 'by the leader' : 'here',
+      install_ms: Math.round(installed - checked),
+      // This process's CPU time (all threads) from the first chunk to the install.
+      cpu_ms: Math.round((cpu.user + cpu.system) / 1000),
+    };
     const stats = this.hooks.stats;
     stats.snapshots_applied++;
     stats.last_applied_snapshot_index = r.last_index;
     stats.last_applied_snapshot_at = new Date().toISOString();
     this.hooks.observer?.snapshotInstalled?.(total, Date.now() - r.started_ms);
     this.hooks.event({ kind: 'snapshot_installed', detail: `state replaced at index ${r.last_index} (${total} bytes, ${Date.now() - r.started_ms} ms)` });
-    this.logger.info({ index: r.last_index, bytes: total }, 'snapshot installed');
+    this.logger.info({ index: r.last_index, bytes: total, ...phases }, 'snapshot installed');
     this.hooks.onApplied();
-    return { ok: true, installed: true, applied_index: this.state.appliedIndex() };
+    return { ok: true, installed: true, applied_index: this.state.appliedIndex(), phases };
   }
 
   stop(): void {
     this.abortReceive('shutting down');
+    this.wakeChunkWaiters();
     this.lastIndexWaiters.cancelAll();
   }
 }

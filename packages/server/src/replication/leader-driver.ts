@@ -2,20 +2,20 @@
 // proposals into batches (batch_size entries or flush_interval_ms), makes each batch durable in
 // one log transaction (fsync) BEFORE shipping it, applies it to state, ships appends and
 // snapshots as the core decides, and resolves each proposal per its write concern.
-import crypto from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
-import { ENTRY_COMMAND, ENTRY_NOOP, LeaderCore, crc32, makeEntry } from '@cairn/raft';
+import { ENTRY_COMMAND, ENTRY_NOOP, LeaderCore, makeEntry } from '@cairn/raft';
 import type { FollowerHealth, LeaderAction } from '@cairn/raft';
 import type { Logger } from 'pino';
 import type { NodeSpec, ReplicationConfig, WriteConcern } from '../config/types.ts';
 import { ReplicationError } from './errors.ts';
 import type { SqliteLog } from './sqlite-log.ts';
+import { removeDbFilesAsync } from './state.ts';
 import type { StateHolder, StateMachine } from './state.ts';
+import { streamSnapshot } from './snapshot-sender.ts';
 import type { ReplicationEvent, ReplicationObserver, ResyncStats } from './stats.ts';
 import type { Transport } from './transport.ts';
 import { IndexWaiters } from './waiters.ts';
-import { SNAPSHOT_CHUNK_BYTES, decodeAppendResponse, encode } from './wire.ts';
+import { decodeAppendResponse, encode } from './wire.ts';
 
 interface Proposal {
   payload: Uint8Array;
@@ -329,27 +329,56 @@ export class LeaderDriver<S extends StateMachine> {
     stats.snapshot_send_attempts++;
     this.hooks.event({ kind: 'resync_started', follower: id, detail: `snapshot to ${spec.address}` });
     const started = performance.now();
+    const cpuStarted = process.cpuUsage();
     const file = path.join(this.dataDir, `snapshot-out-${id}.db`);
     let ok = false;
     let message = '';
     let snapIndex = 0;
     let snapBytes = 0;
     try {
-      const snap = this.state.snapshotTo(file);
+      const snap = await this.state.snapshotTo(file);
+      const copied = performance.now();
       snapIndex = snap.index;
       snapBytes = snap.bytes;
       stats.snapshots_created++;
-      await this.streamSnapshot(spec, file, snap, started);
+      const sent = await streamSnapshot(
+        {
+          transport: this.transport,
+          address: spec.address,
+          cluster_id: this.cfg.cluster_id,
+          term: this.term,
+          leader_id: this.self.id,
+          deadline: started + this.cfg.snapshot_timeout_s * 1000,
+          snapshot_timeout_s: this.cfg.snapshot_timeout_s,
+          chunk_timeout_ms: Math.max(this.cfg.append_timeout_ms, 5000),
+        },
+        { file, ...snap },
+      );
       ok = true;
       const ms = Math.round(performance.now() - started);
+      const cpu = process.cpuUsage(cpuStarted);
+      const phases = {
+        copy_ms: Math.round(copied - started),
+        transfer_ms: Math.round(performance.now() - copied),
+        chunks: sent.chunks,
+        inflight: sent.inflight,
+        prepare_ms: Math.round(sent.prepare_ms),
+        wait_ms: Math.round(sent.wait_ms),
+        quick_check_ms: Math.round(sent.check_ms),
+        quick_check_wait_ms: Math.round(sent.check_wait_ms),
+        // This process's CPU time (all threads) while the snapshot was made and sent.
+        cpu_ms: Math.round((cpu.user + cpu.system) / 1000),
+        on_follower: sent.final['phases'],
+      };
       stats.snapshot_send_successes++;
       stats.snapshot_bytes_sent += snap.bytes;
       stats.last_snapshot_index = snap.index;
       stats.last_snapshot_at = new Date().toISOString();
       stats.last_snapshot_ms = ms;
       stats.last_snapshot_target = id;
-      message = `Snapshot resync to ${spec.address} completed successfully (index ${snap.index}, ${snap.bytes} bytes, ${ms} ms)`;
-      this.logger.info({ follower: id, index: snap.index, bytes: snap.bytes, ms }, 'snapshot installed on follower');
+      stats.last_snapshot_phases = phases;
+      message = `Snapshot resync to ${spec.address} completed successfully (index ${snap.index}, ${snap.bytes} bytes, ${ms} ms: copy ${phases.copy_ms} ms, transfer and install ${phases.transfer_ms} ms in ${sent.chunks} chunks)`;
+      this.logger.info({ follower: id, index: snap.index, bytes: snap.bytes, ms, ...phases }, 'snapshot installed on follower');
     } catch (err) {
       stats.snapshot_send_failures++;
       stats.last_failure = `${id}: ${(err as Error).message}`;
@@ -357,7 +386,7 @@ export class LeaderDriver<S extends StateMachine> {
       message = `Snapshot resync to ${spec.address} failed: ${(err as Error).message}`;
       this.logger.warn({ follower: id, err: (err as Error).message }, 'snapshot resync failed');
     } finally {
-      fs.rmSync(file, { force: true });
+      await removeDbFilesAsync(file).catch((err: unknown) => this.logger.warn({ file, err: (err as Error).message }, 'could not remove a snapshot copy'));
     }
     this.hooks.observer?.snapshotSent?.(id, ok, snapBytes, performance.now() - started);
     this.hooks.event({ kind: ok ? 'resync_succeeded' : 'resync_failed', follower: id, detail: message });
@@ -366,51 +395,5 @@ export class LeaderDriver<S extends StateMachine> {
     this.snapshotWaiters.delete(id);
     for (const w of waiters) w({ ok, message });
     this.afterResponse();
-  }
-
-  private async streamSnapshot(spec: NodeSpec, file: string, snap: { index: number; term: number; bytes: number }, started: number): Promise<void> {
-    const deadline = started + this.cfg.snapshot_timeout_s * 1000;
-    const sha = crypto.createHash('sha256');
-    const fd = fs.openSync(file, 'r');
-    try {
-      const whole = Buffer.alloc(SNAPSHOT_CHUNK_BYTES);
-      for (let off = 0; off < snap.bytes; ) {
-        const n = fs.readSync(fd, whole, 0, whole.length, off);
-        sha.update(whole.subarray(0, n));
-        off += n;
-      }
-      const digest = sha.digest('hex');
-      const snapshotId = `${this.self.id}-${snap.index}-${Date.now()}`;
-      let offset = 0;
-      do {
-        const n = fs.readSync(fd, whole, 0, whole.length, offset);
-        const data = whole.subarray(0, n);
-        const done = offset + n >= snap.bytes;
-        const remaining = deadline - performance.now();
-        if (remaining <= 0) throw new Error(`snapshot_timeout_s (${this.cfg.snapshot_timeout_s}) exceeded`);
-        const body = encode({
-          cluster_id: this.cfg.cluster_id,
-          term: this.term,
-          leader_id: this.self.id,
-          snapshot_id: snapshotId,
-          last_index: snap.index,
-          last_term: snap.term,
-          offset,
-          data,
-          crc: crc32(data),
-          done,
-          total_bytes: snap.bytes,
-          sha256: done ? digest : '',
-        });
-        // The last chunk includes the install on the follower: allow it the remaining budget.
-        const timeout = Math.ceil(done ? remaining : Math.min(remaining, Math.max(this.cfg.append_timeout_ms, 5000)));
-        const res = await this.transport.post(spec.address, '/_raft/snapshot', body, timeout);
-        if (res.status !== 200) throw new Error(`follower answered ${res.status}: ${res.body.toString('utf8').slice(0, 200)}`);
-        offset += n;
-        if (done) break;
-      } while (offset < snap.bytes || snap.bytes === 0);
-    } finally {
-      fs.closeSync(fd);
-    }
   }
 }

@@ -2,12 +2,13 @@
 // transaction that also records the applied index, so apply is exactly-once across crashes.
 // state.db uses WAL with synchronous=NORMAL: a kill -9 loses nothing committed (the OS has
 // the pages); a power loss may lose the newest applies, which are re-applied from log.db
-// (synchronous=FULL) at start. A snapshot is a VACUUM INTO copy, fsynced before it is sent.
+// (synchronous=FULL) at start. A snapshot is an online backup copy (see snapshotTo).
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { invariant } from '@cairn/raft';
 import type { Entry } from '@cairn/raft';
+import { copyDatabase } from './sqlite-worker.ts';
 
 export interface Applier {
   /** Applies one committed entry; runs inside the state transaction; deterministic. */
@@ -90,16 +91,19 @@ export class StateHolder<S extends StateMachine> {
     return index;
   }
 
-  /** A consistent copy of the state at the applied index, fsynced. */
-  snapshotTo(file: string): { index: number; term: number; bytes: number } {
-    fs.rmSync(file, { force: true });
-    const at = { ...this.applied };
-    this.db.prepare('VACUUM INTO ?').run(file);
-    fsyncFile(file);
-    const copy = new Database(file, { readonly: true });
-    const inCopy = readApplied(copy);
-    copy.close();
-    invariant(inCopy.index === at.index, `snapshot copy at ${inCopy.index}, expected ${at.index}`);
+  /**
+   * A consistent copy of the state for a snapshot, made by SQLite's online backup on a second
+   * connection in a worker thread (sqlite-worker.ts), so the event loop goes on serving while it
+   * runs. The copy is one read transaction: applies committed meanwhile are not in it, and its
+   * index and term are read from the copy itself (raft_applied is written in the same
+   * transaction as the state). It is a rollback-journal database (nothing beside it) and is not
+   * fsynced here: it is read once and deleted; the receiver fsyncs what it installs.
+   */
+  async snapshotTo(file: string): Promise<{ index: number; term: number; bytes: number }> {
+    removeDbFiles(file);
+    const before = this.applied.index;
+    const at = await copyDatabase(this.file, file);
+    invariant(at.index >= before && at.index <= this.applied.index, `snapshot copy at ${at.index}, applied was ${before} then ${this.applied.index}`);
     return { index: at.index, term: at.term, bytes: fs.statSync(file).size };
   }
 
@@ -120,13 +124,16 @@ export class StateHolder<S extends StateMachine> {
   }
 }
 
-export function fsyncFile(file: string): void {
-  const fd = fs.openSync(file, 'r+');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
+const DB_FILE_SUFFIXES = ['', '-wal', '-shm', '-journal'];
+
+/** Removes a database file and any -wal, -shm or -journal beside it. */
+export function removeDbFiles(file: string): void {
+  for (const suffix of DB_FILE_SUFFIXES) fs.rmSync(file + suffix, { force: true });
+}
+
+/** removeDbFiles off the event loop (freeing a large file's blocks takes a while). */
+export async function removeDbFilesAsync(file: string): Promise<void> {
+  await Promise.all(DB_FILE_SUFFIXES.map((suffix) => fs.promises.rm(file + suffix, { force: true })));
 }
 
 export function fsyncDir(dir: string): void {

@@ -13,6 +13,12 @@ export interface ResyncStats {
   last_snapshot_at: string | null;
   last_snapshot_ms: number | null;
   last_snapshot_target: string | null;
+  /**
+   * Where the last successful transfer's time went (ms): copy (the leader's consistent copy of
+   * its state), transfer (chunks sent until the follower answered the last one, its install
+   * included), and the follower's own timings of receive, fsync, check and install.
+   */
+  last_snapshot_phases: Record<string, unknown> | null;
   last_failure: string | null;
   last_failure_at: string | null;
   last_applied_snapshot_index: number | null;
@@ -33,6 +39,7 @@ export function emptyResyncStats(): ResyncStats {
     last_snapshot_at: null,
     last_snapshot_ms: null,
     last_snapshot_target: null,
+    last_snapshot_phases: null,
     last_failure: null,
     last_failure_at: null,
     last_applied_snapshot_index: null,
