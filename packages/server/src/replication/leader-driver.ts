@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { NodeSpec, ReplicationConfig, WriteConcern } from '../config/types.ts';
 import { ReplicationError } from './errors.ts';
 import type { SqliteLog } from './sqlite-log.ts';
-import { removeDbFilesAsync } from './state.ts';
+import { removeRetiredDbFile, retireDbFile } from './state.ts';
 import type { StateHolder, StateMachine } from './state.ts';
 import { streamSnapshot } from './snapshot-sender.ts';
 import type { ReplicationEvent, ReplicationObserver, ResyncStats } from './stats.ts';
@@ -386,7 +386,9 @@ export class LeaderDriver<S extends StateMachine> {
       message = `Snapshot resync to ${spec.address} failed: ${(err as Error).message}`;
       this.logger.warn({ follower: id, err: (err as Error).message }, 'snapshot resync failed');
     } finally {
-      await removeDbFilesAsync(file).catch((err: unknown) => this.logger.warn({ file, err: (err as Error).message }, 'could not remove a snapshot copy'));
+      // Out of the way at once (a rename); deleted once the result is reported, off the event
+      // loop: freeing a large file's blocks takes a while, and the follower is waiting for appends.
+      retireDbFile(file);
     }
     this.hooks.observer?.snapshotSent?.(id, ok, snapBytes, performance.now() - started);
     this.hooks.event({ kind: ok ? 'resync_succeeded' : 'resync_failed', follower: id, detail: message });
@@ -395,5 +397,6 @@ export class LeaderDriver<S extends StateMachine> {
     this.snapshotWaiters.delete(id);
     for (const w of waiters) w({ ok, message });
     this.afterResponse();
+    await removeRetiredDbFile(file).catch((err: unknown) => this.logger.warn({ file, err: (err as Error).message }, 'could not remove a snapshot copy'));
   }
 }

@@ -131,9 +131,23 @@ export function removeDbFiles(file: string): void {
   for (const suffix of DB_FILE_SUFFIXES) fs.rmSync(file + suffix, { force: true });
 }
 
-/** removeDbFiles off the event loop (freeing a large file's blocks takes a while). */
-export async function removeDbFilesAsync(file: string): Promise<void> {
-  await Promise.all(DB_FILE_SUFFIXES.map((suffix) => fs.promises.rm(file + suffix, { force: true })));
+/**
+ * Moves a database file that is no longer wanted out of its path at once (a rename, replacing an
+ * earlier retired one) and removes what is beside it, so the path is free for a new file; the
+ * retired file is deleted later by removeRetiredDbFile, off the event loop.
+ */
+export function retireDbFile(file: string): void {
+  try {
+    fs.renameSync(file, `${file}.old`);
+  } catch {
+    /* nothing there */
+  }
+  removeDbFiles(file);
+}
+
+/** Deletes what retireDbFile moved aside, on the thread pool (freeing a large file's blocks takes a while). */
+export async function removeRetiredDbFile(file: string): Promise<void> {
+  await fs.promises.rm(`${file}.old`, { force: true });
 }
 
 export function fsyncDir(dir: string): void {
