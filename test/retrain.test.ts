@@ -63,6 +63,7 @@ describe('vector index retraining', () => {
 
     // /_raft/health on the leader, polled from the start to the end.
     const healthMs: number[] = [];
+    const healthAt: number[] = [];
     let polling = true;
     const poller = (async () => {
       while (polling) {
@@ -70,16 +71,17 @@ describe('vector index retraining', () => {
         const res = await fetch(`${base}/_raft/health`, { signal: AbortSignal.timeout(10_000) });
         await res.arrayBuffer();
         healthMs.push(performance.now() - t);
+        healthAt.push(Date.now());
         await new Promise((r) => setTimeout(r, 50));
       }
     })();
 
-    // Writes in batches of 50, two in flight, until told to stop; each acknowledgement is timed.
+    // Writes in batches of 50, one at a time, until told to stop; each acknowledgement is timed.
     const ackedAt: number[] = [];
     let next = 0;
     let writing = true;
     const writer = Promise.all(
-      [0, 1].map(async () => {
+      [0].map(async () => {
         while (writing) {
           const from = next;
           next += 50;
@@ -109,7 +111,9 @@ describe('vector index retraining', () => {
     expect(during).toBeGreaterThan(0);
     // The leader answered every health poll quickly, the retrain included.
     expect(healthMs.length).toBeGreaterThan(10);
-    expect(Math.max(...healthMs)).toBeLessThan(health_answer_ms_max);
+    const slowest = healthMs.map((ms, i) => ({ ms: Math.round(ms), at: healthAt[i]! - started!.time })).sort((a, b) => b.ms - a.ms).slice(0, 3);
+    const facts = `slowest polls (at: ms after the retrain started): ${JSON.stringify(slowest)}; retrain: ${JSON.stringify(retrained)}`;
+    expect(Math.max(...healthMs), facts).toBeLessThan(health_answer_ms_max);
 
     // Every node ends with the same state (same centroids, same lists).
     const sums = await waitFor(

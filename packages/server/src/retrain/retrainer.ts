@@ -10,6 +10,7 @@
 // running worker.
 import type { Logger } from 'pino';
 import { raft_body_bytes_max } from '../http/raft-routes.ts';
+import { ReplicationError } from '../replication/errors.ts';
 import type { Replica } from '../replication/replica.ts';
 import { mergeAssignments } from '@cairn/ivf';
 import type { Assignment } from '@cairn/ivf';
@@ -26,6 +27,8 @@ export const centroids_op_bytes_max = raft_body_bytes_max - 1024 * 1024;
 export const unassigned_max = 256;
 /** ...or after this many rounds (each round covers the writes of the previous one). */
 export const assign_rounds_max = 4;
+/** Attempts to log the op while the write queue is full, one second apart. */
+export const propose_attempts_max = 60;
 /** A workspace whose retrain failed is not tried again for this long (doubling up to retry_backoff_ms_max). */
 export const retry_backoff_ms_min = 30_000;
 export const retry_backoff_ms_max = 600_000;
@@ -43,7 +46,10 @@ export interface RetrainRecord extends TrainStats {
   /** Encoding the op on the event loop. */
   encode_ms: number;
   op_bytes: number;
-  /** From the copy to the op applied on the leader. */
+  /** Installing the op on the leader (its apply, on the event loop), and the vectors it routed itself. */
+  apply_ms: number;
+  routed_at_apply: number;
+  /** From the copy to the op applied on the leader (commit included: a quorum holds it). */
   total_ms: number;
 }
 
@@ -121,9 +127,13 @@ export class Retrainer {
       if (payload.byteLength > limit) {
         throw new Error(`centroids op of ${payload.byteLength} bytes for ${stats.vectors} vectors is over ${limit} bytes`);
       }
-      // quorum: resolves once the leader has applied the op, so the next check sees the new index.
-      const { index } = await this.replica.propose(payload, 'quorum');
-      this.last = { workspace: ws, index, ...stats, encode_ms, op_bytes: payload.byteLength, total_ms: performance.now() - started };
+      const index = await this.log(payload);
+      if (index === null) return;
+      const install = store.lastCentroidsInstall();
+      this.last = {
+        workspace: ws, index, ...stats, encode_ms, op_bytes: payload.byteLength, apply_ms: install?.ms ?? 0,
+        routed_at_apply: install?.routed ?? 0, total_ms: performance.now() - started,
+      };
       this.logger.info(
         Object.fromEntries(Object.entries(this.last).map(([k, v]) => [k, typeof v === 'number' ? Math.round(v) : v])),
         'vector index retrained',
@@ -132,6 +142,26 @@ export class Retrainer {
       this.job = null;
       await job.terminate();
     }
+  }
+
+  /**
+   * Logs the op and waits until the leader has applied it (so the next check sees the new
+   * index); null if the node closes first. A full write queue is retried (the training is worth
+   * keeping); the wait for commit has no deadline: while followers lag, no other training starts.
+   */
+  private async log(payload: Uint8Array): Promise<number | null> {
+    let index = -1;
+    for (let attempt = 1; index < 0; attempt++) {
+      try {
+        ({ index } = await this.replica.propose(payload, 'leader'));
+      } catch (err) {
+        const overloaded = err instanceof ReplicationError && err.code === 'overloaded';
+        if (!overloaded || attempt >= propose_attempts_max || this.closed) throw err;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+    while (!(await this.replica.waitApplied(index, 5000))) if (this.closed) return null;
+    return index;
   }
 }
 

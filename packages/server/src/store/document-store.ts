@@ -247,6 +247,11 @@ export class DocumentStore {
     return this.centroidsOp(ws, snapshot.dim, r.centroids, { ids: snapshot.ids, lists: r.lists, fingerprints: r.fingerprints });
   }
 
+  /** The last centroids op this replica applied: workspace, vectors, vectors routed at apply, ms (side information). */
+  lastCentroidsInstall(): { ws: string; vectors: number; routed: number; ms: number } | null {
+    return this.vectors.lastInstall;
+  }
+
   prepareNoop(): NoopOp {
     return { kind: 'noop', v: op_version, ts: this.clock() };
   }

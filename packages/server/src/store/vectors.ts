@@ -123,10 +123,16 @@ export class VectorIndexes {
    * are routed (IvfIndex.applyAssignedCentroids). Without one, every vector is routed.
    */
   applyCentroids(ws: string, dim: number, centroids: Float32Array, assignment?: Assignment): void {
+    const started = performance.now();
     const index = this.indexFor(ws, dim);
+    let routed = index.size;
     if (assignment === undefined) this.ivfStore.saveCentroids(ws, centroids, index);
-    else this.ivfStore.saveAssignedCentroids(ws, centroids, assignment, index);
+    else routed = this.ivfStore.saveAssignedCentroids(ws, centroids, assignment, index).routed;
+    this.lastInstall = { ws, vectors: index.size, routed, ms: performance.now() - started };
   }
+
+  /** The last centroids install on this node: how long it took and how many vectors it routed (logs, not state). */
+  lastInstall: { ws: string; vectors: number; routed: number; ms: number } | null = null;
 
   /** Forgets the in-memory indexes; the next use reloads them from the tables. */
   reset(): void {
