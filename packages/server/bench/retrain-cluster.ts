@@ -97,7 +97,13 @@ try {
   const retrains = lines.filter((l) => l.msg === 'vector index retrained').map((r, i) => {
     const from = starts[i]?.time ?? r.time;
     const inWindow = <T extends { at: number; ms: number }>(xs: T[]): number => Math.round(Math.max(0, ...xs.filter((x) => x.at >= from && x.at <= r.time + 2000).map((x) => x.ms)));
-    return { ...r, health_max_ms: inWindow(health), eventloop_lag_max_ms: inWindow(lag), window: [from, r.time] };
+    // The op's apply on the leader ends just before the record is logged.
+    const applyFrom = r.time - Number(r['apply_ms'] ?? 0) - 200;
+    const inApply = <T extends { at: number; ms: number }>(xs: T[]): number => Math.round(Math.max(0, ...xs.filter((x) => x.at >= applyFrom && x.at <= r.time + 2000).map((x) => x.ms)));
+    return {
+      ...r, health_max_ms: inWindow(health), eventloop_lag_max_ms: inWindow(lag),
+      health_max_around_apply_ms: inApply(health), eventloop_lag_max_around_apply_ms: inApply(lag), window: [from, r.time],
+    };
   });
   const sums = await waitFor(async () => {
     const all = await Promise.all(cluster.nodes.map(async (x) => (await fetch(`${x.url}/_raft/checksum`)).json() as Promise<{ applied_index: number; state_checksum: string }>));
@@ -110,6 +116,8 @@ try {
     eventloop_lag_max_ms: Math.round(Math.max(...lag.map((h) => h.ms))),
     retrains: retrains.map((r) => Object.fromEntries(Object.entries(r).filter(([k]) => !['time', 'msg', 'level', 'pid', 'hostname', 'node'].includes(k)))),
     converged: sums.length === 3, applied_index: sums[0]!.applied_index,
+    // Other work on the leader's event loop that can stall it (snapshots for lagging followers).
+    leader_events: lines.filter((l) => /snapshot|desynced/.test(l.msg) || l['to'] === 'desynced').map((l) => ({ at: l.time, msg: l.msg, ms: l['ms'], to: l['to'] })),
   };
   console.log(JSON.stringify(out, null, 2));
   if (jsonOut !== '') writeFileSync(jsonOut, JSON.stringify(out, null, 2));

@@ -27,6 +27,8 @@ export const centroids_op_bytes_max = raft_body_bytes_max - 1024 * 1024;
 export const unassigned_max = 256;
 /** ...or after this many rounds (each round covers the writes of the previous one). */
 export const assign_rounds_max = 4;
+/** Longest wait, per round, for the leader to apply what it has logged (followers lagging). */
+export const settle_wait_ms_max = 60_000;
 /** Attempts to log the op while the write queue is full, one second apart. */
 export const propose_attempts_max = 60;
 /** A workspace whose retrain failed is not tried again for this long (doubling up to retry_backoff_ms_max). */
@@ -118,6 +120,10 @@ export class Retrainer {
       const { op, stats } = await trainWorkspace(store, ws, job, {
         onStart: (vectors, copy_ms) => this.logger.info({ workspace: ws, vectors, copy_ms: Math.round(copy_ms) }, 'vector index retrain started'),
         closed: () => this.closed || this.replica.state.machine !== store,
+        settle: async () => {
+          const target = this.replica.log.lastIndex();
+          await this.replica.waitApplied(target, settle_wait_ms_max);
+        },
       });
       if (op === null || this.closed) return;
       const encodeStarted = performance.now();
@@ -185,11 +191,22 @@ export interface TrainStats {
  * train or `closed()` turned true). Writes to the workspace keep being applied meanwhile: the ids
  * written while the worker trained are copied and assigned in further rounds (each shorter than
  * the last) until at most `unassigned_max` remain, so that a replica applying the op routes only
- * a few vectors itself. The op holds each id once, from the latest round that copied it.
+ * a few vectors itself: those written during the last round or logged after it. Before each
+ * round, `settle` lets the leader apply what it has already logged. The op holds each id once,
+ * from the latest round that copied it.
  */
 export async function trainWorkspace(
   store: DocumentStore, ws: string, job: RetrainJob,
-  hooks: { onStart?: (vectors: number, copy_ms: number) => void; closed?: () => boolean } = {},
+  hooks: {
+    onStart?: (vectors: number, copy_ms: number) => void;
+    closed?: () => boolean;
+    /**
+     * Resolves once the writes already logged have been applied here (the leader applies only
+     * committed entries, so while followers lag its log runs ahead of its state): the ids taken
+     * after it then include every write the op will be logged behind.
+     */
+    settle?: () => Promise<void>;
+  } = {},
 ): Promise<{ op: CentroidsOp | null; stats: TrainStats }> {
   const closed = hooks.closed ?? (() => false);
   let t = performance.now();
@@ -205,6 +222,8 @@ export async function trainWorkspace(
     stats.train_ms += trained.ms;
     stats.nlist = trained.centroids.length / dim;
     const rounds: Assignment[] = [{ ids: snapshot.ids, lists: trained.lists, fingerprints: trained.fingerprints }];
+    const settle = hooks.settle ?? (async () => {});
+    await settle();
     let pending = written.take();
     while (pending.length > unassigned_max && stats.rounds < assign_rounds_max && !closed()) {
       t = performance.now();
@@ -215,6 +234,7 @@ export async function trainWorkspace(
       stats.train_ms += a.ms;
       stats.rounds++;
       rounds.push({ ids: delta.ids, lists: a.lists, fingerprints: a.fingerprints });
+      await settle();
       pending = written.take();
     }
     if (closed()) return { op: null, stats };
