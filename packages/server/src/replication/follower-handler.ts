@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { decideAppend } from '@cairn/raft';
 import type { Logger } from 'pino';
 import type { ReplicationConfig } from '../config/types.ts';
+import { apply_chunk_bytes_max, apply_chunk_entries_max, apply_slice_ms } from './apply-slice.ts';
 import { ReplicationError } from './errors.ts';
 import type { SqliteLog } from './sqlite-log.ts';
 import { quickCheck } from './sqlite-worker.ts';
@@ -58,6 +59,10 @@ export class FollowerHandler<S extends StateMachine> {
   leaderIdSeen: string | null = null;
   installing = false;
   private lastCompactMs = 0;
+  /** The highest commit the leader announced; applied up to it as entries become durable. */
+  private applyTarget = 0;
+  private applyScheduled = false;
+  private stopped = false;
   /** Chunks waiting for their predecessor; woken whenever a transfer moves on or ends. */
   private readonly chunkWaiters = new Set<() => void>();
 
@@ -143,14 +148,33 @@ export class FollowerHandler<S extends StateMachine> {
   }
 
   private applyTo(commit: number): void {
-    const from = this.state.appliedIndex() + 1;
-    // Only entries on disk here: state never runs ahead of what this node's log holds durably.
-    const to = Math.min(commit, this.log.durableIndex());
-    if (to < from) return;
-    for (let lo = from; lo <= to; lo += 1000) {
-      this.state.applyEntries(this.log.entries(lo, Math.min(to, lo + 999) + 1, Number.POSITIVE_INFINITY));
+    this.applyTarget = Math.max(this.applyTarget, commit);
+    const started = performance.now();
+    let applied = false;
+    for (;;) {
+      const from = this.state.appliedIndex() + 1;
+      // Only entries on disk here: state never runs ahead of what this node's log holds durably.
+      const to = Math.min(this.applyTarget, this.log.durableIndex());
+      if (to < from || this.installing) break;
+      this.state.applyEntries(this.log.entries(from, Math.min(to, from + apply_chunk_entries_max - 1) + 1, apply_chunk_bytes_max));
+      applied = true;
+      if (performance.now() - started > apply_slice_ms) {
+        // A backlog (catching up after a pause) is applied a slice at a time, so appends,
+        // health checks and reads are answered in between.
+        this.scheduleApply();
+        break;
+      }
     }
-    this.hooks.onApplied();
+    if (applied) this.hooks.onApplied();
+  }
+
+  private scheduleApply(): void {
+    if (this.applyScheduled) return;
+    this.applyScheduled = true;
+    setImmediate(() => {
+      this.applyScheduled = false;
+      if (!this.stopped) this.applyTo(this.applyTarget);
+    });
   }
 
   private maybeCompact(): void {
@@ -324,6 +348,7 @@ export class FollowerHandler<S extends StateMachine> {
   }
 
   stop(): void {
+    this.stopped = true;
     this.abortReceive('shutting down');
     this.wakeChunkWaiters();
     this.lastIndexWaiters.cancelAll();

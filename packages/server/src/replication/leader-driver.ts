@@ -7,6 +7,7 @@ import { ENTRY_COMMAND, ENTRY_NOOP, LeaderCore, makeEntry } from '@cairn/raft';
 import type { FollowerHealth, LeaderAction } from '@cairn/raft';
 import type { Logger } from 'pino';
 import type { NodeSpec, ReplicationConfig, WriteConcern } from '../config/types.ts';
+import { apply_chunk_bytes_max, apply_chunk_entries_max, apply_slice_ms } from './apply-slice.ts';
 import { ReplicationError } from './errors.ts';
 import type { SqliteLog } from './sqlite-log.ts';
 import { removeRetiredDbFile, retireDbFile } from './state.ts';
@@ -16,6 +17,7 @@ import type { ReplicationEvent, ReplicationObserver, ResyncStats } from './stats
 import type { Transport } from './transport.ts';
 import { IndexWaiters } from './waiters.ts';
 import { decodeAppendResponse, encode } from './wire.ts';
+
 
 interface Proposal {
   payload: Uint8Array;
@@ -38,8 +40,9 @@ export class LeaderDriver<S extends StateMachine> {
   private flushTimer: NodeJS.Timeout | null = null;
   private flushSoon = false;
   private tickTimer: NodeJS.Timeout | null = null;
-  private readonly commitWaiters: IndexWaiters;
   private readonly allWaiters: IndexWaiters;
+  private readonly appliedWaiters: IndexWaiters;
+  private applyScheduled = false;
   private readonly snapshotWaiters = new Map<string, Array<(r: { ok: boolean; message: string }) => void>>();
   private persistedCommit: number;
   private lastCompactMs = 0;
@@ -89,9 +92,9 @@ export class LeaderDriver<S extends StateMachine> {
       },
       { last_index: log.lastIndex(), commit_index: this.persistedCommit },
     );
-    this.applyCommitted();
-    this.commitWaiters = new IndexWaiters(() => this.core.commitIndex());
     this.allWaiters = new IndexWaiters(() => this.core.allIndex());
+    this.appliedWaiters = new IndexWaiters(() => this.state.appliedIndex());
+    this.applyCommitted();
     hooks.event({ kind: 'leader_started', detail: `term ${this.term}, last index ${log.lastIndex()}` });
   }
 
@@ -105,8 +108,8 @@ export class LeaderDriver<S extends StateMachine> {
     if (this.tickTimer) clearInterval(this.tickTimer);
     if (this.flushTimer) clearTimeout(this.flushTimer);
     if (this.queue.length > 0) this.flush();
-    this.commitWaiters.cancelAll();
     this.allWaiters.cancelAll();
+    this.appliedWaiters.cancelAll();
     this.transport.close?.();
   }
 
@@ -200,18 +203,22 @@ export class LeaderDriver<S extends StateMachine> {
       p.resolve({ index });
       return;
     }
-    const waiters = p.concern === 'all' ? this.allWaiters : this.commitWaiters;
-    void waiters.wait(index, this.cfg.commit_timeout_ms).then((ok) => {
-      if (ok) p.resolve({ index });
-      else {
-        p.reject(
-          new ReplicationError(503, 'not_replicated', `write ${index} is durable on the leader but not acknowledged by ${p.concern === 'all' ? 'all followers' : 'a quorum'} within ${this.cfg.commit_timeout_ms} ms`, {
-            index,
-            retry_after_s: 1,
-          }),
-        );
-      }
-    });
+    // quorum: applied on the leader (it applies only committed entries, so applied implies
+    // committed); all: durable on every node, then applied on the leader.
+    const replicated = p.concern === 'all' ? this.allWaiters.wait(index, this.cfg.commit_timeout_ms) : Promise.resolve(true);
+    void replicated
+      .then((ok) => (ok ? this.appliedWaiters.wait(index, this.cfg.commit_timeout_ms) : false))
+      .then((ok) => {
+        if (ok) p.resolve({ index });
+        else {
+          p.reject(
+            new ReplicationError(503, 'not_replicated', `write ${index} is durable on the leader but not acknowledged by ${p.concern === 'all' ? 'all followers' : 'a quorum'} within ${this.cfg.commit_timeout_ms} ms`, {
+              index,
+              retry_after_s: 1,
+            }),
+          );
+        }
+      });
   }
 
   private tick(): void {
@@ -263,18 +270,38 @@ export class LeaderDriver<S extends StateMachine> {
    * apply yet, and a read on the leader never sees a write a quorum does not hold.
    */
   private applyCommitted(): void {
-    const to = Math.min(this.core.commitIndex(), this.log.lastIndex());
-    const from = this.state.appliedIndex() + 1;
-    if (to < from) return;
-    for (let lo = from; lo <= to; lo += 1000) {
-      this.state.applyEntries(this.log.entries(lo, Math.min(to, lo + 999) + 1, Number.POSITIVE_INFINITY));
+    const started = performance.now();
+    let applied = false;
+    for (;;) {
+      const to = Math.min(this.core.commitIndex(), this.log.lastIndex());
+      const from = this.state.appliedIndex() + 1;
+      if (to < from) break;
+      this.state.applyEntries(this.log.entries(from, Math.min(to, from + apply_chunk_entries_max - 1) + 1, apply_chunk_bytes_max));
+      applied = true;
+      if (performance.now() - started > apply_slice_ms) {
+        // A backlog (a bulk load, a restart) is applied a slice at a time, so the node keeps
+        // answering health checks, reads and appends in between.
+        this.scheduleApply();
+        break;
+      }
     }
-    this.hooks.onApplied();
+    if (applied) {
+      this.appliedWaiters.notify();
+      this.hooks.onApplied();
+    }
+  }
+
+  private scheduleApply(): void {
+    if (this.applyScheduled) return;
+    this.applyScheduled = true;
+    setImmediate(() => {
+      this.applyScheduled = false;
+      if (!this.stopped) this.applyCommitted();
+    });
   }
 
   private afterResponse(): void {
     this.applyCommitted();
-    this.commitWaiters.notify();
     this.allWaiters.notify();
     this.pump();
   }
