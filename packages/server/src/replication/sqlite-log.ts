@@ -5,11 +5,14 @@
 // `sync()` then fdatasyncs the WAL file on libuv's thread pool, so the event loop keeps serving
 // while the disk flushes and one fdatasync covers every write made before it started. Callers
 // await sync() before they ship, acknowledge or apply what they wrote. Checkpoints are manual
-// and run with synchronous=FULL (WAL fsynced, pages copied, database fsynced, then the WAL
-// truncated), so a frame is never dropped from the WAL before it is durable in the database.
+// and run with synchronous=FULL (WAL fsynced, pages copied, database fsynced, and only then the
+// frames count as backfilled), so a frame is never overwritten before it is durable in the
+// database: at open and close on this connection, and every wal_checkpoint_bytes of log written
+// on a second connection in a worker thread, so the event loop does not wait for the copy.
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { checkpointDatabase } from './sqlite-worker.ts';
 import { invariant } from '@cairn/raft';
 import type { Entry, LogReader } from '@cairn/raft';
 
@@ -39,10 +42,18 @@ export class SqliteLog implements LogReader {
   private readonly syncWaiters: Array<{ seq: number; resolve: () => void; reject: (err: Error) => void }> = [];
   private walFd: number | null = null;
   private readonly walPath: string;
+  private readonly file: string;
+  /** Bytes written to the WAL (estimated) since the last checkpoint started. */
+  private walBytes = 0;
+  private checkpointing = false;
+  /** Checkpoints run in the worker, and the last one's failure (the next one retries). */
+  checkpoints = 0;
+  lastCheckpointError: string | null = null;
   private closed = false;
 
   constructor(file: string) {
     this.walPath = `${file}-wal`;
+    this.file = file;
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('wal_autocheckpoint = 0');
@@ -139,7 +150,7 @@ export class SqliteLog implements LogReader {
     return this.walFd;
   }
 
-  /** WAL larger than this is checkpointed into log.db after a write. */
+  /** After about this many bytes written to the WAL, it is checkpointed into log.db. */
   static readonly wal_checkpoint_bytes = 16 * 1024 * 1024;
 
   private checkpoint(): void {
@@ -151,15 +162,24 @@ export class SqliteLog implements LogReader {
     }
   }
 
-  private afterWrite(): void {
+  private afterWrite(bytes = 0): void {
     this.writeSeq++;
-    if (fs.fstatSync(this.wal()).size > SqliteLog.wal_checkpoint_bytes) {
-      // Everything written so far is made durable by the checkpoint itself.
-      const seq = this.writeSeq;
-      const last = this.last;
-      this.checkpoint();
-      this.markSynced(seq, last);
-    }
+    // Payload plus per-row and per-page overhead: an estimate of what went into the WAL.
+    this.walBytes += bytes + 4096;
+    if (this.walBytes < SqliteLog.wal_checkpoint_bytes || this.checkpointing) return;
+    this.walBytes = 0;
+    this.checkpointing = true;
+    checkpointDatabase(this.file).then(
+      () => {
+        this.checkpoints++;
+        this.lastCheckpointError = null;
+      },
+      (err: unknown) => {
+        this.lastCheckpointError = (err as Error).message;
+      },
+    ).finally(() => {
+      this.checkpointing = false;
+    });
   }
 
   /** Meta values (term, commit, snapshot boundary) as last written: read on every append, so cached. */
@@ -181,7 +201,7 @@ export class SqliteLog implements LogReader {
   }
 
   /** Runs fn in one transaction; after a rollback, cached meta and tail are read again. */
-  private transaction(fn: () => void): void {
+  private transaction(fn: () => void, bytes = 0): void {
     try {
       this.db.transaction(fn)();
     } catch (err) {
@@ -189,7 +209,7 @@ export class SqliteLog implements LogReader {
       this.reloadTail();
       throw err;
     }
-    this.afterWrite();
+    this.afterWrite(bytes);
   }
 
   firstIndex(): number {
@@ -254,7 +274,7 @@ export class SqliteLog implements LogReader {
       }
       if (change.term !== undefined) this.setMeta('term', change.term);
       if (change.commit !== undefined) this.setMeta('commit_index', change.commit);
-    });
+    }, change.entries.reduce((n, e) => n + e.payload.byteLength, 0));
   }
 
   private termAtUncached(index: number): number {

@@ -1,12 +1,12 @@
-// Whole-file SQLite work for snapshots, run in a worker thread with its own connection, so the
+// Whole-file SQLite work, run in a worker thread with its own connection, so the
 // event loop keeps serving appends, reads and health checks while it runs: the copy of the
 // state a snapshot is made from (SQLite's online backup in one step, which holds one read
 // transaction throughout, so the copy is consistent while the main connection keeps
-// applying), and PRAGMA quick_check of that copy.
+// applying), PRAGMA quick_check of that copy, and WAL checkpoints of the log.
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 
-export type SqliteTask = { kind: 'copy'; source: string; dest: string } | { kind: 'check'; file: string };
+export type SqliteTask = { kind: 'copy'; source: string; dest: string } | { kind: 'check'; file: string } | { kind: 'checkpoint'; file: string };
 
 export interface CopyResult {
   /** raft_applied as held by the copy itself. */
@@ -45,6 +45,18 @@ async function run(task) {
     try {
       const rows = db.pragma('quick_check');
       return rows.map((r) => String(Object.values(r)[0])).join('; ');
+    } finally {
+      db.close();
+    }
+  }
+  if (task.kind === 'checkpoint') {
+    const db = new Database(task.file, { fileMustExist: true });
+    try {
+      // FULL: the WAL is fsynced before pages are copied and the database is fsynced before the
+      // frames count as backfilled, so the writer may reuse the WAL only once they are durable.
+      db.pragma('synchronous = FULL');
+      const row = db.pragma('wal_checkpoint(PASSIVE)')[0];
+      return { busy: row.busy, log: row.log, checkpointed: row.checkpointed };
     } finally {
       db.close();
     }
@@ -99,4 +111,17 @@ export function copyDatabase(source: string, dest: string): Promise<CopyResult> 
 /** PRAGMA quick_check of `file`, off the event loop: "ok", or what it found. Aborting `signal` stops it. */
 export function quickCheck(file: string, signal?: AbortSignal): Promise<string> {
   return run<string>({ kind: 'check', file }, signal);
+}
+
+export interface CheckpointResult {
+  /** 1 when the checkpoint could not run to completion (another connection was busy). */
+  busy: number;
+  /** Frames in the WAL, and how many of them are now in the database file. */
+  log: number;
+  checkpointed: number;
+}
+
+/** A PASSIVE WAL checkpoint of `file` with synchronous=FULL, on its own connection, off the event loop. */
+export function checkpointDatabase(file: string): Promise<CheckpointResult> {
+  return run<CheckpointResult>({ kind: 'checkpoint', file });
 }
