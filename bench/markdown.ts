@@ -34,6 +34,9 @@ function render(r: BenchResults): string {
     out.push(`etcd ${r.etcd_version} (Debian etcd-server), three members on loopback, \`POST /v3/kv/put\` with base64 key and a base64 1 KiB value,`);
     out.push('each request a new key. Cairn: three nodes on loopback, `POST /api/v1/documents` with a new id and 1 KiB of content; nginx is');
     out.push('the repository\'s rendered config in front of all three. Medians over the runs; the ratio is Cairn\'s median over etcd\'s.');
+    if (r.nginx_served_by !== undefined) {
+      out.push(`nginx hashed the benchmark's workspace to ${r.nginx_served_by}${r.nginx_served_by === 'node-1' ? ' (the leader)' : ' (a follower: it forwards each write to the leader and answers once it has applied it itself)'}.`);
+    }
     out.push('');
     out.push('CPU per write: CPU time (user + system, from /proc) each member used during the run over the writes acknowledged, in ms,');
     out.push('for the three etcd members or node-1 (leader), node-2, node-3 (nginx and wrk not counted); the machine has 2 cores in all.');

@@ -66,6 +66,8 @@ export interface BenchResults {
   etcd_version: string;
   wrk: string;
   writes: WriteRun[];
+  /** The node nginx sent the benchmark's workspace to (the leader is node-1). */
+  nginx_served_by?: string;
   write_summary: Array<{ system: string; rps_median: number; p50_ms_median: number; p99_ms_median: number; ratio_to_etcd: number; runs: number; loads: number[]; cpu_ms_per_write_median?: number[] }>;
   lag?: LagResult;
   catchup?: CatchUpResult;
@@ -137,6 +139,11 @@ async function main(): Promise<void> {
       results.etcd_version = etcd.version;
       lb = await startNginx(loadConfig({ file: cluster.configPath, env: {}, anyNode: true }), await freePort());
       log(`etcd ${etcd.version} and nginx up`);
+      // nginx hashes X-Workspace-ID: which node serves the benchmark's workspace decides whether
+      // "via nginx" writes are forwarded by a follower (and wait for its apply) or not.
+      const probe = await fetch(`${lb.url}/api/v1/documents?limit=1`, { headers: { 'x-workspace-id': 'bench' } });
+      results.nginx_served_by = probe.headers.get('x-served-by') ?? 'unknown';
+      log(`nginx sends workspace "bench" to ${results.nginx_served_by}`);
       const etcdUrl = `${etcd.clientUrls[0]}/v3/kv/put`;
       const leaderUrl = cluster.leader.url;
       const lbUrl = lb.url;
@@ -273,7 +280,7 @@ if (values['from-json'] !== undefined) {
     date: acc.date,
   }));
   merged.command = files
-    .filter((f) => f.command.startsWith('npm run bench'))
+    .filter((f) => typeof f.command === 'string' && f.command.startsWith('npm run bench'))
     .map((f) => `\`${f.command}\` (${f.date.slice(11, 16)} UTC)`)
     .join(', then ');
   writeMarkdown(md, existsSync(md) ? readFileSync(md, 'utf8') : '# Cairn benchmarks\n', merged);
