@@ -182,6 +182,12 @@ export class LeaderDriver<S extends StateMachine> {
         batch.forEach((p, i) => this.acknowledge(p, first + i));
       },
       (err: unknown) => {
+        if (this.stopped) {
+          // The node is stopping and closed its log (which checkpoints it to disk with a full
+          // fsync): the outcome of these writes is unknown to their clients, not failed.
+          for (const p of batch) p.reject(new ReplicationError(503, 'shutting_down', 'node is shutting down'));
+          return;
+        }
         // After a failed fdatasync the kernel may have dropped the pages: a later successful one
         // proves nothing about these entries, so this leader takes no more writes.
         this.logger.fatal({ err }, 'log fsync failed; the leader stops taking writes (restart the node)');
