@@ -293,7 +293,7 @@ function publicCases(rng: Prng): Case[] {
     () => {
       const id = `v-${n++}`;
       const dim = rng.pick([0, 1, 3, 255, 257, 383, 385, 384, 5_000]);
-      const vector = Array.from({ length: dim }, () => rng.next());
+      const vector = Array.from({ length: dim }, () => rng.float());
       return { name: 'wrong-vector-size', path: '/api/v1/documents', method: 'POST', headers: { ...json, 'x-workspace-id': 'fuzz-b' }, body: JSON.stringify({ id, content: 'v', vector }), writes: [{ ws: 'fuzz-b', id }], ws: 'fuzz-b' };
     },
     () => ({ name: 'search-wrong-vector', path: '/api/v1/search', method: 'POST', headers: { ...json, 'x-workspace-id': 'fuzz-b' }, body: JSON.stringify({ query: 'v', mode: 'vector', vector: [1, 2, 3] }) }),

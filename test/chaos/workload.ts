@@ -64,23 +64,28 @@ export class Workload {
       Array.from({ length: concurrency }, async () => {
         while (next < count) {
           next++;
-          if ((await this.writeOnce(-1, target, 'leader', '')) === 'ok') ok++;
+          if ((await this.writeOnce(-1, target, () => 'leader', '')).op.outcome === 'ok') ok++;
         }
       }),
     );
     return ok;
   }
 
-  private async writeOnce(client: number, target: Target, concern: WriteOp['concern'], pad: string): Promise<WriteOp['outcome']> {
+  /**
+   * One write, recorded in the history. The concern is drawn after the workspace and the id, so
+   * a schedule draws from the seeded source in the same order whoever writes.
+   */
+  private async writeOnce(client: number, target: Target, concern: () => WriteOp['concern'], pad: string): Promise<{ op: WriteOp; pending: boolean }> {
     const { rng, history } = this.opts;
     const workspace = rng.pick(this.opts.workspaces);
     const id = `c${client}-${this.seq++}`;
     const op: WriteOp = {
-      kind: 'write', client, via: target.name, workspace, id, concern,
+      kind: 'write', client, via: target.name, workspace, id, concern: concern(),
       outcome: 'unknown', status: undefined, index: undefined, error: undefined, started_ms: Date.now(), ended_ms: 0,
     };
+    let pending = false;
     try {
-      const res = await fetch(`${target.url}/api/v1/documents?write_concern=${concern}`, {
+      const res = await fetch(`${target.url}/api/v1/documents?write_concern=${op.concern}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-workspace-id': workspace },
         body: JSON.stringify({ id, content: `chaos write ${id} by client ${client} via ${target.name} ${pad}` }),
@@ -88,6 +93,7 @@ export class Workload {
       });
       op.status = res.status;
       op.outcome = statusOutcome(res.status);
+      pending = res.headers.get('x-cairn-applied') === 'pending';
       const body = (await res.json().catch(() => ({}))) as { index?: number; error?: { code?: string } };
       if (op.outcome === 'ok') op.index = body.index;
       else op.error = body.error?.code ?? `http ${res.status}`;
@@ -99,43 +105,15 @@ export class Workload {
     op.ended_ms = Date.now();
     history.add(op);
     if (op.outcome === 'ok') this.acked.push(op);
-    return op.outcome;
+    return { op, pending };
   }
 
   private async writer(client: number, target: Target): Promise<void> {
     const { rng, history } = this.opts;
     const pad = 'x'.repeat(this.opts.contentBytes ?? 64);
     while (this.running) {
-      const workspace = rng.pick(this.opts.workspaces);
-      const id = `c${client}-${this.seq++}`;
-      const concern = rng.pick(CONCERNS);
-      const op: WriteOp = {
-        kind: 'write', client, via: target.name, workspace, id, concern,
-        outcome: 'unknown', status: undefined, index: undefined, error: undefined, started_ms: Date.now(), ended_ms: 0,
-      };
-      let pending = false;
-      try {
-        const res = await fetch(`${target.url}/api/v1/documents?write_concern=${concern}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-workspace-id': workspace },
-          body: JSON.stringify({ id, content: `chaos write ${id} by client ${client} via ${target.name} ${pad}` }),
-          signal: AbortSignal.timeout(this.opts.requestTimeoutMs),
-        });
-        op.status = res.status;
-        op.outcome = statusOutcome(res.status);
-        pending = res.headers.get('x-cairn-applied') === 'pending';
-        const body = (await res.json().catch(() => ({}))) as { index?: number; error?: { code?: string } };
-        if (op.outcome === 'ok') op.index = body.index;
-        else op.error = body.error?.code ?? `http ${res.status}`;
-      } catch (error) {
-        const e = errorOutcome(error);
-        op.outcome = e.outcome;
-        op.error = e.error;
-      }
-      op.ended_ms = Date.now();
-      history.add(op);
+      const { op, pending } = await this.writeOnce(client, target, () => rng.pick(CONCERNS), pad);
       if (op.outcome === 'ok') {
-        this.acked.push(op);
         if (target.follower) {
           if (pending) history.rywPending++;
           else await this.readYourWrite(client, target, op);

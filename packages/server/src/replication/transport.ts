@@ -79,6 +79,6 @@ export function httpRequest(
     );
     const timer = setTimeout(() => fail(new Error(`no answer from ${address}${path} within ${Math.ceil(timeout_ms)} ms`)), Math.max(1, Math.ceil(timeout_ms)));
     req.on('error', fail);
-    req.end(body === undefined ? undefined : body);
+    req.end(body);
   });
 }
