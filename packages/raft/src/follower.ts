@@ -1,6 +1,7 @@
-// A follower's decision on one append request. Pure: it reads the log through LogReader and
-// returns what to persist and what to answer; the daemon persists (truncate + append + term in
-// one transaction, fsynced) BEFORE it answers, then applies entries up to `commit_to`.
+// A follower's decisions: on one append request (decideAppend) and on one snapshot
+// (decideSnapshot). Pure: they read the log through LogReader and return what to persist, what to
+// answer and how far to apply; the daemon persists (truncate + append + term + commit in one
+// transaction, fsynced) BEFORE it answers, then applies entries up to `commit_to` that are durable.
 import { entryIsIntact } from './checksum.ts';
 import type { LogReader } from './log.ts';
 import { invariant } from './types.ts';
@@ -20,12 +21,15 @@ export type AppendDecision =
     }
   | { kind: 'reject'; response: AppendResponse }
   /** The request itself is bad: answered with 4xx, nothing persisted. */
-  | { kind: 'invalid'; status: 400 | 409; message: string };
+  | { kind: 'invalid'; status: 400 | 409; code: 'bad_append' | 'stale_term' | 'wrong_leader'; message: string };
 
 export interface FollowerView {
   log: LogReader;
   current_term: number;
+  /** What the follower applied (its state's applied index): entries up to here are final. */
   commit_index: number;
+  /** The configured leader: appends from any other node id are refused. */
+  leader_id: string;
 }
 
 /** Checks shape and integrity of a decoded request before any decision is made on it. */
@@ -54,9 +58,12 @@ export function validateAppend(req: AppendRequest): string | null {
 
 export function decideAppend(view: FollowerView, req: AppendRequest): AppendDecision {
   const problem = validateAppend(req);
-  if (problem !== null) return { kind: 'invalid', status: 400, message: problem };
+  if (problem !== null) return { kind: 'invalid', status: 400, code: 'bad_append', message: problem };
+  if (req.leader_id !== view.leader_id) {
+    return { kind: 'invalid', status: 409, code: 'wrong_leader', message: `appends come from the configured leader ${view.leader_id}, not ${req.leader_id}` };
+  }
   if (req.term < view.current_term) {
-    return { kind: 'invalid', status: 409, message: `stale term ${req.term} < ${view.current_term}` };
+    return { kind: 'invalid', status: 409, code: 'stale_term', message: `stale term ${req.term} < ${view.current_term}` };
   }
   const log = view.log;
   const last = log.lastIndex();
@@ -75,7 +82,7 @@ export function decideAppend(view: FollowerView, req: AppendRequest): AppendDeci
     if (skip >= entries.length) {
       // Everything sent is covered by our snapshot: nothing to do but report where we are.
       const match = Math.min(last, req.prev_index + req.entries.length);
-      return accept(view, term, null, [], match, req.leader_commit);
+      return accept(view, term, null, [], match, req);
     }
     const boundary = entries[skip - 1] as Entry;
     prevIndex = boundary.index;
@@ -85,6 +92,8 @@ export function decideAppend(view: FollowerView, req: AppendRequest): AppendDeci
 
   const localPrevTerm = log.termAt(prevIndex);
   if (localPrevTerm !== prevTerm) {
+    // An applied entry differs from the leader's: no truncation can repair it, only a snapshot.
+    if (prevIndex > snap && prevIndex <= view.commit_index) return diverged(term, last, prevIndex);
     // Our entry at prev_index differs: the leader steps back and retries.
     return {
       kind: 'reject',
@@ -92,6 +101,8 @@ export function decideAppend(view: FollowerView, req: AppendRequest): AppendDeci
     };
   }
 
+  // An entry we hold is the leader's only if term AND checksum agree: a same-term entry with other
+  // bytes (written by anyone but this leader) is a conflict too.
   let truncateFrom: number | null = null;
   let firstNew = entries.length;
   for (let i = 0; i < entries.length; i++) {
@@ -100,8 +111,8 @@ export function decideAppend(view: FollowerView, req: AppendRequest): AppendDeci
       firstNew = i;
       break;
     }
-    if (log.termAt(e.index) !== e.term) {
-      invariant(e.index > view.commit_index, `conflict at committed index ${e.index} (commit ${view.commit_index})`);
+    if (log.termAt(e.index) !== e.term || log.checksumAt(e.index) !== e.checksum) {
+      if (e.index <= view.commit_index) return diverged(term, last, e.index);
       truncateFrom = e.index;
       firstNew = i;
       break;
@@ -109,17 +120,27 @@ export function decideAppend(view: FollowerView, req: AppendRequest): AppendDeci
   }
   const append = entries.slice(firstNew);
   const match = prevIndex + entries.length;
-  return accept(view, term, truncateFrom, append, match, req.leader_commit);
+  return accept(view, term, truncateFrom, append, match, req);
 }
 
-function accept(
-  view: FollowerView,
-  term: number,
-  truncateFrom: number | null,
-  append: Entry[],
-  match: number,
-  leaderCommit: number,
-): AppendDecision {
+function diverged(term: number, last: number, at: number): AppendDecision {
+  return { kind: 'reject', response: { success: false, term, match_index: 0, last_index: last, reason: 'diverged', diverged_at: at } };
+}
+
+/**
+ * The term a follower persists after accepting an append: the request's term only when the log
+ * proves it (an entry of that term in the request, or at prev_index, which the follower holds);
+ * otherwise the term it had. So an append from the leader's new life that still carries only older
+ * entries fences nothing yet, and the term a follower holds is always one some entry was written in.
+ */
+function provenTerm(view: FollowerView, req: AppendRequest): number {
+  if (req.term <= view.current_term) return view.current_term;
+  const proven = req.prev_term === req.term || req.entries.some((e) => e.term === req.term);
+  return proven ? req.term : view.current_term;
+}
+
+function accept(view: FollowerView, term: number, truncateFrom: number | null, append: Entry[], match: number, req: AppendRequest): AppendDecision {
+  const leaderCommit = req.leader_commit;
   const lastAfter = append.length > 0 ? (append[append.length - 1] as Entry).index : truncateFrom !== null ? truncateFrom - 1 : view.log.lastIndex();
   // Only what the leader reports committed, and only what we hold that matches the leader.
   const commitTo = Math.max(view.commit_index, Math.min(leaderCommit, match));
@@ -128,8 +149,58 @@ function accept(
     kind: 'accept',
     truncate_from: truncateFrom,
     append,
-    term,
+    term: provenTerm(view, req),
     commit_to: commitTo,
     response: { success: true, term, match_index: match, last_index: Math.max(lastAfter, match) },
   };
+}
+
+/** A snapshot as its first chunk announces it. */
+export interface SnapshotOffer {
+  index: number;
+  term: number;
+  leader_term: number;
+  /** Sent to repair a follower whose applied state diverged: installed whatever its index. */
+  repair: boolean;
+}
+
+export type SnapshotDecision =
+  | { kind: 'refuse'; status: 409; code: 'stale_term'; message: string }
+  /** Older than (or the same as) what the follower holds: answer ok, change nothing. */
+  | { kind: 'ignore'; reason: string }
+  /**
+   * Replace the state. `keep_log`: the log holds the snapshot's index with its term, so the
+   * entries after it are the leader's and stay (the log is compacted to the index); otherwise the
+   * log is reset to start after the index.
+   */
+  | { kind: 'install'; keep_log: boolean };
+
+/**
+ * Whether and how to install a snapshot. Resetting the log on every install can drop entries the
+ * leader already counted toward a quorum (an append delayed on the wire lands before the
+ * snapshot it overtook); installing one older than the applied state moves the state back.
+ */
+export function decideSnapshot(view: FollowerView, offer: SnapshotOffer): SnapshotDecision {
+  if (offer.leader_term < view.current_term) {
+    return { kind: 'refuse', status: 409, code: 'stale_term', message: `snapshot from term ${offer.leader_term} < ${view.current_term}` };
+  }
+  const matches = view.log.termAt(offer.index) === offer.term && offer.index <= view.log.lastIndex();
+  if (!offer.repair) {
+    if (offer.index < view.commit_index) return { kind: 'ignore', reason: `snapshot at ${offer.index} is older than the applied index ${view.commit_index}` };
+    if (offer.index === view.commit_index && matches) return { kind: 'ignore', reason: `already at ${offer.index}` };
+  }
+  return { kind: 'install', keep_log: matches && !offer.repair };
+}
+
+/** How far a node may apply: what is committed and durable in its own log. */
+export function applyBound(commit: number, durable: number): number {
+  return Math.min(commit, durable);
+}
+
+/**
+ * Where a node may compact its log: only applied entries, keeping the newest `retain`, and on the
+ * leader never what a follower that is not desynced still needs (`needed`: the lowest such index).
+ */
+export function compactionPoint(p: { applied: number; last: number; retain: number; needed?: number }): number {
+  return Math.min(p.applied, p.last - p.retain, (p.needed ?? Number.POSITIVE_INFINITY) - 1);
 }

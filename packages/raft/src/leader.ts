@@ -1,11 +1,14 @@
-// The leader's decisions: what to send to each follower next, what is committed, how healthy
-// each follower is, when a follower needs a snapshot. Pure: the driver feeds it events with the
-// time they happened (milliseconds on a clock the driver owns) and performs what it returns.
-// Ordering rule for the driver: entries are durable in the leader's log BEFORE they are sent
-// (onLocalAppend is called after the fsync).
+// The leader's decisions: what to send to each follower next, what is committed, what to persist,
+// apply and acknowledge, how healthy each follower is, when a follower needs a snapshot, where to
+// compact, when to open a new term. Pure: the driver feeds it events with the time they happened
+// (milliseconds on a clock the driver owns), asks for `ready()`, and carries it out in order.
+// Ordering rules for the driver (DESIGN.md, "Ordering rules"): entries are durable in the leader's
+// log BEFORE they are sent (onLocalAppend after the fsync); the commit index is durable BEFORE it
+// is sent, applied or acknowledged (onCommitPersisted after the fsync).
+import { compactionPoint } from './follower.ts';
 import type { LogReader } from './log.ts';
 import { invariant } from './types.ts';
-import type { AppendResponse, Entry, FollowerHealth } from './types.ts';
+import type { AppendResponse, Entry, FollowerHealth, WriteConcern } from './types.ts';
 
 export interface LeaderOptions {
   followers: string[];
@@ -34,7 +37,12 @@ export interface LeaderOptions {
   retry_backoff_ms_max: number;
   /** Acks (followers) needed besides the leader for quorum: 1 of 2 in a three-node cluster. */
   quorum_acks: number;
+  /** Appends refused this many times in a row at one index (not a network failure) resync the follower. */
+  refusals_resync?: number;
 }
+
+/** Appends refused at one index before the follower is resynced, unless configured. */
+export const refusals_resync_default = 3;
 
 export interface FollowerProgress {
   id: string;
@@ -57,21 +65,56 @@ export interface FollowerProgress {
   needs_snapshot: boolean;
   snapshot_failures: number;
   snapshot_retry_at_ms: number;
+  /** Why it is desynced (shown in sync-status), or null. */
+  desync_reason: string | null;
+  /** The next snapshot repairs a diverged state: the follower installs it whatever its index. */
+  repair: boolean;
+  /** The follower's storage id as last reported (a new one means its data is gone). */
+  storage_id: string | null;
   /** Bumped whenever the stream to this follower is reset: answers to older sends are stale. */
   epoch: number;
+  /**
+   * Answers to sends from an epoch below this say nothing about what the follower holds now: its
+   * log was replaced since (a snapshot install, a new storage). They no longer raise the match.
+   */
+  epoch_floor: number;
+  /** Refused appends in a row at `refused_index` (4xx/5xx answers, not network failures). */
+  refusals: number;
+  refused_index: number;
+}
+
+/** What the driver carries out, in this order, after any event (etcd-io/raft's Ready). */
+export interface LeaderReady {
+  /** Persist this term and open it with a NOOP entry, before anything else is sent. */
+  open_term: number | null;
+  /** Persist this commit index (log meta) and report it with onCommitPersisted once synced. */
+  persist_commit: number | null;
+  /**
+   * Apply committed entries up to here (the persisted commit; the driver also stops at its log's
+   * durable index, applyBound). After applying and reporting onApplied, acknowledge proposals up
+   * to ackIndex(concern) for each write concern.
+   */
+  apply_to: number;
+  /** Appends and snapshots to send (none while a term is to be opened). */
+  sends: LeaderAction[];
 }
 
 export type LeaderAction =
   | { kind: 'append'; follower: string; epoch: number; prev_index: number; prev_term: number; entries: Entry[]; commit: number }
-  | { kind: 'snapshot'; follower: string; epoch: number };
+  | { kind: 'snapshot'; follower: string; epoch: number; repair: boolean; reason: string };
 
 export class LeaderCore {
   readonly opts: LeaderOptions;
   private readonly progress = new Map<string, FollowerProgress>();
   private commit = 0;
   private durable = 0;
+  private persistedCommit = 0;
+  private applied = 0;
+  private currentTerm: number;
+  /** A follower answered with this term or higher: the leader must open a term above it. */
+  private termNeeded = 0;
 
-  constructor(opts: LeaderOptions, start: { last_index: number; commit_index: number }) {
+  constructor(opts: LeaderOptions, start: { last_index: number; commit_index: number; term?: number; applied_index?: number }) {
     invariant(opts.followers.length > 0 || opts.quorum_acks === 0, 'quorum needs followers');
     invariant(opts.batch_entries_max >= 1, 'batch_entries_max >= 1');
     invariant(opts.inflight_batches_max >= 1, 'inflight_batches_max >= 1');
@@ -80,6 +123,9 @@ export class LeaderCore {
     this.opts = opts;
     this.durable = start.last_index;
     this.commit = start.commit_index;
+    this.persistedCommit = start.commit_index;
+    this.applied = start.applied_index ?? 0;
+    this.currentTerm = start.term ?? 1;
     for (const id of opts.followers) {
       this.progress.set(id, {
         id,
@@ -97,13 +143,86 @@ export class LeaderCore {
         needs_snapshot: false,
         snapshot_failures: 0,
         snapshot_retry_at_ms: 0,
+        desync_reason: null,
+        repair: false,
+        storage_id: null,
         epoch: 0,
+        epoch_floor: 0,
+        refusals: 0,
+        refused_index: 0,
       });
     }
   }
 
   commitIndex(): number {
     return this.commit;
+  }
+
+  /** The commit index as durable on the leader: what followers, apply and acknowledgements see. */
+  persistedCommitIndex(): number {
+    return this.persistedCommit;
+  }
+
+  term(): number {
+    return this.currentTerm;
+  }
+
+  /** The driver persisted the commit index (log meta, synced). */
+  onCommitPersisted(index: number): void {
+    invariant(index <= this.commit, `persisted commit ${index} beyond commit ${this.commit}`);
+    if (index > this.persistedCommit) this.persistedCommit = index;
+  }
+
+  /** The driver applied entries up to index to the leader's state. */
+  onApplied(index: number): void {
+    invariant(index <= this.persistedCommit, `applied ${index} beyond the persisted commit ${this.persistedCommit}`);
+    invariant(index >= this.applied, `applied index went back ${index} < ${this.applied}`);
+    this.applied = index;
+  }
+
+  /** The driver persisted a new term (and its NOOP, reported by onLocalAppend). */
+  onTermOpened(term: number): void {
+    invariant(term > this.currentTerm, `term ${term} not above ${this.currentTerm}`);
+    this.currentTerm = term;
+  }
+
+  /**
+   * The highest index that may be acknowledged with each write concern: `leader` once durable on
+   * the leader; `quorum` once committed (durable on a majority), that commit durable, and applied
+   * on the leader (so the leader reads its own acknowledged writes); `all` once durable on every
+   * node and applied on the leader.
+   */
+  ackIndex(concern: WriteConcern): number {
+    if (concern === 'leader') return this.durable;
+    if (concern === 'quorum') return Math.min(this.applied, this.persistedCommit);
+    return Math.min(this.applied, this.allIndex());
+  }
+
+  /** The leader must open a term of at least `term` before it writes or sends anything more. */
+  requireTerm(term: number): void {
+    this.termNeeded = Math.max(this.termNeeded, term);
+  }
+
+  /** The term the driver must open now (persist it with a NOOP), or null. */
+  termToOpen(): number | null {
+    return this.termNeeded > this.currentTerm ? this.termNeeded : null;
+  }
+
+  /** Everything to carry out now, in order. */
+  ready(now: number, log: LogReader): LeaderReady {
+    const open_term = this.termToOpen();
+    return {
+      open_term,
+      persist_commit: this.commit > this.persistedCommit ? this.commit : null,
+      apply_to: Math.min(this.persistedCommit, this.durable),
+      sends: open_term === null ? this.poll(now, log) : [],
+    };
+  }
+
+  /** Where the leader's log may be compacted now, or null when nothing can go. */
+  compactionTarget(log: LogReader, retain: number): number | null {
+    const to = compactionPoint({ applied: this.applied, last: this.durable, retain, needed: this.neededIndex() });
+    return to > log.snapshotIndex() ? to : null;
   }
 
   durableIndex(): number {
@@ -151,14 +270,32 @@ export class LeaderCore {
     p.consecutive_failures = 0;
     p.last_success_ms = now;
     p.last_latency_ms = latency_ms;
-    if (res.success) {
+    if (res.storage_id !== undefined && res.storage_id !== p.storage_id) {
+      const known = p.storage_id !== null;
+      p.storage_id = res.storage_id;
+      if (known) {
+        // Its data is gone: what it acknowledged before is not there any more.
+        this.resetFollower(p, `its storage is new (storage id ${res.storage_id})`);
+        this.updateHealth(p, now);
+        return;
+      }
+    }
+    if (epoch < p.epoch_floor) {
+      // Sent before its log was replaced: says nothing about what it holds now.
+      this.updateHealth(p, now);
+      return;
+    }
+    if (current) p.refusals = 0;
+    if (!res.success && res.reason === 'diverged') {
+      this.markDesynced(p, `its applied entry at index ${res.diverged_at ?? '?'} differs from the leader's`, true);
+    } else if (res.success) {
       invariant(res.match_index <= this.durable, `follower ${id} matches ${res.match_index} beyond leader ${this.durable}`);
       if (res.match_index > p.match_index) p.match_index = res.match_index;
       if (p.next_index <= p.match_index) p.next_index = p.match_index + 1;
     } else if (current) {
       // Jump back to where the follower's log ends (or before a mismatch) and restart the stream.
       const back = Math.min(res.last_index, this.durable);
-      if (this.commit - back > this.opts.resync_threshold) p.needs_snapshot = true;
+      if (this.commit - back > this.opts.resync_threshold) this.markDesynced(p, `its log ends at ${back}, ${this.commit - back} entries behind the commit index`, false);
       p.match_index = Math.min(p.match_index, back);
       p.next_index = back + 1;
       p.inflight = 0;
@@ -185,11 +322,55 @@ export class LeaderCore {
     this.updateHealth(p, now);
   }
 
-  /** Operator asked for a fresh snapshot now (force-resync). */
-  requestSnapshot(id: string): void {
+  /**
+   * The follower's append was answered with a refusal (4xx/5xx), not lost. A stale-term refusal
+   * carrying the follower's term makes the leader open a term above it (a term the follower took
+   * from anywhere else must never wedge replication). Refusals repeated at the same index resync
+   * the follower: shipping the same entries again will not help it.
+   */
+  onAppendRefused(id: string, epoch: number, now: number, refusal: { status: number; code: string; term?: number; message?: string }): void {
     const p = this.follower(id);
-    p.needs_snapshot = true;
+    if (refusal.code === 'stale_term' && refusal.term !== undefined && Number.isSafeInteger(refusal.term) && refusal.term >= this.currentTerm) {
+      this.termNeeded = Math.max(this.termNeeded, refusal.term + 1);
+    }
+    if (epoch === p.epoch && !p.snapshotting && !p.needs_snapshot) {
+      const at = p.match_index + 1;
+      if (p.refused_index === at) p.refusals++;
+      else {
+        p.refused_index = at;
+        p.refusals = 1;
+      }
+      const limit = this.opts.refusals_resync ?? refusals_resync_default;
+      if (p.refusals >= limit && refusal.code !== 'stale_term' && refusal.status !== 503 && refusal.status !== 507) {
+        this.markDesynced(p, `appends refused ${p.refusals} times at index ${at} (${refusal.status} ${refusal.code}${refusal.message !== undefined ? `: ${refusal.message.slice(0, 120)}` : ''})`, true);
+        p.refusals = 0;
+      }
+    }
+    this.onAppendFailed(id, epoch, now);
+  }
+
+  /** Operator asked for a fresh snapshot now (force-resync), or a check found the follower diverged. */
+  requestSnapshot(id: string, reason = 'resync forced by an operator', repair = false): void {
+    const p = this.follower(id);
+    this.markDesynced(p, reason, repair);
     p.snapshot_retry_at_ms = 0;
+  }
+
+  private markDesynced(p: FollowerProgress, reason: string, repair: boolean): void {
+    p.needs_snapshot = true;
+    p.desync_reason = reason;
+    p.repair = p.repair || repair;
+    p.health = 'desynced';
+  }
+
+  /** The follower holds nothing known any more: start over, with a snapshot. */
+  private resetFollower(p: FollowerProgress, reason: string): void {
+    p.match_index = 0;
+    p.next_index = this.durable + 1;
+    p.inflight = 0;
+    p.epoch++;
+    p.epoch_floor = p.epoch;
+    this.markDesynced(p, reason, true);
   }
 
   onSnapshotResult(id: string, epoch: number, ok: boolean, snapshot_index: number, now: number): void {
@@ -198,11 +379,16 @@ export class LeaderCore {
     if (ok) {
       invariant(snapshot_index <= this.durable, 'snapshot beyond leader log');
       p.needs_snapshot = false;
+      p.repair = false;
+      p.desync_reason = null;
       p.snapshot_failures = 0;
-      p.match_index = Math.max(p.match_index, snapshot_index);
+      // What the install proved it holds: the snapshot's index. Entries it kept past it are
+      // confirmed by the next append; answers to sends from before the install no longer count.
+      p.match_index = snapshot_index;
       p.next_index = p.match_index + 1;
       p.inflight = 0;
       p.epoch++;
+      p.epoch_floor = p.epoch;
       p.ever_reached = true;
       p.consecutive_failures = 0;
       p.last_success_ms = now;
@@ -225,14 +411,14 @@ export class LeaderCore {
     for (const p of this.progress.values()) {
       this.updateHealth(p, now);
       if (p.snapshotting) continue;
-      if (p.next_index - 1 < log.snapshotIndex()) p.needs_snapshot = true;
+      if (p.next_index - 1 < log.snapshotIndex() && !p.needs_snapshot) this.markDesynced(p, `it needs entry ${p.next_index}, compacted on the leader`, false);
       if (p.needs_snapshot) {
         p.health = 'desynced';
         if (snapshotsInFlight < this.opts.snapshots_inflight_max && now >= p.snapshot_retry_at_ms && p.inflight === 0) {
           p.snapshotting = true;
           p.epoch++;
           snapshotsInFlight++;
-          actions.push({ kind: 'snapshot', follower: p.id, epoch: p.epoch });
+          actions.push({ kind: 'snapshot', follower: p.id, epoch: p.epoch, repair: p.repair, reason: p.desync_reason ?? 'needs a snapshot' });
         }
         continue;
       }
@@ -247,28 +433,27 @@ export class LeaderCore {
         invariant(prevTerm !== undefined, `no term for prev index ${lo - 1}`);
         const entries = log.entries(lo, hi, this.opts.batch_bytes_max);
         invariant(entries.length > 0 && entries[0]?.index === lo, `log has no entry ${lo}`);
-        actions.push({ kind: 'append', follower: p.id, epoch: p.epoch, prev_index: lo - 1, prev_term: prevTerm, entries, commit: this.commit });
+        actions.push({ kind: 'append', follower: p.id, epoch: p.epoch, prev_index: lo - 1, prev_term: prevTerm, entries, commit: this.persistedCommit });
         p.next_index = lo + entries.length;
         p.inflight++;
         p.last_sent_ms = now;
-        p.commit_sent = this.commit;
+        p.commit_sent = this.persistedCommit;
         if (p.consecutive_failures > 0) break; // probe with one batch until it answers
       }
       const idle = p.inflight === 0;
       const heartbeatDue = p.last_sent_ms === null || now - p.last_sent_ms >= this.opts.heartbeat_ms;
-      const commitNews = p.commit_sent < this.commit && p.match_index > p.commit_sent;
+      const commitNews = p.commit_sent < this.persistedCommit && p.match_index > p.commit_sent;
       if (idle && (heartbeatDue || commitNews)) {
         const prev = p.next_index - 1;
         const prevTerm = log.termAt(prev);
         if (prevTerm === undefined) {
-          p.needs_snapshot = true;
-          p.health = 'desynced';
+          this.markDesynced(p, `it needs entry ${prev + 1}, compacted on the leader`, false);
           continue;
         }
-        actions.push({ kind: 'append', follower: p.id, epoch: p.epoch, prev_index: prev, prev_term: prevTerm, entries: [], commit: this.commit });
+        actions.push({ kind: 'append', follower: p.id, epoch: p.epoch, prev_index: prev, prev_term: prevTerm, entries: [], commit: this.persistedCommit });
         p.inflight++;
         p.last_sent_ms = now;
-        p.commit_sent = this.commit;
+        p.commit_sent = this.persistedCommit;
       }
     }
     return actions;
@@ -308,8 +493,8 @@ export class LeaderCore {
     const behindCommit = Math.max(0, this.commit - position);
     const silent = p.last_success_ms === null || now - p.last_success_ms > this.opts.silence_lagging_ms;
     const notKeepingUp = p.consecutive_failures > 0 || silent;
-    if (!p.snapshotting && p.ever_reached && behindCommit > this.opts.resync_threshold && (notKeepingUp || behindCommit > 10 * this.opts.resync_threshold)) {
-      p.needs_snapshot = true;
+    if (!p.snapshotting && !p.needs_snapshot && p.ever_reached && behindCommit > this.opts.resync_threshold && (notKeepingUp || behindCommit > 10 * this.opts.resync_threshold)) {
+      this.markDesynced(p, `${behindCommit} entries behind the commit index (resync_threshold ${this.opts.resync_threshold})`, false);
     }
     if (p.needs_snapshot || p.snapshotting) {
       p.health = 'desynced';

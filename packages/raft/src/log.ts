@@ -12,6 +12,8 @@ export interface LogReader {
   snapshotTerm(): number;
   /** Term of the entry at index, for snapshotIndex <= index <= lastIndex; undefined otherwise. */
   termAt(index: number): number | undefined;
+  /** Checksum of the entry at index, for firstIndex <= index <= lastIndex; undefined otherwise. */
+  checksumAt(index: number): number | undefined;
   /** Entries in [lo, hi), stopping early once bytes_max of payload is reached (at least one). */
   entries(lo: number, hi: number, bytes_max: number): Entry[];
 }
@@ -41,6 +43,10 @@ export class MemoryLog implements LogReader {
     if (index === this.snapIndex) return this.snapTerm;
     if (index < this.snapIndex || index > this.lastIndex()) return undefined;
     return this.items[index - this.snapIndex - 1]?.term;
+  }
+
+  checksumAt(index: number): number | undefined {
+    return this.entryAt(index)?.checksum;
   }
 
   entryAt(index: number): Entry | undefined {

@@ -34,15 +34,29 @@ export interface AppendResponse {
   match_index: number;
   /** The follower's last log index: on a rejection, where the leader should jump back to. */
   last_index: number;
-  /** Why it was rejected, when it was. */
-  reason?: 'gap' | 'mismatch';
+  /**
+   * Why it was rejected, when it was: `gap` (its log ends before prev_index), `mismatch` (its
+   * entry at prev_index differs, the leader steps back), `diverged` (an entry it already applied
+   * differs from the leader's: only a snapshot repairs it).
+   */
+  reason?: 'gap' | 'mismatch' | 'diverged';
+  /** With `diverged`: the index where the follower's applied entries differ from the leader's. */
+  diverged_at?: number;
+  /** The follower's storage id: a new one means its data is gone (the leader treats it as empty). */
+  storage_id?: string;
 }
+
+/** Write concerns: when a proposed entry counts as acknowledged. */
+export type WriteConcern = 'leader' | 'quorum' | 'all';
 
 export class RaftInvariantError extends Error {
   override readonly name = 'RaftInvariantError';
 }
 
-/** Crash on a broken invariant: it is never served as a 500 and carried on from. */
+/**
+ * Crash on a broken invariant: it is never served as a 500 and carried on from. The daemon ends
+ * the process on a RaftInvariantError (its supervisor restarts it).
+ */
 export function invariant(condition: unknown, message: string): asserts condition {
   if (!condition) throw new RaftInvariantError(message);
 }

@@ -4,7 +4,7 @@ import type { AppendDecision, Entry, FollowerView } from '../src/index.ts';
 import { entries, logOf, request } from './helpers.ts';
 
 function view(log: MemoryLog, current_term = 1, commit_index = 0): FollowerView {
-  return { log, current_term, commit_index };
+  return { log, current_term, commit_index, leader_id: 'leader' };
 }
 
 function accepted(d: AppendDecision): Extract<AppendDecision, { kind: 'accept' }> {

@@ -9,6 +9,7 @@ import pino from 'pino';
 import type { Logger } from 'pino';
 import type { CairnConfig } from './config/types.ts';
 import { createEmbedder } from './embed/index.ts';
+import { endOnBrokenInvariant } from './fatal.ts';
 import { accessLog } from './http/access-log.ts';
 import { forwardWrites } from './http/forward.ts';
 import { createRaftRoutes } from './http/raft-routes.ts';
@@ -55,6 +56,11 @@ export function buildApp(config: CairnConfig, replica: Replica<DocumentStore>, l
   // Operations first: its request metrics middleware then also counts /_raft/* routes.
   mountOperations(app, { config, replica, logger });
   app.route('/_raft', createRaftRoutes({ replica, stateChecksum: () => replica.state.machine.checksum() }));
+  app.onError((err, c) => {
+    endOnBrokenInvariant(err, logger, `${c.req.method} ${c.req.path}`);
+    logger.error({ err }, 'unhandled error');
+    return c.json({ error: { code: 'internal', message: 'internal error' } }, 500);
+  });
   app.use(forwardWrites({ replica, forward_timeout_ms: config.replication.commit_timeout_ms + 5000, apply_wait_ms: config.server.read_wait_ms_max, body_bytes_max: config.server.body_bytes_max }));
   mountPublicApi(app, { config, replica, logger });
   return app;

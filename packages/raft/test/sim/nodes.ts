@@ -81,7 +81,7 @@ export class FollowerNode {
 
   onAppend(msg: Extract<Wire, { kind: 'append' }>): Wire {
     const req = msg.req;
-    const d = decideAppend({ log: this.log, current_term: this.term, commit_index: this.commit }, req);
+    const d = decideAppend({ log: this.log, current_term: this.term, commit_index: this.commit, leader_id: LEADER }, req);
     const ids = { req_id: msg.req_id, incarnation: msg.incarnation };
     if (d.kind === 'invalid') {
       if (d.status === 409) this.counts.stale_term++;

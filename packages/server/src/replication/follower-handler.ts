@@ -1,46 +1,43 @@
-// A follower's side of replication: answers /_raft/append (persist, then answer, then apply up
-// to the leader's commit) and receives snapshots over /_raft/snapshot (write aside, verify,
-// swap the state atomically, reset the log). Requests are handled one at a time (a mutex), so a
-// snapshot install never interleaves with an append.
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
-import Database from 'better-sqlite3';
-import { decideAppend } from '@cairn/raft';
+// A follower's side of replication: answers /_raft/append (the core decides; this persists, then
+// answers, then applies what is committed and durable) and receives snapshots over
+// /_raft/snapshot (bytes written aside and verified by a SnapshotReceiver; whether and how to
+// install decided by the core). Requests are handled one at a time (a mutex), so a snapshot
+// install never interleaves with an append. Its world comes in through ports.ts, so the seeded
+// simulation runs this code.
+import { compactionPoint, decideAppend, decideSnapshot } from '@cairn/raft';
+import type { FollowerView } from '@cairn/raft';
 import type { Logger } from 'pino';
 import type { ReplicationConfig } from '../config/types.ts';
-import { apply_chunk_bytes_max, apply_chunk_entries_max, apply_slice_ms } from './apply-slice.ts';
+import { applySlice } from './apply-slice.ts';
+import type { NodeCondition } from './condition.ts';
 import { ReplicationError } from './errors.ts';
-import type { SqliteLog } from './sqlite-log.ts';
-import { quickCheck } from './sqlite-worker.ts';
-import { readApplied, removeDbFiles } from './state.ts';
-import type { StateHolder, StateMachine } from './state.ts';
+import type { Clock, ReplicaLog, ReplicaState, SnapshotReceiver, TimerHandle } from './ports.ts';
 import type { ReplicationEvent, ReplicationObserver, ResyncStats } from './stats.ts';
+import { isDiskFull } from './storage-errors.ts';
 import { IndexWaiters } from './waiters.ts';
 import { SNAPSHOT_CHUNKS_INFLIGHT_MAX, chunkCrc32, decodeAppendRequest, decodeSnapshotChunk, encode } from './wire.ts';
-
-interface Receiving {
-  id: string;
-  file: string;
-  fd: number;
-  offset: number;
-  hash: crypto.Hash;
-  last_index: number;
-  last_term: number;
-  started_ms: number;
-  /** performance.now() at the first chunk, for the phase timings. */
-  started: number;
-  /** Time spent checking, writing and hashing chunks. */
-  write_ms: number;
-  cpu: NodeJS.CpuUsage;
-  timer: NodeJS.Timeout;
-}
+import type { SnapshotChunk } from './wire.ts';
 
 export interface FollowerHooks {
   onApplied(): void;
   event(e: Omit<ReplicationEvent, 'at'>): void;
   stats: ResyncStats;
   observer?: ReplicationObserver;
+  /** The disk filled up: watch for space (the condition `disk_full` is cleared when it is back). */
+  onDiskFull?(): void;
+}
+
+export interface FollowerDeps {
+  cfg: ReplicationConfig;
+  log: ReplicaLog;
+  state: ReplicaState;
+  snapshots: SnapshotReceiver;
+  clock: Clock;
+  logger: Logger;
+  hooks: FollowerHooks;
+  condition: NodeCondition;
+  /** This node's storage id, sent with every answer: a new one tells the leader its data is new. */
+  storage_id: string;
 }
 
 /** How long an append that arrives ahead of its predecessor waits for it (reordered delivery). */
@@ -49,9 +46,11 @@ const GAP_WAIT_MS = 250;
 /** How long a snapshot chunk that arrives ahead of its predecessor waits for it (several in flight). */
 const SNAPSHOT_ORDER_WAIT_MS = 5000;
 
-export class FollowerHandler<S extends StateMachine> {
+/** A log compaction is considered this often. */
+const compact_every_ms = 5000;
+
+export class FollowerHandler {
   private lock: Promise<unknown> = Promise.resolve();
-  private receiving: Receiving | null = null;
   private readonly lastIndexWaiters: IndexWaiters;
   /** Leader contact and commit as last seen, for /_raft/health. */
   lastContactMs: number | null = null;
@@ -63,27 +62,28 @@ export class FollowerHandler<S extends StateMachine> {
   private applyTarget = 0;
   private applyScheduled = false;
   private stopped = false;
+  private fsyncError: string | null = null;
+  /** A committed entry that this node could not apply: only a snapshot from the leader repairs it. */
+  private divergedAt: number | null = null;
+  private receiveTimer: TimerHandle | null = null;
   /** Chunks waiting for their predecessor; woken whenever a transfer moves on or ends. */
   private readonly chunkWaiters = new Set<() => void>();
+  private readonly d: FollowerDeps;
 
-  constructor(
-    private readonly cfg: ReplicationConfig,
-    private readonly log: SqliteLog,
-    private readonly state: StateHolder<S>,
-    private readonly dataDir: string,
-    private readonly logger: Logger,
-    private readonly hooks: FollowerHooks,
-  ) {
-    this.lastIndexWaiters = new IndexWaiters(() => this.log.lastIndex());
+  constructor(deps: FollowerDeps) {
+    this.d = deps;
+    this.lastIndexWaiters = new IndexWaiters(() => deps.log.lastIndex(), deps.clock);
     // Apply what was committed but not yet applied before a restart.
-    const commit = Math.min(log.meta('commit_index'), log.lastIndex());
-    if (commit > state.appliedIndex() && state.appliedIndex() + 1 >= log.firstIndex()) {
-      state.applyEntries(log.entries(state.appliedIndex() + 1, commit + 1, Number.POSITIVE_INFINITY));
-    }
+    const { log, state } = deps;
+    if (state.appliedIndex() + 1 >= log.firstIndex()) this.applyTo(Math.min(log.meta('commit_index'), log.lastIndex()));
   }
 
   currentTerm(): number {
-    return this.log.meta('term');
+    return this.d.log.meta('term');
+  }
+
+  private view(): FollowerView {
+    return { log: this.d.log, current_term: this.currentTerm(), commit_index: this.d.state.appliedIndex(), leader_id: this.d.cfg.leader };
   }
 
   private serialized<T>(fn: () => Promise<T> | T): Promise<T> {
@@ -92,13 +92,24 @@ export class FollowerHandler<S extends StateMachine> {
     return run;
   }
 
-  private checkCluster(cluster_id: string, term: number): void {
-    if (cluster_id !== this.cfg.cluster_id) {
-      throw new ReplicationError(409, 'wrong_cluster', `request from cluster "${cluster_id}", this node is in "${this.cfg.cluster_id}"`);
+  private checkRequest(cluster_id: string, leader_id: string, term: number): void {
+    const cfg = this.d.cfg;
+    if (cluster_id !== cfg.cluster_id) {
+      throw new ReplicationError(409, 'wrong_cluster', `request from cluster "${cluster_id}", this node is in "${cfg.cluster_id}"`);
+    }
+    if (leader_id !== cfg.leader) {
+      throw new ReplicationError(409, 'wrong_leader', `replication requests come from the configured leader ${cfg.leader}, not ${leader_id}`);
     }
     if (term < this.currentTerm()) {
       throw new ReplicationError(409, 'stale_term', `term ${term} is older than this node's term ${this.currentTerm()}`, { term: this.currentTerm() });
     }
+    if (this.fsyncError !== null) {
+      throw new ReplicationError(503, 'log_sync_failed', `the log could not be synced (${this.fsyncError}); restart the node`);
+    }
+  }
+
+  private answer(response: object): Buffer {
+    return encode({ ...response, storage_id: this.d.storage_id });
   }
 
   async handleAppend(body: Uint8Array): Promise<Buffer> {
@@ -109,80 +120,127 @@ export class FollowerHandler<S extends StateMachine> {
         throw new ReplicationError(400, 'bad_append', (err as Error).message);
       }
     })();
-    this.checkCluster(req.cluster_id, req.term);
-    if (req.prev_index > this.log.lastIndex() && req.prev_index - this.log.lastIndex() <= this.cfg.batch_size * this.cfg.inflight_batches_max) {
+    const { log, cfg, clock } = this.d;
+    this.checkRequest(req.cluster_id, req.leader_id, req.term);
+    if (req.prev_index > log.lastIndex() && req.prev_index - log.lastIndex() <= cfg.batch_size * cfg.inflight_batches_max) {
       // Pipelined appends may arrive out of order: give the predecessor a moment.
       await this.lastIndexWaiters.wait(req.prev_index, GAP_WAIT_MS);
     }
     const answer = await this.serialized((): { response: Buffer; commit: number | null; written?: { entries: number; started: number } } => {
       if (this.installing) throw new ReplicationError(503, 'installing_snapshot', 'a snapshot is being installed');
-      this.checkCluster(req.cluster_id, req.term);
-      const decision = decideAppend({ log: this.log, current_term: this.currentTerm(), commit_index: this.state.appliedIndex() }, req);
-      if (decision.kind === 'invalid') throw new ReplicationError(decision.status, decision.status === 409 ? 'stale_term' : 'bad_append', decision.message);
-      this.lastContactMs = Date.now();
+      this.checkRequest(req.cluster_id, req.leader_id, req.term);
+      this.lastContactMs = clock.now();
       this.leaderIdSeen = req.leader_id;
       this.leaderCommitSeen = Math.max(this.leaderCommitSeen, req.leader_commit);
-      if (decision.kind === 'reject') return { response: encode(decision.response), commit: null };
-      const termChanged = decision.term !== this.currentTerm();
-      if (decision.append.length > 0 || decision.truncate_from !== null || termChanged || decision.commit_to > this.log.meta('commit_index')) {
-        const started = performance.now();
-        this.log.write({
-          truncate_from: decision.truncate_from,
-          entries: decision.append,
-          term: termChanged ? decision.term : undefined,
-          commit: decision.commit_to,
-        });
-        this.lastIndexWaiters.notify();
-        return { response: encode(decision.response), commit: decision.commit_to, written: { entries: decision.append.length, started } };
+      if (this.divergedAt !== null) {
+        return { response: this.answer({ success: false, term: req.term, match_index: 0, last_index: log.lastIndex(), reason: 'diverged', diverged_at: this.divergedAt }), commit: null };
       }
-      return { response: encode(decision.response), commit: decision.commit_to };
+      const decision = decideAppend(this.view(), req);
+      if (decision.kind === 'invalid') {
+        throw new ReplicationError(decision.status, decision.code, decision.message, decision.code === 'stale_term' ? { term: this.currentTerm() } : {});
+      }
+      if (decision.kind === 'reject') {
+        if (decision.response.reason === 'diverged') this.d.logger.error({ at: decision.response.diverged_at }, 'an applied entry differs from the leader\'s; waiting for a snapshot');
+        return { response: this.answer(decision.response), commit: null };
+      }
+      const termChanged = decision.term !== this.currentTerm();
+      if (decision.append.length > 0 || decision.truncate_from !== null || termChanged || decision.commit_to > log.meta('commit_index')) {
+        const started = performance.now();
+        try {
+          log.write({
+            truncate_from: decision.truncate_from,
+            entries: decision.append,
+            term: termChanged ? decision.term : undefined,
+            commit: decision.commit_to,
+          });
+        } catch (err) {
+          throw this.writeFailed(err, 'log append');
+        }
+        this.lastIndexWaiters.notify();
+        return { response: this.answer(decision.response), commit: decision.commit_to, written: { entries: decision.append.length, started } };
+      }
+      return { response: this.answer(decision.response), commit: decision.commit_to };
     });
     if (answer.commit === null) return answer.response;
     // Durable before answering: the leader counts this answer toward a quorum. The fdatasync
     // runs off the event loop, outside the lock, so the next append is written meanwhile.
-    await this.log.sync();
-    if (answer.written) this.hooks.observer?.logWritten?.(answer.written.entries, performance.now() - answer.written.started);
+    try {
+      await log.sync();
+    } catch (err) {
+      throw this.syncFailed(err);
+    }
+    if (answer.written) this.d.hooks.observer?.logWritten?.(answer.written.entries, performance.now() - answer.written.started);
     this.applyTo(answer.commit);
     this.maybeCompact();
     return answer.response;
   }
 
+  private writeFailed(err: unknown, what: string): ReplicationError {
+    if (isDiskFull(err)) {
+      const message = `${what} failed: ${(err as Error).message}`;
+      if (!this.d.condition.has('disk_full')) this.d.logger.error({ err: (err as Error).message }, `disk full: ${what} failed`);
+      this.d.condition.set('disk_full', message);
+      this.d.hooks.onDiskFull?.();
+      return new ReplicationError(507, 'disk_full', `this node's disk is full: ${message}`);
+    }
+    this.d.logger.error({ err }, `${what} failed`);
+    return new ReplicationError(503, 'log_write_failed', `${what} failed: ${(err as Error).message}`);
+  }
+
+  /** After a failed fdatasync nothing this log holds can be vouched for: refuse appends until restarted. */
+  private syncFailed(err: unknown): ReplicationError {
+    if (this.fsyncError === null) {
+      this.fsyncError = (err as Error).message;
+      this.d.logger.fatal({ err }, 'log fsync failed; this node refuses appends until it is restarted');
+      this.d.condition.set('fsync_failed', `log fsync failed (${this.fsyncError}); restart the node`);
+    }
+    return new ReplicationError(503, 'log_sync_failed', `the log could not be synced (${this.fsyncError}); restart the node`);
+  }
+
   private applyTo(commit: number): void {
     this.applyTarget = Math.max(this.applyTarget, commit);
-    const started = performance.now();
-    let applied = false;
-    for (;;) {
-      const from = this.state.appliedIndex() + 1;
-      // Only entries on disk here: state never runs ahead of what this node's log holds durably.
-      const to = Math.min(this.applyTarget, this.log.durableIndex());
-      if (to < from || this.installing) break;
-      this.state.applyEntries(this.log.entries(from, Math.min(to, from + apply_chunk_entries_max - 1) + 1, apply_chunk_bytes_max));
-      applied = true;
-      if (performance.now() - started > apply_slice_ms) {
-        // A backlog (catching up after a pause) is applied a slice at a time, so appends,
-        // health checks and reads are answered in between.
-        this.scheduleApply();
-        break;
+    if (this.installing || this.divergedAt !== null || this.stopped) return;
+    const { log, state } = this.d;
+    let r: { applied: boolean; more: boolean };
+    try {
+      r = applySlice(log, state, this.applyTarget);
+    } catch (err) {
+      if (isDiskFull(err)) {
+        this.writeFailed(err, 'apply');
+        return;
       }
+      // A committed entry this node cannot apply: not its own bug to carry on from, and not one
+      // the log can fix. The leader is told (diverged) and repairs it with a snapshot.
+      this.divergedAt = state.appliedIndex() + 1;
+      this.d.logger.error({ index: this.divergedAt, err: (err as Error).message }, 'a committed entry failed to apply; asking the leader for a snapshot');
+      this.d.hooks.event({ kind: 'desynced', detail: `entry ${this.divergedAt} failed to apply: ${(err as Error).message}` });
+      return;
     }
-    if (applied) this.hooks.onApplied();
+    if (r.applied) this.d.hooks.onApplied();
+    if (r.more) this.scheduleApply();
   }
 
   private scheduleApply(): void {
     if (this.applyScheduled) return;
     this.applyScheduled = true;
-    setImmediate(() => {
+    this.d.clock.setImmediate(() => {
       this.applyScheduled = false;
-      if (!this.stopped) this.applyTo(this.applyTarget);
+      this.applyTo(this.applyTarget);
     });
   }
 
   private maybeCompact(): void {
-    const now = Date.now();
-    if (now - this.lastCompactMs < 5000) return;
+    const now = this.d.clock.now();
+    if (now - this.lastCompactMs < compact_every_ms) return;
     this.lastCompactMs = now;
-    const through = Math.min(this.state.appliedIndex(), this.log.lastIndex() - this.cfg.log_retain_entries);
-    if (through > this.log.snapshotIndex()) this.log.compactTo(through);
+    const { log, state, cfg } = this.d;
+    const through = compactionPoint({ applied: state.appliedIndex(), last: log.lastIndex(), retain: cfg.log_retain_entries });
+    if (through <= log.snapshotIndex()) return;
+    try {
+      log.compactTo(through);
+    } catch (err) {
+      this.writeFailed(err, 'log compaction');
+    }
   }
 
   async handleSnapshotChunk(body: Uint8Array): Promise<Record<string, unknown>> {
@@ -194,40 +252,56 @@ export class FollowerHandler<S extends StateMachine> {
       }
     })();
     await this.waitForTurn(chunk.snapshot_id, chunk.offset);
-    return this.serialized(() => {
-      this.checkCluster(chunk.cluster_id, chunk.term);
-      this.lastContactMs = Date.now();
+    return this.serialized(async () => {
+      this.checkRequest(chunk.cluster_id, chunk.leader_id, chunk.term);
+      this.lastContactMs = this.d.clock.now();
+      const receiver = this.d.snapshots;
       if (chunkCrc32(chunk.data) !== chunk.crc) {
         this.abortReceive('chunk checksum mismatch');
         throw new ReplicationError(400, 'bad_chunk_checksum', `chunk at offset ${chunk.offset} has a wrong checksum; transfer discarded`);
       }
-      if (chunk.offset === 0) {
-        // A snapshot older than what this node applied would move its state back.
-        if (chunk.last_index < this.state.appliedIndex()) {
-          throw new ReplicationError(409, 'snapshot_stale', `snapshot at index ${chunk.last_index} is older than this node's applied index ${this.state.appliedIndex()}`, {
-            applied_index: this.state.appliedIndex(),
-          });
-        }
-        this.beginReceive(chunk.snapshot_id, chunk.last_index, chunk.last_term);
-      }
-      const r = this.receiving;
+      if (chunk.offset === 0) this.beginReceive(chunk);
+      const r = receiver.current();
       if (r?.id !== chunk.snapshot_id || r.offset !== chunk.offset) {
         throw new ReplicationError(409, 'snapshot_out_of_order', `expected offset ${r?.offset ?? 0} of snapshot ${r?.id ?? '(none)'}`, {
           expected_offset: r?.offset ?? 0,
         });
       }
-      const writeStarted = performance.now();
-      for (let written = 0; written < chunk.data.length; ) {
-        written += fs.writeSync(r.fd, chunk.data, written, chunk.data.length - written, r.offset + written);
+      try {
+        receiver.write(chunk.data);
+      } catch (err) {
+        this.abortReceive('write failed');
+        if (err instanceof ReplicationError) throw err;
+        throw this.writeFailed(err, 'snapshot write');
       }
-      r.offset += chunk.data.length;
-      r.hash.update(chunk.data);
-      r.write_ms += performance.now() - writeStarted;
-      this.hooks.stats.snapshot_bytes_received += chunk.data.length;
+      this.d.hooks.stats.snapshot_bytes_received += chunk.data.length;
       this.wakeChunkWaiters();
-      if (!chunk.done) return { ok: true, received: r.offset, inflight_max: SNAPSHOT_CHUNKS_INFLIGHT_MAX };
-      return this.finishReceive(r, chunk.total_bytes, chunk.sha256, chunk.term, chunk.source_checked);
+      if (!chunk.done) return { ok: true, received: r.offset + chunk.data.length, inflight_max: SNAPSHOT_CHUNKS_INFLIGHT_MAX };
+      return this.finishReceive(chunk);
     });
+  }
+
+  private beginReceive(chunk: SnapshotChunk): void {
+    this.clearReceiveTimer();
+    try {
+      this.d.snapshots.begin(chunk.snapshot_id, chunk.last_index, chunk.last_term);
+    } catch (err) {
+      throw this.writeFailed(err, 'snapshot receive');
+    }
+    this.receiveTimer = this.d.clock.setTimeout(() => this.abortReceive('snapshot_timeout_s exceeded'), this.d.cfg.snapshot_timeout_s * 1000);
+    this.d.hooks.stats.snapshots_received++;
+  }
+
+  private clearReceiveTimer(): void {
+    if (this.receiveTimer !== null) this.d.clock.clearTimeout(this.receiveTimer);
+    this.receiveTimer = null;
+  }
+
+  private abortReceive(reason: string): void {
+    this.clearReceiveTimer();
+    if (this.d.snapshots.current() === null) return;
+    this.d.snapshots.abort(reason);
+    this.wakeChunkWaiters();
   }
 
   /**
@@ -237,16 +311,20 @@ export class FollowerHandler<S extends StateMachine> {
    * as usual (and refused as out of order if it is still not its turn).
    */
   private async waitForTurn(id: string, offset: number): Promise<void> {
-    const deadline = Date.now() + SNAPSHOT_ORDER_WAIT_MS;
-    const ahead = (): boolean => this.receiving !== null && this.receiving.id === id && this.receiving.offset < offset;
-    while (ahead() && Date.now() < deadline) {
+    const clock = this.d.clock;
+    const deadline = clock.now() + SNAPSHOT_ORDER_WAIT_MS;
+    const ahead = (): boolean => {
+      const r = this.d.snapshots.current();
+      return r !== null && r.id === id && r.offset < offset;
+    };
+    while (ahead() && clock.now() < deadline && !this.stopped) {
       await new Promise<void>((resolve) => {
         const wake = (): void => {
-          clearTimeout(timer);
+          clock.clearTimeout(timer);
           this.chunkWaiters.delete(wake);
           resolve();
         };
-        const timer = setTimeout(wake, deadline - Date.now());
+        const timer = clock.setTimeout(wake, deadline - clock.now());
         this.chunkWaiters.add(wake);
       });
     }
@@ -256,95 +334,52 @@ export class FollowerHandler<S extends StateMachine> {
     for (const wake of [...this.chunkWaiters]) wake();
   }
 
-  private beginReceive(id: string, last_index: number, last_term: number): void {
-    this.abortReceive('superseded by a new transfer');
-    const file = path.join(this.dataDir, 'snapshot-in.db');
-    removeDbFiles(file);
-    const fd = fs.openSync(file, 'w');
-    const timer = setTimeout(() => this.abortReceive('snapshot_timeout_s exceeded'), this.cfg.snapshot_timeout_s * 1000);
-    timer.unref();
-    this.receiving = { id, file, fd, offset: 0, hash: crypto.createHash('sha256'), last_index, last_term, started_ms: Date.now(), started: performance.now(), write_ms: 0, cpu: process.cpuUsage(), timer };
-    this.hooks.stats.snapshots_received++;
-  }
-
-  private abortReceive(reason: string): void {
-    const r = this.receiving;
-    if (r === null) return;
-    this.receiving = null;
-    clearTimeout(r.timer);
-    try {
-      fs.closeSync(r.fd);
-    } catch {
-      /* already closed */
-    }
-    removeDbFiles(r.file);
+  private async finishReceive(chunk: SnapshotChunk): Promise<Record<string, unknown>> {
+    const { log, state, logger, hooks, clock } = this.d;
+    this.clearReceiveTimer();
+    const started = clock.now();
+    const received = await this.d.snapshots.finish(chunk.total_bytes, chunk.sha256, chunk.source_checked);
     this.wakeChunkWaiters();
-    this.logger.warn({ snapshot: r.id, reason }, 'snapshot transfer discarded');
-  }
-
-  private async finishReceive(r: Receiving, total: number, sha256: string, term: number, sourceChecked: boolean): Promise<Record<string, unknown>> {
-    const digest = r.hash.digest('hex');
-    if (r.offset !== total || digest !== sha256) {
-      this.abortReceive('size or digest mismatch');
-      throw new ReplicationError(400, 'bad_snapshot', `snapshot verification failed: ${r.offset}/${total} bytes, sha256 ${digest === sha256 ? 'ok' : 'mismatch'}`);
+    const decision = decideSnapshot(this.view(), { index: received.index, term: received.term, leader_term: chunk.term, repair: chunk.repair });
+    if (decision.kind === 'refuse') {
+      received.discard();
+      throw new ReplicationError(decision.status, decision.code, decision.message, { term: this.currentTerm() });
     }
-    clearTimeout(r.timer);
-    const received = performance.now();
-    fs.fsyncSync(r.fd);
-    fs.closeSync(r.fd);
-    this.receiving = null;
-    this.wakeChunkWaiters();
-    const synced = performance.now();
-    // Verify it is the database it claims to be before anything is replaced. The bytes are the
-    // sender's (sha256); a sender that ran quick_check on them says so, otherwise it runs here.
-    try {
-      const check = new Database(r.file, { readonly: true, fileMustExist: true });
-      try {
-        const pages = Number(check.pragma('page_count', { simple: true })) * Number(check.pragma('page_size', { simple: true }));
-        if (pages !== total) throw new Error(`its pages span ${pages} bytes, the file has ${total}`);
-        const at = readApplied(check);
-        if (at.index !== r.last_index) throw new Error(`holds index ${at.index}, announced ${r.last_index}`);
-      } finally {
-        check.close();
-      }
-      if (!sourceChecked) {
-        const ok = await quickCheck(r.file);
-        if (ok !== 'ok') throw new Error(`quick_check: ${ok.slice(0, 200)}`);
-      }
-    } catch (err) {
-      removeDbFiles(r.file);
-      throw new ReplicationError(400, 'bad_snapshot', `snapshot is not a valid state database: ${(err as Error).message}`);
+    if (decision.kind === 'ignore') {
+      received.discard();
+      logger.info({ index: received.index, reason: decision.reason }, 'snapshot not installed');
+      return { ok: true, installed: false, reason: decision.reason, applied_index: state.appliedIndex() };
     }
-    const checked = performance.now();
+    const installStarted = performance.now();
     this.installing = true;
     try {
-      const installed = this.state.install(r.file);
-      this.log.resetTo(installed.index, r.last_term, Math.max(term, this.currentTerm()));
+      const installed = received.install();
+      const term = Math.max(chunk.term, this.currentTerm());
+      if (decision.keep_log) {
+        // The log holds the snapshot's entry: the entries after it are the leader's and stay.
+        log.compactTo(installed.index);
+        log.write({ entries: [], commit: Math.max(installed.index, log.meta('commit_index')), term: term !== this.currentTerm() ? term : undefined });
+        log.syncNow();
+      } else {
+        log.resetTo(installed.index, received.term, term);
+      }
+      this.divergedAt = null;
       this.lastIndexWaiters.notify();
     } finally {
       this.installing = false;
     }
-    const installed = performance.now();
-    const cpu = process.cpuUsage(r.cpu);
-    const phases = {
-      receive_ms: Math.round(received - r.started),
-      write_ms: Math.round(r.write_ms),
-      fsync_ms: Math.round(synced - received),
-      check_ms: Math.round(checked - synced),
-      quick_check: sourceChecked ? 'by the leader' : 'here',
-      install_ms: Math.round(installed - checked),
-      // This process's CPU time (all threads) from the first chunk to the install.
-      cpu_ms: Math.round((cpu.user + cpu.system) / 1000),
-    };
-    const stats = this.hooks.stats;
+    const phases = { ...received.phases, install_ms: Math.round(performance.now() - installStarted), kept_log: decision.keep_log };
+    const stats = hooks.stats;
     stats.snapshots_applied++;
-    stats.last_applied_snapshot_index = r.last_index;
+    stats.last_applied_snapshot_index = received.index;
     stats.last_applied_snapshot_at = new Date().toISOString();
-    this.hooks.observer?.snapshotInstalled?.(total, Date.now() - r.started_ms);
-    this.hooks.event({ kind: 'snapshot_installed', detail: `state replaced at index ${r.last_index} (${total} bytes, ${Date.now() - r.started_ms} ms)` });
-    this.logger.info({ index: r.last_index, bytes: total, ...phases }, 'snapshot installed');
-    this.hooks.onApplied();
-    return { ok: true, installed: true, applied_index: this.state.appliedIndex(), phases };
+    hooks.observer?.snapshotInstalled?.(received.bytes, clock.now() - started);
+    hooks.event({ kind: 'snapshot_installed', detail: `state replaced at index ${received.index} (${received.bytes} bytes${chunk.repair ? ', repairing a divergence' : ''})` });
+    logger.info({ index: received.index, bytes: received.bytes, repair: chunk.repair, ...phases }, 'snapshot installed');
+    hooks.onApplied();
+    // Entries kept past the snapshot may be committed already.
+    this.applyTo(Math.min(log.meta('commit_index'), log.lastIndex()));
+    return { ok: true, installed: true, applied_index: state.appliedIndex(), phases };
   }
 
   stop(): void {

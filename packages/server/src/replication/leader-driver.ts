@@ -1,23 +1,22 @@
 // The leader's driver: the only code that awaits disk or network around LeaderCore. It groups
-// proposals into batches (batch_size entries or flush_interval_ms), makes each batch durable in
-// one log transaction (fsync) BEFORE shipping it, applies it to state, ships appends and
-// snapshots as the core decides, and resolves each proposal per its write concern.
-import path from 'node:path';
+// proposals into batches (batch_size entries or flush_interval_ms), writes each batch in one log
+// transaction, and after every event asks the core what to do (`ready()`) and carries it out in
+// order: open a term, persist the commit index, apply, acknowledge, send. Every rule about what
+// and when lives in the core (packages/raft); this file does the I/O. Its world (clock, log,
+// state, network, snapshot bytes) comes in through ports.ts, so the seeded simulation runs it.
 import { ENTRY_COMMAND, ENTRY_NOOP, LeaderCore, makeEntry } from '@cairn/raft';
-import type { FollowerHealth, LeaderAction } from '@cairn/raft';
+import type { FollowerHealth, LeaderAction, WriteConcern } from '@cairn/raft';
 import type { Logger } from 'pino';
-import type { NodeSpec, ReplicationConfig, WriteConcern } from '../config/types.ts';
-import { apply_chunk_bytes_max, apply_chunk_entries_max, apply_slice_ms } from './apply-slice.ts';
+import type { NodeSpec, ReplicationConfig } from '../config/types.ts';
+import { applySlice } from './apply-slice.ts';
+import type { NodeCondition } from './condition.ts';
 import { ReplicationError } from './errors.ts';
-import type { SqliteLog } from './sqlite-log.ts';
-import { removeRetiredDbFile, retireDbFile } from './state.ts';
-import type { StateHolder, StateMachine } from './state.ts';
-import { streamSnapshot } from './snapshot-sender.ts';
+import type { Clock, ReplicaLog, ReplicaState, SnapshotShipper, TimerHandle } from './ports.ts';
 import type { ReplicationEvent, ReplicationObserver, ResyncStats } from './stats.ts';
+import { isDiskFull } from './storage-errors.ts';
 import type { Transport } from './transport.ts';
 import { IndexWaiters } from './waiters.ts';
 import { decodeAppendResponse, encode } from './wire.ts';
-
 
 interface Proposal {
   payload: Uint8Array;
@@ -26,53 +25,72 @@ interface Proposal {
   reject: (err: Error) => void;
 }
 
+interface Pending {
+  index: number;
+  resolve: (r: { index: number }) => void;
+  reject: (err: Error) => void;
+  timer: TimerHandle;
+  settled: boolean;
+}
+
 export interface LeaderHooks {
   onApplied(): void;
   event(e: Omit<ReplicationEvent, 'at'>): void;
   stats: ResyncStats;
   observer?: ReplicationObserver;
+  /** The disk filled up: watch for space (the driver resumes when `disk_full` is cleared). */
+  onDiskFull?(): void;
 }
 
-export class LeaderDriver<S extends StateMachine> {
+export interface LeaderDeps {
+  self: NodeSpec;
+  cfg: ReplicationConfig;
+  log: ReplicaLog;
+  state: ReplicaState;
+  transport: Transport;
+  snapshots: SnapshotShipper;
+  clock: Clock;
+  logger: Logger;
+  hooks: LeaderHooks;
+  condition: NodeCondition;
+}
+
+/** A compaction is considered this often. */
+const compact_every_ms = 5000;
+
+export class LeaderDriver {
   readonly core: LeaderCore;
-  readonly term: number;
+  private term: number;
   private queue: Proposal[] = [];
-  private flushTimer: NodeJS.Timeout | null = null;
+  private readonly pending: Record<WriteConcern, Pending[]> = { leader: [], quorum: [], all: [] };
+  private flushTimer: TimerHandle | null = null;
   private flushSoon = false;
-  private tickTimer: NodeJS.Timeout | null = null;
-  private readonly allWaiters: IndexWaiters;
+  private tickTimer: TimerHandle | null = null;
   private readonly appliedWaiters: IndexWaiters;
   private applyScheduled = false;
   private readonly snapshotWaiters = new Map<string, Array<(r: { ok: boolean; message: string }) => void>>();
-  private persistedCommit: number;
+  /** The highest commit index written to the log (durable once the sync after it resolves). */
+  private commitWritten: number;
   private lastCompactMs = 0;
   private stopped = false;
-  private fsyncFailed = false;
+  private fsyncError: string | null = null;
   private readonly followersById: Map<string, NodeSpec>;
   private lastHealth = new Map<string, FollowerHealth>();
+  private readonly unsubscribe: () => void;
   readonly proposals_queued_max: number;
   readonly batchSizes: number[] = [];
+  private readonly d: LeaderDeps;
 
-  constructor(
-    private readonly self: NodeSpec,
-    private readonly cfg: ReplicationConfig,
-    private readonly log: SqliteLog,
-    private readonly state: StateHolder<S>,
-    private readonly transport: Transport,
-    private readonly dataDir: string,
-    private readonly logger: Logger,
-    private readonly hooks: LeaderHooks,
-  ) {
+  constructor(deps: LeaderDeps) {
+    this.d = deps;
+    const { cfg, log, state, self } = deps;
     const followers = cfg.nodes.filter((n) => n.id !== self.id);
     this.followersById = new Map(followers.map((n) => [n.id, n]));
     this.proposals_queued_max = cfg.batch_size * 100;
-    // A restarted leader continues its log in a new term, opened by a NOOP entry.
-    this.term = log.meta('term') + 1;
-    const last = log.lastIndex();
-    const noop = makeEntry(last + 1, this.term, ENTRY_NOOP, new Uint8Array(0));
-    log.write({ entries: [noop], term: this.term });
-    log.syncNow();
-    this.persistedCommit = Math.min(log.meta('commit_index'), last);
+    this.term = log.meta('term');
+    // Everything applied was committed: a commit index lost with the log's tail is not lower.
+    const commit = Math.min(Math.max(log.meta('commit_index'), state.appliedIndex()), log.lastIndex());
+    this.commitWritten = commit;
     this.core = new LeaderCore(
       {
         followers: followers.map((f) => f.id),
@@ -90,27 +108,38 @@ export class LeaderDriver<S extends StateMachine> {
         retry_backoff_ms_max: 1000,
         quorum_acks: Math.floor((followers.length + 1) / 2),
       },
-      { last_index: log.lastIndex(), commit_index: this.persistedCommit },
+      { last_index: log.lastIndex(), commit_index: commit, term: this.term, applied_index: state.appliedIndex() },
     );
-    this.allWaiters = new IndexWaiters(() => this.core.allIndex());
-    this.appliedWaiters = new IndexWaiters(() => this.state.appliedIndex());
-    this.applyCommitted();
-    hooks.event({ kind: 'leader_started', detail: `term ${this.term}, last index ${log.lastIndex()}` });
+    // A (re)started leader continues its log in a new term, opened by a NOOP entry.
+    this.core.requireTerm(this.term + 1);
+    this.appliedWaiters = new IndexWaiters(() => state.appliedIndex(), deps.clock);
+    this.unsubscribe = deps.condition.onChange(() => {
+      if (!deps.condition.has('disk_full') && !this.stopped) {
+        this.step();
+        if (this.queue.length > 0) this.scheduleFlush();
+      }
+    });
   }
 
   start(): void {
-    this.tickTimer = setInterval(() => this.tick(), Math.max(5, Math.floor(this.cfg.heartbeat_ms / 2)));
-    this.pump();
+    this.step();
+    this.d.hooks.event({ kind: 'leader_started', detail: `term ${this.term}, last index ${this.d.log.lastIndex()}` });
+    this.tickTimer = this.d.clock.setInterval(() => this.tick(), Math.max(5, Math.floor(this.d.cfg.heartbeat_ms / 2)));
   }
 
   stop(): void {
+    if (this.stopped) return;
     this.stopped = true;
-    if (this.tickTimer) clearInterval(this.tickTimer);
-    if (this.flushTimer) clearTimeout(this.flushTimer);
-    if (this.queue.length > 0) this.flush();
-    this.allWaiters.cancelAll();
+    this.unsubscribe();
+    if (this.tickTimer) this.d.clock.clearInterval(this.tickTimer);
+    if (this.flushTimer) this.d.clock.clearTimeout(this.flushTimer);
+    for (const p of this.queue.splice(0)) p.reject(shuttingDown());
     this.appliedWaiters.cancelAll();
-    this.transport.close?.();
+    this.d.transport.close?.();
+  }
+
+  currentTerm(): number {
+    return this.term;
   }
 
   followerSpec(id: string): NodeSpec | undefined {
@@ -118,7 +147,9 @@ export class LeaderDriver<S extends StateMachine> {
   }
 
   propose(payload: Uint8Array, concern: WriteConcern): Promise<{ index: number }> {
-    if (this.stopped) return Promise.reject(new ReplicationError(503, 'shutting_down', 'node is shutting down'));
+    if (this.stopped) return Promise.reject(shuttingDown());
+    const refused = this.refusal();
+    if (refused !== null) return Promise.reject(refused);
     if (this.queue.length >= this.proposals_queued_max) {
       return Promise.reject(new ReplicationError(503, 'overloaded', `write queue full (${this.proposals_queued_max} pending)`, { retry_after_s: 1 }));
     }
@@ -128,115 +159,232 @@ export class LeaderDriver<S extends StateMachine> {
     });
   }
 
+  /** Why writes are refused now, or null. */
+  private refusal(): ReplicationError | null {
+    if (this.fsyncError !== null) {
+      return new ReplicationError(503, 'log_sync_failed', `the log could not be synced (${this.fsyncError}); restart the node`);
+    }
+    const full = this.d.condition.list().find((c) => c.code === 'disk_full');
+    if (full !== undefined) return new ReplicationError(507, 'disk_full', `the leader's disk is full: ${full.message}`, { retry_after_s: 5 });
+    return null;
+  }
+
   private scheduleFlush(): void {
-    if (this.queue.length >= this.cfg.batch_size) {
+    if (this.queue.length >= this.d.cfg.batch_size) {
       if (!this.flushSoon) {
         this.flushSoon = true;
-        setImmediate(() => {
+        this.d.clock.setImmediate(() => {
           this.flushSoon = false;
           this.flush();
         });
       }
       return;
     }
-    this.flushTimer ??= setTimeout(() => {
+    this.flushTimer ??= this.d.clock.setTimeout(() => {
       this.flushTimer = null;
       this.flush();
-    }, this.cfg.flush_interval_ms);
+    }, this.d.cfg.flush_interval_ms);
   }
 
-  /** One batch: one log transaction (fsync), one state transaction, then ship and acknowledge. */
+  /** One batch: one log transaction; acknowledged, applied and shipped once its fsync returned. */
   private flush(): void {
     if (this.flushTimer) {
-      clearTimeout(this.flushTimer);
+      this.d.clock.clearTimeout(this.flushTimer);
       this.flushTimer = null;
     }
-    const batch = this.queue.splice(0, this.cfg.batch_size);
+    if (this.stopped) return;
+    // Entries are written in the current term only: until the term is open, proposals wait.
+    if (this.core.termToOpen() !== null) return;
+    const batch = this.queue.splice(0, this.d.cfg.batch_size);
     if (batch.length === 0) return;
-    if (this.fsyncFailed) {
-      for (const p of batch) p.reject(new ReplicationError(503, 'log_write_failed', 'the log could not be made durable; restart the node'));
+    const refused = this.refusal();
+    if (refused !== null) {
+      for (const p of batch) p.reject(refused);
       return;
     }
-    const first = this.log.lastIndex() + 1;
+    const log = this.d.log;
+    const first = log.lastIndex() + 1;
     const entries = batch.map((p, i) => makeEntry(first + i, this.term, ENTRY_COMMAND, p.payload));
+    const commit = this.core.commitIndex();
     const writeStarted = performance.now();
     try {
-      this.log.write({ entries, commit: this.core.commitIndex() });
+      log.write({ entries, commit: commit > this.commitWritten ? commit : undefined });
     } catch (err) {
-      this.logger.error({ err }, 'log append failed');
-      for (const p of batch) p.reject(new ReplicationError(503, 'log_write_failed', `log append failed: ${(err as Error).message}`));
+      const e = this.writeFailed(err, 'log append');
+      for (const p of batch) p.reject(e);
       return;
     }
-    this.persistedCommit = this.core.commitIndex();
+    this.commitWritten = Math.max(this.commitWritten, commit);
     this.batchSizes.push(batch.length);
     if (this.batchSizes.length > 1000) this.batchSizes.splice(0, 500);
-    const last = this.log.lastIndex();
+    const last = log.lastIndex();
+    batch.forEach((p, i) => this.await(p, first + i));
     // The fdatasync runs off the event loop; the next batch is taken meanwhile. Syncs finish in
     // order, so the leader's durable index only moves forward.
-    this.log.sync().then(
+    log.sync().then(
       () => {
-        this.hooks.observer?.batchWritten?.(batch.length, performance.now() - writeStarted);
+        this.d.hooks.observer?.batchWritten?.(batch.length, performance.now() - writeStarted);
         this.core.onLocalAppend(last);
-        this.applyCommitted();
-        this.pump();
-        batch.forEach((p, i) => this.acknowledge(p, first + i));
+        this.core.onCommitPersisted(commit);
+        this.step();
       },
-      (err: unknown) => {
-        if (this.stopped) {
-          // The node is stopping and closed its log (which checkpoints it to disk with a full
-          // fsync): the outcome of these writes is unknown to their clients, not failed.
-          for (const p of batch) p.reject(new ReplicationError(503, 'shutting_down', 'node is shutting down'));
-          return;
-        }
-        // After a failed fdatasync the kernel may have dropped the pages: a later successful one
-        // proves nothing about these entries, so this leader takes no more writes.
-        this.logger.fatal({ err }, 'log fsync failed; the leader stops taking writes (restart the node)');
-        this.fsyncFailed = true;
-        for (const p of [...batch, ...this.queue.splice(0)]) p.reject(new ReplicationError(503, 'log_write_failed', `log append failed: ${(err as Error).message}`));
-        this.stop();
-      },
+      (err: unknown) => this.syncFailed(err),
     );
     if (this.queue.length > 0) this.scheduleFlush();
   }
 
+  /** Registers a written proposal until its concern is met (or commit_timeout_ms passes). */
+  private await(p: Proposal, index: number): void {
+    const entry: Pending = {
+      index,
+      resolve: p.resolve,
+      reject: p.reject,
+      settled: false,
+      timer: this.d.clock.setTimeout(() => {
+        if (entry.settled) return;
+        entry.settled = true;
+        const who = p.concern === 'all' ? 'all followers' : p.concern === 'quorum' ? 'a quorum' : 'the leader';
+        p.reject(
+          new ReplicationError(503, 'not_replicated', `write ${index} is in the leader's log but not acknowledged by ${who} within ${this.d.cfg.commit_timeout_ms} ms`, {
+            index,
+            retry_after_s: 1,
+          }),
+        );
+      }, this.d.cfg.commit_timeout_ms),
+    };
+    this.pending[p.concern].push(entry);
+  }
+
   /**
-   * `leader`: durable on the leader (it becomes visible to reads once committed, which a read
-   * with ?min_index=<index> waits for); `quorum`: committed and applied on the leader; `all`:
-   * durable on every node.
+   * Carries out what the core says, in order: open a term (its NOOP durable before anything is
+   * sent in it), persist the commit index, apply what is committed and persisted, acknowledge
+   * what each write concern allows, send.
    */
-  private acknowledge(p: Proposal, index: number): void {
-    if (p.concern === 'leader') {
-      p.resolve({ index });
+  private step(): void {
+    if (this.stopped) return;
+    const now = this.d.clock.now();
+    const rd = this.core.ready(now, this.d.log);
+    if (rd.open_term !== null) {
+      if (this.openTerm(rd.open_term)) this.step();
       return;
     }
-    // quorum: applied on the leader (it applies only committed entries, so applied implies
-    // committed); all: durable on every node, then applied on the leader.
-    const replicated = p.concern === 'all' ? this.allWaiters.wait(index, this.cfg.commit_timeout_ms) : Promise.resolve(true);
-    void replicated
-      .then((ok) => (ok ? this.appliedWaiters.wait(index, this.cfg.commit_timeout_ms) : false))
-      .then((ok) => {
-        if (ok) p.resolve({ index });
-        else {
-          p.reject(
-            new ReplicationError(503, 'not_replicated', `write ${index} is durable on the leader but not acknowledged by ${p.concern === 'all' ? 'all followers' : 'a quorum'} within ${this.cfg.commit_timeout_ms} ms`, {
-              index,
-              retry_after_s: 1,
-            }),
-          );
-        }
-      });
+    if (rd.persist_commit !== null && rd.persist_commit > this.commitWritten) this.persistCommit(rd.persist_commit);
+    this.applyTo(rd.apply_to);
+    this.acknowledge();
+    for (const a of rd.sends) {
+      if (a.kind === 'append') void this.sendAppend(a);
+      else void this.sendSnapshot(a);
+    }
+  }
+
+  /** Persists the new term with its NOOP (blocking: a rare write). False when it could not. */
+  private openTerm(term: number): boolean {
+    if (this.fsyncError !== null || this.d.condition.has('disk_full')) return false;
+    const log = this.d.log;
+    const noop = makeEntry(log.lastIndex() + 1, term, ENTRY_NOOP, new Uint8Array(0));
+    try {
+      log.write({ entries: [noop], term });
+      log.syncNow();
+    } catch (err) {
+      if (isDiskFull(err)) this.writeFailed(err, 'opening term');
+      else this.syncFailed(err);
+      return false;
+    }
+    this.term = term;
+    this.core.onTermOpened(term);
+    this.core.onLocalAppend(noop.index);
+    this.d.logger.info({ term, index: noop.index }, 'leader term opened');
+    if (this.queue.length > 0) this.scheduleFlush();
+    return true;
+  }
+
+  private persistCommit(commit: number): void {
+    try {
+      this.d.log.write({ entries: [], commit });
+    } catch (err) {
+      this.writeFailed(err, 'commit index');
+      return;
+    }
+    this.commitWritten = commit;
+    this.d.log.sync().then(
+      () => {
+        this.core.onCommitPersisted(commit);
+        this.step();
+      },
+      (err: unknown) => this.syncFailed(err),
+    );
+  }
+
+  /** A log or state write threw: the disk is full (507 until space is freed), or it failed (503). */
+  private writeFailed(err: unknown, what: string): ReplicationError {
+    if (isDiskFull(err)) {
+      const message = `${what} failed: ${(err as Error).message}`;
+      if (!this.d.condition.has('disk_full')) this.d.logger.error({ err: (err as Error).message }, `disk full: ${what} failed; writes are refused until space is freed`);
+      this.d.condition.set('disk_full', message);
+      this.d.hooks.onDiskFull?.();
+      return new ReplicationError(507, 'disk_full', `the leader's disk is full: ${message}`, { retry_after_s: 5 });
+    }
+    this.d.logger.error({ err }, `${what} failed`);
+    return new ReplicationError(503, 'log_write_failed', `${what} failed: ${(err as Error).message}`, { retry_after_s: 1 });
+  }
+
+  /**
+   * After a failed fdatasync the kernel may have dropped the pages: a later successful one proves
+   * nothing about them, so this leader takes no more writes until it is restarted.
+   */
+  private syncFailed(err: unknown): void {
+    if (this.stopped) {
+      // The node is stopping and closed its log: the outcome of these writes is unknown.
+      this.rejectAll(shuttingDown());
+      return;
+    }
+    if (this.fsyncError === null) {
+      this.fsyncError = (err as Error).message;
+      this.d.logger.fatal({ err }, 'log fsync failed; the leader stops taking writes (restart the node)');
+      this.d.condition.set('fsync_failed', `log fsync failed (${this.fsyncError}); restart the node`);
+    }
+    const refused = this.refusal() as ReplicationError;
+    for (const p of this.queue.splice(0)) p.reject(refused);
+    this.rejectAll(refused);
+  }
+
+  private rejectAll(err: Error): void {
+    for (const list of Object.values(this.pending)) {
+      for (const p of list.splice(0)) {
+        if (p.settled) continue;
+        p.settled = true;
+        this.d.clock.clearTimeout(p.timer);
+        p.reject(err);
+      }
+    }
+  }
+
+  /** Resolves every proposal its write concern now allows (ackIndex, decided by the core). */
+  private acknowledge(): void {
+    for (const concern of ['leader', 'quorum', 'all'] as const) {
+      const list = this.pending[concern];
+      if (list.length === 0) continue;
+      const upTo = this.core.ackIndex(concern);
+      let i = 0;
+      for (; i < list.length; i++) {
+        const p = list[i] as Pending;
+        if (p.index > upTo) break;
+        if (p.settled) continue;
+        p.settled = true;
+        this.d.clock.clearTimeout(p.timer);
+        p.resolve({ index: p.index });
+      }
+      if (i > 0) list.splice(0, i);
+      // Timed-out ones at the front go too.
+      while (list.length > 0 && (list[0] as Pending).settled) list.shift();
+    }
   }
 
   private tick(): void {
     if (this.stopped) return;
-    this.pump();
-    const commit = this.core.commitIndex();
-    if (commit > this.persistedCommit) {
-      this.log.setMeta('commit_index', commit);
-      this.persistedCommit = commit;
-    }
-    const now = Date.now();
-    if (now - this.lastCompactMs > 5000) {
+    this.step();
+    const now = this.d.clock.now();
+    if (now - this.lastCompactMs > compact_every_ms) {
       this.lastCompactMs = now;
       this.compact();
     }
@@ -245,102 +393,94 @@ export class LeaderDriver<S extends StateMachine> {
       if (before !== f.health) {
         this.lastHealth.set(f.id, f.health);
         if (before !== undefined) {
-          this.hooks.event({ kind: f.health === 'desynced' ? 'desynced' : 'health_changed', follower: f.id, detail: `${before} -> ${f.health}` });
-          this.logger.info({ follower: f.id, from: before, to: f.health }, 'follower health changed');
+          const why = f.health === 'desynced' && f.desync_reason !== null ? `: ${f.desync_reason}` : '';
+          this.d.hooks.event({ kind: f.health === 'desynced' ? 'desynced' : 'health_changed', follower: f.id, detail: `${before} -> ${f.health}${why}` });
+          this.d.logger.info({ follower: f.id, from: before, to: f.health, reason: f.desync_reason ?? undefined }, 'follower health changed');
         }
       }
     }
   }
 
-  /** Keeps log_retain_entries and never drops what a follower that is not desynced still needs. */
   private compact(): void {
-    const keepFrom = Math.min(this.log.lastIndex() - this.cfg.log_retain_entries, this.core.neededIndex() - 1, this.state.appliedIndex());
-    if (keepFrom > this.log.snapshotIndex()) {
-      const removed = this.log.compactTo(keepFrom);
-      this.logger.debug({ through: keepFrom, removed }, 'log compacted');
-    }
-  }
-
-  private pump(): void {
-    if (this.stopped) return;
-    const actions: LeaderAction[] = this.core.poll(Date.now(), this.log);
-    for (const a of actions) {
-      if (a.kind === 'append') void this.sendAppend(a);
-      else void this.sendSnapshot(a.follower, a.epoch);
+    const to = this.core.compactionTarget(this.d.log, this.d.cfg.log_retain_entries);
+    if (to === null) return;
+    try {
+      const removed = this.d.log.compactTo(to);
+      this.d.logger.debug({ through: to, removed }, 'log compacted');
+    } catch (err) {
+      this.writeFailed(err, 'log compaction');
     }
   }
 
   /**
-   * The leader's state, like every replica's, holds committed entries only: what a quorum has
-   * durably. So a snapshot (a copy of state) never carries an entry the followers could not
-   * apply yet, and a read on the leader never sees a write a quorum does not hold.
+   * The leader's state, like every replica's, holds committed entries only, and only once that
+   * commit is durable: what a quorum has durably. So a snapshot (a copy of state) never carries an
+   * entry the followers could not apply yet, and a read on the leader never sees a write a quorum
+   * does not hold. A backlog is applied a slice at a time (apply-slice.ts).
    */
-  private applyCommitted(): void {
-    const started = performance.now();
-    let applied = false;
-    for (;;) {
-      const to = Math.min(this.core.commitIndex(), this.log.lastIndex());
-      const from = this.state.appliedIndex() + 1;
-      if (to < from) break;
-      this.state.applyEntries(this.log.entries(from, Math.min(to, from + apply_chunk_entries_max - 1) + 1, apply_chunk_bytes_max));
-      applied = true;
-      if (performance.now() - started > apply_slice_ms) {
-        // A backlog (a bulk load, a restart) is applied a slice at a time, so the node keeps
-        // answering health checks, reads and appends in between.
-        this.scheduleApply();
-        break;
-      }
+  private applyTo(target: number): void {
+    let r: { applied: boolean; more: boolean };
+    try {
+      r = applySlice(this.d.log, this.d.state, target);
+    } catch (err) {
+      // A full disk: applied again once space is freed. Anything else is a committed entry the
+      // leader cannot apply: a broken invariant, which ends the process.
+      if (!isDiskFull(err)) throw err;
+      this.writeFailed(err, 'apply');
+      return;
     }
-    if (applied) {
+    if (r.more) this.scheduleApply();
+    if (r.applied) {
+      this.core.onApplied(this.d.state.appliedIndex());
       this.appliedWaiters.notify();
-      this.hooks.onApplied();
+      this.d.hooks.onApplied();
     }
   }
 
   private scheduleApply(): void {
     if (this.applyScheduled) return;
     this.applyScheduled = true;
-    setImmediate(() => {
+    this.d.clock.setImmediate(() => {
       this.applyScheduled = false;
-      if (!this.stopped) this.applyCommitted();
+      this.step();
     });
-  }
-
-  private afterResponse(): void {
-    this.applyCommitted();
-    this.allWaiters.notify();
-    this.pump();
   }
 
   private async sendAppend(a: Extract<LeaderAction, { kind: 'append' }>): Promise<void> {
     const spec = this.followersById.get(a.follower);
     if (spec === undefined) return;
+    const { cfg, self, clock, logger, hooks } = this.d;
+    const core = this.core;
     const body = encode({
-      cluster_id: this.cfg.cluster_id,
+      cluster_id: cfg.cluster_id,
       term: this.term,
-      leader_id: this.self.id,
+      leader_id: self.id,
       prev_index: a.prev_index,
       prev_term: a.prev_term,
       entries: a.entries,
       leader_commit: a.commit,
     });
-    const started = performance.now();
+    const started = clock.now();
+    const startedPerf = performance.now();
     try {
-      const res = await this.transport.post(spec.address, '/_raft/append', body, this.cfg.append_timeout_ms);
-      const latency = Math.round((performance.now() - started) * 100) / 100;
-      this.hooks.observer?.appendDone?.(a.follower, latency, res.status === 200);
+      const res = await this.d.transport.post(spec.address, '/_raft/append', body, cfg.append_timeout_ms);
+      const latency = Math.round((performance.now() - startedPerf) * 100) / 100;
+      hooks.observer?.appendDone?.(a.follower, latency, res.status === 200);
+      if (this.stopped) return;
       if (res.status === 200) {
-        this.core.onAppendResult(a.follower, a.epoch, decodeAppendResponse(res.body), Date.now(), latency);
+        core.onAppendResult(a.follower, a.epoch, decodeAppendResponse(res.body), clock.now(), Math.max(latency, clock.now() - started));
       } else {
-        this.logger.warn({ follower: a.follower, status: res.status, body: res.body.toString('utf8').slice(0, 300) }, 'append refused');
-        this.core.onAppendFailed(a.follower, a.epoch, Date.now());
+        const refusal = parseRefusal(res.status, res.body);
+        logger.warn({ follower: a.follower, status: res.status, code: refusal.code, message: refusal.message }, 'append refused');
+        core.onAppendRefused(a.follower, a.epoch, clock.now(), refusal);
       }
     } catch (err) {
-      this.hooks.observer?.appendDone?.(a.follower, performance.now() - started, false);
-      this.logger.debug({ follower: a.follower, err: (err as Error).message }, 'append failed');
-      this.core.onAppendFailed(a.follower, a.epoch, Date.now());
+      hooks.observer?.appendDone?.(a.follower, performance.now() - startedPerf, false);
+      if (this.stopped) return;
+      logger.debug({ follower: a.follower, err: (err as Error).message }, 'append failed');
+      core.onAppendFailed(a.follower, a.epoch, clock.now());
     }
-    this.afterResponse();
+    this.step();
   }
 
   /** force-resync: a fresh snapshot to this follower now; resolves when it is installed or failed. */
@@ -351,85 +491,76 @@ export class LeaderDriver<S extends StateMachine> {
       list.push(resolve);
       this.snapshotWaiters.set(id, list);
     });
-    this.pump();
+    this.step();
     return p;
   }
 
-  private async sendSnapshot(id: string, epoch: number): Promise<void> {
+  private async sendSnapshot(a: Extract<LeaderAction, { kind: 'snapshot' }>): Promise<void> {
+    const id = a.follower;
     const spec = this.followersById.get(id);
     if (spec === undefined) return;
-    const stats = this.hooks.stats;
+    const { stats } = this.d.hooks;
+    const { clock, logger, hooks, cfg } = this.d;
     stats.snapshot_send_attempts++;
-    this.hooks.event({ kind: 'resync_started', follower: id, detail: `snapshot to ${spec.address}` });
-    const started = performance.now();
-    const cpuStarted = process.cpuUsage();
-    const file = path.join(this.dataDir, `snapshot-out-${id}.db`);
+    hooks.event({ kind: 'resync_started', follower: id, detail: `snapshot to ${spec.address}: ${a.reason}` });
+    logger.info({ follower: id, reason: a.reason, repair: a.repair }, 'snapshot resync started');
+    const started = clock.now();
+    const startedPerf = performance.now();
     let ok = false;
-    let message = '';
-    let snapIndex = 0;
-    let snapBytes = 0;
+    let message: string;
+    let index = 0;
+    let bytes = 0;
     try {
-      const snap = await this.state.snapshotTo(file);
-      const copied = performance.now();
-      snapIndex = snap.index;
-      snapBytes = snap.bytes;
-      stats.snapshots_created++;
-      const sent = await streamSnapshot(
-        {
-          transport: this.transport,
-          address: spec.address,
-          cluster_id: this.cfg.cluster_id,
-          term: this.term,
-          leader_id: this.self.id,
-          deadline: started + this.cfg.snapshot_timeout_s * 1000,
-          snapshot_timeout_s: this.cfg.snapshot_timeout_s,
-          chunk_timeout_ms: Math.max(this.cfg.append_timeout_ms, 5000),
-        },
-        { file, ...snap },
-      );
+      const shipped = await this.d.snapshots.ship({ follower: id, address: spec.address, term: this.term, repair: a.repair, deadline_ms: started + cfg.snapshot_timeout_s * 1000 });
       ok = true;
-      const ms = Math.round(performance.now() - started);
-      const cpu = process.cpuUsage(cpuStarted);
-      const phases = {
-        copy_ms: Math.round(copied - started),
-        transfer_ms: Math.round(performance.now() - copied),
-        chunks: sent.chunks,
-        inflight: sent.inflight,
-        prepare_ms: Math.round(sent.prepare_ms),
-        wait_ms: Math.round(sent.wait_ms),
-        quick_check_ms: Math.round(sent.check_ms),
-        quick_check_wait_ms: Math.round(sent.check_wait_ms),
-        // This process's CPU time (all threads) while the snapshot was made and sent.
-        cpu_ms: Math.round((cpu.user + cpu.system) / 1000),
-        on_follower: sent.final['phases'],
-      };
+      index = shipped.index;
+      bytes = shipped.bytes;
+      const ms = Math.round(performance.now() - startedPerf);
+      stats.snapshots_created++;
       stats.snapshot_send_successes++;
-      stats.snapshot_bytes_sent += snap.bytes;
-      stats.last_snapshot_index = snap.index;
+      stats.snapshot_bytes_sent += shipped.bytes;
+      stats.last_snapshot_index = shipped.index;
       stats.last_snapshot_at = new Date().toISOString();
       stats.last_snapshot_ms = ms;
       stats.last_snapshot_target = id;
-      stats.last_snapshot_phases = phases;
-      message = `Snapshot resync to ${spec.address} completed successfully (index ${snap.index}, ${snap.bytes} bytes, ${ms} ms: copy ${phases.copy_ms} ms, transfer and install ${phases.transfer_ms} ms in ${sent.chunks} chunks)`;
-      this.logger.info({ follower: id, index: snap.index, bytes: snap.bytes, ms, ...phases }, 'snapshot installed on follower');
+      stats.last_snapshot_phases = shipped.phases;
+      const ignored = shipped.answer['installed'] === false ? ' (the follower already held it)' : '';
+      message = `Snapshot resync to ${spec.address} completed successfully (index ${shipped.index}, ${shipped.bytes} bytes, ${ms} ms)${ignored}`;
+      logger.info({ follower: id, index: shipped.index, bytes: shipped.bytes, ms, ...shipped.phases }, 'snapshot installed on follower');
     } catch (err) {
       stats.snapshot_send_failures++;
       stats.last_failure = `${id}: ${(err as Error).message}`;
       stats.last_failure_at = new Date().toISOString();
       message = `Snapshot resync to ${spec.address} failed: ${(err as Error).message}`;
-      this.logger.warn({ follower: id, err: (err as Error).message }, 'snapshot resync failed');
-    } finally {
-      // Out of the way at once (a rename); deleted once the result is reported, off the event
-      // loop: freeing a large file's blocks takes a while, and the follower is waiting for appends.
-      retireDbFile(file);
+      logger.warn({ follower: id, err: (err as Error).message }, 'snapshot resync failed');
     }
-    this.hooks.observer?.snapshotSent?.(id, ok, snapBytes, performance.now() - started);
-    this.hooks.event({ kind: ok ? 'resync_succeeded' : 'resync_failed', follower: id, detail: message });
-    this.core.onSnapshotResult(id, epoch, ok, snapIndex, Date.now());
+    if (this.stopped) return;
+    hooks.observer?.snapshotSent?.(id, ok, bytes, performance.now() - startedPerf);
+    hooks.event({ kind: ok ? 'resync_succeeded' : 'resync_failed', follower: id, detail: message });
+    this.core.onSnapshotResult(id, a.epoch, ok, index, clock.now());
     const waiters = this.snapshotWaiters.get(id) ?? [];
     this.snapshotWaiters.delete(id);
     for (const w of waiters) w({ ok, message });
-    this.afterResponse();
-    await removeRetiredDbFile(file).catch((err: unknown) => this.logger.warn({ file, err: (err as Error).message }, 'could not remove a snapshot copy'));
+    this.step();
+  }
+}
+
+function shuttingDown(): ReplicationError {
+  return new ReplicationError(503, 'shutting_down', 'node is shutting down');
+}
+
+/** A follower's refusal (a JSON error body, see ReplicationError.toJSON) as the core takes it. */
+function parseRefusal(status: number, body: Buffer): { status: number; code: string; term?: number; message?: string } {
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as { error?: { code?: unknown; message?: unknown; term?: unknown } };
+    const e = parsed.error ?? {};
+    return {
+      status,
+      code: typeof e.code === 'string' ? e.code : `http_${status}`,
+      term: typeof e.term === 'number' ? e.term : undefined,
+      message: typeof e.message === 'string' ? e.message : undefined,
+    };
+  } catch {
+    return { status, code: `http_${status}`, message: body.toString('utf8').slice(0, 200) };
   }
 }

@@ -2,11 +2,20 @@
 // follower). HTTP handlers talk to this class only.
 import fs from 'node:fs';
 import path from 'node:path';
+import { RaftInvariantError } from '@cairn/raft';
 import type { Logger } from 'pino';
 import type { CairnConfig, NodeSpec, WriteConcern } from '../config/types.ts';
+import { NodeCondition } from './condition.ts';
 import { ReplicationError } from './errors.ts';
 import { FollowerHandler } from './follower-handler.ts';
+import { checkLocalStorage, loadIdentity } from './identity.ts';
+import type { Identity, StorageCheck } from './identity.ts';
+import { FileSnapshotReceiver, FileSnapshotShipper } from './file-snapshots.ts';
 import { LeaderDriver } from './leader-driver.ts';
+import { systemClock } from './ports.ts';
+import { DiskSpaceWatch, disk_check_ms_default, disk_free_bytes_min_default } from './storage-errors.ts';
+import { logPosition, makeStateCopy, readLogEntries, recoverAlone, recoverLeaderLog } from './recovery.ts';
+import type { LogEntriesAnswer, LogPosition, StateCopy } from './recovery.ts';
 import { SqliteLog } from './sqlite-log.ts';
 import { StateHolder } from './state.ts';
 import type { StateFactory, StateMachine } from './state.ts';
@@ -37,9 +46,19 @@ export class Replica<S extends StateMachine> {
   readonly stats: ResyncStats = emptyResyncStats();
   readonly events: ReplicationEvent[] = [];
   readonly startedAt = Date.now();
+  /** What keeps this node from serving as it should (fsync failed, disk full, recovering): health reports it. */
+  readonly condition = new NodeCondition();
+  /** While the disk is full: clears `disk_full` once space is back (the drivers then resume). */
+  private readonly diskWatch: DiskSpaceWatch;
   private readonly appliedWaiters: IndexWaiters;
-  private readonly driver: LeaderDriver<S> | null;
-  private readonly follower: FollowerHandler<S> | null;
+  private driver: LeaderDriver | null = null;
+  private readonly follower: FollowerHandler | null;
+  /** Cluster, node and storage id of this data directory (identity.json). */
+  readonly identity: Identity;
+  /** Set while the leader recovers what its storage lost from the followers (no writes meanwhile). */
+  private recovering: Extract<StorageCheck, { ok: false }> | null = null;
+  private readonly recoveryStop = new AbortController();
+  private readonly hooks;
   private readonly listeners = new Set<() => void>();
   private readonly observers = new Set<ReplicationObserver>();
 
@@ -47,7 +66,7 @@ export class Replica<S extends StateMachine> {
     readonly config: CairnConfig,
     factory: StateFactory<S>,
     private readonly logger: Logger,
-    transport?: Transport,
+    private readonly transport?: Transport,
   ) {
     const rep = config.replication;
     const self = rep.nodes.find((n) => n.id === config.node_id);
@@ -57,6 +76,10 @@ export class Replica<S extends StateMachine> {
     this.self = self;
     this.leader = leader;
     fs.mkdirSync(config.server.data_dir, { recursive: true });
+    this.diskWatch = new DiskSpaceWatch({ dir: config.server.data_dir, condition: this.condition, free_bytes_min: disk_free_bytes_min_default, check_ms: disk_check_ms_default });
+    // Refuses another node's or another cluster's data directory (throws).
+    const { identity, created } = loadIdentity(config.server.data_dir, rep.cluster_id, self.id);
+    this.identity = identity;
     this.log = new SqliteLog(path.join(config.server.data_dir, 'log.db'));
     this.state = new StateHolder(path.join(config.server.data_dir, 'state.db'), factory);
     this.appliedWaiters = new IndexWaiters(() => this.state.appliedIndex());
@@ -66,20 +89,111 @@ export class Replica<S extends StateMachine> {
       stats: this.stats,
       observer: this.observerFanOut(),
     };
+    this.hooks = hooks;
     if (self.id === leader.id) {
-      this.driver = new LeaderDriver(self, rep, this.log, this.state, transport ?? new HttpTransport(rep.secret), config.server.data_dir, logger, hooks);
       this.follower = null;
+      const check = checkLocalStorage(this.log, this.state, created);
+      if (!check.ok && rep.nodes.length > 1) {
+        // It may have lost what it acknowledged: no writes until it recovered what the followers hold.
+        logger.warn({ reason: check.reason }, check.message);
+        this.recovering = check;
+        this.condition.set('recovering', check.message);
+      } else {
+        if (!check.ok) recoverAlone(this.log, this.state, check.reason);
+        this.startLeader(transport);
+      }
     } else {
-      this.driver = null;
-      this.follower = new FollowerHandler(rep, this.log, this.state, config.server.data_dir, logger, hooks);
+      // A follower that lost its data starts empty: the leader resyncs it (a new storage id).
+      this.follower = new FollowerHandler({
+        cfg: rep,
+        log: this.log,
+        state: this.state,
+        snapshots: new FileSnapshotReceiver(this.state, config.server.data_dir, (m) => logger.warn(m)),
+        clock: systemClock,
+        logger,
+        hooks: { ...hooks, onDiskFull: () => this.diskWatch.start() },
+        condition: this.condition,
+        storage_id: this.identity.storage_id,
+      });
     }
   }
 
+  /** Constructs the leader's driver (once its storage is known to hold what it acknowledged). */
+  private startLeader(transport: Transport | undefined): void {
+    const self = this.self;
+    const rep = this.config.replication;
+    const logger = this.logger;
+    const hooks = this.hooks;
+    const t = transport ?? new HttpTransport(rep.secret);
+    this.driver = new LeaderDriver({
+      self,
+      cfg: rep,
+      log: this.log,
+      state: this.state,
+      transport: t,
+      snapshots: new FileSnapshotShipper({
+        state: this.state,
+        transport: t,
+        data_dir: this.config.server.data_dir,
+        cluster_id: rep.cluster_id,
+        leader_id: self.id,
+        clock: systemClock,
+        snapshot_timeout_s: rep.snapshot_timeout_s,
+        chunk_timeout_ms: Math.max(rep.append_timeout_ms, 5000),
+        warn: (m) => logger.warn(m),
+      }),
+      clock: systemClock,
+      logger,
+      hooks: { ...hooks, onDiskFull: () => this.diskWatch.start() },
+      condition: this.condition,
+    });
+  }
+
   start(): void {
+    if (this.recovering !== null) void this.recover(this.recovering);
     this.driver?.start();
   }
 
+  /** Recovers from the followers (retrying until it succeeds or the node stops), then leads. */
+  private async recover(check: Extract<StorageCheck, { ok: false }>): Promise<void> {
+    const rep = this.config.replication;
+    const transport = this.transport ?? new HttpTransport(rep.secret);
+    const signal = this.recoveryStop.signal;
+    for (;;) {
+      try {
+        await recoverLeaderLog({
+          log: this.log,
+          state: this.state,
+          followers: rep.nodes.filter((n) => n.id !== this.self.id),
+          transport,
+          cluster_id: rep.cluster_id,
+          reason: check.reason,
+          logger: this.logger,
+          signal,
+          snapshot_timeout_ms: rep.snapshot_timeout_s * 1000,
+          progress: (m) => this.condition.set('recovering', `${check.message}; ${m}`),
+          onApplied: () => this.onApplied(),
+        });
+        break;
+      } catch (err) {
+        if (signal.aborted) return;
+        if (err instanceof RaftInvariantError) throw err;
+        this.logger.error({ err }, 'recovery from the followers failed; trying again');
+        this.condition.set('recovering', `${check.message}; the last attempt failed (${(err as Error).message}); trying again`);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        if (signal.aborted) return;
+      }
+    }
+    if (transport !== this.transport) transport.close?.();
+    this.recovering = null;
+    this.startLeader(this.transport);
+    this.driver?.start();
+    this.condition.clear('recovering');
+  }
+
   stop(): void {
+    this.recoveryStop.abort();
+    this.diskWatch.stop();
     this.driver?.stop();
     this.follower?.stop();
     this.appliedWaiters.cancelAll();
@@ -92,15 +206,35 @@ export class Replica<S extends StateMachine> {
   }
 
   isLeader(): boolean {
-    return this.driver !== null;
+    return this.self.id === this.leader.id;
   }
 
   role(): 'Leader' | 'Follower' {
-    return this.driver !== null ? 'Leader' : 'Follower';
+    return this.isLeader() ? 'Leader' : 'Follower';
+  }
+
+  /** This data directory's storage id: new whenever it started from nothing. */
+  storageId(): string {
+    return this.identity.storage_id;
+  }
+
+  /** GET /_raft/log-position. */
+  logPosition(): LogPosition {
+    return logPosition(this.log, this.state, this.identity, this.term());
+  }
+
+  /** GET /_raft/log-entries: a bounded page of this node's log. */
+  logEntries(from: string | undefined, to: string | undefined): LogEntriesAnswer {
+    return readLogEntries(this.log, from, to);
+  }
+
+  /** GET /_raft/state-snapshot: a consistent copy of this node's state (release() it once sent). */
+  stateCopy(): Promise<StateCopy> {
+    return makeStateCopy(this.state, this.config.server.data_dir);
   }
 
   term(): number {
-    return this.driver?.term ?? this.log.meta('term');
+    return this.driver?.currentTerm() ?? this.log.meta('term');
   }
 
   commitIndex(): number {
@@ -147,10 +281,16 @@ export class Replica<S extends StateMachine> {
 
   /** Orders a write through the log (leader only). */
   propose(payload: Uint8Array, concern: WriteConcern = this.config.replication.write_concern): Promise<{ index: number }> {
+    if (this.recovering !== null) return Promise.reject(this.recoveringError());
     if (this.driver === null) {
       return Promise.reject(new ReplicationError(503, 'not_leader', `writes go to the leader ${this.leader.id} (${this.leader.address})`, { leader: this.leader.id, leader_address: this.leader.address }));
     }
     return this.driver.propose(payload, concern);
+  }
+
+  private recoveringError(): ReplicationError {
+    const message = this.condition.list().find((c) => c.code === 'recovering')?.message ?? 'recovering from the followers';
+    return new ReplicationError(503, 'recovering', message, { retry_after_s: 1 });
   }
 
   waitApplied(index: number, timeout_ms: number): Promise<boolean> {
@@ -186,8 +326,10 @@ export class Replica<S extends StateMachine> {
 
   /** In sync: the leader always; a follower that heard from the leader recently and is caught up. */
   inSync(): { ok: boolean; reason: string } {
-    if (this.driver !== null) return { ok: true, reason: 'leader' };
-    const f = this.follower as FollowerHandler<S>;
+    const problems = this.condition.list();
+    if (problems.length > 0) return { ok: false, reason: problems.map((p) => `${p.code}: ${p.message}`).join('; ') };
+    if (this.isLeader()) return { ok: true, reason: 'leader' };
+    const f = this.follower as FollowerHandler;
     if (f.installing) return { ok: false, reason: 'installing a snapshot' };
     if (f.lastContactMs === null) return { ok: false, reason: 'no contact from the leader yet' };
     const silence = Date.now() - f.lastContactMs;
@@ -211,6 +353,7 @@ export class Replica<S extends StateMachine> {
   }
 
   async forceResync(target: string): Promise<{ target: string; success: boolean; message: string }> {
+    if (this.recovering !== null) throw this.recoveringError();
     if (this.driver === null) throw new ReplicationError(409, 'not_leader', `force-resync runs on the leader ${this.leader.id} (${this.leader.address})`);
     const spec = this.resolveFollower(target);
     if (spec === undefined) {

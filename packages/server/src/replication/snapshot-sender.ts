@@ -34,6 +34,8 @@ export interface StreamTarget {
   chunk_bytes?: number;
   /** At most this many chunks in flight, whatever the follower takes (default SNAPSHOT_CHUNKS_INFLIGHT_MAX). */
   inflight_max?: number;
+  /** The follower installs it whatever its applied index (its state diverged). */
+  repair?: boolean;
 }
 
 export interface StreamResult {
@@ -106,6 +108,7 @@ export async function streamSnapshot(target: StreamTarget, snap: SnapshotFile): 
       total_bytes: snap.bytes,
       sha256: done ? sha.digest('hex') : '',
       source_checked: done,
+      repair: target.repair === true,
     });
     prepare_ms += performance.now() - started;
     return { body, offset, length, done };

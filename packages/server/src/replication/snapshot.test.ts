@@ -2,6 +2,9 @@
 // keeps applying), the chunked stream (several chunks in flight, delivered out of order), and the
 // follower's checks before it swaps the state in: a corrupted chunk, a wrong digest, a file that
 // is not a database, a stale snapshot; none of them replaces anything.
+import { NodeCondition } from './condition.ts';
+import { FileSnapshotReceiver } from './file-snapshots.ts';
+import { systemClock } from './ports.ts';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -81,13 +84,24 @@ function leaderState(n: number): StateHolder<Kv> {
   return state;
 }
 
-function follower(applied = 0): { handler: FollowerHandler<Kv>; state: StateHolder<Kv>; dir: string; stats: ReturnType<typeof emptyResyncStats> } {
+function follower(applied = 0): { handler: FollowerHandler; state: StateHolder<Kv>; dir: string; stats: ReturnType<typeof emptyResyncStats> } {
   const dir = tempDir();
   const log = new SqliteLog(path.join(dir, 'log.db'));
   const state = new StateHolder(path.join(dir, 'state.db'), factory);
   if (applied > 0) state.applyEntries(entries(1, applied, 16));
   const stats = emptyResyncStats();
-  const handler = new FollowerHandler(cfg, log, state, dir, pino({ level: 'silent' }), { onApplied: () => undefined, event: () => undefined, stats });
+  const logger = pino({ level: 'silent' });
+  const handler = new FollowerHandler({
+    cfg,
+    log,
+    state,
+    snapshots: new FileSnapshotReceiver(state, dir, () => undefined),
+    clock: systemClock,
+    logger,
+    hooks: { onApplied: () => undefined, event: () => undefined, stats },
+    condition: new NodeCondition(),
+    storage_id: 'test-storage',
+  });
   closers.push(() => {
     handler.stop();
     state.close();
@@ -100,7 +114,7 @@ function follower(applied = 0): { handler: FollowerHandler<Kv>; state: StateHold
 class Direct implements Transport {
   posts = 0;
   constructor(
-    private readonly handler: FollowerHandler<Kv>,
+    private readonly handler: FollowerHandler,
     private readonly alter: (n: number, body: Uint8Array) => Promise<Uint8Array> | Uint8Array = (_n, b) => b,
   ) {}
 
@@ -271,12 +285,24 @@ describe('snapshot transfer', () => {
     expect(rows(f.state.machine.db)).toEqual(rows(leader.machine.db));
   });
 
-  it('refuses a snapshot older than what the follower applied', async () => {
+  it('ignores a snapshot older than what the follower applied: answered ok, state not moved back', async () => {
     const leader = leaderState(20);
     const snap = await snapshotOf(leader);
     const f = follower(60);
-    await expect(streamSnapshot(target(new Direct(f.handler)), snap)).rejects.toThrow(/answered 409.*snapshot_stale/);
+    const sent = await streamSnapshot(target(new Direct(f.handler)), snap);
+    expect(sent.final['installed']).toBe(false);
     expect(f.state.appliedIndex()).toBe(60);
+    expect(f.stats.snapshots_applied).toBe(0);
+  });
+
+  it('installs an older snapshot marked as a repair (the follower diverged): state replaced', async () => {
+    const leader = leaderState(20);
+    const snap = await snapshotOf(leader);
+    const f = follower(60);
+    const sent = await streamSnapshot(target(new Direct(f.handler), { repair: true }), snap);
+    expect(sent.final['installed']).toBe(true);
+    expect(f.state.appliedIndex()).toBe(20);
+    expect(f.stats.snapshots_applied).toBe(1);
   });
 });
 
@@ -298,6 +324,7 @@ describe('encodeSnapshotChunkInto', () => {
       total_bytes: 5096,
       sha256: 'ab'.repeat(32),
       source_checked: true,
+      repair: false,
     };
     const body = encodeSnapshotChunkInto(out, data.length, fields);
     expect(body.buffer).toBe(out.buffer);

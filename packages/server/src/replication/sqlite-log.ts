@@ -11,8 +11,9 @@
 // on a second connection in a worker thread, so the event loop does not wait for the copy.
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { checkpointDatabase } from './sqlite-worker.ts';
+import { isDiskFull, isExclusive, openWalDatabase } from './storage-errors.ts';
 import { invariant } from '@cairn/raft';
 import type { Entry, LogReader } from '@cairn/raft';
 
@@ -54,12 +55,23 @@ export class SqliteLog implements LogReader {
   constructor(file: string) {
     this.walPath = `${file}-wal`;
     this.file = file;
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
+    // On a full disk the node still opens (and serves reads): see openWalDatabase.
+    this.db = openWalDatabase(file);
+    this.exclusive = isExclusive(this.db);
     this.db.pragma('wal_autocheckpoint = 0');
     // Durable from a previous run (a clean close checkpointed with FULL; after a crash what
     // SQLite recovers from the WAL is what reached it, and sync() runs before any use of it).
-    this.checkpoint();
+    try {
+      this.checkpoint();
+    } catch (err) {
+      // The database file could not grow to take the WAL's pages: they stay in the WAL, which
+      // SQLite reads as before, and the next checkpoint copies them. The WAL is made durable
+      // here instead (a failed fdatasync does throw: nothing in it could be vouched for).
+      if (!isDiskFull(err)) throw err;
+      this.openError = (err as Error).message;
+      this.lastCheckpointError = this.openError;
+      if (fs.existsSync(this.walPath)) fs.fdatasyncSync(this.wal());
+    }
     this.db.pragma('synchronous = OFF');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS log (idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, type INTEGER NOT NULL,
@@ -70,6 +82,7 @@ export class SqliteLog implements LogReader {
       insert: this.db.prepare('INSERT INTO log (idx, term, type, payload, checksum) VALUES (?, ?, ?, ?, ?)'),
       range: this.db.prepare('SELECT idx, term, type, payload, checksum FROM log WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?'),
       term: this.db.prepare('SELECT term FROM log WHERE idx = ?').pluck(),
+      checksum: this.db.prepare('SELECT checksum FROM log WHERE idx = ?').pluck(),
       last: this.db.prepare('SELECT idx, term FROM log ORDER BY idx DESC LIMIT 1'),
       truncate: this.db.prepare('DELETE FROM log WHERE idx >= ?'),
       compact: this.db.prepare('DELETE FROM log WHERE idx <= ?'),
@@ -84,8 +97,21 @@ export class SqliteLog implements LogReader {
     this.lastTerm = lastRow?.term ?? this.snapTerm;
     invariant(this.last >= this.snapIndex, 'log ends before its snapshot boundary');
     this.durable = this.last;
-    fsyncDir(path.dirname(file));
+    try {
+      fsyncDir(path.dirname(file));
+    } catch (err) {
+      if (!isDiskFull(err)) throw err;
+      this.openError ??= (err as Error).message;
+    }
   }
+
+  /**
+   * Opened with locking_mode=EXCLUSIVE because the disk was full (see openWalDatabase): no other
+   * connection can open log.db, so checkpoints run on this connection, until a restart.
+   */
+  readonly exclusive: boolean;
+  /** What the disk being full kept the constructor from doing (the checkpoint at open, the directory fsync), or null. */
+  openError: string | null = null;
 
   /** Last index whose entry is on disk (covered by a finished sync). */
   durableIndex(): number {
@@ -127,7 +153,8 @@ export class SqliteLog implements LogReader {
       }
       if (err !== null) {
         const failed = this.syncWaiters.splice(0);
-        for (const w of failed) w.reject(new Error(`log fsync failed: ${err.message}`));
+        // The errno code (EIO, ENOSPC) goes with it, for isIoError / isDiskFull.
+        for (const w of failed) w.reject(Object.assign(new Error(`log fsync failed: ${err.message}`, { cause: err }), { code: err.code }));
         return;
       }
       // Entries a truncation replaced after this fdatasync started are not covered by it.
@@ -153,10 +180,10 @@ export class SqliteLog implements LogReader {
   /** After about this many bytes written to the WAL, it is checkpointed into log.db. */
   static readonly wal_checkpoint_bytes = 16 * 1024 * 1024;
 
-  private checkpoint(): void {
+  private checkpoint(mode: 'TRUNCATE' | 'PASSIVE' = 'TRUNCATE'): void {
     this.db.pragma('synchronous = FULL');
     try {
-      this.db.pragma('wal_checkpoint(TRUNCATE)');
+      this.db.pragma(`wal_checkpoint(${mode})`);
     } finally {
       this.db.pragma('synchronous = OFF');
     }
@@ -168,6 +195,17 @@ export class SqliteLog implements LogReader {
     this.walBytes += bytes + 4096;
     if (this.walBytes < SqliteLog.wal_checkpoint_bytes || this.checkpointing) return;
     this.walBytes = 0;
+    if (this.exclusive) {
+      // No second connection can open the file: checkpoint here (blocking, as at open).
+      try {
+        this.checkpoint('PASSIVE');
+        this.checkpoints++;
+        this.lastCheckpointError = null;
+      } catch (err) {
+        this.lastCheckpointError = (err as Error).message;
+      }
+      return;
+    }
     this.checkpointing = true;
     checkpointDatabase(this.file).then(
       () => {
@@ -194,19 +232,25 @@ export class SqliteLog implements LogReader {
     return v;
   }
 
+  /** Outside a transaction, one statement of its own: when it fails (SQLITE_FULL), value and cache are as before. */
   setMeta(key: string, value: number): void {
     this.stmts.setMeta.run(key, value);
     this.metaCache.set(key, value);
     if (!this.db.inTransaction) this.afterWrite();
   }
 
-  /** Runs fn in one transaction; after a rollback, cached meta and tail are read again. */
-  private transaction(fn: () => void, bytes = 0): void {
+  /**
+   * Runs fn in one transaction; after a rollback (a failed write: SQLITE_FULL, an I/O error),
+   * cached meta and tail are read again and `restore` puts back what else fn changed, so the
+   * log is as before the call.
+   */
+  private transaction(fn: () => void, bytes = 0, restore?: () => void): void {
     try {
       this.db.transaction(fn)();
     } catch (err) {
       this.metaCache.clear();
       this.reloadTail();
+      restore?.();
       throw err;
     }
     this.afterWrite(bytes);
@@ -239,6 +283,11 @@ export class SqliteLog implements LogReader {
     return this.stmts.term.get(index) as number | undefined;
   }
 
+  checksumAt(index: number): number | undefined {
+    if (index <= this.snapIndex || index > this.last) return undefined;
+    return this.stmts.checksum.get(index) as number | undefined;
+  }
+
   entries(lo: number, hi: number, bytes_max: number): Entry[] {
     invariant(lo >= this.firstIndex(), `entries from ${lo} below first index ${this.firstIndex()}`);
     const rows = this.stmts.range.all(lo, hi, Math.max(0, hi - lo)) as Row[];
@@ -257,6 +306,8 @@ export class SqliteLog implements LogReader {
    * Durable once a sync() called after it resolves.
    */
   write(change: { truncate_from?: number | null; entries: Entry[]; term?: number; commit?: number }): void {
+    const durable = this.durable;
+    const truncatedSinceSync = this.truncatedSinceSync;
     this.transaction(() => {
       if (change.truncate_from !== undefined && change.truncate_from !== null) {
         invariant(change.truncate_from > this.snapIndex, 'truncate into snapshot');
@@ -274,7 +325,11 @@ export class SqliteLog implements LogReader {
       }
       if (change.term !== undefined) this.setMeta('term', change.term);
       if (change.commit !== undefined) this.setMeta('commit_index', change.commit);
-    }, change.entries.reduce((n, e) => n + e.payload.byteLength, 0));
+    }, change.entries.reduce((n, e) => n + e.payload.byteLength, 0), () => {
+      // Rolled back (e.g. SQLITE_FULL): the truncation did not happen either.
+      this.durable = durable;
+      this.truncatedSinceSync = truncatedSinceSync;
+    });
   }
 
   private termAtUncached(index: number): number {

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { invariant } from '@cairn/raft';
 import type { Entry } from '@cairn/raft';
 import { copyDatabase } from './sqlite-worker.ts';
+import { isExclusive, openWalDatabase } from './storage-errors.ts';
 
 export interface Applier {
   /** Applies one committed entry; runs inside the state transaction; deterministic. */
@@ -22,9 +23,12 @@ export interface StateMachine {
 
 export type StateFactory<S extends StateMachine> = (db: Database.Database) => { machine: S; applier: Applier };
 
+/**
+ * Opens state.db (WAL, synchronous=NORMAL) with its raft_applied row. On a full disk an existing
+ * state.db still opens and serves reads (see openWalDatabase: possibly alone, without -shm).
+ */
 export function openStateDb(file: string): Database.Database {
-  const db = new Database(file);
-  db.pragma('journal_mode = WAL');
+  const db = openWalDatabase(file);
   db.pragma('synchronous = NORMAL');
   db.exec(`CREATE TABLE IF NOT EXISTS raft_applied (id INTEGER PRIMARY KEY CHECK (id = 1),
            applied_index INTEGER NOT NULL, applied_term INTEGER NOT NULL);
@@ -72,23 +76,58 @@ export class StateHolder<S extends StateMachine> {
     return this.applied.term;
   }
 
-  /** Applies entries in order in one transaction; entries at or below the applied index are skipped. */
+  /**
+   * Applies entries in order in one transaction; entries at or below the applied index are skipped.
+   * When it throws (SQLITE_FULL, an I/O error), nothing of it stays: the transaction is rolled
+   * back, the applied index is as before, and the state machine is built again over the database,
+   * since what it keeps in memory (vector indexes) may hold part of the batch.
+   */
   applyEntries(entries: Entry[]): number {
     if (entries.length === 0) return this.applied.index;
     let index = this.applied.index;
     let term = this.applied.term;
-    this.db.transaction(() => {
-      for (const e of entries) {
-        if (e.index <= index) continue;
-        invariant(e.index === index + 1, `apply ${e.index} after ${index}: entries must be applied in order`);
-        this.applier.apply(e);
-        index = e.index;
-        term = e.term;
-      }
-      this.setApplied.run(index, term);
-    })();
+    try {
+      this.db.transaction(() => {
+        for (const e of entries) {
+          if (e.index <= index) continue;
+          invariant(e.index === index + 1, `apply ${e.index} after ${index}: entries must be applied in order`);
+          this.applier.apply(e);
+          index = e.index;
+          term = e.term;
+        }
+        this.setApplied.run(index, term);
+      })();
+    } catch (err) {
+      this.rebuildMachine();
+      throw err;
+    }
     this.applied = { index, term };
     return index;
+  }
+
+  /** Machines built again after a failed apply. */
+  rebuilds = 0;
+
+  private rebuildMachine(): void {
+    try {
+      const built = this.factory(this.db);
+      // The old machine is left to the garbage collector, not closed: a request still holding it
+      // finishes its read; the next one gets the new machine through `machine`.
+      this.current = built.machine;
+      this.applier = built.applier;
+      this.rebuilds++;
+    } catch {
+      // Keep the machine there is; the next apply goes through it.
+    }
+  }
+
+  /**
+   * Opened with locking_mode=EXCLUSIVE because the disk was full (see openWalDatabase): no other
+   * connection can open state.db until it is opened again (a restart or an install), so a
+   * snapshot copy is made on this connection.
+   */
+  get exclusive(): boolean {
+    return isExclusive(this.db);
   }
 
   /**
@@ -102,9 +141,25 @@ export class StateHolder<S extends StateMachine> {
   async snapshotTo(file: string): Promise<{ index: number; term: number; bytes: number }> {
     removeDbFiles(file);
     const before = this.applied.index;
-    const at = await copyDatabase(this.file, file);
+    const at = this.exclusive ? await this.copyHere(file) : await copyDatabase(this.file, file);
     invariant(at.index >= before && at.index <= this.applied.index, `snapshot copy at ${at.index}, applied was ${before} then ${this.applied.index}`);
     return { index: at.index, term: at.term, bytes: fs.statSync(file).size };
+  }
+
+  /**
+   * The copy of snapshotTo made by this connection (SQLite's online backup in steps, the event
+   * loop running between them): applies made on this connection meanwhile are carried into the
+   * copy, so it is consistent as of its end, and its index is read from it as in the worker.
+   */
+  private async copyHere(file: string): Promise<{ index: number; term: number }> {
+    await this.db.backup(file);
+    const copy = new Database(file, { fileMustExist: true });
+    try {
+      copy.pragma('journal_mode = DELETE');
+      return readApplied(copy);
+    } finally {
+      copy.close();
+    }
   }
 
   /** Replaces the whole state by a verified snapshot file (full replace: deletions included). */

@@ -1,10 +1,12 @@
 // Promises that resolve when a watched index reaches a target (applied index, commit index),
 // or reject at their deadline. Bounded: beyond waiters_max new waits are refused.
+import { systemClock } from './ports.ts';
+import type { Clock, TimerHandle } from './ports.ts';
 
 interface Waiter {
   target: number;
   resolve: (ok: boolean) => void;
-  timer: NodeJS.Timeout;
+  timer: TimerHandle;
 }
 
 export class IndexWaiters {
@@ -12,6 +14,7 @@ export class IndexWaiters {
 
   constructor(
     private readonly current: () => number,
+    private readonly clock: Clock = systemClock,
     private readonly waiters_max = 100_000,
   ) {}
 
@@ -23,7 +26,7 @@ export class IndexWaiters {
       const waiter: Waiter = {
         target,
         resolve,
-        timer: setTimeout(() => {
+        timer: this.clock.setTimeout(() => {
           this.waiters = this.waiters.filter((w) => w !== waiter);
           resolve(false);
         }, timeout_ms),
@@ -39,7 +42,7 @@ export class IndexWaiters {
     const keep: Waiter[] = [];
     for (const w of this.waiters) {
       if (w.target <= now) {
-        clearTimeout(w.timer);
+        this.clock.clearTimeout(w.timer);
         w.resolve(true);
       } else keep.push(w);
     }
@@ -49,7 +52,7 @@ export class IndexWaiters {
   /** Resolves every waiter false (shutdown). */
   cancelAll(): void {
     for (const w of this.waiters) {
-      clearTimeout(w.timer);
+      this.clock.clearTimeout(w.timer);
       w.resolve(false);
     }
     this.waiters = [];

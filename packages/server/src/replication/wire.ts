@@ -74,7 +74,9 @@ export function decodeAppendResponse(body: Uint8Array): AppendResponse {
   const o = obj(decode(body), 'append response');
   if (typeof o.success !== 'boolean') throw new WireError('success must be a boolean');
   const res: AppendResponse = { success: o.success, term: int(o, 'term'), match_index: int(o, 'match_index'), last_index: int(o, 'last_index') };
-  if (o.reason === 'gap' || o.reason === 'mismatch') res.reason = o.reason;
+  if (o.reason === 'gap' || o.reason === 'mismatch' || o.reason === 'diverged') res.reason = o.reason;
+  if (o.diverged_at !== undefined) res.diverged_at = int(o, 'diverged_at');
+  if (o.storage_id !== undefined) res.storage_id = str(o, 'storage_id', 128);
   return res;
 }
 
@@ -102,6 +104,11 @@ export interface SnapshotChunk {
    * (false) from senders that do not check: the receiver then runs quick_check itself.
    */
   source_checked: boolean;
+  /**
+   * The follower's state diverged from the leader's: it installs this snapshot whatever its
+   * applied index (otherwise one at or below its applied index is ignored).
+   */
+  repair: boolean;
 }
 
 /**
@@ -189,5 +196,6 @@ export function decodeSnapshotChunk(body: Uint8Array): SnapshotChunk {
     total_bytes: int(o, 'total_bytes'),
     sha256: sha,
     source_checked: o.source_checked === true,
+    repair: o.repair === true,
   };
 }

@@ -1,5 +1,6 @@
 // One JSON error shape for every 4xx/5xx of the public API: {error: {code, message, field?}}.
 
+import { endOnBrokenInvariant } from '../../fatal.ts';
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Logger } from 'pino';
@@ -38,6 +39,7 @@ function isStatusCarrier(err: unknown): err is StatusCarrier {
 
 /** Maps any thrown value to the JSON error response. Unknown errors are logged and become 500. */
 export function errorResponse(c: Context, err: unknown, logger: Logger): Response {
+  endOnBrokenInvariant(err, logger, `${c.req.method} ${c.req.path}`);
   if (err instanceof ApiError || err instanceof InputError) {
     if (err instanceof ApiError && err.retry_after_s !== undefined) c.header('Retry-After', String(err.retry_after_s));
     return c.json(errorBody(err.code, err.message, err.field), err.status);

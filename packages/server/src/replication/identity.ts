@@ -1,0 +1,150 @@
+// Which cluster and node a data directory belongs to, and which life of that node's storage it
+// holds: identity.json beside log.db and state.db. The storage id is new whenever the directory
+// starts from nothing (a new node, or one whose data was wiped), so the other nodes can tell that
+// it holds nothing they once saw there. At start a node also checks its log against its state
+// (checkLocalStorage): a log that lost its tail (a deleted WAL) or a directory that lost
+// everything must not acknowledge or claim what it no longer holds.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fsyncDir } from './state.ts';
+
+export const IDENTITY_FILE = 'identity.json';
+
+export interface Identity {
+  cluster_id: string;
+  node_id: string;
+  /** New each time the directory starts from nothing (crypto.randomUUID()). */
+  storage_id: string;
+  /** ISO time the identity was created. */
+  created_at: string;
+}
+
+/** The identity at dir/identity.json, created when absent; throws when it names another cluster or node. */
+export function loadIdentity(dir: string, cluster_id: string, node_id: string): { identity: Identity; created: boolean } {
+  const file = path.join(dir, IDENTITY_FILE);
+  let text: string | null = null;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  if (text === null) {
+    fs.mkdirSync(dir, { recursive: true });
+    const identity: Identity = { cluster_id, node_id, storage_id: crypto.randomUUID(), created_at: new Date().toISOString() };
+    writeAtomically(file, JSON.stringify(identity, null, 2) + '\n');
+    return { identity, created: true };
+  }
+  const identity = parseIdentity(text, file);
+  if (identity.cluster_id !== cluster_id || identity.node_id !== node_id) {
+    throw new Error(
+      `${file} belongs to node "${identity.node_id}" of cluster "${identity.cluster_id}", but this node is "${node_id}" of cluster "${cluster_id}": ` +
+        'refusing to start on another node\'s data (point server.data_dir at this node\'s directory, or move that directory away)',
+    );
+  }
+  return { identity, created: false };
+}
+
+function parseIdentity(text: string, file: string): Identity {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${file} is not valid JSON (${(err as Error).message}): refusing to start on data whose owner is unknown`);
+  }
+  const o = raw as Record<string, unknown>;
+  const fields = ['cluster_id', 'node_id', 'storage_id', 'created_at'] as const;
+  for (const f of fields) {
+    if (raw === null || typeof raw !== 'object' || typeof o[f] !== 'string' || o[f].length === 0) {
+      throw new Error(`${file}: ${f} is missing or not a string: refusing to start on data whose owner is unknown`);
+    }
+  }
+  return { cluster_id: o.cluster_id as string, node_id: o.node_id as string, storage_id: o.storage_id as string, created_at: o.created_at as string };
+}
+
+/** Written whole or not at all: a temporary file, fsynced, renamed into place, the directory fsynced. */
+function writeAtomically(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  const fd = fs.openSync(tmp, 'w', 0o644);
+  try {
+    fs.writeFileSync(fd, text);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+  fsyncDir(path.dirname(file));
+}
+
+export type StorageCheck = { ok: true } | { ok: false; reason: 'log_behind_state' | 'data_gone'; message: string };
+
+export interface LogBounds {
+  lastIndex(): number;
+  firstIndex(): number;
+  snapshotIndex(): number;
+  /** The log's meta values (SqliteLog.meta), when it has them: a recovery left unfinished is recorded there. */
+  meta?(key: string): number;
+}
+
+/** Log meta key: a recovery from the other nodes started and has not finished (1 log_behind_state, 2 data_gone). */
+export const RECOVERY_PENDING_KEY = 'recovery_pending';
+
+export interface AppliedState {
+  appliedIndex(): number;
+}
+
+/**
+ * Do this node's log and state belong together? `created`: the identity was created just now.
+ *
+ * - `data_gone`: nothing at all (an empty log that never had a snapshot, an empty state). With
+ *   an identity just created that is a new node or a wiped one, and nothing here tells which;
+ *   with an identity already there, the data was removed or the node never finished starting.
+ *   Either way the node holds nothing, and only the cluster can say whether it should.
+ * - `log_behind_state`: the state applied entries the log no longer holds (a lost WAL:
+ *   applied > last index), or the log starts past applied + 1, so the entries between the state
+ *   and the log are missing.
+ * - either, when a recovery started earlier did not finish (RECOVERY_PENDING_KEY): a log rebuilt
+ *   halfway looks whole, but may lack entries the followers hold.
+ */
+export function checkLocalStorage(log: LogBounds, state: AppliedState, created: boolean): StorageCheck {
+  const applied = state.appliedIndex();
+  const last = log.lastIndex();
+  const first = log.firstIndex();
+  const pending = log.meta?.(RECOVERY_PENDING_KEY) ?? 0;
+  if (pending === 1 || pending === 2) {
+    return {
+      ok: false,
+      reason: pending === 2 ? 'data_gone' : 'log_behind_state',
+      message: `a recovery from the other nodes (${pending === 2 ? 'the data directory was lost' : 'the log was behind the state'}) did not finish before the node stopped: recovering again`,
+    };
+  }
+  if (last === 0 && applied === 0 && log.snapshotIndex() === 0) {
+    return {
+      ok: false,
+      reason: 'data_gone',
+      message: created
+        ? 'the data directory is new (no identity, log or state): a new node or one whose data was lost; asking the other nodes what the cluster holds'
+        : 'the log and the state are empty though the data directory has an identity (data removed, or a start that never finished): asking the other nodes what the cluster holds',
+    };
+  }
+  if (applied > last) {
+    return {
+      ok: false,
+      reason: 'log_behind_state',
+      message: `the log ends at index ${last} but the state has applied up to ${applied} (the log lost its tail, e.g. its WAL): recovering the log from the other nodes`,
+    };
+  }
+  if (first > applied + 1) {
+    return {
+      ok: false,
+      reason: 'log_behind_state',
+      message: `the log starts at index ${first} but the state has applied only up to ${applied}: entries ${applied + 1}..${first - 1} are missing; recovering from the other nodes`,
+    };
+  }
+  return { ok: true };
+}

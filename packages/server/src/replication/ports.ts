@@ -1,0 +1,127 @@
+// What the replication drivers (LeaderDriver, FollowerHandler) need from the world, as
+// interfaces: a clock with timers, the log, the state, the network (transport.ts) and the bytes
+// of snapshots. The daemon hands them SQLite files, node:http and the system clock; the seeded
+// simulation (packages/server/test/sim) hands them simulated disks, a simulated network and a
+// simulated clock, so it runs the drivers that ship.
+import type { Entry, LogReader } from '@cairn/raft';
+
+/** A timer handle as the clock gives it out. */
+export type TimerHandle = object;
+
+export interface Clock {
+  /** Milliseconds on this clock (monotonic within a process life). */
+  now(): number;
+  setTimeout(fn: () => void, ms: number): TimerHandle;
+  clearTimeout(timer: TimerHandle): void;
+  setInterval(fn: () => void, ms: number): TimerHandle;
+  clearInterval(timer: TimerHandle): void;
+  /** Runs fn after the current turn of the event loop (I/O callbacks first). */
+  setImmediate(fn: () => void): void;
+}
+
+/** The system clock and Node's timers. */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (t) => clearTimeout(t as NodeJS.Timeout),
+  setInterval: (fn, ms) => setInterval(fn, ms),
+  clearInterval: (t) => clearInterval(t as NodeJS.Timeout),
+  setImmediate: (fn) => {
+    setImmediate(fn);
+  },
+};
+
+export type LogMetaKey = 'term' | 'commit_index' | 'snapshot_index' | 'snapshot_term';
+
+/** One log transaction: optionally drop a suffix, append entries, persist term and commit. */
+export interface LogChange {
+  truncate_from?: number | null;
+  entries: Entry[];
+  term?: number;
+  commit?: number;
+}
+
+/**
+ * The replicated log (log.db). A write is visible at once and durable once a sync() called after
+ * it resolves; a crash loses what no finished sync covered. Writes throw when the disk is full
+ * (see storage-errors.ts); sync() rejects when the disk could not make the data durable.
+ */
+export interface ReplicaLog extends LogReader {
+  lastLogTerm(): number;
+  /** Last index whose entry is on disk (covered by a finished sync). */
+  durableIndex(): number;
+  meta(key: LogMetaKey): number;
+  write(change: LogChange): void;
+  sync(): Promise<void>;
+  /** sync() that blocks: for rare writes (a leader's first entry, a log reset). */
+  syncNow(): void;
+  /** Drops entries up to and including index (covered by the state). Returns how many. */
+  compactTo(index: number): number;
+  /** Replaces the log by an empty one that starts after (index, term); durable on return. */
+  resetTo(index: number, term: number, current_term: number): void;
+}
+
+/** The state the log's entries build (state.db). Applies are durable across a process crash. */
+export interface ReplicaState {
+  appliedIndex(): number;
+  appliedTerm(): number;
+  /** Applies entries in order in one transaction; entries at or below the applied index are skipped. */
+  applyEntries(entries: Entry[]): number;
+}
+
+/** The leader's side of a snapshot: a consistent copy of its state, streamed to one follower. */
+export interface SnapshotShipper {
+  /**
+   * Copies the state (at its applied index) and sends it; resolves once the follower answered the
+   * last chunk (installed, or ignored as older than what it holds), rejects on any failure.
+   */
+  ship(target: SnapshotTarget): Promise<ShippedSnapshot>;
+}
+
+export interface SnapshotTarget {
+  follower: string;
+  address: string;
+  term: number;
+  /** The follower must install it even at or below its applied index (its state diverged). */
+  repair: boolean;
+  /** Clock time after which the transfer is abandoned. */
+  deadline_ms: number;
+}
+
+export interface ShippedSnapshot {
+  index: number;
+  term: number;
+  bytes: number;
+  /** The follower's answer to the last chunk. */
+  answer: Record<string, unknown>;
+  /** Where the time went, for resync_stats. */
+  phases: Record<string, unknown>;
+}
+
+/** A follower's side of a snapshot: the bytes of one transfer, written aside and verified. */
+export interface SnapshotReceiver {
+  /** The transfer in progress, if any. */
+  current(): { id: string; offset: number } | null;
+  /** Starts a transfer (discarding any other in progress). */
+  begin(id: string, last_index: number, last_term: number): void;
+  /** Appends a chunk at the current offset. */
+  write(data: Uint8Array): void;
+  /**
+   * The last chunk was written: checks size, digest and that the bytes are the state they claim
+   * to be (index). Throws a ReplicationError (400) when they are not; the transfer is discarded.
+   */
+  finish(total_bytes: number, sha256: string, source_checked: boolean): Promise<ReceivedSnapshot>;
+  /** Drops the transfer in progress. */
+  abort(reason: string): void;
+}
+
+export interface ReceivedSnapshot {
+  index: number;
+  term: number;
+  bytes: number;
+  /** Replaces the state by the snapshot (atomic, durable on return). */
+  install(): { index: number; term: number };
+  /** Throws the received bytes away (the snapshot is not installed). */
+  discard(): void;
+  phases: Record<string, unknown>;
+}
