@@ -34,6 +34,13 @@ export interface ClusterOptions {
   configOverrides?: Record<string, unknown>;
   /** Extra environment for every node. */
   env?: Record<string, string>;
+  /** Extra environment for one node, by id (over `env`), e.g. { 'node-1': { LD_PRELOAD: ... } }. */
+  nodeEnv?: Record<string, Record<string, string>>;
+  /**
+   * Runs once the cluster's directory and cluster.yaml exist, before any node starts: e.g. to put
+   * a node's data directory (`join(dir, 'data', id)`) on a file system of its own.
+   */
+  beforeStart?: (dir: string) => void | Promise<void>;
   /** 'in-sync' (default): /_raft/health or /health is 200; 'answering': any HTTP answer. */
   ready?: Readiness;
   startTimeoutMs?: number;
@@ -146,6 +153,11 @@ export class TestCluster implements AsyncDisposable {
     return this.nodes.filter((n) => n.id !== leader);
   }
 
+  /** A node's data directory (with the default server.data_dir of clusterYaml). */
+  dataDir(id: string): string {
+    return join(this.dir, 'data', id);
+  }
+
   /** Every node's log tail, for a failing test's message. */
   logs(lines = 30): string {
     return this.nodes.map((n) => `--- ${n.id} ---\n${n.logTail(lines)}`).join('\n');
@@ -182,11 +194,14 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<TestClust
   const ports = await freePorts(count);
   const configPath = join(dir, 'cluster.yaml');
   writeFileSync(configPath, stringify(clusterYaml(ports, dir, opts.configOverrides)));
-  const env = nodeEnv(opts.env);
-  const nodes = ports.map((port, i) => new TestNode(`node-${i + 1}`, port, configPath, join(dir, 'logs', `node-${i + 1}.log`), env));
+  const nodes = ports.map((port, i) => {
+    const id = `node-${i + 1}`;
+    return new TestNode(id, port, configPath, join(dir, 'logs', `${id}.log`), nodeEnv({ ...opts.env, ...opts.nodeEnv?.[id] }));
+  });
   const keepDir = opts.keepDir === true || process.env['CAIRN_KEEP_TEST_DIRS'] === '1';
   const cluster = new TestCluster(dir, configPath, nodes, keepDir);
   try {
+    await opts.beforeStart?.(dir);
     for (const node of nodes) node.start();
     await Promise.all(nodes.map((n) => n.waitReady(opts.ready ?? 'in-sync', opts.startTimeoutMs)));
   } catch (error) {

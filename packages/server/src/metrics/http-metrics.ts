@@ -36,7 +36,14 @@ export class HttpMetrics {
   private readonly wsRejections: Counter<'workspace' | 'status'>;
   private readonly wsLabels = new Set<string>();
 
-  constructor(registry: Registry) {
+  /**
+   * `diskFull`: true while the node's disk is full; its 507 answers (disk_full) are the node's,
+   * not a workspace's storage limit, and are not counted as limit rejections then.
+   */
+  constructor(
+    registry: Registry,
+    private readonly opts: { diskFull?: () => boolean } = {},
+  ) {
     this.requests = new Counter({
       name: 'cairn_http_requests_total',
       help: 'HTTP requests answered, by method, matched route pattern and status',
@@ -73,7 +80,7 @@ export class HttpMetrics {
     if (workspace === null) return;
     const ws = this.workspaceLabel(workspace);
     this.wsRequests.inc({ workspace: ws });
-    if (status === 429 || status === 507) this.wsRejections.inc({ workspace: ws, status: String(status) });
+    if (status === 429 || (status === 507 && this.opts.diskFull?.() !== true)) this.wsRejections.inc({ workspace: ws, status: String(status) });
   }
 
   /** The label for a workspace: itself while fewer than workspace_labels_max are known. */

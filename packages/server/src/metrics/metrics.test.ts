@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createEmbedder } from '../embed/index.ts';
 import { testConfig } from '../http/public/testing.ts';
 import { buildApp } from '../node.ts';
+import { CONDITION_CODES } from '../replication/condition.ts';
 import { Replica } from '../replication/replica.ts';
 import { documentStateFactory } from '../state-machine.ts';
 import type { DocumentStore } from '../store/document-store.ts';
@@ -137,6 +138,47 @@ describe('GET /metrics', () => {
     const [fa, fb] = [await scrape(a.app), await scrape(b.app)];
     expect(fa.get('cairn_raft_term')?.samples[0]?.labels['node']).toBe('node-a');
     expect(fb.get('cairn_raft_term')?.samples[0]?.labels['node']).toBe('node-b');
+  });
+
+  it('cairn_node_condition is 1 for each condition set on the replica and 0 for the others; /_raft/health answers 503 with them', async () => {
+    const { app, replica } = oneNode();
+    const before = await scrape(app);
+    for (const code of CONDITION_CODES) expect(sampleValue(before, 'cairn_node_condition', { node: 'node-1', code }), code).toBe(0);
+    expect((await app.request('/_raft/health')).status).toBe(200);
+
+    replica.condition.set('fsync_failed', 'log fsync failed: EIO: i/o error, fdatasync');
+    replica.condition.set('disk_full', 'no space left on the data disk');
+    const f = await scrape(app);
+    expect(f.get('cairn_node_condition')?.type).toBe('gauge');
+    for (const code of CONDITION_CODES) {
+      expect(sampleValue(f, 'cairn_node_condition', { node: 'node-1', code }), code).toBe(code === 'fsync_failed' || code === 'disk_full' ? 1 : 0);
+    }
+    expect(sampleValue(f, 'cairn_raft_in_sync', { node: 'node-1' })).toBe(0);
+    const res = await app.request('/_raft/health');
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as { in_sync: boolean; status: string; conditions: Array<{ code: string; message: string }> };
+    expect(body.in_sync).toBe(false);
+    expect(body.status).toContain('fsync_failed: log fsync failed: EIO');
+    expect(body.status).toContain('disk_full: no space left');
+    expect(body.conditions.map((c) => c.code)).toEqual(['fsync_failed', 'disk_full']);
+
+    replica.condition.clear('fsync_failed');
+    replica.condition.clear('disk_full');
+    const after = await scrape(app);
+    expect(sampleValue(after, 'cairn_node_condition', { node: 'node-1', code: 'fsync_failed' })).toBe(0);
+    expect((await app.request('/_raft/health')).status).toBe(200);
+  });
+
+  it('does not count the 507 answers of a full disk as workspace limit rejections', async () => {
+    let full = true;
+    const registry = new Registry();
+    const m = new HttpMetrics(registry, { diskFull: () => full });
+    m.record('POST', '/api/v1/documents', '/api/v1/documents', 507, 'ws-a', 1);
+    full = false;
+    m.record('POST', '/api/v1/documents', '/api/v1/documents', 507, 'ws-a', 1);
+    const f = parsePrometheusText(await registry.metrics());
+    expect(sampleValue(f, 'cairn_workspace_limit_rejections_total', { workspace: 'ws-a', status: '507' })).toBe(1);
+    expect(sampleValue(f, 'cairn_http_requests_total', { status: '507' })).toBe(2);
   });
 
   it('counts 429 and 507 answers as limit rejections of the workspace, with bounded labels', async () => {

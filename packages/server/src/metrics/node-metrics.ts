@@ -18,7 +18,7 @@ export function createNodeMetrics(replica: Replica<DocumentStore>, opts: { proce
   const registry = new Registry();
   registry.setDefaultLabels({ node: replica.self.id });
   if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'cairn_' });
-  const http = new HttpMetrics(registry);
+  const http = new HttpMetrics(registry, { diskFull: () => replica.condition.has('disk_full') });
   const unobserve = registerReplicationMetrics(registry, replica);
   registerStoreMetrics(registry, replica);
   return { registry, http, close: unobserve };

@@ -3,6 +3,7 @@
 // transfers are observed as they happen through Replica.observe().
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
+import { CONDITION_CODES } from '../replication/condition.ts';
 import type { Replica } from '../replication/replica.ts';
 import type { StateMachine } from '../replication/state.ts';
 import type { ReplicationEvent } from '../replication/stats.ts';
@@ -32,6 +33,15 @@ export function registerReplicationMetrics<S extends StateMachine>(registry: Reg
   gauge('cairn_raft_is_leader', '1 on the leader, 0 on a follower', () => (replica.isLeader() ? 1 : 0));
   gauge('cairn_raft_in_sync', '1 when this node is serving and in sync (as /_raft/health says), else 0', () => (replica.inSync().ok ? 1 : 0));
   gauge('cairn_node_start_time_seconds', 'Unix time this node started', () => replica.startedAt / 1000);
+  new Gauge({
+    name: 'cairn_node_condition',
+    help: 'Conditions that keep this node from serving as it should (disk_full, fsync_failed, ...): 1 while set, else 0',
+    labelNames: ['code'],
+    registers,
+    collect() {
+      for (const code of CONDITION_CODES) this.set({ code }, replica.condition.has(code) ? 1 : 0);
+    },
+  });
 
   new Gauge({
     name: 'cairn_raft_follower_lag_entries',

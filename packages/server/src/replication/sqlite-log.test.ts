@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { makeEntry, ENTRY_COMMAND } from '@cairn/raft';
 import type { Entry } from '@cairn/raft';
 import { SqliteLog } from './sqlite-log.ts';
+import { isDiskFull } from './storage-errors.ts';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -13,9 +14,52 @@ function tempDir(): string {
   dirs.push(d);
   return d;
 }
+const unmounts: string[] = [];
 afterEach(() => {
+  for (const d of unmounts.splice(0)) execFileSync('umount', [d]);
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
+
+/** A tmpfs of `mb` MiB on a temp dir (unmounted after the test), or null when mounting is not allowed. */
+function tmpfs(mb: number): string | null {
+  const dir = tempDir();
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${mb}m`, 'tmpfs', dir], { stdio: 'pipe' });
+  } catch {
+    return null;
+  }
+  unmounts.push(dir);
+  return dir;
+}
+
+/** Fills the file system holding `dir` with `dir/filler` until ENOSPC. */
+function fill(dir: string): void {
+  const fd = fs.openSync(path.join(dir, 'filler'), 'a');
+  try {
+    for (const chunk of [64 * 1024, 4096, 1]) {
+      const buf = Buffer.alloc(chunk, 1);
+      for (;;) {
+        try {
+          if (fs.writeSync(fd, buf) < chunk) break;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOSPC') break;
+          throw err;
+        }
+      }
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function thrown(fn: () => void): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a throw');
+}
 
 function entries(from: number, n: number, term = 1, bytes = 64): Entry[] {
   return Array.from({ length: n }, (_, i) => makeEntry(from + i, term, ENTRY_COMMAND, new Uint8Array(bytes).fill((from + i) % 251)));
@@ -124,6 +168,142 @@ process.kill(process.pid, 'SIGKILL');
     const got = log.entries(1, durable + 1, Infinity);
     expect(got).toHaveLength(durable);
     expect(got.every((e) => e.payload[0] === e.index % 251)).toBe(true);
+    log.close();
+  });
+});
+
+describe('SqliteLog when the disk is full', () => {
+  /** Everything a failed write must leave as it was. */
+  function view(log: SqliteLog) {
+    return {
+      last: log.lastIndex(), lastTerm: log.lastLogTerm(), durable: log.durableIndex(), first: log.firstIndex(),
+      term: log.meta('term'), commit: log.meta('commit_index'), termAtLast: log.termAt(log.lastIndex()),
+      rows: log.entries(log.firstIndex(), log.lastIndex() + 1, Infinity).length,
+    };
+  }
+
+  it('a write refused with SQLITE_FULL (inside its transaction) leaves tail, meta and durable index as they were', async () => {
+    const log = new SqliteLog(path.join(tempDir(), 'log.db'));
+    log.write({ entries: entries(1, 10), term: 1, commit: 3 });
+    await log.sync();
+    const pages = log.db.pragma('page_count', { simple: true }) as number;
+    log.db.pragma(`max_page_count = ${pages + 2}`);
+    const before = view(log);
+    const err = thrown(() => log.write({ entries: entries(11, 50, 2, 4096), term: 2, commit: 10 }));
+    expect(isDiskFull(err)).toBe(true);
+    expect(view(log)).toEqual(before);
+    // A truncation in the refused write is undone too (and the durable index with it).
+    const err2 = thrown(() => log.write({ truncate_from: 6, entries: entries(6, 50, 2, 4096), term: 2 }));
+    expect(isDiskFull(err2)).toBe(true);
+    expect(view(log)).toEqual(before);
+    expect(log.termAt(8)).toBe(1);
+    // Space again: the log continues where it was.
+    log.db.pragma('max_page_count = 1073741823');
+    log.write({ entries: entries(11, 50, 2, 4096), term: 2, commit: 10 });
+    await log.sync();
+    expect(log.lastIndex()).toBe(60);
+    expect(log.durableIndex()).toBe(60);
+    expect(log.meta('term')).toBe(2);
+    log.close();
+  });
+
+  it('on a full tmpfs: opens (after a clean close), serves reads, refuses writes, setMeta, compaction and reset without changing anything, resumes once space is freed', async (ctx) => {
+    const dir = tmpfs(48);
+    if (dir === null) {
+      console.log('skipped: mount -t tmpfs is not allowed here (needs root)');
+      ctx.skip();
+      return;
+    }
+    const file = path.join(dir, 'log.db');
+    const first = new SqliteLog(file);
+    first.write({ entries: entries(1, 20, 1, 1000), term: 1, commit: 20 });
+    await first.sync();
+    first.close();
+    fill(dir);
+
+    const log = new SqliteLog(file);
+    expect(log.exclusive).toBe(true);
+    expect(log.lastIndex()).toBe(20);
+    expect(log.durableIndex()).toBe(20);
+    expect(log.entries(1, 21, Infinity)).toHaveLength(20);
+    const before = view(log);
+    const refused = thrown(() => log.write({ entries: entries(21, 5, 1, 1000) }));
+    expect(isDiskFull(refused)).toBe(true);
+    expect(view(log)).toEqual(before);
+    const refusedMeta = thrown(() => log.setMeta('term', 7));
+    expect(isDiskFull(refusedMeta)).toBe(true);
+    expect(log.meta('term')).toBe(1);
+    expect(view(log)).toEqual(before);
+    for (const op of [() => log.compactTo(10), () => log.resetTo(100, 3, 3)]) {
+      expect(isDiskFull(thrown(op))).toBe(true);
+      expect(view(log)).toEqual(before);
+      expect([log.snapshotIndex(), log.snapshotTerm()]).toEqual([0, 0]);
+    }
+    await log.sync();
+
+    fs.rmSync(path.join(dir, 'filler'));
+    log.write({ entries: entries(21, 5, 1, 1000), term: 2 });
+    await log.sync();
+    expect(log.durableIndex()).toBe(25);
+    expect(log.meta('term')).toBe(2);
+    // No other connection can open the file meanwhile: the WAL is checkpointed on this one.
+    const per = 100;
+    const batches = Math.ceil((SqliteLog.wal_checkpoint_bytes * 1.5) / (per * 4096));
+    for (let b = 0; b < batches; b++) {
+      log.write({ entries: entries(26 + b * per, per, 2, 4096) });
+      await log.sync();
+    }
+    expect(log.lastCheckpointError).toBeNull();
+    expect(log.checkpoints).toBeGreaterThanOrEqual(1);
+    expect(fs.statSync(`${file}-wal`).size).toBeLessThan(SqliteLog.wal_checkpoint_bytes * 1.2);
+    const last = log.lastIndex();
+    log.close();
+    const again = new SqliteLog(file);
+    expect(again.exclusive).toBe(false);
+    expect(again.lastIndex()).toBe(last);
+    expect(again.entries(last, last + 1, Infinity)[0]?.payload[0]).toBe(last % 251);
+    again.close();
+  });
+
+  it('on a full tmpfs: opens after a crash that left a WAL the open checkpoint cannot copy into log.db', async (ctx) => {
+    const dir = tmpfs(4);
+    if (dir === null) {
+      console.log('skipped: mount -t tmpfs is not allowed here (needs root)');
+      ctx.skip();
+      return;
+    }
+    const file = path.join(dir, 'log.db');
+    const script = path.join(tempDir(), 'crash.mts');
+    const module = path.resolve(import.meta.dirname, 'sqlite-log.ts');
+    const raft = path.resolve(import.meta.dirname, '../../../raft/src/index.ts');
+    fs.writeFileSync(
+      script,
+      `import { SqliteLog } from ${JSON.stringify(module)};
+import { makeEntry, ENTRY_COMMAND } from ${JSON.stringify(raft)};
+const log = new SqliteLog(${JSON.stringify(file)});
+const batch = [];
+for (let i = 1; i <= 200; i++) batch.push(makeEntry(i, 1, ENTRY_COMMAND, new Uint8Array(4000).fill(i % 251)));
+log.write({ entries: batch, term: 1 });
+await log.sync();
+process.kill(process.pid, 'SIGKILL');
+`,
+    );
+    const run = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: path.resolve(import.meta.dirname, '../../../..'), encoding: 'utf8', timeout: 60_000 });
+    expect(run.signal).toBe('SIGKILL');
+    expect(fs.statSync(`${file}-wal`).size).toBeGreaterThan(500_000);
+    fill(dir);
+
+    const log = new SqliteLog(file);
+    expect(log.openError).toMatch(/full/);
+    expect(log.lastIndex()).toBe(200);
+    expect(log.entries(150, 151, Infinity)[0]?.payload[0]).toBe(150);
+    const refused = thrown(() => log.write({ entries: entries(201, 5, 1, 4000) }));
+    expect(isDiskFull(refused)).toBe(true);
+    expect(log.lastIndex()).toBe(200);
+    fs.rmSync(path.join(dir, 'filler'));
+    log.write({ entries: entries(201, 5, 1, 1000) });
+    await log.sync();
+    expect(log.durableIndex()).toBe(205);
     log.close();
   });
 });

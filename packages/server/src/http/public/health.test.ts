@@ -1,5 +1,11 @@
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { openTestApi } from './testing.ts';
+import { HashingEmbedder } from '../../embed/hashing.ts';
+import { NodeCondition } from '../../replication/condition.ts';
+import { openTestStore } from '../../store/testing.ts';
+import { createPublicApi } from './app.ts';
+import type { HealthClusterInfo } from './health.ts';
+import { FakeReplicator, openTestApi, testConfig } from './testing.ts';
 
 interface Health {
   status: string;
@@ -39,5 +45,41 @@ describe('GET /health', () => {
     expect(body.workspaces.workspaces['mission-architect']?.document_count).toBe(1);
     const fresh = (await (await api.app.request('/health', { headers: { 'X-Workspace-ID': 'never-seen' } })).json()) as Health;
     expect(fresh.workspaces.workspaces['never-seen']).toMatchObject({ document_count: 0, access_pattern: 'archive' });
+  });
+});
+
+describe('GET /health with a node condition set', () => {
+  function withConditions() {
+    const t = openTestStore({ embedder: new HashingEmbedder({ dim: 64 }) });
+    const condition = new NodeCondition();
+    const cluster: HealthClusterInfo = { leaderId: () => 'node-1', clusterSize: () => 3, status: () => 'healthy', conditions: () => condition.list() };
+    const app = createPublicApi({ config: testConfig(), nodeId: 'node-1', store: () => t.store, replicator: new FakeReplicator(t), cluster, logger: pino({ level: 'silent' }) });
+    return { app, condition, [Symbol.dispose]: () => t.close() };
+  }
+
+  it('answers 503 "unhealthy" with the conditions listed, and healthy again once they are cleared', async () => {
+    using node = withConditions();
+    const ok = await node.app.request('/health');
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ status: 'healthy', conditions: [] });
+
+    node.condition.set('disk_full', 'the disk holding /data is full (SQLITE_FULL)');
+    const full = await node.app.request('/health');
+    expect(full.status).toBe(503);
+    const body = (await full.json()) as Health & { conditions: Array<{ code: string; message: string; since: string }> };
+    expect(body.status).toBe('unhealthy');
+    expect(body.conditions).toEqual([{ code: 'disk_full', message: 'the disk holding /data is full (SQLITE_FULL)', since: expect.any(String) }]);
+    // Still the guide's shape: the rest of the body is there.
+    expect(body).toMatchObject({ node_id: 'node-1', cluster: { cluster_size: 3, leader_node: 'node-1' } });
+
+    node.condition.set('fsync_failed', 'log fsync failed: EIO');
+    const both = (await (await node.app.request('/health')).json()) as { conditions: Array<{ code: string }> };
+    expect(both.conditions.map((x) => x.code)).toEqual(['disk_full', 'fsync_failed']);
+
+    node.condition.clear('disk_full');
+    node.condition.clear('fsync_failed');
+    const again = await node.app.request('/health');
+    expect(again.status).toBe(200);
+    expect(((await again.json()) as Health).status).toBe('healthy');
   });
 });

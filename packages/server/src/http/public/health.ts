@@ -1,10 +1,14 @@
 // GET /health in the clustering guide's shape, with real values. With X-Workspace-ID (or
-// ?workspace=), workspaces.workspaces holds only that workspace's block.
+// ?workspace=), workspaces.workspaces holds only that workspace's block. While the node has a
+// condition set (replication/condition.ts: the disk is full, a log fsync failed, ...), it answers
+// 503 with status "unhealthy" and the conditions listed.
 
 import { cpus, loadavg } from 'node:os';
 import type { Context } from 'hono';
 import type { ActivityTracker } from './activity.ts';
+import type { Condition } from '../../replication/condition.ts';
 import type { RouteDeps } from './context.ts';
+import type { ClusterInfo } from './deps.ts';
 import { ApiError } from './errors.ts';
 import { workspace_id_pattern, workspace_id_rule } from '../../store/validate.ts';
 
@@ -20,6 +24,14 @@ export interface WorkspaceHealth {
   active_requests: number;
   queued_requests: number;
   storage_bytes: number;
+}
+
+/**
+ * ClusterInfo as /health reads it: `conditions` (the node's replica.condition.list()) when the
+ * node wires it. Any condition set makes the node unhealthy.
+ */
+export interface HealthClusterInfo extends ClusterInfo {
+  conditions?(): readonly Condition[];
 }
 
 function round2(x: number): number {
@@ -58,8 +70,10 @@ export function healthHandler(deps: RouteDeps, activity: ActivityTracker, clock:
       return deps.limiter.active(ws) > 0 || (last !== null && now - last < active_window_ms);
     }).length;
     const load = deps.cluster.loadFactor?.() ?? (loadavg()[0] ?? 0) / Math.max(1, cpus().length);
+    const conditions = (deps.cluster as HealthClusterInfo).conditions?.() ?? [];
+    const unhealthy = conditions.length > 0;
     return c.json({
-      status: deps.cluster.status?.() ?? 'healthy',
+      status: unhealthy ? 'unhealthy' : (deps.cluster.status?.() ?? 'healthy'),
       node_id: deps.nodeId,
       cluster: {
         enabled: deps.config.cluster.enabled,
@@ -72,6 +86,7 @@ export function healthHandler(deps: RouteDeps, activity: ActivityTracker, clock:
       },
       workspaces: { total_workspaces: all.size, active_workspaces: active, workspaces },
       applied_index: deps.replicator.appliedIndex(),
-    });
+      conditions: conditions.map((x) => ({ code: x.code, message: x.message, since: x.since })),
+    }, unhealthy ? 503 : 200);
   };
 }

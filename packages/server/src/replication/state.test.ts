@@ -1,0 +1,236 @@
+// state.db when writes fail: an apply refused with SQLITE_FULL leaves the applied index and the
+// state (on disk and in memory) as they were; on a full disk (a real tmpfs, when this runs as
+// root) an existing state.db opens, serves reads, refuses applies and resumes once space is freed.
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ENTRY_COMMAND, makeEntry } from '@cairn/raft';
+import type { Entry } from '@cairn/raft';
+import { HashingEmbedder } from '../embed/hashing.ts';
+import { documentStateFactory } from '../state-machine.ts';
+import type { DocumentStore } from '../store/document-store.ts';
+import { encodeOp } from '../store/op.ts';
+import { StateHolder, openStateDb, readApplied } from './state.ts';
+import type { StateFactory, StateMachine } from './state.ts';
+import { isDiskFull } from './storage-errors.ts';
+
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0).reverse()) c();
+});
+
+function tempDir(): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-state-'));
+  cleanups.push(() => fs.rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+/** A tmpfs of `mb` MiB on a temp dir (unmounted after the test), or null when mounting is not allowed. */
+function tmpfs(mb: number): string | null {
+  const dir = tempDir();
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${mb}m`, 'tmpfs', dir], { stdio: 'pipe' });
+  } catch {
+    return null;
+  }
+  cleanups.push(() => execFileSync('umount', [dir]));
+  return dir;
+}
+
+/** Fills the file system holding `dir` with `dir/filler` until ENOSPC. */
+function fill(dir: string): void {
+  const fd = fs.openSync(path.join(dir, 'filler'), 'a');
+  try {
+    for (const chunk of [64 * 1024, 4096, 1]) {
+      const buf = Buffer.alloc(chunk, 1);
+      for (;;) {
+        try {
+          if (fs.writeSync(fd, buf) < chunk) break;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOSPC') break;
+          throw err;
+        }
+      }
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a throw');
+}
+
+type Kv = StateMachine;
+const kv: StateFactory<Kv> = (db) => {
+  db.exec('CREATE TABLE IF NOT EXISTS kv (k INTEGER PRIMARY KEY, v BLOB NOT NULL)');
+  const put = db.prepare('INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)');
+  return { machine: { db, close: () => undefined }, applier: { apply: (e: Entry) => void put.run(e.index, Buffer.from(e.payload)) } };
+};
+
+function kvEntries(from: number, n: number, bytes = 1024): Entry[] {
+  return Array.from({ length: n }, (_, i) => makeEntry(from + i, 1, ENTRY_COMMAND, new Uint8Array(bytes).fill((from + i) % 251)));
+}
+
+function kvCount(db: Database.Database): number {
+  return db.prepare('SELECT count(*) FROM kv').pluck().get() as number;
+}
+
+function documents(): StateFactory<DocumentStore> {
+  return documentStateFactory(new HashingEmbedder({ dim: 64 }));
+}
+
+async function putEntry(store: DocumentStore, index: number, id: string, content: string): Promise<Entry> {
+  const op = await store.preparePut('ws', { id, content });
+  return makeEntry(index, 1, ENTRY_COMMAND, encodeOp(op));
+}
+
+/** Whether the store's in-memory vector index of `ws` holds `id` (what a rolled-back apply must not leave there). */
+function vectorHas(store: DocumentStore, id: string): boolean {
+  const vectors = (store as unknown as { vectors: { all(): Map<string, { has(id: string): boolean }> } }).vectors;
+  return vectors.all().get('ws')?.has(id) ?? false;
+}
+
+describe('StateHolder.applyEntries when a write fails', () => {
+  it('refused with SQLITE_FULL: applied index, rows and raft_applied stay as they were; it goes on once there is room', () => {
+    const state = new StateHolder(path.join(tempDir(), 'state.db'), kv);
+    cleanups.push(() => state.close());
+    state.applyEntries(kvEntries(1, 10));
+    const pages = state.machine.db.pragma('page_count', { simple: true }) as number;
+    state.machine.db.pragma(`max_page_count = ${pages + 2}`);
+    const err = thrown(() => state.applyEntries(kvEntries(11, 20, 4096)));
+    expect(isDiskFull(err)).toBe(true);
+    expect(state.appliedIndex()).toBe(10);
+    expect(state.appliedTerm()).toBe(1);
+    expect(readApplied(state.machine.db)).toEqual({ index: 10, term: 1 });
+    expect(kvCount(state.machine.db)).toBe(10);
+    state.machine.db.pragma('max_page_count = 1073741823');
+    expect(state.applyEntries(kvEntries(11, 20, 4096))).toBe(30);
+    expect(kvCount(state.machine.db)).toBe(30);
+  });
+
+  it('a failure in the middle of a batch keeps none of it', () => {
+    let failAt = 0;
+    const flaky: StateFactory<Kv> = (db) => {
+      const built = kv(db);
+      return { machine: built.machine, applier: { apply: (e) => {
+        built.applier.apply(e);
+        if (e.index === failAt) throw new Error(`apply ${e.index} failed`);
+      } } };
+    };
+    const state = new StateHolder(path.join(tempDir(), 'state.db'), flaky);
+    cleanups.push(() => state.close());
+    state.applyEntries(kvEntries(1, 5));
+    failAt = 8;
+    expect(() => state.applyEntries(kvEntries(6, 5))).toThrow('apply 8 failed');
+    expect(state.appliedIndex()).toBe(5);
+    expect(kvCount(state.machine.db)).toBe(5);
+    failAt = 0;
+    expect(state.applyEntries(kvEntries(6, 5))).toBe(10);
+  });
+
+  it('documents: a rolled-back batch leaves no vector in memory, and the store is built again over the database', async () => {
+    const state = new StateHolder(path.join(tempDir(), 'state.db'), documents());
+    cleanups.push(() => state.close());
+    const store = state.machine;
+    state.applyEntries([await putEntry(store, 1, 'one', 'first document about rivers'), await putEntry(store, 2, 'two', 'second document about mountains')]);
+    expect(vectorHas(store, 'one')).toBe(true);
+    const pages = store.db.pragma('page_count', { simple: true }) as number;
+    const batch = [await putEntry(store, 3, 'three', 'third document about lakes'), await putEntry(store, 4, 'four', 'big '.repeat(200_000))];
+    store.db.pragma(`max_page_count = ${pages + 8}`);
+    const err = thrown(() => state.applyEntries(batch));
+    expect(isDiskFull(err)).toBe(true);
+    expect(state.appliedIndex()).toBe(2);
+    expect(state.rebuilds).toBe(1);
+    // What the old store kept in memory of the rolled-back entry 3: why it is built again.
+    expect(vectorHas(store, 'three')).toBe(true);
+    const after = state.machine;
+    expect(after).not.toBe(store);
+    expect(after.get('ws', 'three')).toBeNull();
+    expect(vectorHas(after, 'three')).toBe(false);
+    expect(vectorHas(after, 'one')).toBe(true);
+    expect(after.get('ws', 'one')?.content).toBe('first document about rivers');
+    // The same entries once there is room: applied by the new store, as on any replica.
+    store.db.pragma('max_page_count = 1073741823');
+    expect(state.applyEntries(batch)).toBe(4);
+    expect(vectorHas(state.machine, 'three')).toBe(true);
+    expect(state.machine.get('ws', 'four')).not.toBeNull();
+  });
+});
+
+describe('state.db on a full disk', () => {
+  it('opens after a clean close (alone, no -shm), serves reads, refuses applies, resumes and makes a snapshot copy once space is freed', async (ctx) => {
+    const dir = tmpfs(8);
+    if (dir === null) {
+      console.log('skipped: mount -t tmpfs is not allowed here (needs root)');
+      ctx.skip();
+      return;
+    }
+    const file = path.join(dir, 'state.db');
+    const first = new StateHolder(file, documents());
+    first.applyEntries([await putEntry(first.machine, 1, 'one', 'kept across the restart')]);
+    first.close();
+    fill(dir);
+
+    const state = new StateHolder(file, documents());
+    cleanups.push(() => state.close());
+    expect(state.exclusive).toBe(true);
+    expect(state.appliedIndex()).toBe(1);
+    expect(state.machine.get('ws', 'one')?.content).toBe('kept across the restart');
+    const hits = await state.machine.search('ws', { query: 'restart', k: 5, mode: 'hybrid' });
+    expect(hits.map((h) => h.id)).toContain('one');
+    const entry = await putEntry(state.machine, 2, 'two', 'x'.repeat(300_000));
+    expect(isDiskFull(thrown(() => state.applyEntries([entry])))).toBe(true);
+    expect(state.appliedIndex()).toBe(1);
+
+    fs.rmSync(path.join(dir, 'filler'));
+    expect(state.applyEntries([entry])).toBe(2);
+    // No second connection can open the file: the copy is made on this one.
+    const copy = path.join(tempDir(), 'copy.db');
+    const at = await state.snapshotTo(copy);
+    expect(at.index).toBe(2);
+    const db = new Database(copy, { readonly: true });
+    expect(readApplied(db)).toEqual({ index: 2, term: 1 });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('delete');
+    db.close();
+  });
+
+  it('openStateDb opens after a crash left -wal and -shm behind, with a WAL that cannot be checkpointed', async (ctx) => {
+    const dir = tmpfs(8);
+    if (dir === null) {
+      console.log('skipped: mount -t tmpfs is not allowed here (needs root)');
+      ctx.skip();
+      return;
+    }
+    const file = path.join(dir, 'state.db');
+    const script = path.join(tempDir(), 'crash.mts');
+    const module = path.resolve(import.meta.dirname, 'state.ts');
+    fs.writeFileSync(
+      script,
+      `import { openStateDb } from ${JSON.stringify(module)};
+const db = openStateDb(${JSON.stringify(file)});
+db.exec('CREATE TABLE kv (k INTEGER PRIMARY KEY, v BLOB)');
+const put = db.prepare('INSERT INTO kv VALUES (?, ?)');
+db.transaction(() => { for (let i = 1; i <= 300; i++) put.run(i, Buffer.alloc(4000, i % 251)); db.prepare('UPDATE raft_applied SET applied_index = 300, applied_term = 1').run(); })();
+process.kill(process.pid, 'SIGKILL');
+`,
+    );
+    const run = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: path.resolve(import.meta.dirname, '../../../..'), encoding: 'utf8', timeout: 60_000 });
+    expect(run.signal).toBe('SIGKILL');
+    expect(fs.existsSync(`${file}-shm`)).toBe(true);
+    fill(dir);
+    const db = openStateDb(file);
+    cleanups.push(() => db.close());
+    expect(readApplied(db)).toEqual({ index: 300, term: 1 });
+    expect(db.prepare('SELECT count(*) FROM kv').pluck().get()).toBe(300);
+    expect(isDiskFull(thrown(() => db.prepare('INSERT INTO kv VALUES (?, ?)').run(301, Buffer.alloc(100_000))))).toBe(true);
+  });
+});
