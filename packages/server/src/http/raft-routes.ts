@@ -86,6 +86,8 @@ export function createRaftRoutes<S extends StateMachine>(deps: RaftRouteDeps<S>)
       last_log_index: replica.log.lastIndex(),
       in_sync: sync.ok,
       status: sync.reason,
+      // What keeps the node from serving as it should (disk full, fsync failed, ...): any makes it 503.
+      conditions: replica.condition.list(),
       followers,
       follower_details: replica.followers(),
       leader_contact: replica.leaderContact(),
