@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryLog, RaftInvariantError, decideAppend, makeEntry, validateAppend } from '../src/index.ts';
+import { ENTRY_COMMAND, MemoryLog, RaftInvariantError, applyBound, compactionPoint, decideAppend, decideSnapshot, makeEntry, validateAppend } from '../src/index.ts';
 import type { AppendDecision, Entry, FollowerView } from '../src/index.ts';
 import { entries, logOf, request } from './helpers.ts';
 
@@ -83,8 +83,27 @@ describe('decideAppend: continuity', () => {
     expect(d.response.match_index).toBe(4);
   });
 
-  it('crashes rather than truncate a committed entry', () => {
-    expect(() => decideAppend(view(logOf([1, 1, 2]), 3, 3), request({ term: 3, prev_index: 2, prev_term: 1, entries: entries(2, [3]) }))).toThrow(RaftInvariantError);
+  it('never truncates an applied entry: a conflict there is answered diverged (only a snapshot repairs it)', () => {
+    const log = logOf([1, 1, 2]);
+    const d = decideAppend(view(log, 3, 3), request({ term: 3, prev_index: 2, prev_term: 1, entries: entries(2, [3]) }));
+    expect(d).toMatchObject({ kind: 'reject', response: { success: false, reason: 'diverged', diverged_at: 3 } });
+    expect(log.lastIndex()).toBe(3);
+  });
+
+  it('takes a same-term entry with other bytes as a conflict, not as already held', () => {
+    const held = logOf([1, 1, 1]);
+    const other = makeEntry(3, 1, ENTRY_COMMAND, new Uint8Array([42, 42]));
+    // Not applied yet: truncated and replaced by the leader's entry.
+    const d = accepted(decideAppend(view(held, 1, 2), request({ prev_index: 2, prev_term: 1, entries: [other] })));
+    expect(d.truncate_from).toBe(3);
+    expect(d.append).toEqual([other]);
+    // Applied already: diverged.
+    expect(decideAppend(view(held, 1, 3), request({ prev_index: 2, prev_term: 1, entries: [other] }))).toMatchObject({ kind: 'reject', response: { reason: 'diverged', diverged_at: 3 } });
+  });
+
+  it('answers diverged when its applied entry at prev_index has another term', () => {
+    const d = decideAppend(view(logOf([1, 1, 1]), 2, 3), request({ term: 2, prev_index: 3, prev_term: 2, entries: [] }));
+    expect(d).toMatchObject({ kind: 'reject', response: { reason: 'diverged', diverged_at: 3 } });
   });
 });
 
@@ -137,10 +156,22 @@ describe('decideAppend: commit', () => {
     expect(d.commit_to).toBe(4);
   });
 
-  it('persists the request term', () => {
-    const d = accepted(decideAppend(view(logOf([1]), 1), request({ term: 4, prev_index: 1, prev_term: 1, entries: [] })));
-    expect(d.term).toBe(4);
-    expect(d.response.term).toBe(4);
+  it('persists the request term once the log proves it: an entry of that term, or prev_term', () => {
+    const withEntry = accepted(decideAppend(view(logOf([1]), 1), request({ term: 4, prev_index: 1, prev_term: 1, entries: entries(1, [4]) })));
+    expect(withEntry.term).toBe(4);
+    const atPrev = accepted(decideAppend(view(logOf([1, 4]), 1), request({ term: 4, prev_index: 2, prev_term: 4, entries: [] })));
+    expect(atPrev.term).toBe(4);
+  });
+
+  it('keeps its term for a higher-term append that carries no entry of that term (a heartbeat proves nothing)', () => {
+    const d = accepted(decideAppend(view(logOf([1]), 1), request({ term: 1001, prev_index: 1, prev_term: 1, entries: [] })));
+    expect(d.term).toBe(1);
+    expect(d.response.term).toBe(1001);
+  });
+
+  it('refuses appends from any node but the configured leader with 409 wrong_leader', () => {
+    const d = decideAppend(view(logOf([1])), request({ leader_id: 'node-9', prev_index: 1, prev_term: 1, entries: [] }));
+    expect(d).toMatchObject({ kind: 'invalid', status: 409, code: 'wrong_leader' });
   });
 });
 
@@ -198,5 +229,47 @@ describe('decideAppend: bad input is refused and nothing is persisted', () => {
     const e = makeEntry(3, 1, 0, new Uint8Array(0));
     expect(validateAppend(request({ prev_index: 2, prev_term: 1, entries: [e] }))).toBeNull();
     expect(validateAppend(request({ prev_index: 2, prev_term: 1, entries: [{ ...e, type: 1 }] }))).toMatch(/checksum/);
+  });
+});
+
+describe('decideSnapshot', () => {
+  const offer = (over: Partial<Parameters<typeof decideSnapshot>[1]> = {}): Parameters<typeof decideSnapshot>[1] => ({ index: 5, term: 1, leader_term: 2, repair: false, ...over });
+
+  it('refuses a snapshot from an older term', () => {
+    expect(decideSnapshot(view(logOf([1, 1]), 3, 2), offer({ leader_term: 2 }))).toMatchObject({ kind: 'refuse', status: 409, code: 'stale_term' });
+  });
+
+  it('ignores a snapshot older than the applied state (a delayed transfer would move it back)', () => {
+    expect(decideSnapshot(view(logOf(new Array<number>(8).fill(1)), 2, 8), offer({ index: 5 }))).toMatchObject({ kind: 'ignore' });
+  });
+
+  it('ignores one at its applied index when the log matches there', () => {
+    expect(decideSnapshot(view(logOf([1, 1, 1, 1, 1]), 2, 5), offer({ index: 5 }))).toMatchObject({ kind: 'ignore' });
+  });
+
+  it('keeps the log after the snapshot index when it holds that index with the same term', () => {
+    expect(decideSnapshot(view(logOf([1, 1, 1, 1, 1, 1, 1]), 2, 2), offer({ index: 5 }))).toEqual({ kind: 'install', keep_log: true });
+  });
+
+  it('resets the log when it does not hold the snapshot index, or holds it with another term', () => {
+    expect(decideSnapshot(view(logOf([1, 1]), 2, 2), offer({ index: 5 }))).toEqual({ kind: 'install', keep_log: false });
+    expect(decideSnapshot(view(logOf([1, 1, 1, 1, 2, 2]), 2, 2), offer({ index: 5, term: 1 }))).toEqual({ kind: 'install', keep_log: false });
+  });
+
+  it('installs a repair whatever its index, and resets the log', () => {
+    expect(decideSnapshot(view(logOf(new Array<number>(8).fill(1)), 2, 8), offer({ index: 5, repair: true }))).toEqual({ kind: 'install', keep_log: false });
+  });
+});
+
+describe('applyBound and compactionPoint', () => {
+  it('applies only what is committed and durable', () => {
+    expect(applyBound(10, 7)).toBe(7);
+    expect(applyBound(5, 7)).toBe(5);
+  });
+
+  it('compacts only applied entries, keeps retain entries, and on the leader what a follower needs', () => {
+    expect(compactionPoint({ applied: 50, last: 100, retain: 10 })).toBe(50);
+    expect(compactionPoint({ applied: 100, last: 100, retain: 10 })).toBe(90);
+    expect(compactionPoint({ applied: 100, last: 100, retain: 0, needed: 40 })).toBe(39);
   });
 });

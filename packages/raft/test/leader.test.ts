@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LeaderCore, RaftInvariantError } from '../src/index.ts';
 import type { LeaderOptions, MemoryLog } from '../src/index.ts';
-import { appendsTo, leaderOptions, logOf, matchOf, ok, ranges, reject } from './helpers.ts';
+import { appendsTo, entries, leaderOptions, logOf, matchOf, ok, ranges, reject } from './helpers.ts';
 
 function ones(n: number): number[] {
   return new Array<number>(n).fill(1);
@@ -198,7 +198,9 @@ describe('LeaderCore: heartbeats and commit updates', () => {
     const { core, log } = leaderWith(3, { heartbeat_ms: 100 });
     catchUp(core, log, 'a', 0);
     catchUp(core, log, 'b', 0);
-    const commitNews = core.poll(0, log); // both learn commit 3 at once
+    expect(core.ready(0, log).persist_commit).toBe(3);
+    core.onCommitPersisted(3);
+    const commitNews = core.poll(0, log); // both learn commit 3 at once, once it is persisted
     expect(commitNews.map((a) => a.kind === 'append' && a.entries.length === 0 && a.commit)).toEqual([3, 3]);
     ackAll(core, commitNews, 'a', 0);
     ackAll(core, commitNews, 'b', 0);
@@ -213,6 +215,8 @@ describe('LeaderCore: heartbeats and commit updates', () => {
     const sent = core.poll(0, log);
     ackAll(core, sent, 'a', 1); // commit 5 thanks to a; b answered nothing yet
     ackAll(core, sent, 'b', 1);
+    expect(appendsTo(core.poll(2, log), 'a')).toEqual([]); // commit 5 is not persisted yet: not told
+    core.onCommitPersisted(5);
     const update = core.poll(2, log);
     expect(appendsTo(update, 'a')).toEqual([expect.objectContaining({ prev_index: 5, entries: [], commit: 5 })]);
     expect(appendsTo(update, 'b')).toEqual([expect.objectContaining({ prev_index: 5, entries: [], commit: 5 })]);
@@ -332,7 +336,7 @@ describe('LeaderCore: health', () => {
     catchUp(core, log, 'b', 0);
     core.requestSnapshot('a');
     const snap = core.poll(1, log).filter((a) => a.kind === 'snapshot');
-    expect(snap).toEqual([{ kind: 'snapshot', follower: 'a', epoch: expect.any(Number) as number }]);
+    expect(snap).toEqual([{ kind: 'snapshot', follower: 'a', epoch: expect.any(Number) as number, repair: false, reason: 'resync forced by an operator' }]);
     expect(core.follower('a').health).toBe('desynced');
     expect(appendsTo(core.poll(2, log), 'a')).toEqual([]); // appends pause during the transfer
     core.onLocalAppend(21);
@@ -421,5 +425,100 @@ describe('LeaderCore: options are checked and used', () => {
     expect(run({ lag_healthy_max: 6, failures_lagging: 1 })).toBe('lagging');
     expect(run({ lag_healthy_max: 6, failures_lagging: 2, silence_lagging_ms: 19 })).toBe('lagging');
     expect(run({ resync_threshold: 5 })).toBe('desynced');
+  });
+});
+
+describe('LeaderCore: what is persisted, applied and acknowledged (ready)', () => {
+  it('applies and acknowledges quorum writes only once the commit index is persisted and applied', () => {
+    const { core, log } = leaderWith(4);
+    ackAll(core, core.poll(0, log), 'a', 1);
+    expect(core.commitIndex()).toBe(4);
+    const rd = core.ready(2, log);
+    expect(rd.persist_commit).toBe(4);
+    expect(rd.apply_to).toBe(0);
+    expect(core.ackIndex('leader')).toBe(4);
+    expect(core.ackIndex('quorum')).toBe(0);
+    core.onCommitPersisted(4);
+    expect(core.ready(3, log)).toMatchObject({ persist_commit: null, apply_to: 4 });
+    expect(core.ackIndex('quorum')).toBe(0); // not applied yet
+    core.onApplied(4);
+    expect(core.ackIndex('quorum')).toBe(4);
+    expect(core.ackIndex('all')).toBe(0); // b holds nothing
+  });
+
+  it('refuses to apply past the persisted commit (a broken driver is a broken invariant)', () => {
+    const { core } = leaderWith(4);
+    expect(() => core.onApplied(1)).toThrow(RaftInvariantError);
+  });
+
+  it('opens a term above a follower that answers with a higher term, and sends nothing until then', () => {
+    const { core, log } = leaderWith(3);
+    const sent = core.poll(0, log);
+    const a = appendsTo(sent, 'a')[0] as (typeof sent)[0];
+    core.onAppendRefused('a', a.epoch, 1, { status: 409, code: 'stale_term', term: 1001 });
+    const rd = core.ready(2, log);
+    expect(rd.open_term).toBe(1002);
+    expect(rd.sends).toEqual([]);
+    core.onTermOpened(1002);
+    log.append(entries(3, [1002]));
+    core.onLocalAppend(4);
+    expect(core.ready(3, log).open_term).toBeNull();
+  });
+
+  it('resyncs (with a repair snapshot) a follower whose appends are refused again and again at one index', () => {
+    const { core, log } = leaderWith(3, { refusals_resync: 3, retry_backoff_ms_max: 1 });
+    for (let i = 0; i < 3; i++) {
+      const now = 200 * i;
+      const sent = appendsTo(core.poll(now, log), 'a');
+      expect(sent.length).toBeGreaterThan(0);
+      core.onAppendRefused('a', (sent[0] as (typeof sent)[0]).epoch, now + 1, { status: 500, code: 'internal' });
+    }
+    const p = core.follower('a');
+    expect(p.health).toBe('desynced');
+    expect(p.desync_reason).toMatch(/refused 3 times at index 1/);
+    expect(core.poll(100, log).filter((x) => x.kind === 'snapshot')).toEqual([expect.objectContaining({ follower: 'a', repair: true })]);
+  });
+
+  it('resyncs a follower that answers diverged, with a repair snapshot', () => {
+    const { core, log } = leaderWith(3);
+    const sent = appendsTo(core.poll(0, log), 'a');
+    core.onAppendResult('a', (sent[0] as (typeof sent)[0]).epoch, { success: false, term: 1, match_index: 0, last_index: 3, reason: 'diverged', diverged_at: 2 }, 1, 1);
+    expect(core.follower('a')).toMatchObject({ health: 'desynced', repair: true, desync_reason: expect.stringMatching(/index 2 differs/) as string });
+  });
+
+  it('treats a follower that reports a new storage id as empty: match 0 and a snapshot', () => {
+    const { core, log } = leaderWith(5);
+    catchUp(core, log, 'a', 0);
+    const p = core.follower('a');
+    core.onAppendResult('a', p.epoch, { ...ok(5), storage_id: 's1' }, 1, 1);
+    expect(p.match_index).toBe(5);
+    core.onAppendResult('a', p.epoch, { ...ok(5), storage_id: 's2' }, 2, 1);
+    expect(p).toMatchObject({ match_index: 0, health: 'desynced', needs_snapshot: true });
+    expect(p.desync_reason).toMatch(/storage is new/);
+  });
+
+  it('after a snapshot install, counts only the snapshot index: answers to older sends no longer raise the match', () => {
+    const { core, log } = leaderWith(20, { heartbeat_ms: 1000 });
+    const early = appendsTo(core.poll(0, log), 'a'); // entries 1..20 in flight to a
+    core.requestSnapshot('a');
+    core.onAppendFailed('a', (early[0] as (typeof early)[0]).epoch, 1);
+    const snap = core.poll(2, log).filter((x) => x.kind === 'snapshot');
+    expect(snap).toHaveLength(1);
+    core.onSnapshotResult('a', (snap[0] as (typeof snap)[0]).epoch, true, 10, 3);
+    expect(core.follower('a').match_index).toBe(10);
+    // A delayed answer to the send from before the install: the follower may have dropped those entries.
+    for (const a of early) core.onAppendResult('a', a.epoch, ok(matchOf(a)), 4, 1);
+    expect(core.follower('a').match_index).toBe(10);
+    expect(core.commitIndex()).toBe(10);
+  });
+
+  it('compacts only what is applied, what no healthy follower needs, keeping retain entries', () => {
+    const { core, log } = leaderWith(30);
+    catchUp(core, log, 'a', 0);
+    core.onAppendResult('b', core.follower('b').epoch, ok(12), 0, 1);
+    core.onCommitPersisted(core.commitIndex());
+    core.onApplied(25);
+    expect(core.compactionTarget(log, 0)).toBe(12);
+    expect(core.compactionTarget(log, 25)).toBe(5);
   });
 });

@@ -29,6 +29,7 @@ export function mountPublicApi(app: Hono, deps: PublicMountDeps): void {
       leaderId: () => replica.leader.id,
       clusterSize: () => config.replication.nodes.length,
       status: () => (replica.inSync().ok ? 'healthy' : 'degraded'),
+      conditions: () => replica.condition.list(),
     },
     logger: deps.logger,
   });

@@ -11,11 +11,11 @@ import type { ReplicationConfig } from '../config/types.ts';
 import { applySlice } from './apply-slice.ts';
 import type { NodeCondition } from './condition.ts';
 import { ReplicationError } from './errors.ts';
-import type { Clock, ReplicaLog, ReplicaState, SnapshotReceiver, TimerHandle } from './ports.ts';
+import type { Clock, DigestState, ReplicaLog, ReplicaState, SnapshotReceiver, TimerHandle } from './ports.ts';
 import type { ReplicationEvent, ReplicationObserver, ResyncStats } from './stats.ts';
 import { isDiskFull } from './storage-errors.ts';
 import { IndexWaiters } from './waiters.ts';
-import { SNAPSHOT_CHUNKS_INFLIGHT_MAX, chunkCrc32, decodeAppendRequest, decodeSnapshotChunk, encode } from './wire.ts';
+import { SNAPSHOT_CHUNKS_INFLIGHT_MAX, WireError, chunkCrc32, decode, decodeAppendRequest, decodeSnapshotChunk, encode } from './wire.ts';
 import type { SnapshotChunk } from './wire.ts';
 
 export interface FollowerHooks {
@@ -38,7 +38,12 @@ export interface FollowerDeps {
   condition: NodeCondition;
   /** This node's storage id, sent with every answer: a new one tells the leader its data is new. */
   storage_id: string;
+  /** The state's digest, which the leader compares with its own (none: /_raft/digest answers 404). */
+  digest?: DigestState;
 }
+
+/** How long a digest request waits for this node to reach the leader's index before it is computed. */
+const DIGEST_WAIT_MS = 1000;
 
 /** How long an append that arrives ahead of its predecessor waits for it (reordered delivery). */
 const GAP_WAIT_MS = 250;
@@ -380,6 +385,35 @@ export class FollowerHandler {
     // Entries kept past the snapshot may be committed already.
     this.applyTo(Math.min(log.meta('commit_index'), log.lastIndex()));
     return { ok: true, installed: true, applied_index: state.appliedIndex(), phases };
+  }
+
+  /**
+   * POST /_raft/digest: the state's digest at this node's applied index, for the leader to compare
+   * with its own at the same index. It waits (bounded) until this node reached the index asked for.
+   */
+  async handleDigest(body: Uint8Array): Promise<Buffer> {
+    const digest = this.d.digest;
+    if (digest === undefined) throw new ReplicationError(404, 'no_digest', 'this node computes no state digest');
+    let req: { cluster_id: string; leader_id: string; term: number; index: number };
+    try {
+      const o = decode(body) as Record<string, unknown>;
+      if (typeof o.cluster_id !== 'string' || typeof o.leader_id !== 'string' || !Number.isSafeInteger(o.term) || !Number.isSafeInteger(o.index)) throw new WireError('digest request needs cluster_id, leader_id, term, index');
+      req = { cluster_id: o.cluster_id, leader_id: o.leader_id, term: o.term as number, index: o.index as number };
+    } catch (err) {
+      throw new ReplicationError(400, 'bad_digest_request', (err as Error).message);
+    }
+    this.checkRequest(req.cluster_id, req.leader_id, req.term);
+    const clock = this.d.clock;
+    const deadline = clock.now() + DIGEST_WAIT_MS;
+    while (this.d.state.appliedIndex() < req.index && clock.now() < deadline && !this.stopped) {
+      await new Promise<void>((resolve) => clock.setTimeout(resolve, 20));
+    }
+    try {
+      const d = await digest();
+      return encode({ index: d.index, term: d.term, checksum: d.checksum });
+    } catch (err) {
+      throw new ReplicationError(503, 'digest_failed', `state digest failed: ${(err as Error).message}`);
+    }
   }
 
   stop(): void {

@@ -11,7 +11,9 @@ import type { NodeSpec, ReplicationConfig } from '../config/types.ts';
 import { applySlice } from './apply-slice.ts';
 import type { NodeCondition } from './condition.ts';
 import { ReplicationError } from './errors.ts';
-import type { Clock, ReplicaLog, ReplicaState, SnapshotShipper, TimerHandle } from './ports.ts';
+import type { Clock, DigestState, ReplicaLog, ReplicaState, SnapshotShipper, TimerHandle } from './ports.ts';
+import { StateComparer, state_compare_after_snapshot_ms, state_compare_every_ms } from './state-compare.ts';
+import type { StateCheck } from './state-compare.ts';
 import type { ReplicationEvent, ReplicationObserver, ResyncStats } from './stats.ts';
 import { isDiskFull } from './storage-errors.ts';
 import type { Transport } from './transport.ts';
@@ -53,6 +55,8 @@ export interface LeaderDeps {
   logger: Logger;
   hooks: LeaderHooks;
   condition: NodeCondition;
+  /** The state's digest, for comparing followers' states with the leader's (none: no comparisons). */
+  digest?: DigestState;
 }
 
 /** A compaction is considered this often. */
@@ -77,6 +81,10 @@ export class LeaderDriver {
   private readonly followersById: Map<string, NodeSpec>;
   private lastHealth = new Map<string, FollowerHealth>();
   private readonly unsubscribe: () => void;
+  private readonly comparer: StateComparer | null;
+  private lastCompareMs = 0;
+  /** Followers whose state is compared at the next tick after this time (a snapshot was installed). */
+  private readonly compareSoon = new Map<string, number>();
   readonly proposals_queued_max: number;
   readonly batchSizes: number[] = [];
   private readonly d: LeaderDeps;
@@ -113,6 +121,24 @@ export class LeaderDriver {
     // A (re)started leader continues its log in a new term, opened by a NOOP entry.
     this.core.requireTerm(this.term + 1);
     this.appliedWaiters = new IndexWaiters(() => state.appliedIndex(), deps.clock);
+    this.lastCompareMs = deps.clock.now();
+    this.comparer =
+      deps.digest === undefined
+        ? null
+        : new StateComparer({
+            cfg,
+            self,
+            digest: deps.digest,
+            transport: deps.transport,
+            clock: deps.clock,
+            logger: deps.logger,
+            term: () => this.term,
+            onMismatch: (id, detail) => {
+              this.core.requestSnapshot(id, detail, true);
+              deps.hooks.event({ kind: 'diverged', follower: id, detail });
+              this.step();
+            },
+          });
     this.unsubscribe = deps.condition.onChange(() => {
       if (!deps.condition.has('disk_full') && !this.stopped) {
         this.step();
@@ -388,6 +414,7 @@ export class LeaderDriver {
       this.lastCompactMs = now;
       this.compact();
     }
+    this.maybeCompareStates(now);
     for (const f of this.core.followers()) {
       const before = this.lastHealth.get(f.id);
       if (before !== f.health) {
@@ -399,6 +426,29 @@ export class LeaderDriver {
         }
       }
     }
+  }
+
+  /** The last state comparison with each follower (sync-status shows it). */
+  stateChecks(): Map<string, StateCheck> {
+    return this.comparer?.last ?? new Map<string, StateCheck>();
+  }
+
+  /** Periodically, and soon after a snapshot install, compares healthy followers' states with the leader's. */
+  private maybeCompareStates(now: number): void {
+    if (this.comparer === null) return;
+    const due = new Set<string>();
+    if (now - this.lastCompareMs >= state_compare_every_ms) {
+      this.lastCompareMs = now;
+      for (const f of this.core.followers()) due.add(f.id);
+    }
+    for (const [id, at] of this.compareSoon) {
+      if (now >= at) {
+        due.add(id);
+        this.compareSoon.delete(id);
+      }
+    }
+    const specs = [...due].filter((id) => this.core.follower(id).health === 'healthy').map((id) => this.followersById.get(id)).filter((f): f is NodeSpec => f !== undefined);
+    if (specs.length > 0) void this.comparer.compare(specs);
   }
 
   private compact(): void {
@@ -538,6 +588,7 @@ export class LeaderDriver {
     hooks.observer?.snapshotSent?.(id, ok, bytes, performance.now() - startedPerf);
     hooks.event({ kind: ok ? 'resync_succeeded' : 'resync_failed', follower: id, detail: message });
     this.core.onSnapshotResult(id, a.epoch, ok, index, clock.now());
+    if (ok) this.compareSoon.set(id, clock.now() + state_compare_after_snapshot_ms);
     const waiters = this.snapshotWaiters.get(id) ?? [];
     this.snapshotWaiters.delete(id);
     for (const w of waiters) w({ ok, message });

@@ -69,6 +69,16 @@ export interface ReplicaState {
   applyEntries(entries: Entry[]): number;
 }
 
+/** The state's checksum at its applied index, read in one consistent read (off the event loop). */
+export interface StateDigest {
+  index: number;
+  term: number;
+  checksum: string;
+}
+
+/** Computes a StateDigest of the node's state now. */
+export type DigestState = () => Promise<StateDigest>;
+
 /** The leader's side of a snapshot: a consistent copy of its state, streamed to one follower. */
 export interface SnapshotShipper {
   /**

@@ -36,7 +36,7 @@ function followerReplica(): Replica<DocumentStore> {
 }
 
 function leaderSelf(): NodeSelf {
-  const follower = { address: '', last_replicated_index: 0, next_index: 0, last_latency_ms: 3, consecutive_failures: 0, last_success_at: null, snapshot_in_progress: false };
+  const follower = { address: '', desync_reason: null, state_check: null, last_replicated_index: 0, next_index: 0, last_latency_ms: 3, consecutive_failures: 0, last_success_at: null, snapshot_in_progress: false };
   return {
     node_id: 'node-1', cluster_id: 'test', address: 'a:1', role: 'leader', leader_id: 'node-1', term: 4, commit_index: 120, applied_index: 120, last_log_index: 120,
     in_sync: true, status: 'leader', version: '0.1.0', started_at: new Date().toISOString(), uptime_s: 50, write_rate_per_s: 7, query_rate_per_s: 2,

@@ -1,5 +1,6 @@
 // What the public API consumes. The node wires real implementations; tests pass fakes.
 
+import type { Condition } from '../../replication/condition.ts';
 import type { Logger } from 'pino';
 import type { CairnConfig, WriteConcern } from '../../config/types.ts';
 import type { WorkspaceLimiter } from '../../limits/workspace-limiter.ts';
@@ -28,6 +29,8 @@ export interface ClusterInfo {
   status?(): string;
   /** 0..1; defaults to the 1-minute load average over the CPU count. */
   loadFactor?(): number;
+  /** What keeps the node from serving as it should (fsync failed, disk full, recovering): /health is then unhealthy (503). */
+  conditions?(): readonly Condition[];
 }
 
 export interface PublicApiDeps {

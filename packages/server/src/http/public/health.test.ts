@@ -4,7 +4,7 @@ import { HashingEmbedder } from '../../embed/hashing.ts';
 import { NodeCondition } from '../../replication/condition.ts';
 import { openTestStore } from '../../store/testing.ts';
 import { createPublicApi } from './app.ts';
-import type { HealthClusterInfo } from './health.ts';
+import type { ClusterInfo } from './deps.ts';
 import { FakeReplicator, openTestApi, testConfig } from './testing.ts';
 
 interface Health {
@@ -52,7 +52,7 @@ describe('GET /health with a node condition set', () => {
   function withConditions() {
     const t = openTestStore({ embedder: new HashingEmbedder({ dim: 64 }) });
     const condition = new NodeCondition();
-    const cluster: HealthClusterInfo = { leaderId: () => 'node-1', clusterSize: () => 3, status: () => 'healthy', conditions: () => condition.list() };
+    const cluster: ClusterInfo = { leaderId: () => 'node-1', clusterSize: () => 3, status: () => 'healthy', conditions: () => condition.list() };
     const app = createPublicApi({ config: testConfig(), nodeId: 'node-1', store: () => t.store, replicator: new FakeReplicator(t), cluster, logger: pino({ level: 'silent' }) });
     return { app, condition, [Symbol.dispose]: () => t.close() };
   }

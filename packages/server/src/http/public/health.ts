@@ -6,9 +6,7 @@
 import { cpus, loadavg } from 'node:os';
 import type { Context } from 'hono';
 import type { ActivityTracker } from './activity.ts';
-import type { Condition } from '../../replication/condition.ts';
 import type { RouteDeps } from './context.ts';
-import type { ClusterInfo } from './deps.ts';
 import { ApiError } from './errors.ts';
 import { workspace_id_pattern, workspace_id_rule } from '../../store/validate.ts';
 
@@ -30,9 +28,6 @@ export interface WorkspaceHealth {
  * ClusterInfo as /health reads it: `conditions` (the node's replica.condition.list()) when the
  * node wires it. Any condition set makes the node unhealthy.
  */
-export interface HealthClusterInfo extends ClusterInfo {
-  conditions?(): readonly Condition[];
-}
 
 function round2(x: number): number {
   return Math.round(x * 100) / 100;
@@ -70,7 +65,7 @@ export function healthHandler(deps: RouteDeps, activity: ActivityTracker, clock:
       return deps.limiter.active(ws) > 0 || (last !== null && now - last < active_window_ms);
     }).length;
     const load = deps.cluster.loadFactor?.() ?? (loadavg()[0] ?? 0) / Math.max(1, cpus().length);
-    const conditions = (deps.cluster as HealthClusterInfo).conditions?.() ?? [];
+    const conditions = deps.cluster.conditions?.() ?? [];
     const unhealthy = conditions.length > 0;
     return c.json({
       status: unhealthy ? 'unhealthy' : (deps.cluster.status?.() ?? 'healthy'),
