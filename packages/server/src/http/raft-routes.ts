@@ -2,9 +2,13 @@
 // (X-Cairn-Secret, constant-time compared) and msgpack bodies; health, sync-status and
 // resync_stats are open JSON for dashboards; force-resync needs the operator token when one is
 // configured.
+import fs from 'node:fs';
+import { Readable } from 'node:stream';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { ReplicationError } from '../replication/errors.ts';
+import { STATE_COPY_HEADERS, StateCopyBusy, encodeLogEntriesPage } from '../replication/recovery.ts';
+import type { StateCopy } from '../replication/recovery.ts';
 import type { Replica } from '../replication/replica.ts';
 import type { StateMachine } from '../replication/state.ts';
 import { MSGPACK, encode } from '../replication/wire.ts';
@@ -53,6 +57,17 @@ export function createRaftRoutes<S extends StateMachine>(deps: RaftRouteDeps<S>)
     if (denied) return denied;
     try {
       const out = await replica.handleAppend(await readBody(c));
+      return c.body(new Uint8Array(out), 200, { 'content-type': MSGPACK });
+    } catch (err) {
+      return failure(c, err);
+    }
+  });
+
+  app.post('/digest', async (c) => {
+    const denied = requireSecret(c);
+    if (denied) return denied;
+    try {
+      const out = await replica.handleDigest(await readBody(c));
       return c.body(new Uint8Array(out), 200, { 'content-type': MSGPACK });
     } catch (err) {
       return failure(c, err);
@@ -115,6 +130,8 @@ export function createRaftRoutes<S extends StateMachine>(deps: RaftRouteDeps<S>)
         next_index: f.next_index,
         last_success_at: f.last_success_at,
         snapshot_in_progress: f.snapshot_in_progress,
+        desync_reason: f.desync_reason,
+        state_check: f.state_check,
       })),
     });
   });
@@ -178,6 +195,50 @@ export function createRaftRoutes<S extends StateMachine>(deps: RaftRouteDeps<S>)
     };
     if (Number.isSafeInteger(lo) && Number.isSafeInteger(hi) && hi >= lo && hi - lo <= 100_000 && hi > 0) body.log = replica.log.checksums(lo, hi);
     return c.json(body);
+  });
+
+  // For a leader recovering what it lost (replication/recovery.ts): where this node's log is, a
+  // page of its entries, and a consistent copy of its state. Guarded by the cluster secret.
+  app.get('/log-position', (c) => {
+    const denied = requireSecret(c);
+    if (denied) return denied;
+    return c.json(replica.logPosition());
+  });
+
+  app.get('/log-entries', (c) => {
+    const denied = requireSecret(c);
+    if (denied) return denied;
+    const answer = replica.logEntries(c.req.query('from'), c.req.query('to'));
+    if (answer.status !== 200) return c.json({ error: answer.error }, answer.status);
+    return c.body(new Uint8Array(encodeLogEntriesPage(answer.page)), 200, { 'content-type': MSGPACK });
+  });
+
+  app.get('/state-snapshot', async (c) => {
+    const denied = requireSecret(c);
+    if (denied) return denied;
+    let copy: StateCopy;
+    try {
+      copy = await replica.stateCopy();
+    } catch (err) {
+      if (!(err instanceof StateCopyBusy)) throw err;
+      c.header('Retry-After', '1');
+      return c.json({ error: { code: 'busy', message: err.message } }, 503);
+    }
+    const file = fs.createReadStream(copy.file);
+    file.once('close', () => copy.release());
+    // Deleted even if the answer is never read to its end (the reader keeps its open file).
+    setTimeout(() => copy.release(), cfg.snapshot_timeout_s * 1000).unref();
+    return new Response(Readable.toWeb(file) as ReadableStream<Uint8Array>, {
+      status: 200,
+      headers: {
+        'content-type': 'application/vnd.sqlite3',
+        'content-length': String(copy.bytes),
+        [STATE_COPY_HEADERS.index]: String(copy.index),
+        [STATE_COPY_HEADERS.term]: String(copy.term),
+        [STATE_COPY_HEADERS.bytes]: String(copy.bytes),
+        [STATE_COPY_HEADERS.sha256]: copy.sha256,
+      },
+    });
   });
 
   return app;

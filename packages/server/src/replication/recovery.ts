@@ -221,7 +221,10 @@ export interface RecoveryOptions<S extends StateMachine> {
   signal?: AbortSignal;
   /** For log_behind_state: once one follower answered, how long to wait for the others (default 2000). */
   grace_ms?: number;
-  /** Pause between rounds of asking the followers that have not answered (default 500). */
+  /**
+   * Pause between rounds of asking the followers that have not answered: from this (default
+   * 100 ms, so a cluster whose nodes start together is soon writable) doubling to 1 s.
+   */
   retry_ms?: number;
   /** Timeout of one position or entries request (default 5000). */
   request_timeout_ms?: number;
@@ -359,7 +362,7 @@ async function askPositions<S extends StateMachine>(opts: RecoveryOptions<S>, re
   const problems = new Map<string, string>();
   const waitMax = opts.wait_ms_max ?? Number.POSITIVE_INFINITY;
   const grace = opts.grace_ms ?? 2000;
-  const retry = opts.retry_ms ?? 500;
+  let retry = opts.retry_ms ?? 100;
   const started = Date.now();
   let firstAnswer: number | null = null;
   for (let round = 0; ; round++) {
@@ -390,6 +393,7 @@ async function askPositions<S extends StateMachine>(opts: RecoveryOptions<S>, re
     if (round === 0 || round % 20 === 0) opts.logger.warn({ reason, waiting }, 'recovery: waiting for followers');
     if (Date.now() - started >= waitMax) throw new Error(`recovery: no answer within ${waitMax} ms from ${waiting.join(', ')}`);
     await sleep(retry, opts.signal);
+    retry = Math.min(Math.max(retry, 1000), retry * 2);
   }
 }
 
