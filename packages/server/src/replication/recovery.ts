@@ -285,7 +285,10 @@ export async function recoverLeaderLog<S extends StateMachine>(opts: RecoveryOpt
   const appliedTerm = state.appliedTerm();
   const term = Math.max(log.meta('term'), ...answered.map((p) => Math.max(p.term, p.last_term)));
   const done = async (r: Omit<RecoveryResult, 'ms' | 'last_index' | 'applied_index'>): Promise<RecoveryResult> => {
+    // A node stopping meanwhile has not recovered: it starts the recovery again next time.
+    opts.signal?.throwIfAborted();
     await log.sync();
+    opts.signal?.throwIfAborted();
     log.setMeta(RECOVERY_PENDING_KEY, 0);
     log.syncNow();
     const result = { ...r, last_index: log.lastIndex(), applied_index: state.appliedIndex(), ms: Math.round(performance.now() - started) };
