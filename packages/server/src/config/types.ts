@@ -59,6 +59,8 @@ export interface ReplicationConfig {
   snapshots_inflight_max: number;
   /** How long a write waits for its write concern before 503, ms. */
   commit_timeout_ms: number;
+  /** How often the leader compares each follower's state checksum with its own, ms (0: never; always after a snapshot). */
+  state_compare_interval_ms: number;
   /** Shared secret for /_raft/append and /_raft/snapshot. Empty = none configured. */
   secret: string;
   /** Token for /_raft/force-resync; empty = open (local cluster). */

@@ -176,6 +176,10 @@ export function createRaftRoutes<S extends StateMachine>(deps: RaftRouteDeps<S>)
 
   // The state checksum hashes the whole state: computed once per applied index, not per call.
   let cached: { applied: number; checksum: string } | null = null;
+  // A snapshot install replaces the state at the same applied index (a repair): computed again.
+  replica.onChange(() => {
+    cached = null;
+  });
   const stateChecksum = (): string => {
     const applied = replica.appliedIndex();
     if (cached?.applied !== applied) cached = { applied, checksum: deps.stateChecksum() };

@@ -122,7 +122,7 @@ export function registerReplicationMetrics<S extends StateMachine>(registry: Reg
   let lastCounted: ReplicationEvent | null = null;
   new Counter({
     name: 'cairn_raft_events_total',
-    help: 'Replication events (desynced, resync_started, resync_succeeded, resync_failed, health_changed, snapshot_installed, leader_started) since start',
+    help: 'Replication events (desynced, diverged, resync_started, resync_succeeded, resync_failed, health_changed, snapshot_installed, leader_started) since start',
     labelNames: ['kind'],
     registers,
     collect() {

@@ -12,7 +12,7 @@ import { applySlice } from './apply-slice.ts';
 import type { NodeCondition } from './condition.ts';
 import { ReplicationError } from './errors.ts';
 import type { Clock, DigestState, ReplicaLog, ReplicaState, SnapshotShipper, TimerHandle } from './ports.ts';
-import { StateComparer, state_compare_after_snapshot_ms, state_compare_every_ms } from './state-compare.ts';
+import { StateComparer, state_compare_after_snapshot_ms } from './state-compare.ts';
 import type { StateCheck } from './state-compare.ts';
 import type { ReplicationEvent, ReplicationObserver, ResyncStats } from './stats.ts';
 import { isDiskFull } from './storage-errors.ts';
@@ -437,7 +437,8 @@ export class LeaderDriver {
   private maybeCompareStates(now: number): void {
     if (this.comparer === null) return;
     const due = new Set<string>();
-    if (now - this.lastCompareMs >= state_compare_every_ms) {
+    const every = this.d.cfg.state_compare_interval_ms;
+    if (every > 0 && now - this.lastCompareMs >= every) {
       this.lastCompareMs = now;
       for (const f of this.core.followers()) due.add(f.id);
     }

@@ -62,7 +62,7 @@ const CLUSTER = 'recovery-test';
 const cfg: ReplicationConfig = {
   cluster_id: CLUSTER, nodes: [], leader: 'node-1', batch_size: 100, flush_interval_ms: 5, resync_threshold: 1000, snapshot_timeout_s: 30,
   write_concern: 'quorum', inflight_batches_max: 4, failures_lagging: 3, silence_lagging_ms: 3000, lag_healthy_max: 100, append_timeout_ms: 1000,
-  heartbeat_ms: 200, log_retain_entries: 10_000, snapshots_inflight_max: 1, commit_timeout_ms: 5000, secret: 's3cret', operator_token: '',
+  heartbeat_ms: 200, log_retain_entries: 10_000, snapshots_inflight_max: 1, commit_timeout_ms: 5000, state_compare_interval_ms: 0, secret: 's3cret', operator_token: '',
 };
 
 interface Node {

@@ -13,6 +13,7 @@ import type { Identity, StorageCheck } from './identity.ts';
 import { FileSnapshotReceiver, FileSnapshotShipper } from './file-snapshots.ts';
 import { LeaderDriver } from './leader-driver.ts';
 import { systemClock } from './ports.ts';
+import { stateDigestOf } from '../store/state-digest.ts';
 import { DiskSpaceWatch, disk_check_ms_default, disk_free_bytes_min_default } from './storage-errors.ts';
 import { logPosition, makeStateCopy, readLogEntries, recoverAlone, recoverLeaderLog } from './recovery.ts';
 import type { LogEntriesAnswer, LogPosition, StateCopy } from './recovery.ts';
@@ -36,6 +37,10 @@ export interface FollowerStatus {
   consecutive_failures: number;
   last_success_at: string | null;
   snapshot_in_progress: boolean;
+  /** Why it is desynced, or null. */
+  desync_reason: string | null;
+  /** The last comparison of its state with the leader's, or null. */
+  state_check: { at: string; leader_index: number; follower_index: number | null; result: string; detail: string } | null;
 }
 
 export class Replica<S extends StateMachine> {
@@ -114,6 +119,7 @@ export class Replica<S extends StateMachine> {
         hooks: { ...hooks, onDiskFull: () => this.diskWatch.start() },
         condition: this.condition,
         storage_id: this.identity.storage_id,
+        digest: () => stateDigestOf(this.state.file),
       });
     }
   }
@@ -146,6 +152,7 @@ export class Replica<S extends StateMachine> {
       logger,
       hooks: { ...hooks, onDiskFull: () => this.diskWatch.start() },
       condition: this.condition,
+      digest: () => stateDigestOf(this.state.file),
     });
   }
 
@@ -307,6 +314,11 @@ export class Replica<S extends StateMachine> {
     return this.follower.handleSnapshotChunk(body);
   }
 
+  handleDigest(body: Uint8Array): Promise<Buffer> {
+    if (this.follower === null) return Promise.reject(new ReplicationError(409, 'is_leader', `${this.self.id} is the leader; it answers no digest requests`));
+    return this.follower.handleDigest(body);
+  }
+
   followers(): FollowerStatus[] {
     if (this.driver === null) return [];
     const core = this.driver.core;
@@ -321,6 +333,10 @@ export class Replica<S extends StateMachine> {
       consecutive_failures: p.consecutive_failures,
       last_success_at: p.last_success_ms === null ? null : new Date(p.last_success_ms).toISOString(),
       snapshot_in_progress: p.snapshotting,
+      desync_reason: p.desync_reason,
+      state_check: ((c) => (c === undefined ? null : { at: new Date(c.at_ms).toISOString(), leader_index: c.leader_index, follower_index: c.follower_index, result: c.result, detail: c.detail }))(
+        this.driver?.stateChecks().get(p.id),
+      ),
     }));
   }
 

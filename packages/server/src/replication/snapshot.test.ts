@@ -73,6 +73,7 @@ const cfg: ReplicationConfig = {
   log_retain_entries: 10_000,
   snapshots_inflight_max: 1,
   commit_timeout_ms: 5000,
+  state_compare_interval_ms: 0,
   secret: '',
   operator_token: '',
 };

@@ -29,8 +29,6 @@ export interface StateCompareOptions {
   onMismatch(follower: string, detail: string): void;
 }
 
-/** Periodic comparisons run this often. */
-export const state_compare_every_ms = 30_000;
 /** After a snapshot install, the follower's state is compared this soon. */
 export const state_compare_after_snapshot_ms = 2_000;
 

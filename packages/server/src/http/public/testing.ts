@@ -36,7 +36,7 @@ export function testConfig(overrides: { resource_limits?: Record<string, Workspa
       cluster_id: 'test', nodes: [{ id: 'node-1', address: '127.0.0.1:0' }], leader: 'node-1', batch_size: 100,
       flush_interval_ms: 5, resync_threshold: 1000, snapshot_timeout_s: 60, write_concern: 'quorum', inflight_batches_max: 4,
       failures_lagging: 3, silence_lagging_ms: 3000, lag_healthy_max: 100, append_timeout_ms: 2000, heartbeat_ms: 200,
-      log_retain_entries: 10000, snapshots_inflight_max: 1, commit_timeout_ms: 5000, secret: '', operator_token: '',
+      log_retain_entries: 10000, snapshots_inflight_max: 1, commit_timeout_ms: 5000, state_compare_interval_ms: 0, secret: '', operator_token: '',
     },
     server: {
       host: '127.0.0.1', port: 0, data_dir: '', auth_token: '', body_bytes_max: 1024 * 1024, bulk_documents_max: 100,
