@@ -168,7 +168,7 @@ export class Replica<S extends StateMachine> {
     const signal = this.recoveryStop.signal;
     for (;;) {
       try {
-        await recoverLeaderLog({
+        const r = await recoverLeaderLog({
           log: this.log,
           state: this.state,
           followers: rep.nodes.filter((n) => n.id !== this.self.id),
@@ -181,6 +181,8 @@ export class Replica<S extends StateMachine> {
           progress: (m) => this.condition.set('recovering', `${check.message}; ${m}`),
           onApplied: () => this.onApplied(),
         });
+        const from = r.from_node === null ? 'no follower held anything: a new cluster' : `from ${r.from_node}`;
+        this.event({ kind: 'recovered', detail: `${check.reason}: ${r.recovered_entries} entries ${from}, last index ${r.last_index}, applied ${r.applied_index} (${r.ms} ms)` });
         break;
       } catch (err) {
         if (signal.aborted) return;
