@@ -126,15 +126,26 @@ export interface DataCheck {
   failed_but_present: number;
   /** Unknown-outcome writes that turned out to be applied. */
   unknown_applied: number;
+  /** Unknown-outcome writes by answer ("507 disk_full", "- timeout", ...): how many, and how many were applied. */
+  unknown_by_error: Record<string, { writes: number; applied: number }>;
+  /** Acknowledged writes the run excused from the lost count (see run.ts leaderOnlyWrites). */
+  excused: number;
+  /** Of those, how many are missing on some node. */
+  excused_missing: number;
   examples: string[];
 }
 
-export async function checkData(urls: Map<string, string>, workspaces: string[], history: History): Promise<DataCheck> {
-  const check: DataCheck = { lost: 0, unexpected: 0, failed_but_present: 0, unknown_applied: 0, examples: [] };
+/**
+ * `excused`: keys (workspace/id) of acknowledged writes a fault may legitimately have taken
+ * (beyond what their write concern promises); missing ones are counted apart, not as lost.
+ */
+export async function checkData(urls: Map<string, string>, workspaces: string[], history: History, excused: ReadonlySet<string> = new Set()): Promise<DataCheck> {
+  const check: DataCheck = { lost: 0, unexpected: 0, failed_but_present: 0, unknown_applied: 0, unknown_by_error: {}, excused: excused.size, excused_missing: 0, examples: [] };
   const note = (s: string): void => {
     if (check.examples.length < 20) check.examples.push(s);
   };
   const lost = new Set<string>();
+  const excusedMissing = new Set<string>();
   const unexpected = new Set<string>();
   const present = new Set<string>();
   for (const ws of workspaces) {
@@ -151,6 +162,10 @@ export async function checkData(urls: Map<string, string>, workspaces: string[],
       for (const op of history.writes()) {
         if (op.workspace !== ws || op.outcome !== 'ok' || ids.has(op.id)) continue;
         const key = history.key(ws, op.id);
+        if (excused.has(key)) {
+          excusedMissing.add(key);
+          continue;
+        }
         if (!lost.has(key)) note(`lost ${key} (index ${op.index}, via ${op.via}, ${op.concern}) missing on ${node}`);
         lost.add(key);
       }
@@ -158,6 +173,12 @@ export async function checkData(urls: Map<string, string>, workspaces: string[],
   }
   for (const op of history.writes()) {
     const key = history.key(op.workspace, op.id);
+    if (op.outcome === 'unknown') {
+      const why = `${op.status ?? '-'} ${op.error ?? ''}`.trim();
+      const row = (check.unknown_by_error[why] ??= { writes: 0, applied: 0 });
+      row.writes++;
+      if (present.has(key)) row.applied++;
+    }
     if (!present.has(key)) continue;
     if (op.outcome === 'failed') {
       check.failed_but_present++;
@@ -166,6 +187,7 @@ export async function checkData(urls: Map<string, string>, workspaces: string[],
     if (op.outcome === 'unknown') check.unknown_applied++;
   }
   check.lost = lost.size;
+  check.excused_missing = excusedMissing.size;
   check.unexpected = unexpected.size;
   return check;
 }

@@ -5,8 +5,15 @@
 // direction (node-i -> node-j). Cutting the link between the leader and one follower cuts both
 // proxies of that pair: appends and snapshots from the leader, writes the follower forwards.
 // Clients and nginx use the real addresses (cluster.yaml), so only node-to-node traffic is faulted.
+//
+// Storage: each node's data directory is <dir>/mnt/<node>/data, on a tmpfs of its own mounted at
+// <dir>/mnt/<node> (so one node's disk can be filled without touching the others, and the data
+// directory itself can be removed). When mounting is not possible (not root, no tmpfs), the data
+// directories are plain directories and `storage.reason` says why; the disk-full fault is then
+// skipped. The mounts are removed when the cluster stops.
 
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -20,6 +27,35 @@ export interface ChaosClusterOptions {
   configOverrides?: Record<string, unknown>;
   keepDir?: boolean;
   startTimeoutMs?: number;
+  /** Size of each node's tmpfs, MB (default 256); 0: no tmpfs. */
+  tmpfsMb?: number;
+}
+
+export interface ChaosStorage {
+  /** Every node's data directory is on its own tmpfs. */
+  tmpfs: boolean;
+  size_mb: number;
+  /** Why there is no tmpfs, when there is none. */
+  reason?: string;
+}
+
+/** Mounts a tmpfs of `mb` MB on `dir`; throws with the mount command's message. */
+function mountTmpfs(dir: string, mb: number): void {
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${mb}m,mode=0755`, 'tmpfs', dir], { stdio: 'pipe' });
+  } catch (error) {
+    const e = error as Error & { stderr?: Buffer };
+    throw new Error((e.stderr?.toString().trim() || e.message).split('\n')[0]);
+  }
+}
+
+function unmount(dir: string): void {
+  try {
+    execFileSync('umount', [dir], { stdio: 'pipe' });
+  } catch {
+    // Something still holds a file there (a node that did not exit): detach it now, freed once released.
+    execFileSync('umount', ['-l', dir], { stdio: 'pipe' });
+  }
 }
 
 export class ChaosCluster implements AsyncDisposable {
@@ -29,7 +65,21 @@ export class ChaosCluster implements AsyncDisposable {
     /** Proxies by "from->to" node id. */
     readonly proxies: Map<string, LinkProxy>,
     readonly secret: string,
+    readonly storage: ChaosStorage,
+    /** Each node's tmpfs mount point, when mounted. */
+    readonly mounts: Map<string, string>,
   ) {}
+
+  /** A node's data directory (server.data_dir in its config). */
+  dataDir(id: string): string {
+    const mount = this.mounts.get(id);
+    return mount === undefined ? join(this.cluster.dir, 'data', id) : join(mount, 'data');
+  }
+
+  /** The root of a node's own tmpfs (holds its data directory), or undefined without tmpfs. */
+  mountDir(id: string): string | undefined {
+    return this.mounts.get(id);
+  }
 
   get nodes(): TestNode[] {
     return this.cluster.nodes;
@@ -68,6 +118,17 @@ export class ChaosCluster implements AsyncDisposable {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    // The nodes first, so nothing holds files on the mounts; then the mounts (their data copied
+    // out first when the directory is kept), then the directory.
+    await Promise.all(this.nodes.map((n) => n.stop()));
+    for (const [id, mount] of this.mounts) {
+      try {
+        if (this.cluster.keepDir && existsSync(join(mount, 'data'))) cpSync(join(mount, 'data'), join(this.cluster.dir, 'data', id), { recursive: true });
+      } finally {
+        unmount(mount);
+      }
+    }
+    this.mounts.clear();
     await this.cluster.stop();
     await Promise.all([...this.proxies.values()].map((p) => p.stop()));
   }
@@ -98,6 +159,27 @@ export async function startChaosCluster(opts: ChaosClusterOptions = {}): Promise
   }
   await Promise.all([...proxies.values()].map((p) => p.start()));
 
+  // One tmpfs per node, mounted before any node starts; none at all when one cannot be mounted.
+  const mounts = new Map<string, string>();
+  const sizeMb = opts.tmpfsMb ?? 256;
+  const storage: ChaosStorage = { tmpfs: false, size_mb: sizeMb };
+  if (sizeMb <= 0) storage.reason = 'tmpfs disabled (tmpfsMb 0)';
+  else {
+    try {
+      for (const id of ids) {
+        const mount = join(dir, 'mnt', id);
+        mkdirSync(mount, { recursive: true });
+        mountTmpfs(mount, sizeMb);
+        mounts.set(id, mount);
+      }
+      storage.tmpfs = true;
+    } catch (error) {
+      for (const mount of mounts.values()) unmount(mount);
+      mounts.clear();
+      storage.reason = `cannot mount a tmpfs: ${(error as Error).message}`;
+    }
+  }
+
   const overrides = { ...opts.configOverrides };
   // The public config: real addresses (for clients, nginx and the checkers).
   const publicConfig = clusterYaml(nodePorts, dir, overrides);
@@ -117,6 +199,8 @@ export async function startChaosCluster(opts: ChaosClusterOptions = {}): Promise
       address: id === self ? `127.0.0.1:${nodePorts[j]}` : (proxies.get(`${self}->${id}`) as LinkProxy).address,
     }));
     replication['nodes'] = entries;
+    const mount = mounts.get(self);
+    if (mount !== undefined) (base['server'] as Record<string, unknown>)['data_dir'] = join(mount, 'data');
     // The guide's discovery list must name the same addresses as replication.nodes.
     const discovery = (base['cluster'] as { discovery: { endpoints: string[] } }).discovery;
     discovery.endpoints = entries.map((n) => n.address);
@@ -126,7 +210,7 @@ export async function startChaosCluster(opts: ChaosClusterOptions = {}): Promise
   }
   const keepDir = opts.keepDir === true || process.env['CAIRN_KEEP_TEST_DIRS'] === '1';
   const cluster = new TestCluster(dir, configPath, nodes, keepDir);
-  const chaos = new ChaosCluster(cluster, proxies, secret);
+  const chaos = new ChaosCluster(cluster, proxies, secret, storage, mounts);
   try {
     for (const node of nodes) node.start();
     await Promise.all(nodes.map((n) => n.waitReady('in-sync', opts.startTimeoutMs ?? 60_000)));

@@ -2,14 +2,23 @@
 // the workload runs. Kinds: kill -9 and restart of any node (the leader included), SIGSTOP of a
 // follower until the leader reports it desynced (or a time limit) then SIGCONT, a cut link between
 // the leader and one follower (both directions), a slow link, a full restart of the cluster, and a
-// force-resync of a follower under load.
+// force-resync of a follower under load. Storage faults: kill -9 of any node with its log.db WAL
+// (and -shm) deleted before the restart, so its log is behind its state; kill -9 of a follower
+// with its whole data directory removed, so it starts from nothing and must be resynced; and a
+// full disk on one node (its own tmpfs filled to a few hundred KB) for a few seconds under load.
+// Each fault also checks what the product promises for it (see FaultRecord.problems).
 
+import { closeSync, openSync, readFileSync, rmSync, statSync, statfsSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ChaosCluster } from './cluster.ts';
 import { getJson } from './checker.ts';
+import type { WriteOp } from './history.ts';
 import type { Prng } from './prng.ts';
 import { sleep } from './workload.ts';
 
-export const FAULT_KINDS = ['kill_restart', 'pause_resume', 'cut_link', 'slow_link', 'full_restart', 'force_resync'] as const;
+export const FAULT_KINDS = [
+  'kill_restart', 'pause_resume', 'cut_link', 'slow_link', 'full_restart', 'force_resync', 'lose_wal', 'wipe_follower', 'disk_full',
+] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultRecord {
@@ -19,10 +28,24 @@ export interface FaultRecord {
   started_ms: number;
   held_ms: number;
   detail: string;
+  /** Set when the fault could not be injected on this machine (why); it is not counted as injected. */
+  skipped?: string;
+  /**
+   * What the product promises for this fault and did not do: a leader still recovering long after
+   * its followers are back, a wiped follower with its old storage id or never resynced, a read
+   * refused on a node whose disk is full, a full disk not noticed as freed. Any fails the run.
+   */
+  problems?: string[];
+  /**
+   * lose_wal on the leader: when it was killed and the highest log index a follower held then.
+   * A write acknowledged with write concern `leader` above that index, before the kill, was on the
+   * deleted WAL only: losing it is beyond what that concern promises (kill -9, not a lost disk).
+   */
+  leader_wal_lost?: { killed_ms: number; followers_last_index: number | null };
 }
 
 /** Extra writes through the leader, recorded in the history; resolves with how many were acknowledged. */
-export type Pump = (count: number) => Promise<number>;
+export type Pump = (count: number, contentBytes?: number) => Promise<number>;
 
 export interface FaultTimings {
   /** How long a killed node stays down, ms. */
@@ -34,6 +57,14 @@ export interface FaultTimings {
   slowMs: [number, number];
   slowDelayMs: [number, number];
   gapMs: [number, number];
+  /** How long a node's disk is kept full, ms. */
+  diskFullMs: [number, number];
+  /** Space left on the filled tmpfs, KB. */
+  diskFullLeaveKb: [number, number];
+  /** Bytes of content in the writes pushed while a disk is full. */
+  diskFullContentBytes: number;
+  /** How long a node may take to leave a condition (recovering, disk_full) or a wiped follower to be resynced, ms. */
+  settleMaxMs: number;
 }
 
 export const CI_TIMINGS: FaultTimings = {
@@ -44,13 +75,18 @@ export const CI_TIMINGS: FaultTimings = {
   slowMs: [1_000, 3_000],
   slowDelayMs: [20, 150],
   gapMs: [200, 800],
+  diskFullMs: [2_000, 5_000],
+  diskFullLeaveKb: [128, 512],
+  diskFullContentBytes: 4_096,
+  settleMaxMs: 60_000,
 };
 
-/** n faults: every kind appears round-robin-ish, order and targets from the seed. */
-export function planFaults(rng: Prng, count: number): FaultKind[] {
+/** n faults: every kind (of `kinds`, default all) appears round-robin-ish, order and targets from the seed. */
+export function planFaults(rng: Prng, count: number, kinds: readonly FaultKind[] = FAULT_KINDS): FaultKind[] {
+  if (kinds.length === 0) throw new Error('planFaults: no fault kind');
   const plan: FaultKind[] = [];
   while (plan.length < count) {
-    const round = [...FAULT_KINDS];
+    const round = [...kinds];
     // Fisher-Yates with the seeded source.
     for (let i = round.length - 1; i > 0; i--) {
       const j = rng.int(0, i);
@@ -78,6 +114,143 @@ async function followerHealth(cluster: ChaosCluster, id: string): Promise<string
   return (await follower(cluster, id))?.health;
 }
 
+interface RaftHealth {
+  status?: string;
+  last_applied?: number;
+  conditions?: Array<{ code: string; message?: string }>;
+}
+
+/** /_raft/health of a node (200 or 503 alike), or undefined when it does not answer. */
+async function raftHealth(url: string): Promise<RaftHealth | undefined> {
+  try {
+    const res = await fetch(`${url}/_raft/health`, { signal: AbortSignal.timeout(2_000) });
+    return (await res.json()) as RaftHealth;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The condition codes a node reports now, or undefined when it does not answer. */
+export async function nodeConditions(url: string): Promise<string[] | undefined> {
+  const h = await raftHealth(url);
+  return h === undefined ? undefined : (h.conditions ?? []).map((c) => c.code);
+}
+
+/**
+ * Waits until the node answers without any of `codes` among its conditions. Resolves with whether
+ * one was seen meanwhile, how long it took, and the codes still set when it timed out.
+ */
+async function waitCleared(url: string, codes: string[], timeoutMs: number): Promise<{ seen: boolean; ms: number; left: string[] | undefined }> {
+  const started = Date.now();
+  let seen = false;
+  let last: string[] | undefined;
+  for (;;) {
+    last = await nodeConditions(url);
+    const set = last?.filter((c) => codes.includes(c));
+    if (set !== undefined && set.length > 0) seen = true;
+    if (set !== undefined && set.length === 0) return { seen, ms: Date.now() - started, left: undefined };
+    if (Date.now() - started >= timeoutMs) return { seen, ms: Date.now() - started, left: set ?? ['(no answer)'] };
+    await sleep(100);
+  }
+}
+
+function appliedIndex(url: string): Promise<number | undefined> {
+  return getJson<{ applied_index: number }>(`${url}/_raft/checksum`, 5_000).then(
+    (c) => c.applied_index,
+    () => undefined,
+  );
+}
+
+/** The highest last_log_index among the followers that answer, or null when none does. */
+async function followersLastIndex(cluster: ChaosCluster): Promise<number | null> {
+  const lasts = await Promise.all(
+    cluster.followers.map((f) =>
+      getJson<{ last_log_index: number }>(`${f.url}/_raft/checksum`, 5_000).then(
+        (c) => c.last_log_index,
+        () => undefined,
+      ),
+    ),
+  );
+  const known = lasts.filter((x): x is number => x !== undefined);
+  return known.length === 0 ? null : Math.max(...known);
+}
+
+/**
+ * Waits until a restarted node has applied at least `minApplied` and reports no condition: it
+ * holds again what it held, and serves. Resolves with the conditions seen meanwhile, how long it
+ * took, and what was wrong when it timed out.
+ */
+async function settle(id: string, url: string, minApplied: number, timeoutMs: number): Promise<{ seen: string[]; ms: number; problem?: string }> {
+  const started = Date.now();
+  const seen = new Set<string>();
+  for (;;) {
+    const h = await raftHealth(url);
+    const codes = h === undefined ? undefined : (h.conditions ?? []).map((c) => c.code);
+    for (const c of codes ?? []) seen.add(c);
+    const applied = h?.last_applied;
+    if (codes !== undefined && codes.length === 0 && applied !== undefined && applied >= minApplied) return { seen: [...seen], ms: Date.now() - started };
+    if (Date.now() - started >= timeoutMs) {
+      const now = h === undefined ? 'not answering' : `applied ${applied ?? '?'} of ${minApplied}, conditions ${codes?.join(',') || 'none'} (${h.status ?? ''})`;
+      return { seen: [...seen], ms: Date.now() - started, problem: `${id} not settled ${timeoutMs} ms after its restart: ${now}` };
+    }
+    await sleep(100);
+  }
+}
+
+function fileBytes(file: string): number | undefined {
+  try {
+    return statSync(file).size;
+  } catch {
+    return undefined;
+  }
+}
+
+function storageId(dataDir: string): string | undefined {
+  try {
+    return (JSON.parse(readFileSync(join(dataDir, 'identity.json'), 'utf8')) as { storage_id?: string }).storage_id;
+  } catch {
+    return undefined;
+  }
+}
+
+function freeBytes(dir: string): number {
+  const s = statfsSync(dir);
+  return s.bavail * s.bsize;
+}
+
+/** Writes `file` on the file system of `dir` until about `leaveBytes` remain; resolves with what is left. */
+function fillUp(dir: string, file: string, leaveBytes: number): number {
+  const chunk = Buffer.alloc(1024 * 1024, 0x5a);
+  const fd = openSync(file, 'w');
+  try {
+    for (;;) {
+      const want = Math.min(chunk.length, freeBytes(dir) - leaveBytes);
+      if (want < 4096) break;
+      try {
+        writeSync(fd, chunk, 0, want);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOSPC') break;
+        throw error;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return freeBytes(dir);
+}
+
+/** GET of one document on one node (no min_index): the status, or the error's name. */
+async function readStatus(url: string, w: WriteOp): Promise<string> {
+  try {
+    const res = await fetch(`${url}/api/v1/documents/${w.id}`, { headers: { 'x-workspace-id': w.workspace }, signal: AbortSignal.timeout(5_000) });
+    await res.arrayBuffer();
+    return String(res.status);
+  } catch (error) {
+    const e = error as Error & { cause?: { code?: string } };
+    return e.cause?.code ?? e.name;
+  }
+}
+
 export interface FaultContext {
   cluster: ChaosCluster;
   rng: Prng;
@@ -85,12 +258,17 @@ export interface FaultContext {
   /** The cluster's resync_threshold: a paused follower is pushed past it. */
   resyncThreshold: number;
   pump: Pump;
+  /** The writes acknowledged so far, oldest first. */
+  acked: () => readonly WriteOp[];
 }
 
 export async function injectFault(ctx: FaultContext, kind: FaultKind, n: number): Promise<FaultRecord> {
   const { cluster, rng, timings: t } = ctx;
   const started = Date.now();
-  const record = (target: string, detail: string): FaultRecord => ({ n, kind, target, started_ms: started, held_ms: Date.now() - started, detail });
+  const problems: string[] = [];
+  const record = (target: string, detail: string): FaultRecord => ({
+    n, kind, target, started_ms: started, held_ms: Date.now() - started, detail, ...(problems.length > 0 ? { problems } : {}),
+  });
   const nodeIds = cluster.nodes.map((x) => x.id);
   const followerIds = cluster.followers.map((x) => x.id);
   switch (kind) {
@@ -163,6 +341,116 @@ export async function injectFault(ctx: FaultContext, kind: FaultKind, n: number)
         detail = `request failed: ${(error as Error).message}`;
       }
       return record(id, detail.slice(0, 200));
+    }
+    case 'lose_wal': {
+      // The log loses what only its WAL held: the node restarts with a log behind its state. The
+      // leader must recover what the followers hold before it takes a write (recovering meanwhile).
+      const id = rng.pick(nodeIds);
+      const node = cluster.node(id);
+      const down = rng.int(...t.downMs);
+      const dir = cluster.dataDir(id);
+      const leaderApplied = (await appliedIndex(cluster.leader.url)) ?? 0;
+      await node.kill9();
+      const killedAt = Date.now();
+      // What the followers hold: a write acknowledged by the leader alone (write concern leader)
+      // above this was on the deleted WAL only, beyond what that concern promises to survive.
+      const followersLast = id === cluster.leader.id ? await followersLastIndex(cluster) : undefined;
+      const walBytes = fileBytes(join(dir, 'log.db-wal'));
+      rmSync(join(dir, 'log.db-wal'), { force: true });
+      rmSync(join(dir, 'log.db-shm'), { force: true });
+      await sleep(down);
+      await node.restart('answering');
+      const s = await settle(node.id, node.url, leaderApplied, t.settleMaxMs);
+      if (s.problem !== undefined) problems.push(s.problem);
+      const wal = walBytes === undefined ? 'no log.db-wal' : `log.db-wal of ${Math.round(walBytes / 1024)} KB`;
+      const rec = record(
+        id,
+        `kill -9, ${wal} and log.db-shm deleted, down ${down} ms, restarted; conditions seen: ${s.seen.join(',') || 'none'}; ` +
+          `settled (applied >= ${leaderApplied}, no condition) ${s.ms} ms after answering` +
+          (followersLast === undefined ? '' : `; followers held up to index ${followersLast ?? '?'}`),
+      );
+      if (id === cluster.leader.id) rec.leader_wal_lost = { killed_ms: killedAt, followers_last_index: followersLast ?? null };
+      return rec;
+    }
+    case 'wipe_follower': {
+      // The follower starts from nothing: a new storage id, then the leader resyncs it.
+      const id = rng.pick(followerIds);
+      const node = cluster.node(id);
+      const down = rng.int(...t.downMs);
+      const dir = cluster.dataDir(id);
+      const before = storageId(dir);
+      await node.kill9();
+      const leaderApplied = (await appliedIndex(cluster.leader.url)) ?? 0;
+      rmSync(dir, { recursive: true, force: true });
+      await sleep(down);
+      await node.restart('answering');
+      const after = storageId(dir);
+      const first = await appliedIndex(node.url);
+      if (after === undefined || after === before) problems.push(`${id} restarted on a wiped directory with storage id ${after ?? 'none'} (was ${before ?? 'none'})`);
+      // Resynced: it holds at least what the leader had applied when it was killed, and no condition.
+      const s = await settle(node.id, node.url, leaderApplied, t.settleMaxMs);
+      if (s.problem !== undefined) problems.push(s.problem);
+      return record(
+        id,
+        `kill -9, data directory removed, down ${down} ms, restarted with storage id ${after?.slice(0, 8) ?? 'none'} (was ${before?.slice(0, 8) ?? 'none'}), ` +
+          `applied ${first ?? '?'} at first look, resynced to >= ${leaderApplied} ${s.ms} ms after answering; conditions seen: ${s.seen.join(',') || 'none'}`,
+      );
+    }
+    case 'disk_full': {
+      // One node's tmpfs filled to a few hundred KB for a few seconds while writes are pushed:
+      // writes may be refused (507 disk_full), reads on that node must go on, and once the filler
+      // is deleted the node must notice by itself (no restart).
+      const id = rng.pick(nodeIds);
+      const hold = rng.int(...t.diskFullMs);
+      const leaveKb = rng.int(...t.diskFullLeaveKb);
+      const mount = cluster.mountDir(id);
+      if (mount === undefined) return { ...record(id, 'not injected'), skipped: cluster.storage.reason ?? 'no tmpfs' };
+      const node = cluster.node(id);
+      // Documents this node holds now, read back while its disk is full.
+      const applied = (await appliedIndex(node.url)) ?? 0;
+      const sample = ctx.acked().filter((w) => w.index !== undefined && w.index <= applied).slice(-8);
+      const filler = join(mount, 'filler');
+      const left = fillUp(mount, filler, leaveKb * 1024);
+      const deadline = Date.now() + hold;
+      let pumped = 0;
+      const pushing = (async (): Promise<void> => {
+        while (Date.now() < deadline) {
+          pumped += await ctx.pump(16, t.diskFullContentBytes);
+          await sleep(50);
+        }
+      })();
+      let seen = false;
+      let reads = 0;
+      const refused = new Map<string, number>();
+      try {
+        while (Date.now() < deadline) {
+          if ((await nodeConditions(node.url))?.includes('disk_full') === true) seen = true;
+          const w = sample[reads % Math.max(1, sample.length)];
+          if (w !== undefined) {
+            reads++;
+            const status = await readStatus(node.url, w);
+            if (status !== '200') refused.set(status, (refused.get(status) ?? 0) + 1);
+          }
+          await sleep(200);
+        }
+      } finally {
+        await pushing;
+        rmSync(filler, { force: true });
+      }
+      const failedReads = [...refused.values()].reduce((a, b) => a + b, 0);
+      if (failedReads > 0) problems.push(`${failedReads} of ${reads} reads on ${id} failed while its disk was full: ${[...refused].map(([s, c]) => `${s} x${c}`).join(', ')}`);
+      // Writes resume by themselves: the condition clears, and the node catches up with the leader.
+      const r = await waitCleared(node.url, ['disk_full'], t.settleMaxMs);
+      seen ||= r.seen;
+      if (r.left !== undefined) problems.push(`${id} still ${r.left.join(',')} ${r.ms} ms after the filler was deleted`);
+      const s = await settle(id, node.url, (await appliedIndex(cluster.leader.url)) ?? 0, t.settleMaxMs);
+      if (s.problem !== undefined && r.left === undefined) problems.push(s.problem);
+      return record(
+        id,
+        `tmpfs filled to ${Math.round(left / 1024)} KB free for ${hold} ms, ${pumped} pushed writes acknowledged; ` +
+          `${seen ? `disk_full reported, clear ${r.ms} ms after freeing` : 'disk_full never reported'}; ${reads - failedReads}/${reads} reads on ${id} answered 200; ` +
+          `caught up ${s.ms} ms later`,
+      );
     }
   }
 }

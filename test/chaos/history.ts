@@ -47,8 +47,8 @@ export class History {
   /** 201s from a follower that said it had not yet applied the write (X-Cairn-Applied: pending). */
   rywPending = 0;
   rywChecked = 0;
-  /** min_index reads answered 404 for an acknowledged write. */
-  readonly staleReads: string[] = [];
+  /** min_index reads answered 404 for an acknowledged write (key: workspace/id). */
+  readonly staleReads: Array<{ key: string; text: string }> = [];
 
   key(workspace: string, id: string): string {
     return `${workspace}/${id}`;

@@ -1,10 +1,12 @@
-// npm run chaos -- [--faults N] [--seed S] [--out DIR] [--keep]
+// npm run chaos -- [--faults N] [--seed S] [--out DIR] [--keep] [--kinds lose_wal,disk_full,...]
 // Runs one chaos schedule, prints the text report, writes <out>/chaos-seed<S>-faults<N>.{json,txt}
 // and exits 1 when a check failed.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { FAULT_KINDS } from './faults.ts';
+import type { FaultKind } from './faults.ts';
 import { reportText, runChaos } from './run.ts';
 
 const { values } = parseArgs({
@@ -14,6 +16,7 @@ const { values } = parseArgs({
     out: { type: 'string', default: join(import.meta.dirname, 'reports') },
     keep: { type: 'boolean', default: false },
     writers: { type: 'string', default: '2' },
+    kinds: { type: 'string' },
   },
 });
 
@@ -21,11 +24,15 @@ const faults = Number(values.faults);
 const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
 if (!Number.isSafeInteger(faults) || faults < 1) throw new Error(`--faults: expected a positive integer, got ${values.faults}`);
 if (!Number.isSafeInteger(seed)) throw new Error(`--seed: expected an integer, got ${values.seed}`);
+const kinds = values.kinds?.split(',').map((k) => k.trim()) as FaultKind[] | undefined;
+for (const k of kinds ?? []) if (!FAULT_KINDS.includes(k)) throw new Error(`--kinds: unknown kind ${k} (kinds: ${FAULT_KINDS.join(', ')})`);
 
-console.log(`chaos: seed ${seed}, ${faults} faults (replay with --seed ${seed} --faults ${faults})`);
+const replay = `--seed ${seed} --faults ${faults}${kinds === undefined ? '' : ` --kinds ${kinds.join(',')}`}`;
+console.log(`chaos: seed ${seed}, ${faults} faults (replay with ${replay})`);
 const report = await runChaos({
   seed,
   faults,
+  kinds,
   keepDir: values.keep,
   writersPerTarget: Number(values.writers),
   log: (line) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`),
@@ -33,7 +40,7 @@ const report = await runChaos({
 const text = reportText(report);
 console.log(`\n${text}`);
 mkdirSync(values.out, { recursive: true });
-const base = join(values.out, `chaos-seed${seed}-faults${faults}`);
+const base = join(values.out, `chaos-seed${seed}-faults${faults}${kinds === undefined ? '' : `-${kinds.join('+')}`}`);
 writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
 writeFileSync(`${base}.txt`, `${text}\n`);
 console.log(`report: ${base}.json, ${base}.txt`);

@@ -7,11 +7,11 @@ import { findNginx } from '../../packages/server/src/deploy/nginx-run.ts';
 import { startNginx } from '../helpers/nginx.ts';
 import type { TestNginx } from '../helpers/nginx.ts';
 import { startChaosCluster } from './cluster.ts';
-import type { ChaosCluster } from './cluster.ts';
+import type { ChaosCluster, ChaosStorage } from './cluster.ts';
 import { checkData, compareLogs, waitConverged } from './checker.ts';
 import type { DataCheck, LogComparison, NodeChecksum } from './checker.ts';
-import { CI_TIMINGS, FAULT_KINDS, injectFault, planFaults } from './faults.ts';
-import type { FaultRecord, FaultTimings } from './faults.ts';
+import { CI_TIMINGS, FAULT_KINDS, injectFault, nodeConditions, planFaults } from './faults.ts';
+import type { FaultKind, FaultRecord, FaultTimings } from './faults.ts';
 import { History } from './history.ts';
 import type { Op, WriteOp } from './history.ts';
 import { Prng } from './prng.ts';
@@ -21,6 +21,8 @@ import type { Target } from './workload.ts';
 export interface ChaosOptions {
   seed: number;
   faults: number;
+  /** Only these fault kinds (default: all of FAULT_KINDS). */
+  kinds?: readonly FaultKind[];
   timings?: FaultTimings;
   writersPerTarget?: number;
   readers?: number;
@@ -58,9 +60,14 @@ export interface ChaosReport {
   duration_s: number;
   nginx: boolean;
   link_faults: string;
+  /** Where the data directories were: each on its own tmpfs, or plain directories (and why). */
+  storage: ChaosStorage;
   writes: Tally & { by_via: Record<string, Tally>; errors: Record<string, number> };
   reads: Tally;
+  /** Faults injected, by kind (skipped ones not counted). */
   faults_by_kind: Record<string, number>;
+  /** Faults of the schedule that could not be injected on this machine, by kind, and why. */
+  faults_skipped: Record<string, { count: number; reason: string }>;
   faults: FaultRecord[];
   checks: {
     converged: boolean;
@@ -70,6 +77,8 @@ export interface ChaosReport {
     unexpected: number;
     failed_but_present: number;
     unknown_applied: number;
+    /** Unknown-outcome writes by answer, and how many of them turned out applied. */
+    unknown_by_error: Record<string, { writes: number; applied: number }>;
     divergent: number;
     divergent_during_run: number;
     log_entries_compared: number;
@@ -77,6 +86,18 @@ export interface ChaosReport {
     ryw_violations: number;
     ryw_pending: number;
     stale_min_index_reads: number;
+    /**
+     * Acknowledged with write concern `leader`, before a lose_wal of the leader, above the highest
+     * index a follower held: on the deleted WAL only. Not counted as lost (nor their 404s as stale
+     * reads), as that concern promises to survive kill -9 of the leader, not the loss of its disk.
+     */
+    leader_only_writes_on_lost_wal: number;
+    /** Of those, how many are missing at the end. */
+    leader_only_writes_missing: number;
+    /** What the product promises for a fault and did not do (FaultRecord.problems), over all faults. */
+    fault_problems: number;
+    /** Conditions (disk_full, recovering, ...) still set at the end, by node. */
+    conditions_at_end: Record<string, string[]>;
     examples: string[];
   };
   pass: boolean;
@@ -128,15 +149,18 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     const faults: FaultRecord[] = [];
     let divergentDuringRun = 0;
     const divergenceExamples: string[] = [];
-    const plan = planFaults(rng, opts.faults);
+    const plan = planFaults(rng, opts.faults, opts.kinds);
     const leaderTarget = targets[0] as Target;
-    const pump = (count: number): Promise<number> => workload.burst(leaderTarget, count, 8);
+    const pump = (count: number, contentBytes?: number): Promise<number> => workload.burst(leaderTarget, count, 8, contentBytes);
+    const acked = (): WriteOp[] => history.writes().filter((w) => w.outcome === 'ok');
+    if (!cluster.storage.tmpfs) log(`no tmpfs per node (${cluster.storage.reason ?? '?'}): disk_full faults are skipped`);
     for (const [i, kind] of plan.entries()) {
-      const fault = await injectFault({ cluster, rng, timings, resyncThreshold: CHAOS_REPLICATION.resync_threshold, pump }, kind, i + 1);
+      const fault = await injectFault({ cluster, rng, timings, resyncThreshold: CHAOS_REPLICATION.resync_threshold, pump, acked }, kind, i + 1);
       faults.push(fault);
       cluster.healAllLinks();
-      const acked = history.writes().filter((w) => w.outcome === 'ok').length;
-      log(`fault ${i + 1}/${plan.length} ${fault.kind} ${fault.target}: ${fault.detail} (${fault.held_ms} ms; ${acked} writes acknowledged so far)`);
+      const what = fault.skipped === undefined ? fault.detail : `skipped: ${fault.skipped}`;
+      const problems = fault.problems === undefined ? '' : `; PROBLEMS: ${fault.problems.join('; ')}`;
+      log(`fault ${i + 1}/${plan.length} ${fault.kind} ${fault.target}: ${what} (${fault.held_ms} ms; ${acked().length} writes acknowledged so far)${problems}`);
       const sample = await compareLogs(urls);
       divergentDuringRun += sample.divergent;
       divergenceExamples.push(...sample.examples);
@@ -153,15 +177,50 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     await Promise.all(cluster.nodes.map((n) => n.waitReady('answering', 60_000)));
     const converge = await waitConverged([...urls.values()], opts.convergeTimeoutMs ?? 60_000);
     log(`converged=${converge.converged} at ${converge.sums.map((s) => `${s.node_id}:${s.applied_index}`).join(' ')}`);
+    const conditions = await conditionsAtEnd(urls, 30_000);
     const logs: LogComparison = await compareLogs(urls);
-    const data: DataCheck = await checkData(urls, WORKSPACES, history);
+    const data: DataCheck = await checkData(urls, WORKSPACES, history, leaderOnlyWrites(history, faults));
     return buildReport({
-      opts, startedAt, history, faults, converge, logs, data, divergentDuringRun, divergenceExamples, nginx: lb !== undefined,
+      opts, startedAt, history, faults, converge, logs, data, divergentDuringRun, divergenceExamples, nginx: lb !== undefined, storage: cluster.storage, conditions,
     });
   } finally {
     await lb?.stop();
     await cluster?.stop();
   }
+}
+
+/** Waits (bounded) until no node reports a condition; resolves with what is still set, by node. */
+async function conditionsAtEnd(urls: Map<string, string>, timeoutMs: number): Promise<Record<string, string[]>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const now: Record<string, string[]> = {};
+    for (const [id, url] of urls) {
+      const codes = await nodeConditions(url);
+      if (codes === undefined || codes.length > 0) now[id] = codes ?? ['(no answer)'];
+    }
+    if (Object.keys(now).length === 0 || Date.now() >= deadline) return now;
+    await sleep(200);
+  }
+}
+
+/**
+ * The writes a lose_wal of the leader may legitimately have taken: acknowledged with concern
+ * `leader` before the kill, at an index above every follower's log then (see
+ * FaultRecord.leader_wal_lost). Keys workspace/id.
+ */
+export function leaderOnlyWrites(history: History, faults: FaultRecord[]): Set<string> {
+  const keys = new Set<string>();
+  for (const f of faults) {
+    const lost = f.leader_wal_lost;
+    if (lost === undefined) continue;
+    for (const w of history.writes()) {
+      if (w.outcome !== 'ok' || w.concern !== 'leader' || w.index === undefined || w.started_ms >= lost.killed_ms) continue;
+      // No follower answered: nothing is known to be elsewhere, so nothing is excused.
+      if (lost.followers_last_index === null || w.index <= lost.followers_last_index) continue;
+      keys.add(history.key(w.workspace, w.id));
+    }
+  }
+  return keys;
 }
 
 interface ReportInput {
@@ -175,6 +234,8 @@ interface ReportInput {
   divergentDuringRun: number;
   divergenceExamples: string[];
   nginx: boolean;
+  storage: ChaosStorage;
+  conditions: Record<string, string[]>;
 }
 
 function buildReport(r: ReportInput): ChaosReport {
@@ -182,7 +243,15 @@ function buildReport(r: ReportInput): ChaosReport {
   const byVia: Record<string, Tally> = {};
   for (const via of [...new Set(writes.map((w) => w.via))].sort()) byVia[via] = tally(writes.filter((w) => w.via === via));
   const byKind: Record<string, number> = {};
-  for (const k of FAULT_KINDS) byKind[k] = r.faults.filter((f) => f.kind === k).length;
+  const skipped: Record<string, { count: number; reason: string }> = {};
+  for (const k of FAULT_KINDS) {
+    byKind[k] = r.faults.filter((f) => f.kind === k && f.skipped === undefined).length;
+    const s = r.faults.filter((f) => f.kind === k && f.skipped !== undefined);
+    if (s.length > 0) skipped[k] = { count: s.length, reason: s[0]?.skipped ?? '' };
+  }
+  const excused = leaderOnlyWrites(r.history, r.faults);
+  const staleReads = r.history.staleReads.filter((x) => !excused.has(x.key)).map((x) => x.text);
+  const problems = r.faults.flatMap((f) => (f.problems ?? []).map((p) => `fault ${f.n} ${f.kind}: ${p}`));
   const sums = r.converge.sums;
   const checks: ChaosReport['checks'] = {
     converged: r.converge.converged,
@@ -192,14 +261,22 @@ function buildReport(r: ReportInput): ChaosReport {
     unexpected: r.data.unexpected,
     failed_but_present: r.data.failed_but_present,
     unknown_applied: r.data.unknown_applied,
+    unknown_by_error: r.data.unknown_by_error,
     divergent: r.logs.divergent,
     divergent_during_run: r.divergentDuringRun,
     log_entries_compared: r.logs.compared,
     ryw_checked: r.history.rywChecked,
     ryw_violations: r.history.rywViolations.length,
     ryw_pending: r.history.rywPending,
-    stale_min_index_reads: r.history.staleReads.length,
-    examples: [...r.data.examples, ...r.logs.examples, ...r.divergenceExamples, ...r.history.rywViolations, ...r.history.staleReads].slice(0, 40),
+    stale_min_index_reads: staleReads.length,
+    leader_only_writes_on_lost_wal: r.data.excused,
+    leader_only_writes_missing: r.data.excused_missing,
+    fault_problems: problems.length,
+    conditions_at_end: r.conditions,
+    examples: [
+      ...r.data.examples, ...r.logs.examples, ...r.divergenceExamples, ...r.history.rywViolations, ...staleReads, ...problems,
+      ...Object.entries(r.conditions).map(([id, c]) => `${id} still reports ${c.join(', ')} at the end`),
+    ].slice(0, 40),
   };
   const pass =
     checks.converged &&
@@ -209,7 +286,9 @@ function buildReport(r: ReportInput): ChaosReport {
     checks.divergent === 0 &&
     checks.divergent_during_run === 0 &&
     checks.ryw_violations === 0 &&
-    checks.stale_min_index_reads === 0;
+    checks.stale_min_index_reads === 0 &&
+    checks.fault_problems === 0 &&
+    Object.keys(checks.conditions_at_end).length === 0;
   return {
     seed: r.opts.seed,
     faults_requested: r.opts.faults,
@@ -217,9 +296,11 @@ function buildReport(r: ReportInput): ChaosReport {
     duration_s: Math.round((Date.now() - r.startedAt.getTime()) / 100) / 10,
     nginx: r.nginx,
     link_faults: 'TCP proxies in the test process between every pair of nodes (each node config names the proxies as the other nodes addresses)',
+    storage: r.storage,
     writes: { ...tally(writes), by_via: byVia, errors: errorCounts(writes) },
     reads: tally(r.history.reads()),
     faults_by_kind: byKind,
+    faults_skipped: skipped,
     faults: r.faults,
     checks,
     pass,
@@ -250,6 +331,8 @@ export function reportText(report: ChaosReport): string {
     `most frequent write errors: ${Object.entries(report.writes.errors).slice(0, 6).map(([e, n]) => `${e} x${n}`).join('; ') || 'none'}`,
     '',
     `faults: ${Object.entries(report.faults_by_kind).map(([k, n]) => `${k} ${n}`).join(', ')}`,
+    ...Object.entries(report.faults_skipped).map(([k, s]) => `skipped: ${k} ${s.count} (${s.reason})`),
+    `storage: ${report.storage.tmpfs ? `each node's data directory on its own ${report.storage.size_mb} MB tmpfs` : `plain directories (${report.storage.reason ?? '?'})`}`,
     '',
     `converged        ${c.converged ? 'yes' : 'NO'} (applied index ${c.applied_index}, checksums ${new Set(Object.values(c.state_checksums)).size === 1 ? 'identical' : 'DIFFERENT'})`,
     `lost             ${c.lost}`,
@@ -258,7 +341,10 @@ export function reportText(report: ChaosReport): string {
     `divergent        ${c.divergent} at the end (${c.log_entries_compared} log entries compared), ${c.divergent_during_run} in samples during the run`,
     `read-your-writes ${c.ryw_violations} violations in ${c.ryw_checked} checks (${c.ryw_pending} follower 201s said apply pending)`,
     `min_index reads  ${c.stale_min_index_reads} stale`,
-    `unknown writes found applied: ${c.unknown_applied}`,
+    `unknown writes found applied: ${c.unknown_applied} (${Object.entries(c.unknown_by_error).sort((a, b) => b[1].writes - a[1].writes).slice(0, 8).map(([e, x]) => `${e}: ${x.applied} of ${x.writes}`).join('; ') || 'none'})`,
+    `leader-only writes on a deleted leader WAL: ${c.leader_only_writes_on_lost_wal} (${c.leader_only_writes_missing} missing at the end; not counted as lost)`,
+    `fault problems   ${c.fault_problems}`,
+    `conditions left  ${Object.entries(c.conditions_at_end).map(([id, x]) => `${id}: ${x.join(',')}`).join('; ') || 'none'}`,
     '',
     report.pass ? 'PASS' : 'FAIL',
   ];

@@ -55,16 +55,18 @@ export class Workload {
 
   /**
    * `count` extra writes through `target` (recorded like any other), `concurrency` at a time: the
-   * fault schedule uses it to push a paused follower past the resync threshold.
+   * fault schedule uses it to push a paused follower past the resync threshold, or to fill a disk
+   * (with `contentBytes` of words in each document).
    */
-  async burst(target: Target, count: number, concurrency: number): Promise<number> {
+  async burst(target: Target, count: number, concurrency: number, contentBytes = 0): Promise<number> {
     let next = 0;
     let ok = 0;
+    const pad = 'lorem ipsum dolor sit amet consectetur adipiscing elit '.repeat(Math.ceil(contentBytes / 56)).slice(0, contentBytes);
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
         while (next < count) {
           next++;
-          if ((await this.writeOnce(-1, target, () => 'leader', '')).op.outcome === 'ok') ok++;
+          if ((await this.writeOnce(-1, target, () => 'leader', pad)).op.outcome === 'ok') ok++;
         }
       }),
     );
@@ -172,7 +174,7 @@ export class Workload {
         kind: 'read', client, via: url, workspace: write.workspace, id: write.id, ryw: false, min_index: write.index,
         outcome: status === undefined ? 'unknown' : statusOutcome(status), status, started_ms: started, ended_ms: Date.now(),
       });
-      if (status === 404) history.staleReads.push(`${url} ${write.workspace}/${write.id} (min_index ${write.index})`);
+      if (status === 404) history.staleReads.push({ key: history.key(write.workspace, write.id), text: `${url} ${write.workspace}/${write.id} (min_index ${write.index})` });
       if (status === undefined) await sleep(50);
     }
   }
