@@ -101,6 +101,8 @@ export interface DiskOptions {
   sync_ms_max: number;
   /** The WAL is checkpointed into the database every this many successful syncs. */
   checkpoint_every_syncs: number;
+  /** A broken disk for tests: sync() resolves without making anything durable. */
+  lie_about_sync?: boolean;
 }
 
 /** Sees every entry a log is given (the simulation checks them against what the leader created). */
@@ -268,6 +270,11 @@ export class SimLog implements ReplicaLog {
     this.failNext = true;
   }
 
+  /** Disarms a pending failNextSync (the faults stop). */
+  disarm(): void {
+    this.failNext = false;
+  }
+
   fill(): void {
     this.full = true;
   }
@@ -285,10 +292,15 @@ export class SimLog implements ReplicaLog {
     return this.doomedSeq !== null;
   }
 
-  /** The process died: the disk keeps the durable image and a random prefix of what followed. */
-  crash(): void {
-    const limit = (this.doomedSeq ?? this.writeSeq) - this.durSeq;
-    const keep = limit <= 0 ? 0 : this.rng.int(0, limit);
+  /** Unsynced transactions a crash may keep (a failed sync's and what followed it never). */
+  unsynced(): number {
+    return Math.max(0, (this.doomedSeq ?? this.writeSeq) - this.durSeq);
+  }
+
+  /** The process died: the disk keeps the durable image and a random prefix (or `keep`) of what followed. */
+  crash(keep?: number): void {
+    const limit = this.unsynced();
+    keep = keep === undefined ? (limit === 0 ? 0 : this.rng.int(0, limit)) : Math.min(keep, limit);
     for (let k = 0; k < keep; k++) applyOp(this.dur, this.ops[k] as Op);
     this.counts.torn_lost += this.ops.length - keep;
     this.restartFrom(this.dur);
@@ -365,17 +377,21 @@ export class SimLog implements ReplicaLog {
           for (const w of this.waiters.splice(0)) w.reject(ioError('log fsync failed: EIO: i/o error, fdatasync', 'EIO'));
           return;
         }
-        this.markSynced(seq, Math.min(last, this.truncatedSinceSync));
+        this.markSynced(seq, Math.min(last, this.truncatedSinceSync), this.opts.lie_about_sync !== true);
         if (this.waiters.length > 0) this.startSync();
       },
       this.rng.int(this.opts.sync_ms_min, this.opts.sync_ms_max),
     );
   }
 
-  private markSynced(seq: number, last: number): void {
+  private markSynced(seq: number, last: number, reachesDisk = true): void {
     if (seq > this.syncedSeq) {
       this.syncedSeq = seq;
       this.durableLast = Math.max(this.durableLast, last);
+    }
+    if (!reachesDisk) {
+      this.resolveSynced();
+      return;
     }
     // On the disk for sure: up to seq, unless a failed sync doomed part of it.
     const upTo = Math.min(seq, this.doomedSeq ?? Number.POSITIVE_INFINITY);
@@ -390,6 +406,10 @@ export class SimLog implements ReplicaLog {
         this.counts.checkpoints++;
       }
     }
+    this.resolveSynced();
+  }
+
+  private resolveSynced(): void {
     while (this.waiters.length > 0 && (this.waiters[0] as SyncWaiter).seq <= this.syncedSeq) (this.waiters.shift() as SyncWaiter).resolve();
   }
 }
@@ -496,8 +516,8 @@ export class SimDisk {
     return `${this.node}-storage-${this.generation}`;
   }
 
-  crash(): void {
-    this.log.crash();
+  crash(keep?: number): void {
+    this.log.crash(keep);
   }
 
   loseWal(): void {

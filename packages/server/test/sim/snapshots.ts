@@ -125,7 +125,11 @@ export class SimSnapshotReceiver implements SnapshotReceiver {
   private receiving: Receiving | null = null;
   readonly counts = { begun: 0, aborted: 0, verified: 0, refused: 0, installed: 0 };
 
-  constructor(private readonly state: SimState) {}
+  constructor(
+    private readonly state: SimState,
+    /** Called right before an install replaces the state. */
+    private readonly onInstall?: () => void,
+  ) {}
 
   current(): { id: string; offset: number } | null {
     return this.receiving === null ? null : { id: this.receiving.id, offset: this.receiving.offset };
@@ -172,6 +176,7 @@ export class SimSnapshotReceiver implements SnapshotReceiver {
     }
     this.counts.verified++;
     const state = this.state;
+    const onInstall = this.onInstall;
     const at = img;
     let used = false;
     return {
@@ -181,6 +186,7 @@ export class SimSnapshotReceiver implements SnapshotReceiver {
       install: () => {
         if (used) throw new Error('snapshot installed twice');
         used = true;
+        onInstall?.();
         state.install(at);
         this.counts.installed++;
         return { index: state.appliedIndex(), term: state.appliedTerm() };

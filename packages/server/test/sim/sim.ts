@@ -1,0 +1,880 @@
+// A seeded deterministic simulation of a three-node cluster built from the drivers that ship
+// (LeaderDriver, FollowerHandler) around simulated disks, a simulated network and one simulated
+// clock (clock.ts, disk.ts, network.ts, snapshots.ts). One PRNG draws every choice, so a seed
+// replays exactly. Each seed draws its own profile (fault rates, replication settings), clients
+// write with all three concerns while nodes crash, lose their WAL or their whole data directory,
+// fail an fsync, fill their disk, and the network drops, duplicates, delays, corrupts and cuts
+// links one way. Checkers run after every step; then faults stop, the network heals, and the
+// cluster must take a new quorum write and converge.
+import pino from 'pino';
+import { entryIsIntact } from '@cairn/raft';
+import type { Entry } from '@cairn/raft';
+import type { NodeSpec, ReplicationConfig, WriteConcern } from '../../src/config/types.ts';
+import { NodeCondition } from '../../src/replication/condition.ts';
+import { ReplicationError } from '../../src/replication/errors.ts';
+import { FollowerHandler } from '../../src/replication/follower-handler.ts';
+import { LeaderDriver } from '../../src/replication/leader-driver.ts';
+import { emptyResyncStats } from '../../src/replication/stats.ts';
+import { Prng } from '../../../raft/test/sim/prng.ts';
+import { Scheduler } from './clock.ts';
+import type { SimClock } from './clock.ts';
+import { SimDisk, SimLog, foldState } from './disk.ts';
+import type { DiskOptions, WriteWatcher } from './disk.ts';
+import { SimNetwork, quietNetwork } from './network.ts';
+import type { NetworkFaults } from './network.ts';
+import { SimSnapshotReceiver, SimSnapshotShipper } from './snapshots.ts';
+
+export class SimFailure extends Error {
+  override readonly name = 'SimFailure';
+}
+
+function check(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new SimFailure(message);
+}
+
+export const LEADER = 'leader';
+export const FOLLOWERS = ['f1', 'f2'] as const;
+export const NODES = [LEADER, ...FOLLOWERS];
+
+/**
+ * Deliberately broken variants, for tests that show the checkers catch what they break.
+ * 'reset-on-install': a follower drops its whole log on every snapshot install (its compactTo
+ * right after an install behaves as resetTo). 'no-sync': sync() resolves without making
+ * anything durable.
+ */
+export type Variant = 'none' | 'reset-on-install' | 'no-sync';
+
+export interface SimOptions {
+  seed: number;
+  /** Steps with faults; a heal phase follows until convergence. */
+  steps: number;
+  variant?: Variant;
+  /** Let the leader lose its WAL or its whole data directory too (needs the leader's recovery path). */
+  leader_data_loss?: boolean;
+  /** Draw append_timeout_ms at least this (to explore past failures that short timeouts cause). */
+  append_timeout_min_ms?: number;
+  /** Changes the drawn profile before the run (scripted scenarios). */
+  tune?: (p: SimProfile) => void;
+  /** Receives one line per event when set (replaying a seed). */
+  trace?: (line: string) => void;
+}
+
+export interface SimProfile {
+  step_ms_max: number;
+  net: NetworkFaults;
+  propose: number;
+  propose_burst_max: number;
+  payload_bytes_max: number;
+  crash: number;
+  down_ms_max: number;
+  leader_crash: number;
+  lose_wal: number;
+  wipe: number;
+  fsync_fail: number;
+  supervisor_ms_max: number;
+  disk_full: number;
+  full_ms_max: number;
+  cut: number;
+  cut_ms_max: number;
+  force_resync: number;
+  leader_data_loss: boolean;
+  disk: DiskOptions;
+  snapshot: { chunk_bytes: number; filler_bytes: number; inflight_max: number };
+  cfg: ReplicationConfig;
+}
+
+export interface SimResult {
+  seed: number;
+  steps: number;
+  now_ms: number;
+  last_index: number;
+  commit_index: number;
+  heal_ms: number;
+  counts: Record<string, number>;
+  /** A digest of every acknowledgement and fault, in order (same seed, same digest). */
+  digest: number;
+}
+
+/** The longest pause the leader takes between snapshot attempts to a follower (leader-driver.ts). */
+const snapshot_backoff_ms_max = 30_000;
+/** Simulated time the healed cluster gets to converge (plus a round trip per entry of backlog). */
+export const heal_ms_max = 30_000 + snapshot_backoff_ms_max;
+/** After converging it must stay so this long. */
+const quiet_ms = 300;
+const full_check_every_steps = 256;
+/** Healed network: delay per direction at most this. */
+const healed_delay_ms_max = 2;
+
+export function drawProfile(rng: Prng, opts: Pick<SimOptions, 'leader_data_loss' | 'append_timeout_min_ms'> = {}): SimProfile {
+  const delay_ms_max = rng.pick([1, 5, 20, 60]);
+  const heartbeat_ms = rng.pick([10, 30, 80]);
+  const sync_ms_max = rng.pick([0, 2, 8]);
+  // Timeouts may be shorter than the faulty round trip, never than the healed one.
+  const timeout_floor = Math.max(2 * healed_delay_ms_max + sync_ms_max + 4, opts.append_timeout_min_ms ?? 0);
+  const nodes: NodeSpec[] = NODES.map((id) => ({ id, address: `${id}:7000` }));
+  // The config loader requires log_retain_entries >= resync_threshold.
+  const log_retain_entries = rng.pick([10, 40, 120]);
+  return {
+    step_ms_max: rng.pick([3, 10, 30]),
+    net: {
+      drop: rng.pick([0, 0.01, 0.05, 0.2]),
+      duplicate: rng.pick([0, 0.02, 0.1]),
+      corrupt: rng.pick([0, 0, 0.005, 0.03]),
+      delay_ms_min: 0,
+      delay_ms_max,
+      slow: rng.pick([0, 0.01, 0.05]),
+      slow_ms_max: rng.pick([50, 300]),
+    },
+    propose: rng.pick([0.05, 0.2, 0.5]),
+    propose_burst_max: rng.int(1, 6),
+    payload_bytes_max: rng.pick([0, 16, 64]),
+    crash: rng.pick([0, 0.0005, 0.002, 0.005]),
+    down_ms_max: rng.pick([50, 500, 2000]),
+    leader_crash: rng.pick([0, 0.0005, 0.002]),
+    lose_wal: rng.pick([0, 0, 0.0005, 0.001]),
+    wipe: rng.pick([0, 0, 0.0003, 0.001]),
+    fsync_fail: rng.pick([0, 0, 0.0005, 0.002]),
+    supervisor_ms_max: rng.pick([20, 300, 1500]),
+    disk_full: rng.pick([0, 0, 0.0005, 0.002]),
+    full_ms_max: rng.pick([50, 500, 3000]),
+    cut: rng.pick([0, 0.001, 0.004]),
+    cut_ms_max: rng.pick([100, 800, 3000]),
+    force_resync: rng.pick([0, 0, 0.0005, 0.003]),
+    leader_data_loss: opts.leader_data_loss === true,
+    disk: { sync_ms_min: 0, sync_ms_max, checkpoint_every_syncs: rng.pick([4, 16, 64]) },
+    snapshot: { chunk_bytes: rng.pick([16, 64, 4096]), filler_bytes: rng.pick([0, 40, 300]), inflight_max: rng.int(1, 2) },
+    cfg: {
+      cluster_id: 'sim',
+      nodes,
+      leader: LEADER,
+      state_compare_interval_ms: 0,
+      batch_size: rng.int(1, 12),
+      flush_interval_ms: rng.pick([0, 1, 5]),
+      resync_threshold: rng.int(4, log_retain_entries),
+      snapshot_timeout_s: rng.pick([1, 3]),
+      write_concern: 'quorum',
+      inflight_batches_max: rng.int(1, 4),
+      failures_lagging: rng.int(1, 4),
+      silence_lagging_ms: heartbeat_ms * rng.int(3, 8) + 2 * delay_ms_max,
+      lag_healthy_max: rng.int(0, 10),
+      append_timeout_ms: Math.max(timeout_floor, rng.pick([delay_ms_max, 2 * delay_ms_max + 4, 200])),
+      heartbeat_ms,
+      log_retain_entries,
+      snapshots_inflight_max: rng.int(1, 2),
+      commit_timeout_ms: rng.pick([100, 1000, 5000]),
+      secret: '',
+      operator_token: '',
+    },
+  };
+}
+
+/** The leader's view as the checkers read it. */
+interface CoreView {
+  commitIndex(): number;
+  durableIndex(): number;
+  followers(): Array<{ id: string; match_index: number; health: string; needs_snapshot: boolean; snapshotting: boolean; consecutive_failures: number }>;
+}
+
+class SimNode {
+  clock: SimClock | null = null;
+  leader: LeaderDriver | null = null;
+  follower: FollowerHandler | null = null;
+  condition: NodeCondition | null = null;
+  /** When a node that is down comes back (null: it is up, or the sim decides later). */
+  restartAt: number | null = null;
+  /** A sync failed in this life: the supervisor restarts the node at this time. */
+  supervisorAt: number | null = null;
+  fullUntil: number | null = null;
+  lives = 0;
+
+  constructor(
+    readonly id: string,
+    readonly spec: NodeSpec,
+    readonly disk: SimDisk,
+  ) {}
+
+  get up(): boolean {
+    return this.clock !== null;
+  }
+}
+
+/** Every entry the leader created, by index (the newest creation at each index), and the state after each. */
+class History {
+  private readonly at: Array<Entry | undefined> = [undefined];
+  private readonly states: number[] = [0];
+  /** Creations that replaced an entry never made durable (a leader's lost unsynced tail). */
+  replaced = 0;
+
+  get(index: number): Entry | undefined {
+    return this.at[index];
+  }
+
+  lastIndex(): number {
+    return this.at.length - 1;
+  }
+
+  /** Returns the entry it replaces, if any. */
+  record(e: Entry): Entry | undefined {
+    const old = this.at[e.index];
+    check(e.index <= this.at.length, `the leader skipped to index ${e.index} (created up to ${this.lastIndex()})`);
+    if (old !== undefined) {
+      this.replaced++;
+      this.at.length = e.index;
+      this.states.length = Math.min(this.states.length, e.index);
+    }
+    this.at[e.index] = e;
+    return old;
+  }
+
+  /** The state a correct replica has after applying 1..index. */
+  stateAt(index: number): number {
+    for (let i = this.states.length; i <= index; i++) {
+      const e = this.at[i];
+      check(e !== undefined, `no entry created at ${i}`);
+      this.states[i] = foldState(this.states[i - 1] as number, e);
+    }
+    return this.states[index] as number;
+  }
+
+  /** A node holds e at e.index: it must be the one the leader created there. */
+  checkEntry(node: string, e: Entry): void {
+    const ref = this.at[e.index];
+    check(ref !== undefined, `${node} holds index ${e.index} that no leader created`);
+    check(e.term === ref.term && e.checksum === ref.checksum, `${node} holds a different entry at ${e.index} (term ${e.term}/${ref.term}, checksum ${e.checksum}/${ref.checksum})`);
+    check(entryIsIntact(e), `${node} holds entry ${e.index} whose bytes do not match its checksum`);
+  }
+}
+
+/** Sorted indexes of acknowledged writes, with the number of copies each needs. */
+class Acked {
+  readonly strict: number[] = [];
+  /** Writes a data-loss fault took a copy of: one copy fewer until it is restored. */
+  readonly relaxed: number[] = [];
+
+  add(index: number): void {
+    insertSorted(this.strict, index);
+  }
+
+  get size(): number {
+    return this.strict.length + this.relaxed.length;
+  }
+}
+
+function insertSorted(a: number[], v: number): void {
+  if (a.length === 0 || (a[a.length - 1] as number) < v) {
+    a.push(v);
+    return;
+  }
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((a[mid] as number) < v) lo = mid + 1;
+    else hi = mid;
+  }
+  if (a[lo] !== v) a.splice(lo, 0, v);
+}
+
+/** First index in sorted a that is >= v. */
+function lowerBound(a: number[], v: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((a[mid] as number) < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Index ranges a node holds durably: its state up to its applied index, and its durable log. */
+type Coverage = Array<[number, number]>;
+
+/** Segments [lo, hi] over which the number of covering nodes is constant, with that number. */
+function segments(covs: Coverage[], upTo: number): Array<{ lo: number; hi: number; count: number }> {
+  const points = new Set<number>([1, upTo + 1]);
+  for (const c of covs) for (const [lo, hi] of c) if (hi >= lo) points.add(Math.max(1, lo)).add(Math.min(upTo + 1, hi + 1));
+  const sorted = [...points].filter((p) => p >= 1 && p <= upTo + 1).sort((a, b) => a - b);
+  const out: Array<{ lo: number; hi: number; count: number }> = [];
+  for (let i = 0; i + 1 < sorted.length; i++) {
+    const lo = sorted[i] as number;
+    const hi = (sorted[i + 1] as number) - 1;
+    let count = 0;
+    for (const c of covs) if (c.some(([a, b]) => a <= lo && lo <= b)) count++;
+    out.push({ lo, hi, count });
+  }
+  return out;
+}
+
+const silent = pino({ level: 'silent' });
+
+export function runSim(opts: SimOptions): Promise<SimResult> {
+  return new Sim(opts).runRandom();
+}
+
+export class Sim {
+  step = 0;
+  readonly rng: Prng;
+  readonly profile: SimProfile;
+  readonly sched = new Scheduler();
+  readonly net: SimNetwork;
+  readonly nodes: Map<string, SimNode>;
+  private readonly history = new History();
+  private readonly acked = { leader: new Acked(), quorum: new Acked(), all: new Acked() };
+  private readonly counts: Record<string, number> = {};
+  private digest = 0;
+  private failure: Error | null = null;
+  private healing = false;
+  /** Highest durable commit the leader's log ever had, and the highest commit its core ever had. */
+  private durableCommitSeen = 0;
+  /** Highest commit any leader core had, and the highest in the current leader life. */
+  private coreCommitSeen = 0;
+  private lifeCommit = { life: 0, commit: 0 };
+  /** Followers whose data a fault took: the leader's view of them may be ahead until they catch up. */
+  private readonly lostData = new Map<string, number>();
+  /** What each data loss took (until the leader's view of that node is corrected): acknowledgements in it arriving later need one copy fewer. */
+  private lossRecords: Array<{ node: string; cov: Coverage; upTo: number }> = [];
+  private readonly variant: Variant;
+
+  constructor(private readonly opts: SimOptions) {
+    this.rng = new Prng(opts.seed);
+    this.profile = drawProfile(this.rng, opts);
+    opts.tune?.(this.profile);
+    this.variant = opts.variant ?? 'none';
+    this.net = new SimNetwork(this.rng, this.profile.net, {
+      fatal: (node, path, err) => this.fail(`${node} ${path}: a handler threw ${(err as Error).name}: ${(err as Error).message} (the process would exit)${where(err)}`),
+      corruptedAnswered: (node, path, status, unchanged) => {
+        this.count(`corrupted_answered_${status}`);
+        if (status === 200) this.fail(`${node} answered a corrupted ${path} with 200`);
+        else if (status < 400 || status >= 500) this.count('corrupted_not_examined');
+        if (unchanged === false) this.fail(`${node} changed its log on a corrupted ${path} it refused with ${status}`);
+      },
+      fingerprint: (node) => {
+        const log = this.node(node).disk.log;
+        return `${log.lastIndex()}/${log.meta('term')}/${log.meta('commit_index')}/${log.snapshotIndex()}`;
+      },
+      trace: opts.trace === undefined ? undefined : (line) => this.trace(() => line),
+    });
+    const watch: WriteWatcher = (node, entries) => this.onWrite(node, entries);
+    this.nodes = new Map(
+      this.profile.cfg.nodes.map((spec) => {
+        const disk = new SimDisk(spec.id, this.rng, this.profile.disk, watch, (id, rng, o, w) => makeLog(this.variant, id, rng, o, w));
+        this.net.addNode(spec.id, spec.address);
+        return [spec.id, new SimNode(spec.id, spec, disk)];
+      }),
+    );
+    this.sched.setCrashHandler((node, err) => this.fail(`${node}: uncaught ${(err as Error).name}: ${(err as Error).message} (the process would exit)${where(err)}`));
+    this.trace(() => `profile ${JSON.stringify({ ...this.profile, cfg: { ...this.profile.cfg, nodes: undefined } })}`);
+  }
+
+  now(): number {
+    return this.sched.now();
+  }
+
+  node(id: string): SimNode {
+    return this.nodes.get(id) as SimNode;
+  }
+
+  leaderNode(): SimNode {
+    return this.node(LEADER);
+  }
+
+  private count(key: string, n = 1): void {
+    this.counts[key] = (this.counts[key] ?? 0) + n;
+  }
+
+  private mix(...values: number[]): void {
+    for (const v of values) this.digest = (Math.imul(this.digest ^ v, 0x01000193) + 0x9e3779b9) >>> 0;
+  }
+
+  private fail(message: string): void {
+    this.failure ??= new SimFailure(message);
+  }
+
+  trace(line: () => string): void {
+    if (this.opts.trace !== undefined) this.opts.trace(`[${this.step} t=${this.now()}${this.healing ? ' heal' : ''}] ${line()}`);
+  }
+
+  // --- node lives -------------------------------------------------------------------------
+
+  start(id: string): void {
+    const n = this.node(id);
+    check(!n.up, `${id} started twice`);
+    const clock = this.sched.clock(id);
+    n.clock = clock;
+    n.lives++;
+    n.restartAt = null;
+    n.supervisorAt = null;
+    n.disk.log.attach(clock);
+    n.condition = new NodeCondition();
+    const cfg = this.profile.cfg;
+    const hooks = {
+      onApplied: () => undefined,
+      event: (e: { kind: string }) => this.count(`event_${e.kind}`),
+      stats: emptyResyncStats(),
+    };
+    const transport = this.net.transport(id, clock);
+    try {
+      if (id === LEADER) {
+        const snapshots = new SimSnapshotShipper({
+          state: n.disk.state,
+          transport,
+          clock,
+          cluster_id: cfg.cluster_id,
+          leader_id: id,
+          chunk_bytes: this.profile.snapshot.chunk_bytes,
+          inflight_max: this.profile.snapshot.inflight_max,
+          chunk_timeout_ms: Math.max(cfg.append_timeout_ms, 50),
+          filler_bytes: this.profile.snapshot.filler_bytes,
+        });
+        const driver = new LeaderDriver({ self: n.spec, cfg, log: n.disk.log, state: n.disk.state, transport, snapshots, clock, logger: silent, hooks, condition: n.condition });
+        n.leader = driver;
+        this.net.attach(id, clock, null);
+        driver.start();
+      } else {
+        const log = n.disk.log;
+        // The broken variant: the compactTo that keeps the log suffix after an install resets instead.
+        const onInstall = log instanceof ResetOnInstallLog ? () => (log.resetOnNextCompact = true) : undefined;
+        const receiver = new SimSnapshotReceiver(n.disk.state, onInstall);
+        const handler = new FollowerHandler({ cfg, log: n.disk.log, state: n.disk.state, snapshots: receiver, clock, logger: silent, hooks, condition: n.condition, storage_id: n.disk.storageId() });
+        n.follower = handler;
+        this.net.attach(id, clock, { append: (body) => handler.handleAppend(body), snapshot: (body) => handler.handleSnapshotChunk(body) });
+      }
+    } catch (err) {
+      if (err instanceof SimFailure) throw err;
+      this.fail(`${id} could not start: ${(err as Error).name}: ${(err as Error).message}`);
+    }
+    this.count(id === LEADER ? 'leader_starts' : 'follower_starts');
+    this.trace(() => `${id} starts (life ${n.lives}): log ${n.disk.log.firstIndex()}..${n.disk.log.lastIndex()} applied ${n.disk.state.appliedIndex()} term ${n.disk.log.meta('term')} commit ${n.disk.log.meta('commit_index')}`);
+  }
+
+  /** The process dies (kill -9): its timers go, its disk keeps what it keeps. */
+  kill(id: string, how: 'crash' | 'lose-wal' | 'wipe' = 'crash', keep?: number): void {
+    const n = this.node(id);
+    if (n.up) {
+      (n.clock as SimClock).kill();
+      n.clock = null;
+      n.leader = null;
+      n.follower = null;
+      n.condition = null;
+    }
+    if (how !== 'crash') this.beforeDataLoss(id);
+    if (how === 'crash') n.disk.crash(keep);
+    else if (how === 'lose-wal') n.disk.loseWal();
+    else n.disk.wipe();
+    n.supervisorAt = null;
+    this.mix(0xdead, NODES.indexOf(id), how.length);
+    this.count(`${how}_${id === LEADER ? 'leader' : 'follower'}`);
+    this.trace(() => `${id} ${how}: disk keeps ${n.disk.log.firstIndex()}..${n.disk.log.lastIndex()} applied ${n.disk.state.appliedIndex()}`);
+  }
+
+  /** A fault is about to take data from a node: acknowledged writes it held need one copy fewer until restored. */
+  private beforeDataLoss(id: string): void {
+    const n = this.node(id);
+    const cov = this.coverage(n);
+    for (const a of Object.values(this.acked)) {
+      const keep: number[] = [];
+      for (const i of a.strict) {
+        if (cov.some(([lo, hi]) => lo <= i && i <= hi)) insertSorted(a.relaxed, i);
+        else keep.push(i);
+      }
+      a.strict.length = 0;
+      a.strict.push(...keep);
+    }
+    // Answers from before the loss may still be on the wire until then.
+    const net = this.profile.net;
+    if (id !== LEADER) this.lostData.set(id, this.now() + net.delay_ms_max + net.slow_ms_max + 1);
+    this.lossRecords.push({ node: id, cov, upTo: this.history.lastIndex() });
+  }
+
+  /** Adds an acknowledged write: one copy fewer is needed when a data loss took one the leader had counted. */
+  private addAcked(a: Acked, index: number): void {
+    if (this.lossRecords.some((r) => index <= r.upTo && r.cov.some(([lo, hi]) => lo <= index && index <= hi))) insertSorted(a.relaxed, index);
+    else a.add(index);
+  }
+
+  /** Indexes acknowledged with this concern (or a stronger one), ascending. */
+  acknowledged(concern: WriteConcern): number[] {
+    const a = this.acked[concern];
+    return [...a.strict, ...a.relaxed].sort((x, y) => x - y);
+  }
+
+  // --- clients ----------------------------------------------------------------------------
+
+  propose(concern: WriteConcern, payload: Uint8Array, onDone?: (ok: boolean) => void): void {
+    const driver = this.leaderNode().leader;
+    if (driver === null) return;
+    const life = this.leaderNode().lives;
+    this.count(`proposed_${concern}`);
+    driver.propose(payload, concern).then(
+      ({ index }) => {
+        if (this.leaderNode().lives !== life) return;
+        const e = this.history.get(index);
+        check(e !== undefined, `write acknowledged at ${index} that no leader created`);
+        this.addAcked(this.acked[concern], index);
+        if (concern !== 'leader') this.addAcked(this.acked.leader, index);
+        if (concern === 'all') this.addAcked(this.acked.quorum, index);
+        this.count(`acked_${concern}`);
+        this.mix(index, concern.length);
+        onDone?.(true);
+      },
+      (err: unknown) => {
+        if (err instanceof ReplicationError) this.count(`refused_${err.code}`);
+        else this.fail(`propose failed with ${(err as Error).name}: ${(err as Error).message}, not a ReplicationError`);
+        onDone?.(false);
+      },
+    );
+  }
+
+  forceResync(id: string): void {
+    const driver = this.leaderNode().leader;
+    if (driver === null) return;
+    this.count('force_resyncs');
+    this.trace(() => `force-resync ${id}`);
+    driver.forceResync(id).then(
+      (r) => this.count(r.ok ? 'force_resync_ok' : 'force_resync_failed'),
+      (err: unknown) => {
+        if (!(err instanceof ReplicationError)) this.fail(`forceResync threw ${(err as Error).message}`);
+      },
+    );
+  }
+
+  // --- the run ----------------------------------------------------------------------------
+
+  async runRandom(): Promise<SimResult> {
+    try {
+      for (const id of [...FOLLOWERS, LEADER]) this.start(id);
+      this.checkFailure();
+      for (; this.step < this.opts.steps; this.step++) {
+        this.faults();
+        this.work();
+        await this.advance(this.rng.int(0, this.profile.step_ms_max));
+      }
+      const healStart = this.now();
+      await this.heal();
+      return this.result(this.now() - healStart);
+    } catch (err) {
+      throw this.wrap(err);
+    }
+  }
+
+  wrap(err: unknown): SimFailure {
+    const message = err instanceof Error ? err.message : String(err);
+    const failure = new SimFailure(`seed ${this.opts.seed} failed at step ${this.step} (t=${this.now()} ms): ${message}`);
+    failure.cause = err;
+    return failure;
+  }
+
+  result(heal_ms: number): SimResult {
+    const L = this.leaderNode();
+    const counts: Record<string, number> = { ...this.counts, ...prefixed('net_', this.net.counts) };
+    for (const n of this.nodes.values()) for (const [k, v] of Object.entries(n.disk.log.counts)) counts[`disk_${k}`] = (counts[`disk_${k}`] ?? 0) + v;
+    counts.entries_replaced = this.history.replaced;
+    counts.callbacks = this.sched.ran;
+    return {
+      seed: this.opts.seed,
+      steps: this.step,
+      now_ms: this.now(),
+      last_index: L.disk.log.lastIndex(),
+      commit_index: L.disk.log.meta('commit_index'),
+      heal_ms,
+      counts,
+      digest: this.digest,
+    };
+  }
+
+  /** Runs the cluster for ms of simulated time, then every checker. */
+  async advance(ms: number): Promise<void> {
+    await this.sched.runUntil(this.now() + ms);
+    this.checkFailure();
+    this.checkStep();
+  }
+
+  private checkFailure(): void {
+    if (this.failure !== null) throw this.failure;
+  }
+
+  private faults(): void {
+    const P = this.profile;
+    const rng = this.rng;
+    const now = this.now();
+    for (const n of this.nodes.values()) {
+      const isLeader = n.id === LEADER;
+      if (!n.up) {
+        if (n.restartAt !== null && now >= n.restartAt) this.start(n.id);
+        continue;
+      }
+      if (n.fullUntil !== null && now >= n.fullUntil) {
+        n.disk.log.free();
+        n.fullUntil = null;
+        n.condition?.clear('disk_full');
+        this.trace(() => `${n.id} disk freed`);
+      }
+      if (this.supervise(n)) continue;
+      const dataLossOk = (!isLeader || P.leader_data_loss) && this.lossQuiet();
+      if (rng.chance(isLeader ? P.leader_crash : P.crash)) this.down(n, 'crash');
+      else if (dataLossOk && rng.chance(P.lose_wal)) this.down(n, 'lose-wal');
+      else if (dataLossOk && rng.chance(P.wipe)) this.down(n, 'wipe');
+      else if (rng.chance(P.fsync_fail)) {
+        n.disk.log.failNextSync();
+        this.count('fsync_failures_armed');
+        this.trace(() => `${n.id}: next fsync fails`);
+      } else if (n.fullUntil === null && rng.chance(P.disk_full)) {
+        n.disk.log.fill();
+        n.fullUntil = now + rng.int(1, P.full_ms_max);
+        this.count('disk_full');
+        this.trace(() => `${n.id} disk full`);
+      }
+    }
+    if (rng.chance(P.cut)) {
+      const f = rng.pick(FOLLOWERS);
+      const [from, to] = rng.chance(0.5) ? [LEADER, f] : [f, LEADER];
+      this.net.cut(from, to, now + rng.int(1, P.cut_ms_max));
+      this.count('cuts');
+      this.trace(() => `link ${from}->${to} cut`);
+    }
+  }
+
+  /** A node whose fsync failed is restarted a while later, as its supervisor would. True when it was. */
+  private supervise(n: SimNode): boolean {
+    if (!n.up) return false;
+    if (n.disk.log.syncFailed() && n.supervisorAt === null) n.supervisorAt = this.now() + this.rng.int(1, this.profile.supervisor_ms_max);
+    if (n.supervisorAt === null || this.now() < n.supervisorAt) return false;
+    this.count('supervisor_restarts');
+    this.trace(() => `${n.id}: restarted by its supervisor after a failed fsync`);
+    this.kill(n.id);
+    this.start(n.id);
+    return true;
+  }
+
+  private down(n: SimNode, how: 'crash' | 'lose-wal' | 'wipe'): void {
+    this.kill(n.id, how);
+    n.restartAt = this.now() + this.rng.int(1, this.profile.down_ms_max);
+  }
+
+  /** No acknowledged write is short of a copy (a second data loss now could lose it for real). */
+  private lossQuiet(): boolean {
+    return this.acked.leader.relaxed.length === 0 && this.acked.quorum.relaxed.length === 0 && this.acked.all.relaxed.length === 0 && this.lostData.size === 0;
+  }
+
+  private work(): void {
+    const P = this.profile;
+    const rng = this.rng;
+    if (this.leaderNode().leader !== null && rng.chance(P.propose)) {
+      const n = rng.int(1, P.propose_burst_max);
+      for (let i = 0; i < n; i++) {
+        const concern = rng.pick<WriteConcern>(['leader', 'quorum', 'quorum', 'quorum', 'all']);
+        this.propose(concern, rng.bytes(rng.int(0, P.payload_bytes_max)));
+      }
+    }
+    if (rng.chance(P.force_resync)) this.forceResync(rng.pick(FOLLOWERS));
+  }
+
+  /** Faults off, network healed, every node up; a quorum write must be acknowledged and all three converge. */
+  async heal(): Promise<void> {
+    this.healing = true;
+    this.net.faults = { ...quietNetwork, delay_ms_max: healed_delay_ms_max };
+    this.net.healAll();
+    for (const n of this.nodes.values()) {
+      n.disk.log.free();
+      n.disk.log.disarm();
+      n.fullUntil = null;
+      if (n.up && n.disk.log.syncFailed()) this.kill(n.id);
+      if (!n.up) this.start(n.id);
+      n.condition?.clear('disk_full');
+    }
+    this.trace(() => 'heal: faults off, all nodes up');
+    const healStart = this.now();
+    const L = this.leaderNode();
+    const backlog = L.disk.log.lastIndex() - Math.min(...FOLLOWERS.map((f) => this.node(f).disk.log.lastIndex()));
+    const deadline = healStart + heal_ms_max + Math.ceil((10 * backlog) / this.profile.cfg.inflight_batches_max);
+    const heal: { write: 'none' | 'pending' | 'acked' } = { write: 'none' };
+    let convergedAt: number | null = null;
+    for (; ; this.step++) {
+      if (heal.write === 'none' && L.leader !== null) {
+        heal.write = 'pending';
+        this.propose('quorum', this.rng.bytes(4), (ok) => (heal.write = ok ? 'acked' : 'none'));
+      }
+      await this.advance(2);
+      for (const n of this.nodes.values()) this.supervise(n);
+      const problem = heal.write === 'acked' ? this.divergence() : `the heal write is ${heal.write === 'none' ? 'not proposed yet' : 'not acknowledged yet'}`;
+      if (problem === null) {
+        convergedAt ??= this.now();
+        if (this.now() - convergedAt >= quiet_ms) break;
+      } else {
+        if (convergedAt !== null) {
+          this.count('diverged_after_converging');
+          this.trace(() => `diverged again after converging: ${problem}`);
+          convergedAt = null;
+        }
+        check(this.now() < deadline, `no convergence ${deadline - healStart} ms after healing (backlog ${backlog}): ${problem}`);
+      }
+    }
+    this.fullCheck();
+  }
+
+  /** Why the cluster has not converged, or null when it has. */
+  private divergence(): string | null {
+    const L = this.leaderNode();
+    const driver = L.leader;
+    if (driver === null) return 'leader down';
+    const log = L.disk.log;
+    const core = driver.core as unknown as CoreView;
+    if (core.commitIndex() !== log.lastIndex()) return `leader commit ${core.commitIndex()} < last ${log.lastIndex()}`;
+    if (L.disk.state.appliedIndex() !== log.lastIndex()) return `leader applied ${L.disk.state.appliedIndex()} < last ${log.lastIndex()}`;
+    for (const f of FOLLOWERS) {
+      const n = this.node(f);
+      if (n.disk.log.lastIndex() !== log.lastIndex()) return `${f} last ${n.disk.log.lastIndex()} != leader ${log.lastIndex()}`;
+      if (n.disk.state.appliedIndex() !== L.disk.state.appliedIndex()) return `${f} applied ${n.disk.state.appliedIndex()} != leader ${L.disk.state.appliedIndex()}`;
+      if (n.disk.state.value() !== L.disk.state.value()) return `${f} state differs from the leader's`;
+      const p = core.followers().find((x) => x.id === f);
+      if (p !== undefined && p.health !== 'healthy') return `${f} is ${p.health} (match ${p.match_index}, failures ${p.consecutive_failures}, needs_snapshot ${p.needs_snapshot})`;
+    }
+    return null;
+  }
+
+  // --- checkers ---------------------------------------------------------------------------
+
+  /** Every entry written to any log: the leader's are creations, a follower's must be the leader's. */
+  private onWrite(node: string, entries: readonly Entry[]): void {
+    if (this.failure !== null) return;
+    try {
+      if (node !== LEADER) {
+        for (const e of entries) this.history.checkEntry(node, e);
+        return;
+      }
+      for (const e of entries) {
+        const old = this.history.record(e);
+        if (old === undefined) continue;
+        // The leader writes an index again: only after losing an entry there that never left it.
+        for (const a of Object.values(this.acked)) {
+          check(lowerBound(a.strict, e.index) >= a.strict.length && lowerBound(a.relaxed, e.index) >= a.relaxed.length, `the leader wrote index ${e.index} again though a write at or after it was acknowledged`);
+        }
+        for (const f of FOLLOWERS) {
+          const d = this.node(f).disk;
+          check(d.log.checksumAt(e.index) !== old.checksum && d.log.durable().entryAt(e.index)?.checksum !== old.checksum, `the leader wrote index ${e.index} again but ${f} holds the entry it replaced (sent before it was durable?)`);
+          check(d.state.appliedIndex() < e.index, `the leader wrote index ${e.index} again but ${f} applied up to ${d.state.appliedIndex()}`);
+        }
+      }
+    } catch (err) {
+      this.fail((err as Error).message);
+    }
+  }
+
+  /** What a node holds for sure: its state up to its applied index, and its durable log. */
+  private coverage(n: SimNode): Coverage {
+    const d = n.disk.log.durable();
+    return [
+      [1, n.disk.state.appliedIndex()],
+      [d.snapIndex + 1, d.lastIndex],
+    ];
+  }
+
+  private checkAcked(what: string, a: Acked, covs: Coverage[], need: number): void {
+    const top = Math.max(a.strict[a.strict.length - 1] ?? 0, a.relaxed[a.relaxed.length - 1] ?? 0);
+    if (top === 0) return;
+    for (const s of segments(covs, top)) {
+      if (s.count < need) {
+        const k = lowerBound(a.strict, s.lo);
+        const i = a.strict[k];
+        check(i === undefined || i > s.hi, `write ${i} acknowledged with ${what} is held durably by ${s.count} node(s), not ${need}`);
+      }
+      if (a.relaxed.length === 0) continue;
+      const lo = lowerBound(a.relaxed, s.lo);
+      const hi = lowerBound(a.relaxed, s.hi + 1);
+      if (hi <= lo) continue;
+      check(s.count >= need - 1, `write ${a.relaxed[lo]} acknowledged with ${what} is held durably by ${s.count} node(s) after a data loss (needs ${need - 1}, then ${need})`);
+      if (s.count >= need) for (const i of a.relaxed.splice(lo, hi - lo)) insertSorted(a.strict, i);
+    }
+  }
+
+  checkStep(): void {
+    const L = this.leaderNode();
+    const H = this.history;
+    const all = [...this.nodes.values()];
+    const covs = all.map((n) => this.coverage(n));
+    const leaderCov = covs[0] as Coverage;
+    this.checkAcked('leader', this.acked.leader, [leaderCov], 1);
+    this.checkAcked('quorum', this.acked.quorum, covs, 2);
+    this.checkAcked('all', this.acked.all, covs, 3);
+    // The leader's persisted commit never moves back, across restarts.
+    const durableCommit = L.disk.log.durable().meta.commit_index;
+    check(durableCommit >= this.durableCommitSeen, `the leader's durable commit went back from ${this.durableCommitSeen} to ${durableCommit}`);
+    this.durableCommitSeen = durableCommit;
+    for (const n of all) {
+      const applied = n.disk.state.appliedIndex();
+      check(applied <= H.lastIndex(), `${n.id} applied ${applied} beyond anything created (${H.lastIndex()})`);
+      check(n.disk.state.value() === H.stateAt(applied), `${n.id} state at ${applied} is not the state the leader's entries 1..${applied} build`);
+      check(applied <= Math.max(this.coreCommitSeen, durableCommit, L.leader?.core.commitIndex() ?? 0), `${n.id} applied ${applied} beyond any commit the leader had`);
+      const last = n.disk.log.entryAt(n.disk.log.lastIndex());
+      if (last !== undefined) H.checkEntry(n.id, last);
+    }
+    const driver = L.leader;
+    if (driver !== null) {
+      const core = driver.core as unknown as CoreView;
+      const commit = core.commitIndex();
+      if (this.lifeCommit.life !== L.lives) this.lifeCommit = { life: L.lives, commit: 0 };
+      check(commit >= this.lifeCommit.commit, `the leader's commit went back from ${this.lifeCommit.commit} to ${commit}`);
+      check(commit >= durableCommit, `the leader's commit ${commit} is below its durable commit ${durableCommit}`);
+      this.lifeCommit.commit = commit;
+      this.coreCommitSeen = Math.max(this.coreCommitSeen, commit);
+      if (!L.disk.log.syncFailed()) check(core.durableIndex() <= L.disk.log.durable().lastIndex, `the leader counts ${core.durableIndex()} durable, its disk holds ${L.disk.log.durable().lastIndex}`);
+      for (const p of core.followers()) {
+        const f = this.node(p.id);
+        const holds = f.disk.log.durable().lastIndex;
+        const lostUntil = this.lostData.get(p.id);
+        if (lostUntil !== undefined) {
+          if (p.match_index <= holds && this.now() > lostUntil) {
+            this.lostData.delete(p.id);
+            this.lossRecords = this.lossRecords.filter((r) => r.node !== p.id);
+          }
+          continue;
+        }
+        check(p.match_index <= Math.max(holds, f.disk.state.appliedIndex()), `the leader thinks ${p.id} matches ${p.match_index} but it holds ${holds} durably`);
+      }
+    }
+    if (this.step % full_check_every_steps === 0) this.fullCheck();
+  }
+
+  private fullCheck(): void {
+    for (const n of this.nodes.values()) for (const e of n.disk.log.allEntries()) this.history.checkEntry(n.id, e);
+  }
+}
+
+/** Where an unexpected error came from: the first frames of its stack outside the simulation. */
+function where(err: unknown): string {
+  const stack = (err as Error).stack ?? '';
+  const frames = stack.split('\n').filter((l) => l.trim().startsWith('at ') && !l.includes('/test/sim/'));
+  return frames.length === 0 ? '' : `\n    ${frames.slice(0, 3).map((l) => l.trim()).join('\n    ')}`;
+}
+
+function prefixed(prefix: string, o: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(o)) out[prefix + k] = v;
+  return out;
+}
+
+/** A log that drops its whole suffix on the first compactTo after a snapshot install (see Variant). */
+export class ResetOnInstallLog extends SimLog {
+  resetOnNextCompact = false;
+
+  override compactTo(index: number): number {
+    if (!this.resetOnNextCompact) return super.compactTo(index);
+    this.resetOnNextCompact = false;
+    const term = this.termAt(index) ?? this.snapshotTerm();
+    const removed = this.lastIndex() - this.snapshotIndex();
+    this.resetTo(index, term, this.meta('term'));
+    return removed;
+  }
+
+  override resetTo(index: number, term: number, current_term: number): void {
+    this.resetOnNextCompact = false;
+    super.resetTo(index, term, current_term);
+  }
+}
+
+function makeLog(variant: Variant, node: string, rng: Prng, o: DiskOptions, w?: WriteWatcher): SimLog {
+  if (variant === 'reset-on-install') return new ResetOnInstallLog(node, rng, o, w);
+  if (variant === 'no-sync') return new SimLog(node, rng, { ...o, lie_about_sync: true }, w);
+  return new SimLog(node, rng, o, w);
+}
