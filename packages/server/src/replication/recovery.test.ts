@@ -107,6 +107,7 @@ function routesOf(f: Node) {
     logPosition: () => logPosition(f.log, f.state, f.identity, f.log.meta('term')),
     logEntries: (from: string | undefined, to: string | undefined) => readLogEntries(f.log, from, to),
     stateCopy: () => makeStateCopy(f.state, f.dir),
+    onChange: () => () => undefined,
   };
   return createRaftRoutes({ replica: replica as unknown as Replica<Kv>, stateChecksum: () => '' });
 }
