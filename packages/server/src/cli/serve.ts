@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { tryLoadConfig } from '../config/index.ts';
 import type { CairnConfig } from '../config/types.ts';
+import { invariant_exit_code, isBrokenInvariant } from '../fatal.ts';
 import { startNode } from '../node.ts';
 import { parseArgs } from './args.ts';
 
@@ -62,6 +63,15 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   config.replication.secret = resolveSecret(config);
+  // An error nothing caught (a broken invariant in a driver's callback, say) ends the process
+  // with one clear line and a non-zero code, so that the supervisor restarts it.
+  const fatal = (kind: string) => (err: unknown): void => {
+    const e = err instanceof Error ? err : new Error(String(err));
+    process.stderr.write(`cairn ${config.node_id}: ${isBrokenInvariant(e) ? 'broken invariant' : kind}: ${e.message}\n${e.stack ?? ''}\n`);
+    process.exit(isBrokenInvariant(e) ? invariant_exit_code : 1);
+  };
+  process.on('uncaughtException', fatal('uncaught exception'));
+  process.on('unhandledRejection', fatal('unhandled rejection'));
   const node = await startNode({ config });
   process.stdout.write(`cairn ${config.node_id} (${node.replica.role().toLowerCase()}) listening on ${node.url}\n`);
   return new Promise<number>((resolve) => {
