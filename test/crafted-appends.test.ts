@@ -210,6 +210,16 @@ function logLines(c: TestCluster, id: string, text: string, since = 0): Array<Re
   return out;
 }
 
+/**
+ * Waits for a node to log a line whose msg contains `text` (at `since` or later) and that `match`
+ * accepts. Nodes write their log asynchronously: a line may land a moment after the answer.
+ */
+async function logged(c: TestCluster, id: string, text: string, since: number, match: (l: Record<string, unknown>) => boolean = () => true): Promise<Record<string, unknown>> {
+  return waitFor(() => logLines(c, id, text, since).find(match), { what: `${id} to log "${text}"`, timeoutMs: 5_000 }).catch((err: unknown) => {
+    throw new Error(`${(err as Error).message}\n${c.node(id).logTail(30)}`);
+  });
+}
+
 function expectAlive(c: TestCluster): void {
   for (const n of c.nodes) {
     expect(n.process.running, `${n.id} exited (${String(n.process.exitCode)}):\n${n.logTail(40)}`).toBe(true);
@@ -314,9 +324,8 @@ describe('crafted appends from a holder of the cluster secret', () => {
       what: 'the leader to count a successful resync',
       timeoutMs: 20_000,
     });
-    expect(logLines(c, TARGET, 'an applied entry differs from the leader', since).filter((l) => l.at === index + 1).length).toBeGreaterThan(0);
-    const installed = logLines(c, TARGET, 'snapshot installed', since);
-    expect(installed.some((l) => l.repair === true), JSON.stringify(installed)).toBe(true);
+    await logged(c, TARGET, 'an applied entry differs from the leader', since, (l) => l.at === index + 1);
+    await logged(c, TARGET, 'snapshot installed', since, (l) => l.repair === true);
     expectDesyncReported(await watcher.stop(), why);
     for (let i = 0; i < 3; i++) {
       await write(c, `t1-after-${i}`, `written after the repair ${i}`);
@@ -421,7 +430,7 @@ describe('crafted appends from a holder of the cluster secret', () => {
       timeoutMs: 20_000,
     });
     expectDesyncReported(await watcher.stop(), why);
-    expect(logLines(c, TARGET, 'a committed entry failed to apply', since).filter((l) => l.index === index + 1).length).toBeGreaterThan(0);
+    await logged(c, TARGET, 'a committed entry failed to apply', since, (l) => l.index === index + 1);
     const leaderSum = await checksum(c.leader);
     await waitFor(async () => (await checksum(target)).state_checksum === leaderSum.state_checksum, {
       what: `${TARGET} to hold the leader's state`,
@@ -465,7 +474,7 @@ describe('crafted appends from a holder of the cluster secret', () => {
     }
     expectAlive(c);
     expect(await checksum(target)).toMatchObject({ applied_index: held.applied_index, state_checksum: held.state_checksum, last_log_index: held.last_log_index });
-    expect(logLines(c, TARGET, 'an applied entry differs from the leader', since).filter((l) => l.at === index).length).toBeGreaterThan(0);
+    await logged(c, TARGET, 'an applied entry differs from the leader', since, (l) => l.at === index);
 
     for (let i = 0; i < 3; i++) {
       await write(c, `t4-after-${i}`, `written after the conflicting entry ${i}`);
