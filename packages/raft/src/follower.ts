@@ -170,17 +170,19 @@ export type SnapshotDecision =
   | { kind: 'ignore'; reason: string }
   /**
    * Replace the state. `keep_log`: the log holds the snapshot's index with its term, so the
-   * entries after it are the leader's and stay (the log is compacted to the index); otherwise the
-   * log is reset to start after the index.
+   * entries after it stay (the log is compacted to the index): the leader may have counted them
+   * toward a quorum; otherwise the log is reset to start after the index. `commit_to`: the commit
+   * index to persist; for a repair, the snapshot's index, so nothing kept past it is applied before
+   * the leader's appends confirmed it (by term and checksum).
    */
-  | { kind: 'install'; keep_log: boolean };
+  | { kind: 'install'; keep_log: boolean; commit_to: number };
 
 /**
  * Whether and how to install a snapshot. Resetting the log on every install can drop entries the
  * leader already counted toward a quorum (an append delayed on the wire lands before the
  * snapshot it overtook); installing one older than the applied state moves the state back.
  */
-export function decideSnapshot(view: FollowerView, offer: SnapshotOffer): SnapshotDecision {
+export function decideSnapshot(view: FollowerView, offer: SnapshotOffer, persisted_commit = offer.index): SnapshotDecision {
   if (offer.leader_term < view.current_term) {
     return { kind: 'refuse', status: 409, code: 'stale_term', message: `snapshot from term ${offer.leader_term} < ${view.current_term}` };
   }
@@ -189,7 +191,8 @@ export function decideSnapshot(view: FollowerView, offer: SnapshotOffer): Snapsh
     if (offer.index < view.commit_index) return { kind: 'ignore', reason: `snapshot at ${offer.index} is older than the applied index ${view.commit_index}` };
     if (offer.index === view.commit_index && matches) return { kind: 'ignore', reason: `already at ${offer.index}` };
   }
-  return { kind: 'install', keep_log: matches && !offer.repair };
+  const keep_log = matches;
+  return { kind: 'install', keep_log, commit_to: keep_log && !offer.repair ? Math.max(offer.index, persisted_commit) : offer.index };
 }
 
 /** How far a node may apply: what is committed and durable in its own log. */

@@ -350,7 +350,7 @@ export class LeaderCore {
   }
 
   /** Operator asked for a fresh snapshot now (force-resync), or a check found the follower diverged. */
-  requestSnapshot(id: string, reason = 'resync forced by an operator', repair = false): void {
+  requestSnapshot(id: string, reason = 'resync forced by an operator', repair = true): void {
     const p = this.follower(id);
     this.markDesynced(p, reason, repair);
     p.snapshot_retry_at_ms = 0;

@@ -247,17 +247,17 @@ describe('decideSnapshot', () => {
     expect(decideSnapshot(view(logOf([1, 1, 1, 1, 1]), 2, 5), offer({ index: 5 }))).toMatchObject({ kind: 'ignore' });
   });
 
-  it('keeps the log after the snapshot index when it holds that index with the same term', () => {
-    expect(decideSnapshot(view(logOf([1, 1, 1, 1, 1, 1, 1]), 2, 2), offer({ index: 5 }))).toEqual({ kind: 'install', keep_log: true });
+  it('keeps the log after the snapshot index when it holds that index with the same term, and its commit', () => {
+    expect(decideSnapshot(view(logOf([1, 1, 1, 1, 1, 1, 1]), 2, 2), offer({ index: 5 }), 6)).toEqual({ kind: 'install', keep_log: true, commit_to: 6 });
   });
 
   it('resets the log when it does not hold the snapshot index, or holds it with another term', () => {
-    expect(decideSnapshot(view(logOf([1, 1]), 2, 2), offer({ index: 5 }))).toEqual({ kind: 'install', keep_log: false });
-    expect(decideSnapshot(view(logOf([1, 1, 1, 1, 2, 2]), 2, 2), offer({ index: 5, term: 1 }))).toEqual({ kind: 'install', keep_log: false });
+    expect(decideSnapshot(view(logOf([1, 1]), 2, 2), offer({ index: 5 }))).toEqual({ kind: 'install', keep_log: false, commit_to: 5 });
+    expect(decideSnapshot(view(logOf([1, 1, 1, 1, 2, 2]), 2, 2), offer({ index: 5, term: 1 }))).toEqual({ kind: 'install', keep_log: false, commit_to: 5 });
   });
 
-  it('installs a repair whatever its index, and resets the log', () => {
-    expect(decideSnapshot(view(logOf(new Array<number>(8).fill(1)), 2, 8), offer({ index: 5, repair: true }))).toEqual({ kind: 'install', keep_log: false });
+  it('installs a repair whatever its index; keeps the matching log after it but commits only the snapshot index', () => {
+    expect(decideSnapshot(view(logOf(new Array<number>(8).fill(1)), 2, 8), offer({ index: 5, repair: true }), 8)).toEqual({ kind: 'install', keep_log: true, commit_to: 5 });
   });
 });
 

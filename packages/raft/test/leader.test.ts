@@ -336,7 +336,7 @@ describe('LeaderCore: health', () => {
     catchUp(core, log, 'b', 0);
     core.requestSnapshot('a');
     const snap = core.poll(1, log).filter((a) => a.kind === 'snapshot');
-    expect(snap).toEqual([{ kind: 'snapshot', follower: 'a', epoch: expect.any(Number) as number, repair: false, reason: 'resync forced by an operator' }]);
+    expect(snap).toEqual([{ kind: 'snapshot', follower: 'a', epoch: expect.any(Number) as number, repair: true, reason: 'resync forced by an operator' }]);
     expect(core.follower('a').health).toBe('desynced');
     expect(appendsTo(core.poll(2, log), 'a')).toEqual([]); // appends pause during the transfer
     core.onLocalAppend(21);

@@ -345,7 +345,7 @@ export class FollowerHandler {
     const started = clock.now();
     const received = await this.d.snapshots.finish(chunk.total_bytes, chunk.sha256, chunk.source_checked);
     this.wakeChunkWaiters();
-    const decision = decideSnapshot(this.view(), { index: received.index, term: received.term, leader_term: chunk.term, repair: chunk.repair });
+    const decision = decideSnapshot(this.view(), { index: received.index, term: received.term, leader_term: chunk.term, repair: chunk.repair }, log.meta('commit_index'));
     if (decision.kind === 'refuse') {
       received.discard();
       throw new ReplicationError(decision.status, decision.code, decision.message, { term: this.currentTerm() });
@@ -361,9 +361,9 @@ export class FollowerHandler {
       const installed = received.install();
       const term = Math.max(chunk.term, this.currentTerm());
       if (decision.keep_log) {
-        // The log holds the snapshot's entry: the entries after it are the leader's and stay.
+        // The log holds the snapshot's entry: the entries after it stay (the leader may have counted them).
         log.compactTo(installed.index);
-        log.write({ entries: [], commit: Math.max(installed.index, log.meta('commit_index')), term: term !== this.currentTerm() ? term : undefined });
+        log.write({ entries: [], commit: decision.commit_to, term: term !== this.currentTerm() ? term : undefined });
         log.syncNow();
       } else {
         log.resetTo(installed.index, received.term, term);
