@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ENTRY_COMMAND, MemoryLog, RaftInvariantError, applyBound, compactionPoint, decideAppend, decideSnapshot, makeEntry, validateAppend } from '../src/index.ts';
+import { ENTRY_COMMAND, MemoryLog, applyBound, compactionPoint, decideAppend, decideSnapshot, makeEntry, validateAppend } from '../src/index.ts';
 import type { AppendDecision, Entry, FollowerView } from '../src/index.ts';
 import { entries, logOf, request } from './helpers.ts';
 
