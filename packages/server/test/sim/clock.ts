@@ -34,8 +34,9 @@ export class Scheduler {
   private nowMs = 0;
   private seq = 0;
   private readonly heap: Task[] = [];
-  /** Callbacks run so far (for cost measurements). */
+  /** Callbacks run so far (for cost measurements), and immediates queued. */
   ran = 0;
+  immediates = 0;
   private onCrash: CrashHandler = (node, err) => {
     throw new Error(`${node}: uncaught ${(err as Error).stack ?? String(err)}`);
   };
@@ -171,6 +172,7 @@ export class SimClock implements Clock {
   }
 
   setImmediate(fn: () => void): void {
+    this.sched.immediates++;
     this.sched.push(this, this.sched.now(), fn, 0);
   }
 

@@ -10,8 +10,10 @@
 //   loseWal()     the WAL is gone: the log reverts to its last checkpoint (every N syncs).
 //   wipe()        the data directory is gone: log, state and storage identity.
 //   failNextSync  the next sync rejects with EIO; the transactions it covered never reach the disk
-//                 (a later sync that succeeds proves nothing about them, as after a real failed
-//                 fdatasync), and neither does anything written after them.
+//                 (after a failed fdatasync the kernel may have dropped the pages), and neither
+//                 does anything written after them (the WAL is read back only up to the first
+//                 missing frame). From then on every sync rejects and syncNow throws with EIO,
+//                 so the process learns of it at its next sync whoever was waiting for that one.
 //   fill()/free() while full, write() throws SQLITE_FULL.
 // The state's applies are durable at once (state.db survives a kill -9); a wipe loses them.
 import { RaftInvariantError, crc32, entryIsIntact } from '@cairn/raft';
@@ -93,6 +95,10 @@ function applyOp(img: LogImage, op: Op): void {
 
 function ioError(message: string, code: string): Error {
   return Object.assign(new Error(message), { code });
+}
+
+function eio(): Error {
+  return ioError('log fsync failed: EIO: i/o error, fdatasync', 'EIO');
 }
 
 export interface DiskOptions {
@@ -231,6 +237,7 @@ export class SimLog implements ReplicaLog {
   }
 
   sync(): Promise<void> {
+    if (this.doomedSeq !== null) return Promise.reject(eio());
     const seq = this.writeSeq;
     if (this.syncedSeq >= seq) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
@@ -240,6 +247,7 @@ export class SimLog implements ReplicaLog {
   }
 
   syncNow(): void {
+    if (this.doomedSeq !== null) throw eio();
     const seq = this.writeSeq;
     if (this.syncedSeq >= seq) return;
     this.markSynced(seq, lastOf(this.cur));
@@ -374,7 +382,7 @@ export class SimLog implements ReplicaLog {
         if (fail) {
           this.counts.sync_failures++;
           this.doomedSeq ??= this.durSeq;
-          for (const w of this.waiters.splice(0)) w.reject(ioError('log fsync failed: EIO: i/o error, fdatasync', 'EIO'));
+          for (const w of this.waiters.splice(0)) w.reject(eio());
           return;
         }
         this.markSynced(seq, Math.min(last, this.truncatedSinceSync), this.opts.lie_about_sync !== true);
@@ -425,6 +433,9 @@ export class SimState implements ReplicaState {
   private img: StateImage = { index: 0, term: 0, value: 0 };
   readonly counts = { applied: 0, installs: 0 };
 
+  /** Told how many entries each apply transaction applied (the simulation charges CPU time for them). */
+  onApply: (entries: number) => void = () => undefined;
+
   constructor(readonly node: string) {}
 
   appliedIndex(): number {
@@ -453,7 +464,9 @@ export class SimState implements ReplicaState {
       term = e.term;
       this.counts.applied++;
     }
+    const n = index - this.img.index;
     this.img = { index, term, value };
+    if (n > 0) this.onApply(n);
     return index;
   }
 

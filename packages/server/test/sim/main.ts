@@ -3,6 +3,7 @@
 //   npm run sim -- --seed 123 --steps 2000 --trace [--trace-lines 500]     (one seed, its trace)
 //   --leader-data-loss: the leader may lose its WAL or data directory too (off by default)
 //   --append-timeout-min MS: draw append_timeout_ms of at least MS
+//   --off disk_full,cut,...: set these profile rates to 0; --set apply_ms_per_entry=2,...: to a value
 // Prints totals, each failure with its replay line, and the elapsed time. Exit code 1 on a failure.
 import { runSim } from './sim.ts';
 import type { SimOptions } from './sim.ts';
@@ -27,6 +28,9 @@ const seeds = one !== undefined ? 1 : intArg('seeds', 200);
 const trace = process.argv.includes('--trace');
 const traceLines = intArg('trace-lines', 200);
 const leaderDataLoss = process.argv.includes('--leader-data-loss');
+/** Profile rates to zero, e.g. --off disk_full,cut (to look past a known failure), or to a value: --set apply_ms_per_entry=2. */
+const off = (arg('off') ?? '').split(',').filter((k) => k !== '');
+const set = (arg('set') ?? '').split(',').filter((kv) => kv !== '').map((kv) => kv.split('=') as [string, string]);
 const timeoutMin = arg('append-timeout-min') === undefined ? undefined : intArg('append-timeout-min', 0);
 
 const started = performance.now();
@@ -34,7 +38,13 @@ const totals: Record<string, number> = {};
 const failures: string[] = [];
 for (let seed = seedBase; seed < seedBase + seeds; seed++) {
   const lines: string[] = [];
-  const opts: SimOptions = { seed, steps, leader_data_loss: leaderDataLoss, append_timeout_min_ms: timeoutMin, trace: trace ? (line) => lines.push(line) : undefined };
+  const opts: SimOptions = { seed, steps, leader_data_loss: leaderDataLoss, append_timeout_min_ms: timeoutMin, tune: off.length + set.length === 0 ? undefined : (p) => {
+      const rates = p as unknown as Record<string, number>;
+      for (const [k, v] of [...off.map((k) => [k, '0'] as [string, string]), ...set]) {
+        if (typeof rates[k] !== 'number' || !Number.isFinite(Number(v))) throw new Error(`--off/--set ${k}: not a number of the profile`);
+        rates[k] = Number(v);
+      }
+    }, trace: trace ? (line) => lines.push(line) : undefined };
   try {
     const r = await runSim(opts);
     for (const [k, v] of Object.entries(r.counts)) totals[k] = (totals[k] ?? 0) + v;
@@ -43,7 +53,7 @@ for (let seed = seedBase; seed < seedBase + seeds; seed++) {
     totals.heal_ms = (totals.heal_ms ?? 0) + r.heal_ms;
   } catch (err) {
     const message = (err as Error).message;
-    failures.push(`${message}\n  replay: npm run sim -- --seed ${seed} --steps ${steps}${leaderDataLoss ? ' --leader-data-loss' : ''}${timeoutMin !== undefined ? ` --append-timeout-min ${timeoutMin}` : ''} --trace`);
+    failures.push(`${message}\n  replay: npm run sim -- --seed ${seed} --steps ${steps}${leaderDataLoss ? ' --leader-data-loss' : ''}${timeoutMin !== undefined ? ` --append-timeout-min ${timeoutMin}` : ''}${off.length > 0 ? ` --off ${off.join(',')}` : ''}${set.length > 0 ? ` --set ${set.map((kv) => kv.join('=')).join(',')}` : ''} --trace`);
     console.log(failures[failures.length - 1]);
   } finally {
     if (trace) console.log(lines.slice(-traceLines).join('\n'));

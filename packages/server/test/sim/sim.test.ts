@@ -50,11 +50,13 @@ function seededTeeth(p: SimProfile): void {
 }
 
 async function script(sim: Sim, body: () => Promise<void>): Promise<void> {
-  try {
-    await body();
-  } catch (err) {
-    throw sim.wrap(err);
-  }
+  await sim.session(async () => {
+    try {
+      await body();
+    } catch (err) {
+      throw sim.wrap(err);
+    }
+  });
 }
 
 /** Proposes and counts outcomes. */

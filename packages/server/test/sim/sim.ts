@@ -78,6 +78,10 @@ export interface SimProfile {
   cut_ms_max: number;
   force_resync: number;
   leader_data_loss: boolean;
+  /** CPU time an apply takes per entry (performance.now() moves by it), so applies yield in slices. */
+  apply_ms_per_entry: number;
+  /** Chance that an apply transaction is followed by a pause (a GC) longer than an apply slice. */
+  apply_pause: number;
   disk: DiskOptions;
   snapshot: { chunk_bytes: number; filler_bytes: number; inflight_max: number };
   cfg: ReplicationConfig;
@@ -141,6 +145,8 @@ export function drawProfile(rng: Prng, opts: Pick<SimOptions, 'leader_data_loss'
     cut_ms_max: rng.pick([100, 800, 3000]),
     force_resync: rng.pick([0, 0, 0.0005, 0.003]),
     leader_data_loss: opts.leader_data_loss === true,
+    apply_ms_per_entry: rng.pick([0, 0, 0.3, 2]),
+    apply_pause: rng.pick([0, 0, 0.05]),
     disk: { sync_ms_min: 0, sync_ms_max, checkpoint_every_syncs: rng.pick([4, 16, 64]) },
     snapshot: { chunk_bytes: rng.pick([16, 64, 4096]), filler_bytes: rng.pick([0, 40, 300]), inflight_max: rng.int(1, 2) },
     cfg: {
@@ -335,9 +341,14 @@ export class Sim {
   /** What each data loss took (until the leader's view of that node is corrected): acknowledgements in it arriving later need one copy fewer. */
   private lossRecords: Array<{ node: string; cov: Coverage; upTo: number }> = [];
   private readonly variant: Variant;
+  /** CPU time spent (simulated ms): performance.now() is the simulated time plus this. */
+  private cpuMs = 0;
+  /** Draws the pauses (its own generator: the main one draws the same whatever the pauses). */
+  private readonly pauses: Prng;
 
   constructor(private readonly opts: SimOptions) {
     this.rng = new Prng(opts.seed);
+    this.pauses = new Prng((opts.seed ^ 0x5eed5eed) >>> 0);
     this.profile = drawProfile(this.rng, opts);
     opts.tune?.(this.profile);
     this.variant = opts.variant ?? 'none';
@@ -359,6 +370,10 @@ export class Sim {
     this.nodes = new Map(
       this.profile.cfg.nodes.map((spec) => {
         const disk = new SimDisk(spec.id, this.rng, this.profile.disk, watch, (id, rng, o, w) => makeLog(this.variant, id, rng, o, w));
+        disk.state.onApply = (entries) => {
+          this.cpuMs += entries * this.profile.apply_ms_per_entry;
+          if (this.profile.apply_pause > 0 && this.pauses.chance(this.profile.apply_pause)) this.cpuMs += 25;
+        };
         this.net.addNode(spec.id, spec.address);
         return [spec.id, new SimNode(spec.id, spec, disk)];
       }),
@@ -463,6 +478,8 @@ export class Sim {
     else if (how === 'lose-wal') n.disk.loseWal();
     else n.disk.wipe();
     n.supervisorAt = null;
+    // The commit index the leader persisted went with its WAL or directory.
+    if (id === LEADER && how !== 'crash') this.durableCommitSeen = n.disk.log.durable().meta.commit_index;
     this.mix(0xdead, NODES.indexOf(id), how.length);
     this.count(`${how}_${id === LEADER ? 'leader' : 'follower'}`);
     this.trace(() => `${id} ${how}: disk keeps ${n.disk.log.firstIndex()}..${n.disk.log.lastIndex()} applied ${n.disk.state.appliedIndex()}`);
@@ -541,7 +558,30 @@ export class Sim {
 
   // --- the run ----------------------------------------------------------------------------
 
-  async runRandom(): Promise<SimResult> {
+  /**
+   * Runs fn with performance.now() reading the simulated clock plus the CPU time applies took
+   * (apply_ms_per_entry). The drivers read it for measurements, and applySlice to decide when to
+   * yield: on the wall clock a slow moment (a GC pause) would change what happens next, and a seed
+   * would not replay. fn never yields to the
+   * event loop (callbacks are run by the scheduler, microtasks drained with process.nextTick), so
+   * nothing else in the process sees the simulated clock meanwhile.
+   */
+  async session<T>(fn: () => Promise<T>): Promise<T> {
+    const real = Object.getOwnPropertyDescriptor(performance, 'now');
+    Object.defineProperty(performance, 'now', { value: () => this.sched.now() + this.cpuMs, configurable: true, writable: true });
+    try {
+      return await fn();
+    } finally {
+      if (real === undefined) Reflect.deleteProperty(performance, 'now');
+      else Object.defineProperty(performance, 'now', real);
+    }
+  }
+
+  runRandom(): Promise<SimResult> {
+    return this.session(() => this.randomRun());
+  }
+
+  private async randomRun(): Promise<SimResult> {
     try {
       for (const id of [...FOLLOWERS, LEADER]) this.start(id);
       this.checkFailure();
@@ -571,6 +611,7 @@ export class Sim {
     for (const n of this.nodes.values()) for (const [k, v] of Object.entries(n.disk.log.counts)) counts[`disk_${k}`] = (counts[`disk_${k}`] ?? 0) + v;
     counts.entries_replaced = this.history.replaced;
     counts.callbacks = this.sched.ran;
+    counts.immediates = this.sched.immediates;
     return {
       seed: this.opts.seed,
       steps: this.step,
