@@ -373,10 +373,12 @@ export class LeaderCore {
     this.markDesynced(p, reason, true);
   }
 
-  onSnapshotResult(id: string, epoch: number, ok: boolean, snapshot_index: number, now: number): void {
+  onSnapshotResult(id: string, epoch: number, ok: boolean, snapshot_index: number, now: number, storage_id?: string): void {
     const p = this.follower(id);
     p.snapshotting = false;
     if (ok) {
+      // The storage it installed into: its next answers carry the same id.
+      if (storage_id !== undefined) p.storage_id = storage_id;
       invariant(snapshot_index <= this.durable, 'snapshot beyond leader log');
       p.needs_snapshot = false;
       p.repair = false;

@@ -45,7 +45,11 @@ export interface FollowerDeps {
 /** How long a digest request waits for this node to reach the leader's index before it is computed. */
 const DIGEST_WAIT_MS = 1000;
 
-/** How long an append that arrives ahead of its predecessor waits for it (reordered delivery). */
+/**
+ * How long an append that arrives ahead of its predecessor waits for it (reordered delivery), at
+ * most: never more than a quarter of append_timeout_ms, so the leader hears the gap before it
+ * gives up on the request (a wait past its timeout hid every rejection: a livelock).
+ */
 const GAP_WAIT_MS = 250;
 
 /** How long a snapshot chunk that arrives ahead of its predecessor waits for it (several in flight). */
@@ -80,6 +84,22 @@ export class FollowerHandler {
     this.lastIndexWaiters = new IndexWaiters(() => deps.log.lastIndex(), deps.clock);
     // Apply what was committed but not yet applied before a restart.
     const { log, state } = deps;
+    if (log.lastIndex() < state.appliedIndex()) {
+      // The log lost its tail (its WAL): what the state holds is final, so the log continues after
+      // it; the leader learns where it ends from its first answer and sends the rest.
+      deps.logger.warn({ last_index: log.lastIndex(), applied: state.appliedIndex() }, 'the log ends before the applied state (lost WAL?); it restarts after the applied index');
+      try {
+        log.resetTo(state.appliedIndex(), state.appliedTerm(), log.meta('term'));
+      } catch (err) {
+        deps.logger.error({ err: (err as Error).message }, 'could not restart the log after the applied index; asking the leader for a snapshot');
+        this.divergedAt = state.appliedIndex() + 1;
+      }
+    } else if (state.appliedIndex() + 1 < log.firstIndex()) {
+      // The state is older than the log's first entry (state.db lost or replaced): the entries it
+      // needs are gone here; only a snapshot repairs it.
+      deps.logger.warn({ first_index: log.firstIndex(), applied: state.appliedIndex() }, 'the state is older than the log; asking the leader for a snapshot');
+      this.divergedAt = state.appliedIndex() + 1;
+    }
     if (state.appliedIndex() + 1 >= log.firstIndex()) this.applyTo(Math.min(log.meta('commit_index'), log.lastIndex()));
   }
 
@@ -129,7 +149,7 @@ export class FollowerHandler {
     this.checkRequest(req.cluster_id, req.leader_id, req.term);
     if (req.prev_index > log.lastIndex() && req.prev_index - log.lastIndex() <= cfg.batch_size * cfg.inflight_batches_max) {
       // Pipelined appends may arrive out of order: give the predecessor a moment.
-      await this.lastIndexWaiters.wait(req.prev_index, GAP_WAIT_MS);
+      await this.lastIndexWaiters.wait(req.prev_index, Math.min(GAP_WAIT_MS, Math.floor(cfg.append_timeout_ms / 4)));
     }
     const answer = await this.serialized((): { response: Buffer; commit: number | null; written?: { entries: number; started: number } } => {
       if (this.installing) throw new ReplicationError(503, 'installing_snapshot', 'a snapshot is being installed');
@@ -353,20 +373,35 @@ export class FollowerHandler {
     if (decision.kind === 'ignore') {
       received.discard();
       logger.info({ index: received.index, reason: decision.reason }, 'snapshot not installed');
-      return { ok: true, installed: false, reason: decision.reason, applied_index: state.appliedIndex() };
+      return { ok: true, installed: false, reason: decision.reason, applied_index: state.appliedIndex(), storage_id: this.d.storage_id };
     }
     const installStarted = performance.now();
     this.installing = true;
     try {
-      const installed = received.install();
+      let installed: { index: number; term: number };
+      try {
+        installed = received.install();
+      } catch (err) {
+        received.discard();
+        throw this.writeFailed(err, 'snapshot install');
+      }
       const term = Math.max(chunk.term, this.currentTerm());
-      if (decision.keep_log) {
-        // The log holds the snapshot's entry: the entries after it stay (the leader may have counted them).
-        log.compactTo(installed.index);
-        log.write({ entries: [], commit: decision.commit_to, term: term !== this.currentTerm() ? term : undefined });
+      try {
+        if (decision.keep_log) {
+          // The log holds the snapshot's entry: the entries after it stay (the leader may have counted them).
+          log.compactTo(installed.index);
+          log.write({ entries: [], commit: decision.commit_to, term: term !== this.currentTerm() ? term : undefined });
+        } else {
+          log.resetTo(installed.index, received.term, term);
+        }
+      } catch (err) {
+        // The state is replaced, the log not yet: the leader sends this snapshot again.
+        throw this.writeFailed(err, 'log reset after a snapshot');
+      }
+      try {
         log.syncNow();
-      } else {
-        log.resetTo(installed.index, received.term, term);
+      } catch (err) {
+        throw this.syncFailed(err);
       }
       this.divergedAt = null;
       this.lastIndexWaiters.notify();
@@ -384,7 +419,7 @@ export class FollowerHandler {
     hooks.onApplied();
     // Entries kept past the snapshot may be committed already.
     this.applyTo(Math.min(log.meta('commit_index'), log.lastIndex()));
-    return { ok: true, installed: true, applied_index: state.appliedIndex(), phases };
+    return { ok: true, installed: true, applied_index: state.appliedIndex(), storage_id: this.d.storage_id, phases };
   }
 
   /**

@@ -561,10 +561,12 @@ export class LeaderDriver {
     let message: string;
     let index = 0;
     let bytes = 0;
+    let storageId: string | undefined;
     try {
       const shipped = await this.d.snapshots.ship({ follower: id, address: spec.address, term: this.term, repair: a.repair, deadline_ms: started + cfg.snapshot_timeout_s * 1000 });
       ok = true;
       index = shipped.index;
+      if (typeof shipped.answer['storage_id'] === 'string') storageId = shipped.answer['storage_id'];
       bytes = shipped.bytes;
       const ms = Math.round(performance.now() - startedPerf);
       stats.snapshots_created++;
@@ -588,7 +590,7 @@ export class LeaderDriver {
     if (this.stopped) return;
     hooks.observer?.snapshotSent?.(id, ok, bytes, performance.now() - startedPerf);
     hooks.event({ kind: ok ? 'resync_succeeded' : 'resync_failed', follower: id, detail: message });
-    this.core.onSnapshotResult(id, a.epoch, ok, index, clock.now());
+    this.core.onSnapshotResult(id, a.epoch, ok, index, clock.now(), storageId);
     if (ok) this.compareSoon.set(id, clock.now() + state_compare_after_snapshot_ms);
     const waiters = this.snapshotWaiters.get(id) ?? [];
     this.snapshotWaiters.delete(id);

@@ -120,6 +120,8 @@ export class SqliteLog implements LogReader {
 
   /** Resolves once every write made before this call is on disk (fdatasync of the WAL). */
   sync(): Promise<void> {
+    // After a failed fdatasync nothing written since can be vouched for: every later sync fails.
+    if (this.syncError !== null) return Promise.reject(this.syncError);
     const seq = this.writeSeq;
     if (this.syncedSeq >= seq) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
@@ -130,12 +132,21 @@ export class SqliteLog implements LogReader {
 
   /** The same as sync(), blocking: for rare writes (a leader's first entry, a log reset). */
   syncNow(): void {
+    if (this.syncError !== null) throw this.syncError;
     const seq = this.writeSeq;
     const last = this.last;
     if (this.syncedSeq >= seq) return;
-    fs.fdatasyncSync(this.wal());
+    try {
+      fs.fdatasyncSync(this.wal());
+    } catch (err) {
+      this.syncError = syncFailure(err as NodeJS.ErrnoException);
+      throw this.syncError;
+    }
     this.markSynced(seq, last);
   }
+
+  /** The first fdatasync failure, kept: later syncs fail with it (the node must be restarted). */
+  private syncError: Error | null = null;
 
   private startSync(): void {
     if (this.syncing || this.closed) return;
@@ -152,9 +163,10 @@ export class SqliteLog implements LogReader {
         return;
       }
       if (err !== null) {
-        const failed = this.syncWaiters.splice(0);
-        // The errno code (EIO, ENOSPC) goes with it, for isIoError / isDiskFull.
-        for (const w of failed) w.reject(Object.assign(new Error(`log fsync failed: ${err.message}`, { cause: err }), { code: err.code }));
+        // Kept even when nobody waits for this sync (a syncNow() covered them meanwhile): the
+        // kernel may have dropped those pages, and the next sync() must say so.
+        this.syncError ??= syncFailure(err);
+        for (const w of this.syncWaiters.splice(0)) w.reject(this.syncError);
         return;
       }
       // Entries a truncation replaced after this fdatasync started are not covered by it.
@@ -403,4 +415,9 @@ function fsyncDir(dir: string): void {
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** A failed fdatasync as an Error that keeps the errno code (EIO, ENOSPC), for isIoError / isDiskFull. */
+function syncFailure(err: NodeJS.ErrnoException): Error {
+  return Object.assign(new Error(`log fsync failed: ${err.message}`, { cause: err }), { code: err.code });
 }
