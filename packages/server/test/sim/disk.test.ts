@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ENTRY_COMMAND, makeEntry } from '@cairn/raft';
 import type { Entry } from '@cairn/raft';
-import { Prng } from '../../../raft/test/sim/prng.ts';
+import { Prng } from './prng.ts';
 import { Scheduler } from './clock.ts';
 import { SimDisk, SimLog, SimState, decodeStateImage, encodeStateImage, foldState } from './disk.ts';
 

@@ -20,7 +20,7 @@ import { RaftInvariantError, crc32, entryIsIntact } from '@cairn/raft';
 import type { Entry } from '@cairn/raft';
 import type { Clock, LogChange, LogMetaKey, ReplicaLog, ReplicaState } from '../../src/replication/ports.ts';
 import { decode, encode } from '../../src/replication/wire.ts';
-import type { Prng } from '../../../raft/test/sim/prng.ts';
+import type { Prng } from './prng.ts';
 
 /** The state machine: a running hash over applied entries, in index order. */
 export function foldState(value: number, e: Entry): number {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ENTRY_COMMAND, makeEntry, validateAppend } from '@cairn/raft';
-import { Prng } from '../../../raft/test/sim/prng.ts';
+import { Prng } from './prng.ts';
 import { ReplicationError } from '../../src/replication/errors.ts';
 import type { PostResult } from '../../src/replication/transport.ts';
 import { decodeAppendRequest, decodeSnapshotChunk, chunkCrc32, encode, encodeSnapshotChunkInto, SNAPSHOT_CHUNK_HEAD_BYTES } from '../../src/replication/wire.ts';

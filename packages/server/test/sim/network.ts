@@ -10,7 +10,7 @@
 import { ReplicationError } from '../../src/replication/errors.ts';
 import type { PostResult, Transport } from '../../src/replication/transport.ts';
 import { decode, encode } from '../../src/replication/wire.ts';
-import type { Prng } from '../../../raft/test/sim/prng.ts';
+import type { Prng } from './prng.ts';
 import type { SimClock } from './clock.ts';
 
 export interface NetworkFaults {

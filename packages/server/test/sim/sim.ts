@@ -15,7 +15,7 @@ import { ReplicationError } from '../../src/replication/errors.ts';
 import { FollowerHandler } from '../../src/replication/follower-handler.ts';
 import { LeaderDriver } from '../../src/replication/leader-driver.ts';
 import { emptyResyncStats } from '../../src/replication/stats.ts';
-import { Prng } from '../../../raft/test/sim/prng.ts';
+import { Prng } from './prng.ts';
 import { Scheduler } from './clock.ts';
 import type { SimClock } from './clock.ts';
 import { SimDisk, SimLog, foldState } from './disk.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ENTRY_COMMAND, makeEntry } from '@cairn/raft';
-import { Prng } from '../../../raft/test/sim/prng.ts';
+import { Prng } from './prng.ts';
 import { ReplicationError } from '../../src/replication/errors.ts';
 import { chunkCrc32, decodeSnapshotChunk } from '../../src/replication/wire.ts';
 import { Scheduler } from './clock.ts';
