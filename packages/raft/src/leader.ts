@@ -188,13 +188,16 @@ export class LeaderCore {
 
   /**
    * The highest index that may be acknowledged with each write concern: `leader` once durable on
-   * the leader; `quorum` once committed (durable on a majority), that commit durable, and applied
-   * on the leader (so the leader reads its own acknowledged writes); `all` once durable on every
-   * node and applied on the leader.
+   * the leader; `quorum` once committed (durable on a majority), that commit durable, applied on
+   * the leader (so the leader reads its own acknowledged writes), and still held by a quorum now
+   * (a follower that lost its storage since it answered does not count); `all` once durable on
+   * every node and applied on the leader.
    */
   ackIndex(concern: WriteConcern): number {
     if (concern === 'leader') return this.durable;
-    if (concern === 'quorum') return Math.min(this.applied, this.persistedCommit);
+    // The commit index only grows, but a follower that lost its storage no longer holds what it
+    // once did: a write is acknowledged only while a quorum holds it now.
+    if (concern === 'quorum') return Math.min(this.applied, this.persistedCommit, this.quorumIndex());
     return Math.min(this.applied, this.allIndex());
   }
 
@@ -461,10 +464,15 @@ export class LeaderCore {
     return actions;
   }
 
-  private advanceCommit(): void {
+  /** The highest index a quorum holds now, by what the followers last showed (it may go down). */
+  quorumIndex(): number {
     const matches = [...this.progress.values()].map((p) => Math.min(p.match_index, this.durable)).sort((a, b) => b - a);
     const quorum = this.opts.quorum_acks === 0 ? this.durable : (matches[this.opts.quorum_acks - 1] ?? 0);
-    const next = Math.min(this.durable, quorum);
+    return Math.min(this.durable, quorum);
+  }
+
+  private advanceCommit(): void {
+    const next = this.quorumIndex();
     if (next > this.commit) this.commit = next;
   }
 

@@ -522,3 +522,22 @@ describe('LeaderCore: what is persisted, applied and acknowledged (ready)', () =
     expect(core.compactionTarget(log, 25)).toBe(5);
   });
 });
+
+describe('LeaderCore: acknowledgements follow what a quorum holds now', () => {
+  it('does not acknowledge a committed write with quorum once the follower that held it lost it, until it is replicated again', () => {
+    const { core, log } = leaderWith(10);
+    const sent = appendsTo(core.poll(0, log), 'a');
+    for (const a of sent) core.onAppendResult('a', a.epoch, ok(matchOf(a)), 1, 1);
+    expect(core.commitIndex()).toBe(10);
+    // a restarts without its WAL: its log ends at 4 now, and it says so.
+    const p = core.follower('a');
+    core.onAppendResult('a', p.epoch, reject(4), 2, 1);
+    core.onCommitPersisted(10);
+    core.onApplied(10);
+    expect(core.commitIndex()).toBe(10); // commit never goes back
+    expect(core.ackIndex('quorum')).toBe(4);
+    // Entries 5..10 sent again and acknowledged: acknowledged with quorum.
+    for (const a of appendsTo(core.poll(3, log), 'a')) core.onAppendResult('a', a.epoch, ok(matchOf(a)), 4, 1);
+    expect(core.ackIndex('quorum')).toBe(10);
+  });
+});
