@@ -18,6 +18,7 @@ import type { ReplicationEvent, ReplicationObserver, ResyncStats } from './stats
 import { isDiskFull } from './storage-errors.ts';
 import type { Transport } from './transport.ts';
 import { IndexWaiters } from './waiters.ts';
+import { WriteAcks } from './write-acks.ts';
 import { decodeAppendResponse, encode } from './wire.ts';
 
 interface Proposal {
@@ -25,14 +26,6 @@ interface Proposal {
   concern: WriteConcern;
   resolve: (r: { index: number }) => void;
   reject: (err: Error) => void;
-}
-
-interface Pending {
-  index: number;
-  resolve: (r: { index: number }) => void;
-  reject: (err: Error) => void;
-  timer: TimerHandle;
-  settled: boolean;
 }
 
 export interface LeaderHooks {
@@ -66,7 +59,7 @@ export class LeaderDriver {
   readonly core: LeaderCore;
   private term: number;
   private queue: Proposal[] = [];
-  private readonly pending: Record<WriteConcern, Pending[]> = { leader: [], quorum: [], all: [] };
+  private readonly acks: WriteAcks;
   private flushTimer: TimerHandle | null = null;
   private flushSoon = false;
   private tickTimer: TimerHandle | null = null;
@@ -121,6 +114,7 @@ export class LeaderDriver {
     // A (re)started leader continues its log in a new term, opened by a NOOP entry.
     this.core.requireTerm(this.term + 1);
     this.appliedWaiters = new IndexWaiters(() => state.appliedIndex(), deps.clock);
+    this.acks = new WriteAcks(deps.clock, cfg.commit_timeout_ms);
     this.lastCompareMs = deps.clock.now();
     this.comparer =
       deps.digest === undefined
@@ -244,7 +238,7 @@ export class LeaderDriver {
     this.batchSizes.push(batch.length);
     if (this.batchSizes.length > 1000) this.batchSizes.splice(0, 500);
     const last = log.lastIndex();
-    batch.forEach((p, i) => this.await(p, first + i));
+    batch.forEach((p, i) => this.acks.add(first + i, p.concern, p.resolve, p.reject));
     // The fdatasync runs off the event loop; the next batch is taken meanwhile. Syncs finish in
     // order, so the leader's durable index only moves forward.
     log.sync().then(
@@ -257,28 +251,6 @@ export class LeaderDriver {
       (err: unknown) => this.syncFailed(err),
     );
     if (this.queue.length > 0) this.scheduleFlush();
-  }
-
-  /** Registers a written proposal until its concern is met (or commit_timeout_ms passes). */
-  private await(p: Proposal, index: number): void {
-    const entry: Pending = {
-      index,
-      resolve: p.resolve,
-      reject: p.reject,
-      settled: false,
-      timer: this.d.clock.setTimeout(() => {
-        if (entry.settled) return;
-        entry.settled = true;
-        const who = p.concern === 'all' ? 'all followers' : p.concern === 'quorum' ? 'a quorum' : 'the leader';
-        p.reject(
-          new ReplicationError(503, 'not_replicated', `write ${index} is in the leader's log but not acknowledged by ${who} within ${this.d.cfg.commit_timeout_ms} ms`, {
-            index,
-            retry_after_s: 1,
-          }),
-        );
-      }, this.d.cfg.commit_timeout_ms),
-    };
-    this.pending[p.concern].push(entry);
   }
 
   /**
@@ -361,7 +333,7 @@ export class LeaderDriver {
   private syncFailed(err: unknown): void {
     if (this.stopped) {
       // The node is stopping and closed its log: the outcome of these writes is unknown.
-      this.rejectAll(shuttingDown());
+      this.acks.rejectAll(shuttingDown());
       return;
     }
     if (this.fsyncError === null) {
@@ -371,38 +343,13 @@ export class LeaderDriver {
     }
     const refused = this.refusal() as ReplicationError;
     for (const p of this.queue.splice(0)) p.reject(refused);
-    this.rejectAll(refused);
-  }
-
-  private rejectAll(err: Error): void {
-    for (const list of Object.values(this.pending)) {
-      for (const p of list.splice(0)) {
-        if (p.settled) continue;
-        p.settled = true;
-        this.d.clock.clearTimeout(p.timer);
-        p.reject(err);
-      }
-    }
+    this.acks.rejectAll(refused);
   }
 
   /** Resolves every proposal its write concern now allows (ackIndex, decided by the core). */
   private acknowledge(): void {
     for (const concern of ['leader', 'quorum', 'all'] as const) {
-      const list = this.pending[concern];
-      if (list.length === 0) continue;
-      const upTo = this.core.ackIndex(concern);
-      let i = 0;
-      for (; i < list.length; i++) {
-        const p = list[i] as Pending;
-        if (p.index > upTo) break;
-        if (p.settled) continue;
-        p.settled = true;
-        this.d.clock.clearTimeout(p.timer);
-        p.resolve({ index: p.index });
-      }
-      if (i > 0) list.splice(0, i);
-      // Timed-out ones at the front go too.
-      while (list.length > 0 && (list[0] as Pending).settled) list.shift();
+      if (this.acks.waitingFor(concern) > 0) this.acks.acknowledge(concern, this.core.ackIndex(concern));
     }
   }
 
