@@ -2,8 +2,11 @@
 // interfaces: a clock with timers, the log, the state, the network (transport.ts) and the bytes
 // of snapshots. The daemon hands them SQLite files, node:http and the system clock; the seeded
 // simulation (packages/server/test/sim) hands them simulated disks, a simulated network and a
-// simulated clock, so it runs the drivers that ship.
+// simulated clock, so it runs the drivers that ship. A leader that lost part of its storage
+// recovers from its followers (recovery.ts) through the same ports plus RecoveryPeers and
+// RecoveryMarker, so the simulation runs that code too.
 import type { Entry, LogReader } from '@cairn/raft';
+import type { NodeSpec } from '../config/types.ts';
 
 /** A timer handle as the clock gives it out. */
 export type TimerHandle = object;
@@ -134,4 +137,66 @@ export interface ReceivedSnapshot {
   /** Throws the received bytes away (the snapshot is not installed). */
   discard(): void;
   phases: Record<string, unknown>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A leader's recovery from its followers (recovery.ts)
+
+/** Where a node's log and state are (GET /_raft/log-position). */
+export interface LogPosition {
+  node_id: string;
+  cluster_id: string;
+  storage_id: string;
+  /** First index the log holds (snapshot index + 1). */
+  first_index: number;
+  last_index: number;
+  last_term: number;
+  applied_index: number;
+  applied_term: number;
+  /** The commit index the node persisted (a follower applies up to it). */
+  commit_index: number;
+  /** The node's current term. */
+  term: number;
+}
+
+/** A bounded page of a node's log (GET /_raft/log-entries): entries intact and contiguous. */
+export interface LogEntriesPage {
+  entries: Entry[];
+  /** The answering log's bounds when it answered. */
+  first_index: number;
+  last_index: number;
+}
+
+/** A consistent copy of a follower's state, fetched and verified beside this node's state, not installed yet. */
+export interface FetchedState {
+  index: number;
+  term: number;
+  bytes: number;
+  /** Replaces this node's state by the copy (atomic, durable on return). */
+  install(): { index: number; term: number };
+  /** Throws the copy away (also after an install: then it does nothing). */
+  discard(): void;
+}
+
+/**
+ * What a recovering leader asks its followers. Each call rejects when the follower does not answer
+ * within timeout_ms, refuses, or answers something malformed (a page that fails its checksums, a
+ * copy whose bytes are not the state they announce).
+ */
+export interface RecoveryPeers {
+  position(follower: NodeSpec, timeout_ms: number): Promise<LogPosition>;
+  /** Entries from..to of its log (a page: at most LOG_ENTRIES_PER_CALL_MAX, possibly fewer). */
+  entries(follower: NodeSpec, from: number, to: number, timeout_ms: number): Promise<LogEntriesPage>;
+  /** A consistent copy of its state at its applied index. */
+  fetchState(follower: NodeSpec, timeout_ms: number, signal?: AbortSignal): Promise<FetchedState>;
+}
+
+/**
+ * The durable record that a recovery from the followers started and has not finished (log.db's
+ * meta `recovery_pending`): 0 none, 1 the log was behind the state, 2 the data directory was gone.
+ */
+export interface RecoveryMarker {
+  get(): number;
+  /** Durable on return. */
+  set(code: 0 | 1 | 2): void;
 }

@@ -16,7 +16,7 @@ import type { NodeSpec, ReplicationConfig } from '../config/types.ts';
 import { createRaftRoutes } from '../http/raft-routes.ts';
 import { checkLocalStorage, loadIdentity } from './identity.ts';
 import type { Identity } from './identity.ts';
-import { LOG_ENTRIES_PER_CALL_MAX, decodeLogEntriesPage, encodeLogEntriesPage, logPosition, makeStateCopy, readLogEntries, recoverLeaderLog } from './recovery.ts';
+import { LOG_ENTRIES_PER_CALL_MAX, decodeLogEntriesPage, encodeLogEntriesPage, fileRecoveryPorts, logPosition, makeStateCopy, readLogEntries, recoverLeaderLog } from './recovery.ts';
 import type { RecoveryOptions } from './recovery.ts';
 import type { Replica } from './replica.ts';
 import { SqliteLog } from './sqlite-log.ts';
@@ -154,9 +154,9 @@ class InProcess implements Transport {
 
 const specs = (...ids: string[]): NodeSpec[] => ids.map((id) => ({ id, address: id }));
 
-function options(leader: Node, transport: Transport, reason: 'log_behind_state' | 'data_gone', extra: Partial<RecoveryOptions<Kv>> = {}): RecoveryOptions<Kv> {
+function options(leader: Node, transport: Transport, reason: 'log_behind_state' | 'data_gone', extra: Partial<RecoveryOptions> = {}): RecoveryOptions {
   return {
-    log: leader.log, state: leader.state, followers: specs('node-2', 'node-3'), transport, cluster_id: CLUSTER, reason,
+    ...fileRecoveryPorts(leader.log, leader.state, transport), followers: specs('node-2', 'node-3'), cluster_id: CLUSTER, reason,
     logger: pino({ level: 'silent' }), retry_ms: 10, grace_ms: 50, ...extra,
   };
 }
@@ -207,6 +207,20 @@ describe('recoverLeaderLog: the leader lost its log\'s tail (log_behind_state)',
     transport.down.add('node-3');
     const r = await recoverLeaderLog(options(leader, transport, 'log_behind_state'));
     expect(r).toMatchObject({ from_node: 'node-2', last_index: 8 });
+  });
+
+  it('keeps a current term at least the term of what its state applied, though its log and the follower answering show older ones', async () => {
+    // The lost WAL took the log's term too (0); the state applied up to 30, of term 2; the one
+    // follower that answers lost entries of term 2 as well (its log ends at 10, term 1).
+    const leader = leaderLostWal(30);
+    expect(leader.log.meta('term')).toBe(0);
+    const transport = new InProcess([node('node-2', { log: 10, applied: 10 })]);
+    transport.down.add('node-3');
+    const r = await recoverLeaderLog(options(leader, transport, 'log_behind_state'));
+    expect(r).toMatchObject({ recovered_entries: 0, from_node: null, last_index: 30, applied_index: 30 });
+    // The leader opens the term after this one: never one older than the entries its log starts after.
+    expect(leader.log.lastLogTerm()).toBe(2);
+    expect(leader.log.meta('term')).toBe(2);
   });
 
   it('copies the longest follower\'s state when that follower compacted past the leader\'s state', async () => {
@@ -289,6 +303,20 @@ describe('recoverLeaderLog: the leader\'s data directory is gone (data_gone)', (
     same(logEntries(leader.log), HISTORY.slice(880, 900));
     expect(rows(leader.state)).toEqual(rows(f2.state));
     expect(leader.log.meta('term')).toBe(2);
+  });
+
+  it('takes the log with the newest last term over a longer one of an older term', async () => {
+    // node-2 kept entries 21..25 of term 2 that a later leader life (term 3) replaced at 21..22 on node-3.
+    const leader = node('node-1');
+    const f2 = node('node-2', { log: 25, applied: 20 });
+    const f3 = node('node-3', { log: 20, applied: 20 });
+    const newer = [makeEntry(21, 3, ENTRY_NOOP, new Uint8Array(0)), makeEntry(22, 3, ENTRY_COMMAND, new Uint8Array([7]))];
+    f3.log.write({ entries: newer, term: 3 });
+    f3.log.syncNow();
+    const r = await recoverLeaderLog(options(leader, new InProcess([f2, f3]), 'data_gone'));
+    expect(r).toMatchObject({ from_node: 'node-3', last_index: 22, applied_index: 20 });
+    same(logEntries(leader.log), [...upTo(20), ...newer]);
+    expect(leader.log.meta('term')).toBe(3);
   });
 
   it('waits for every follower: a quorum-acknowledged write may be on only one of them', async () => {

@@ -4,6 +4,11 @@
 // side (recoverLeaderLog) asks the followers where their logs are, picks the longest one, and
 // rebuilds its log (and, when its state is gone or too old, its state) from it.
 //
+// The leader side reaches its world through ports (ports.ts): the log and state (ReplicaLog,
+// ReplicaState), the recovery marker, the followers (RecoveryPeers) and a clock. The daemon hands
+// it log.db, state.db and the HTTP routes (fileRecoveryPorts, HttpRecoveryPeers); the seeded
+// simulation (packages/server/test/sim) hands it simulated disks and network, so it runs this code.
+//
 // Why the longest follower log is enough: the leader applies only committed entries and
 // acknowledges a quorum write only once it applied it, so every quorum-acknowledged write is at
 // or below the leader's applied index, or (with the state gone too) in the log or state of at
@@ -13,44 +18,32 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { entryIsIntact } from '@cairn/raft';
+import { RaftInvariantError, entryIsIntact } from '@cairn/raft';
 import type { Entry } from '@cairn/raft';
 import type { Logger } from 'pino';
 import type { NodeSpec } from '../config/types.ts';
-import { apply_chunk_bytes_max, apply_chunk_entries_max, apply_slice_ms } from './apply-slice.ts';
+import { applySlice } from './apply-slice.ts';
 import { RECOVERY_PENDING_KEY } from './identity.ts';
-import type { Identity } from './identity.ts';
+import type { Identity, StorageCheck } from './identity.ts';
+import { systemClock } from './ports.ts';
+import type { Clock, FetchedState, LogEntriesPage, LogPosition, RecoveryMarker, RecoveryPeers, ReplicaLog, ReplicaState } from './ports.ts';
 import type { SqliteLog } from './sqlite-log.ts';
 import { quickCheck } from './sqlite-worker.ts';
 import { readApplied, removeDbFiles } from './state.ts';
 import type { StateHolder, StateMachine } from './state.ts';
-import type { Transport } from './transport.ts';
+import type { HttpResult, Transport } from './transport.ts';
 import { decode, encode } from './wire.ts';
+
+export type { LogEntriesPage, LogPosition } from './ports.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Follower side
 
 /** GET /_raft/log-position: where a node's log and state are. */
-export interface LogPosition {
-  node_id: string;
-  cluster_id: string;
-  storage_id: string;
-  /** First index the log holds (snapshot index + 1). */
-  first_index: number;
-  last_index: number;
-  last_term: number;
-  applied_index: number;
-  applied_term: number;
-  /** The commit index the node persisted (a follower applies up to it). */
-  commit_index: number;
-  /** The node's current term. */
-  term: number;
-}
-
 export function logPosition(
-  log: Pick<SqliteLog, 'firstIndex' | 'lastIndex' | 'lastLogTerm' | 'meta'>,
-  state: { appliedIndex(): number; appliedTerm(): number },
-  identity: Identity,
+  log: Pick<ReplicaLog, 'firstIndex' | 'lastIndex' | 'lastLogTerm' | 'meta'>,
+  state: Pick<ReplicaState, 'appliedIndex' | 'appliedTerm'>,
+  identity: Pick<Identity, 'node_id' | 'cluster_id' | 'storage_id'>,
   term: number,
 ): LogPosition {
   return {
@@ -71,14 +64,6 @@ export function logPosition(
 export const LOG_ENTRIES_PER_CALL_MAX = 1000;
 export const LOG_ENTRIES_BYTES_MAX = 8 * 1024 * 1024;
 
-/** The msgpack body of a 200 answer to GET /_raft/log-entries. */
-export interface LogEntriesPage {
-  entries: Entry[];
-  /** The answering log's bounds when it answered. */
-  first_index: number;
-  last_index: number;
-}
-
 export type LogEntriesAnswer =
   | { status: 200; page: LogEntriesPage }
   | { status: 400 | 410; error: { code: string; message: string; first_index?: number } };
@@ -89,7 +74,7 @@ export type LogEntriesAnswer =
  * LOG_ENTRIES_BYTES_MAX of payload (at least one entry). Entries past the end: an empty page.
  * 410 `compacted` when N is below the first index the log holds.
  */
-export function readLogEntries(log: Pick<SqliteLog, 'firstIndex' | 'lastIndex' | 'entries'>, from: string | undefined, to: string | undefined): LogEntriesAnswer {
+export function readLogEntries(log: Pick<ReplicaLog, 'firstIndex' | 'lastIndex' | 'entries'>, from: string | undefined, to: string | undefined): LogEntriesAnswer {
   const lo = parseIndex(from);
   const hiAsked = to === undefined || to === '' ? lo : parseIndex(to);
   if (lo === null || lo < 1) return { status: 400, error: { code: 'bad_range', message: 'from must be an integer >= 1' } };
@@ -207,31 +192,33 @@ export const STATE_COPY_HEADERS = {
 // ---------------------------------------------------------------------------------------------
 // Leader side
 
-export interface RecoveryOptions<S extends StateMachine> {
-  log: SqliteLog;
-  state: StateHolder<S>;
+export type RecoveryReason = 'log_behind_state' | 'data_gone';
+
+export interface RecoveryOptions {
+  log: ReplicaLog;
+  state: ReplicaState;
+  /** Records durably that this recovery has not finished (a restart recovers again). */
+  marker: RecoveryMarker;
+  /** Asks the followers what they hold. */
+  peers: RecoveryPeers;
   followers: NodeSpec[];
-  transport: Transport;
   cluster_id: string;
-  reason: 'log_behind_state' | 'data_gone';
+  reason: RecoveryReason;
   logger: Logger;
+  /** Timers and time (default: the system clock). */
+  clock?: Clock;
   /** Give up (reject) when the followers have not answered within this long; default: wait on. */
   wait_ms_max?: number;
   /** Stops the recovery (the node is stopping): it rejects with the signal's reason. */
   signal?: AbortSignal;
-  /** For log_behind_state: once one follower answered, how long to wait for the others (default 2000). */
-  grace_ms?: number;
-  /**
-   * Pause between rounds of asking the followers that have not answered: from this (default
-   * 100 ms, so a cluster whose nodes start together is soon writable) doubling to 1 s.
-   */
+  /** First pause between rounds of asking the followers (doubles up to 1 s); default 100 ms. */
   retry_ms?: number;
-  /** Timeout of one position or entries request (default 5000). */
+  /** log_behind_state: after the first answer, how long to wait for the other followers (default 2 s). */
+  grace_ms?: number;
+  /** Timeout of one request to a follower (default 5 s). */
   request_timeout_ms?: number;
-  /** Timeout of a state copy download (default 600 s). */
+  /** Timeout of a state copy transfer (default 600 s). */
   snapshot_timeout_ms?: number;
-  /** Where a downloaded state copy is written (default: the state's directory). */
-  dir?: string;
   /** Told what the recovery is waiting for or doing, for health. */
   progress?: (message: string) => void;
   /** Called when the state changed (a copy installed, entries applied). */
@@ -251,57 +238,75 @@ export interface RecoveryResult {
   ms: number;
 }
 
+/** The recovery marker kept in a log's meta (log.db: RECOVERY_PENDING_KEY), synced when set. */
+export function metaRecoveryMarker(log: { meta(key: string): number; setMeta(key: string, value: number): void; syncNow(): void }): RecoveryMarker {
+  return {
+    get: () => log.meta(RECOVERY_PENDING_KEY),
+    set: (code) => {
+      log.setMeta(RECOVERY_PENDING_KEY, code);
+      log.syncNow();
+    },
+  };
+}
+
+/** The ports of a recovery on this node's files (log.db, state.db) from the followers' HTTP routes. */
+export function fileRecoveryPorts<S extends StateMachine>(
+  log: SqliteLog,
+  state: StateHolder<S>,
+  transport: Transport,
+  dir: string = path.dirname(state.file),
+): Pick<RecoveryOptions, 'log' | 'state' | 'marker' | 'peers'> {
+  return { log, state, marker: metaRecoveryMarker(log), peers: new HttpRecoveryPeers({ transport, dir, install: (file) => state.install(file) }) };
+}
+
 /**
  * A node without followers (a one-node cluster) has no one to recover from: with its log behind
  * its state, the log restarts after the applied index; with its data gone it starts empty.
  */
-export function recoverAlone<S extends StateMachine>(log: SqliteLog, state: StateHolder<S>, reason: 'log_behind_state' | 'data_gone'): void {
+export function recoverAlone(log: ReplicaLog, state: ReplicaState, marker: RecoveryMarker, reason: RecoveryReason): void {
   if (reason === 'log_behind_state' || log.lastIndex() !== state.appliedIndex()) log.resetTo(state.appliedIndex(), state.appliedTerm(), log.meta('term'));
-  if (log.meta(RECOVERY_PENDING_KEY) !== 0) {
-    log.setMeta(RECOVERY_PENDING_KEY, 0);
-    log.syncNow();
-  }
+  if (marker.get() !== 0) marker.set(0);
 }
 
-export async function recoverLeaderLog<S extends StateMachine>(opts: RecoveryOptions<S>): Promise<RecoveryResult> {
-  const started = performance.now();
-  const { log, state, logger } = opts;
-  const get = opts.transport.get?.bind(opts.transport);
-  if (get === undefined) throw new Error('recovery needs a transport that can GET from the followers');
+export async function recoverLeaderLog(opts: RecoveryOptions): Promise<RecoveryResult> {
+  const clock = opts.clock ?? systemClock;
+  const started = clock.now();
+  const { log, state, logger, marker, peers } = opts;
   const timeout = opts.request_timeout_ms ?? 5000;
   const progress = (m: string): void => opts.progress?.(m);
   // Until this recovery finishes, a restart recovers again, whatever its log and state look like
   // then (a half-rebuilt log would otherwise pass the start-up check).
-  const pendingCode = Math.max(log.meta(RECOVERY_PENDING_KEY), opts.reason === 'data_gone' ? 2 : 1);
-  if (log.meta(RECOVERY_PENDING_KEY) !== pendingCode) {
-    log.setMeta(RECOVERY_PENDING_KEY, pendingCode);
-    log.syncNow();
-  }
-  const reason = pendingCode === 2 ? 'data_gone' : 'log_behind_state';
+  const pendingCode = Math.max(marker.get(), opts.reason === 'data_gone' ? 2 : 1) === 2 ? 2 : 1;
+  if (marker.get() !== pendingCode) marker.set(pendingCode);
+  const reason: RecoveryReason = pendingCode === 2 ? 'data_gone' : 'log_behind_state';
 
-  const positions = await askPositions(opts, reason, get, timeout);
+  const positions = await askPositions(opts, reason, clock, timeout);
   const answered = [...positions.values()];
   const applied = state.appliedIndex();
   const appliedTerm = state.appliedTerm();
-  const term = Math.max(log.meta('term'), ...answered.map((p) => Math.max(p.term, p.last_term)));
+  // The newest term anything here or there shows: the log the leader leads with never has an entry
+  // of a newer term than its current one (it opens the next term above it). Its own term may have
+  // gone back with a lost WAL while its state kept an entry of a newer one.
+  const term = Math.max(log.meta('term'), log.lastLogTerm(), appliedTerm, ...answered.map((p) => Math.max(p.term, p.last_term, p.applied_term)));
   const done = async (r: Omit<RecoveryResult, 'ms' | 'last_index' | 'applied_index'>): Promise<RecoveryResult> => {
     // A node stopping meanwhile has not recovered: it starts the recovery again next time.
     opts.signal?.throwIfAborted();
     await log.sync();
     opts.signal?.throwIfAborted();
-    log.setMeta(RECOVERY_PENDING_KEY, 0);
-    log.syncNow();
-    const result = { ...r, last_index: log.lastIndex(), applied_index: state.appliedIndex(), ms: Math.round(performance.now() - started) };
+    marker.set(0);
+    const result = { ...r, last_index: log.lastIndex(), applied_index: state.appliedIndex(), ms: Math.round(clock.now() - started) };
     logger.info({ ...result, reason }, 'recovered from the followers');
     return result;
   };
 
-  const best = answered.sort((a, b) => b.last_index - a.last_index || b.applied_index - a.applied_index || a.first_index - b.first_index)[0];
+  // The most up-to-date log: the newest last term, then the longest. With every log a prefix of
+  // one history that is the longest; when a leader life reused indexes, the log of the newer life.
+  const best = answered.sort((a, b) => b.last_term - a.last_term || b.last_index - a.last_index || b.applied_index - a.applied_index || a.first_index - b.first_index)[0];
   const spec = best === undefined ? undefined : opts.followers.find((f) => f.id === best.node_id);
   if (best === undefined || spec === undefined || best.last_index <= applied) {
     // Nothing newer than this node's state anywhere (every follower empty: a new cluster).
     if (reason === 'log_behind_state' || log.lastIndex() > applied || log.snapshotIndex() !== applied) log.resetTo(applied, appliedTerm, term);
-    else if (term > log.meta('term')) log.setMeta('term', term);
+    else if (term > log.meta('term')) log.write({ entries: [], term });
     return done({ recovered_entries: 0, from_node: null, snapshot_index: null });
   }
 
@@ -310,7 +315,7 @@ export async function recoverLeaderLog<S extends StateMachine>(opts: RecoveryOpt
   if (best.first_index <= applied + 1) {
     // Its log continues from this node's state: check it holds the very entry applied here.
     if (applied > 0 && applied >= best.first_index) {
-      const page = await fetchPage(get, spec, applied, applied, timeout);
+      const page = await peers.entries(spec, applied, applied, timeout);
       const at = page.entries[0];
       if (at?.index !== applied || at.term !== appliedTerm) {
         throw new Error(
@@ -322,7 +327,7 @@ export async function recoverLeaderLog<S extends StateMachine>(opts: RecoveryOpt
   } else {
     // It compacted past this node's state: take a copy of its state, then its log after it.
     progress(`copying the state of ${spec.id} (its log starts at ${best.first_index}, this node's state is at ${applied})`);
-    const copy = await downloadState(opts, spec, best, term);
+    const copy = await installStateOf(opts, spec, best, term);
     base = copy.index;
     snapshot_index = copy.index;
     opts.onApplied?.();
@@ -334,7 +339,7 @@ export async function recoverLeaderLog<S extends StateMachine>(opts: RecoveryOpt
   while (next <= best.last_index) {
     opts.signal?.throwIfAborted();
     progress(`copying log entries ${next}..${best.last_index} from ${spec.id}`);
-    const page = await fetchPage(get, spec, next, best.last_index, timeout);
+    const page = await peers.entries(spec, next, best.last_index, timeout);
     if (page.entries.length === 0) throw new Error(`${spec.id} returned no entries from ${next} though its log ended at ${best.last_index}`);
     const first = page.entries[0] as Entry;
     if (first.index !== next) throw new Error(`${spec.id} returned entries from ${first.index} where ${next} was asked`);
@@ -350,23 +355,57 @@ export async function recoverLeaderLog<S extends StateMachine>(opts: RecoveryOpt
   const committed = Math.min(log.lastIndex(), Math.max(...answered.map((p) => Math.max(p.commit_index, p.applied_index))));
   if (committed > state.appliedIndex()) {
     progress(`applying entries ${state.appliedIndex() + 1}..${committed}`);
-    await applyUpTo(log, state, committed, opts.signal);
+    await applyUpTo(log, state, committed, clock, opts.signal);
     opts.onApplied?.();
   }
-  if (committed > log.meta('commit_index')) log.setMeta('commit_index', committed);
+  if (committed > log.meta('commit_index')) log.write({ entries: [], commit: committed });
   return done({ recovered_entries: recovered, from_node: spec.id, snapshot_index });
 }
 
-type Get = NonNullable<Transport['get']>;
+export interface LeaderRecoveryRun extends RecoveryOptions {
+  /** The start-up check that found the storage short (checkLocalStorage). */
+  check: Extract<StorageCheck, { ok: false }>;
+  /** Pause after a failed attempt before the next one (default 1 s). */
+  retry_after_failure_ms?: number;
+  /** Told of each failed attempt (for health and logs). */
+  onAttemptFailed?: (err: Error) => void;
+}
+
+/**
+ * What a leader runs at start when its storage is short: recovers from the followers, trying
+ * again after each failure until it succeeds. Resolves with the result, or null when the signal
+ * stopped it. A broken invariant is not retried (the process ends).
+ */
+export async function recoverUntilDone(run: LeaderRecoveryRun): Promise<RecoveryResult | null> {
+  const clock = run.clock ?? systemClock;
+  const { signal, check } = run;
+  for (;;) {
+    try {
+      return await recoverLeaderLog({ ...run, reason: check.reason, progress: (m) => run.progress?.(`${check.message}; ${m}`) });
+    } catch (err) {
+      if (signal?.aborted) return null;
+      if (err instanceof RaftInvariantError) throw err;
+      run.logger.error({ err }, 'recovery from the followers failed; trying again');
+      run.onAttemptFailed?.(err as Error);
+      run.progress?.(`${check.message}; the last attempt failed (${(err as Error).message}); trying again`);
+      try {
+        await sleep(clock, run.retry_after_failure_ms ?? 1000, signal);
+      } catch {
+        return null;
+      }
+      if (signal?.aborted) return null;
+    }
+  }
+}
 
 /** Asks the followers for their positions until enough of them answered (see RecoveryOptions). */
-async function askPositions<S extends StateMachine>(opts: RecoveryOptions<S>, reason: 'log_behind_state' | 'data_gone', get: Get, timeout: number): Promise<Map<string, LogPosition>> {
+async function askPositions(opts: RecoveryOptions, reason: RecoveryReason, clock: Clock, timeout: number): Promise<Map<string, LogPosition>> {
   const positions = new Map<string, LogPosition>();
   const problems = new Map<string, string>();
   const waitMax = opts.wait_ms_max ?? Number.POSITIVE_INFINITY;
   const grace = opts.grace_ms ?? 2000;
   let retry = opts.retry_ms ?? 100;
-  const started = Date.now();
+  const started = clock.now();
   let firstAnswer: number | null = null;
   for (let round = 0; ; round++) {
     opts.signal?.throwIfAborted();
@@ -374,14 +413,12 @@ async function askPositions<S extends StateMachine>(opts: RecoveryOptions<S>, re
     await Promise.all(
       missing.map(async (f) => {
         try {
-          const res = await get(f.address, '/_raft/log-position', timeout);
-          if (res.status !== 200) throw new Error(`answered ${res.status}: ${res.body.toString('utf8').slice(0, 200)}`);
-          const p = parsePosition(res.body);
+          const p = await opts.peers.position(f, timeout);
           if (p.cluster_id !== opts.cluster_id) throw new Error(`is in cluster "${p.cluster_id}", not "${opts.cluster_id}"`);
           if (p.node_id !== f.id) throw new Error(`answers as node "${p.node_id}"`);
           positions.set(f.id, p);
           problems.delete(f.id);
-          firstAnswer ??= Date.now();
+          firstAnswer ??= clock.now();
         } catch (err) {
           problems.set(f.id, (err as Error).message);
         }
@@ -389,18 +426,82 @@ async function askPositions<S extends StateMachine>(opts: RecoveryOptions<S>, re
     );
     const all = positions.size === opts.followers.length;
     if (all) return positions;
-    if (reason === 'log_behind_state' && firstAnswer !== null && Date.now() - firstAnswer >= grace) return positions;
+    if (reason === 'log_behind_state' && firstAnswer !== null && clock.now() - firstAnswer >= grace) return positions;
     const waiting = opts.followers.filter((f) => !positions.has(f.id)).map((f) => `${f.id} (${f.address}${problems.has(f.id) ? `: ${problems.get(f.id)}` : ''})`);
     const need = reason === 'data_gone' ? 'every follower (a write acknowledged by a quorum may be on only one of them)' : 'a follower';
     opts.progress?.(`waiting for ${need} to say what it holds; no answer yet from ${waiting.join(', ')}`);
     if (round === 0 || round % 20 === 0) opts.logger.warn({ reason, waiting }, 'recovery: waiting for followers');
-    if (Date.now() - started >= waitMax) throw new Error(`recovery: no answer within ${waitMax} ms from ${waiting.join(', ')}`);
-    await sleep(retry, opts.signal);
+    if (clock.now() - started >= waitMax) throw new Error(`recovery: no answer within ${waitMax} ms from ${waiting.join(', ')}`);
+    await sleep(clock, retry, opts.signal);
     retry = Math.min(Math.max(retry, 1000), retry * 2);
   }
 }
 
-function parsePosition(body: Buffer): LogPosition {
+/** Fetches a follower's state copy, checks it against its position and installs it; the log then starts after it. */
+async function installStateOf(opts: RecoveryOptions, f: NodeSpec, pos: LogPosition, currentTerm: number): Promise<{ index: number; term: number }> {
+  const copy: FetchedState = await opts.peers.fetchState(f, opts.snapshot_timeout_ms ?? 600_000, opts.signal);
+  try {
+    if (copy.index + 1 < pos.first_index) throw new Error(`${f.id}: state copy at ${copy.index}, but its log starts at ${pos.first_index}`);
+    if (copy.index > pos.last_index) throw new Error(`${f.id}: state copy at ${copy.index}, past its log's end ${pos.last_index}`);
+    opts.signal?.throwIfAborted();
+    const installed = copy.install();
+    opts.log.resetTo(installed.index, installed.term, Math.max(currentTerm, installed.term));
+    opts.logger.info({ from: f.id, index: installed.index, bytes: copy.bytes }, 'recovery: installed a copy of a follower\'s state');
+    return installed;
+  } finally {
+    copy.discard();
+  }
+}
+
+/** Applies log entries up to `to`, a bounded slice at a time, yielding to the event loop between slices. */
+async function applyUpTo(log: ReplicaLog, state: ReplicaState, to: number, clock: Clock, signal?: AbortSignal): Promise<void> {
+  while (state.appliedIndex() < to) {
+    signal?.throwIfAborted();
+    const r = applySlice(log, state, to);
+    if (!r.more) break;
+    await new Promise<void>((resolve) => clock.setImmediate(resolve));
+  }
+  if (state.appliedIndex() < to) throw new Error(`applied up to ${state.appliedIndex()} of ${to}: the log holds entries up to ${log.durableIndex()} durably`);
+}
+
+function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason as Error);
+      return;
+    }
+    const timer = clock.setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clock.clearTimeout(timer);
+      reject(signal?.reason as Error);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The followers over the cluster's routes (RecoveryPeers)
+
+type Get = NonNullable<Transport['get']>;
+
+/** GET /_raft/log-position of a follower, parsed and checked. */
+export async function getLogPosition(get: Get, f: NodeSpec, timeout_ms: number): Promise<LogPosition> {
+  const res = await get(f.address, '/_raft/log-position', timeout_ms);
+  if (res.status !== 200) throw new Error(`answered ${res.status}: ${res.body.toString('utf8').slice(0, 200)}`);
+  return parseLogPosition(res.body);
+}
+
+/** GET /_raft/log-entries of a follower: a page, decoded and checked (decodeLogEntriesPage). */
+export async function getLogEntries(get: Get, f: NodeSpec, from: number, to: number, timeout_ms: number): Promise<LogEntriesPage> {
+  const res = await get(f.address, `/_raft/log-entries?from=${from}&to=${to}`, timeout_ms);
+  if (res.status !== 200) throw new Error(`${f.id}: GET /_raft/log-entries from ${from} answered ${res.status}: ${res.body.toString('utf8').slice(0, 200)}`);
+  return decodeLogEntriesPage(res.body);
+}
+
+export function parseLogPosition(body: Buffer): LogPosition {
   const o = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
   const nat = (k: string): number => {
     const v = o[k];
@@ -428,83 +529,73 @@ function parsePosition(body: Buffer): LogPosition {
   return p;
 }
 
-async function fetchPage(get: Get, f: NodeSpec, from: number, to: number, timeout: number): Promise<LogEntriesPage> {
-  const res = await get(f.address, `/_raft/log-entries?from=${from}&to=${to}`, timeout);
-  if (res.status !== 200) throw new Error(`${f.id}: GET /_raft/log-entries from ${from} answered ${res.status}: ${res.body.toString('utf8').slice(0, 200)}`);
-  return decodeLogEntriesPage(res.body);
+/** What the headers of a 200 answer to GET /_raft/state-snapshot announce; throws when one is missing. */
+export function stateCopyAnnounced(f: NodeSpec, headers: HttpResult['headers']): { index: number; term: number; bytes: number; sha256: string } {
+  const header = (k: string): string => {
+    const v = headers[k];
+    return Array.isArray(v) ? (v[0] ?? '') : (v ?? '');
+  };
+  const index = Number(header(STATE_COPY_HEADERS.index));
+  const term = Number(header(STATE_COPY_HEADERS.term));
+  const bytes = Number(header(STATE_COPY_HEADERS.bytes));
+  const sha256 = header(STATE_COPY_HEADERS.sha256);
+  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(term) || !Number.isSafeInteger(bytes)) throw new Error(`${f.id}: state copy without its index, term or size`);
+  return { index, term, bytes, sha256 };
 }
 
-/** Downloads a follower's state copy, checks it and installs it; the log then starts after it. */
-async function downloadState<S extends StateMachine>(opts: RecoveryOptions<S>, f: NodeSpec, pos: LogPosition, currentTerm: number): Promise<{ index: number; term: number }> {
-  const download = opts.transport.download?.bind(opts.transport);
-  if (download === undefined) throw new Error('recovery needs a transport that can download a state copy');
-  const dir = opts.dir ?? path.dirname(opts.state.file);
-  const file = path.join(dir, 'recovery-state-in.db');
-  removeDbFiles(file);
-  try {
-    const res = await download(f.address, '/_raft/state-snapshot', file, opts.snapshot_timeout_ms ?? 600_000);
-    if (res.status !== 200) throw new Error(`${f.id}: GET /_raft/state-snapshot answered ${res.status}: ${res.body.toString('utf8').slice(0, 200)}`);
-    const header = (k: string): string => {
-      const v = res.headers[k];
-      return Array.isArray(v) ? (v[0] ?? '') : (v ?? '');
-    };
-    const index = Number(header(STATE_COPY_HEADERS.index));
-    const term = Number(header(STATE_COPY_HEADERS.term));
-    const bytes = Number(header(STATE_COPY_HEADERS.bytes));
-    const sha = header(STATE_COPY_HEADERS.sha256);
-    if (!Number.isSafeInteger(index) || !Number.isSafeInteger(term) || !Number.isSafeInteger(bytes)) throw new Error(`${f.id}: state copy without its index, term or size`);
-    if (res.bytes !== bytes || res.sha256 !== sha) throw new Error(`${f.id}: state copy of ${res.bytes} bytes (sha256 ${res.sha256}) where ${bytes} bytes (sha256 ${sha}) were announced`);
-    if (index + 1 < pos.first_index) throw new Error(`${f.id}: state copy at ${index}, but its log starts at ${pos.first_index}`);
-    if (index > pos.last_index) throw new Error(`${f.id}: state copy at ${index}, past its log's end ${pos.last_index}`);
-    const check = new Database(file, { readonly: true, fileMustExist: true });
-    try {
-      const pages = Number(check.pragma('page_count', { simple: true })) * Number(check.pragma('page_size', { simple: true }));
-      if (pages !== bytes) throw new Error(`${f.id}: state copy pages span ${pages} bytes, the file has ${bytes}`);
-      const at = readApplied(check);
-      if (at.index !== index || at.term !== term) throw new Error(`${f.id}: state copy holds index ${at.index} term ${at.term}, announced ${index} term ${term}`);
-    } finally {
-      check.close();
-    }
-    const ok = await quickCheck(file, opts.signal);
-    if (ok !== 'ok') throw new Error(`${f.id}: state copy failed quick_check: ${ok.slice(0, 200)}`);
-    opts.signal?.throwIfAborted();
-    const installed = opts.state.install(file);
-    opts.log.resetTo(installed.index, installed.term, currentTerm);
-    opts.logger.info({ from: f.id, index: installed.index, bytes }, 'recovery: installed a copy of a follower\'s state');
-    return installed;
-  } finally {
+export interface HttpRecoveryPeersOptions {
+  /** A transport that can GET and download (HttpTransport). */
+  transport: Transport;
+  /** Where a downloaded state copy is written (beside state.db, so the install is a rename). */
+  dir: string;
+  /** Replaces this node's state by a verified copy file (StateHolder.install). */
+  install: (file: string) => { index: number; term: number };
+}
+
+/** The followers over their /_raft routes (raft-routes.ts): what the daemon's recovery talks to. */
+export class HttpRecoveryPeers implements RecoveryPeers {
+  constructor(private readonly o: HttpRecoveryPeersOptions) {}
+
+  private get(): Get {
+    const get = this.o.transport.get?.bind(this.o.transport);
+    if (get === undefined) throw new Error('recovery needs a transport that can GET from the followers');
+    return get;
+  }
+
+  async position(f: NodeSpec, timeout_ms: number): Promise<LogPosition> {
+    return getLogPosition(this.get(), f, timeout_ms);
+  }
+
+  async entries(f: NodeSpec, from: number, to: number, timeout_ms: number): Promise<LogEntriesPage> {
+    return getLogEntries(this.get(), f, from, to, timeout_ms);
+  }
+
+  /** Downloads the follower's state copy beside the state and checks it is a whole state database at the index it announces. */
+  async fetchState(f: NodeSpec, timeout_ms: number, signal?: AbortSignal): Promise<FetchedState> {
+    const download = this.o.transport.download?.bind(this.o.transport);
+    if (download === undefined) throw new Error('recovery needs a transport that can download a state copy');
+    const file = path.join(this.o.dir, 'recovery-state-in.db');
     removeDbFiles(file);
-  }
-}
-
-/** Applies log entries up to `to`, a bounded slice at a time, yielding to the event loop between slices. */
-async function applyUpTo<S extends StateMachine>(log: SqliteLog, state: StateHolder<S>, to: number, signal?: AbortSignal): Promise<void> {
-  let sliceStarted = performance.now();
-  while (state.appliedIndex() < to) {
-    signal?.throwIfAborted();
-    const from = state.appliedIndex() + 1;
-    state.applyEntries(log.entries(from, Math.min(to, from + apply_chunk_entries_max - 1) + 1, apply_chunk_bytes_max));
-    if (performance.now() - sliceStarted > apply_slice_ms) {
-      await new Promise((resolve) => setImmediate(resolve));
-      sliceStarted = performance.now();
+    try {
+      const res = await download(f.address, '/_raft/state-snapshot', file, timeout_ms);
+      if (res.status !== 200) throw new Error(`${f.id}: GET /_raft/state-snapshot answered ${res.status}: ${res.body.toString('utf8').slice(0, 200)}`);
+      const { index, term, bytes, sha256 } = stateCopyAnnounced(f, res.headers);
+      if (res.bytes !== bytes || res.sha256 !== sha256) throw new Error(`${f.id}: state copy of ${res.bytes} bytes (sha256 ${res.sha256}) where ${bytes} bytes (sha256 ${sha256}) were announced`);
+      const check = new Database(file, { readonly: true, fileMustExist: true });
+      try {
+        const pages = Number(check.pragma('page_count', { simple: true })) * Number(check.pragma('page_size', { simple: true }));
+        if (pages !== bytes) throw new Error(`${f.id}: state copy pages span ${pages} bytes, the file has ${bytes}`);
+        const at = readApplied(check);
+        if (at.index !== index || at.term !== term) throw new Error(`${f.id}: state copy holds index ${at.index} term ${at.term}, announced ${index} term ${term}`);
+      } finally {
+        check.close();
+      }
+      const ok = await quickCheck(file, signal);
+      if (ok !== 'ok') throw new Error(`${f.id}: state copy failed quick_check: ${ok.slice(0, 200)}`);
+      return { index, term, bytes, install: () => this.o.install(file), discard: () => removeDbFiles(file) };
+    } catch (err) {
+      removeDbFiles(file);
+      throw err;
     }
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason as Error);
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason as Error);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -2,7 +2,6 @@
 // follower). HTTP handlers talk to this class only.
 import fs from 'node:fs';
 import path from 'node:path';
-import { RaftInvariantError } from '@cairn/raft';
 import type { Logger } from 'pino';
 import type { CairnConfig, NodeSpec, WriteConcern } from '../config/types.ts';
 import { NodeCondition } from './condition.ts';
@@ -15,7 +14,7 @@ import { LeaderDriver } from './leader-driver.ts';
 import { systemClock } from './ports.ts';
 import { stateDigestOf } from '../store/state-digest.ts';
 import { DiskSpaceWatch, disk_check_ms_default, disk_free_bytes_min_default } from './storage-errors.ts';
-import { logPosition, makeStateCopy, readLogEntries, recoverAlone, recoverLeaderLog } from './recovery.ts';
+import { fileRecoveryPorts, logPosition, makeStateCopy, metaRecoveryMarker, readLogEntries, recoverAlone, recoverUntilDone } from './recovery.ts';
 import type { LogEntriesAnswer, LogPosition, StateCopy } from './recovery.ts';
 import { SqliteLog } from './sqlite-log.ts';
 import { StateHolder } from './state.ts';
@@ -104,7 +103,7 @@ export class Replica<S extends StateMachine> {
         this.recovering = check;
         this.condition.set('recovering', check.message);
       } else {
-        if (!check.ok) recoverAlone(this.log, this.state, check.reason);
+        if (!check.ok) recoverAlone(this.log, this.state, metaRecoveryMarker(this.log), check.reason);
         this.startLeader(transport);
       }
     } else {
@@ -165,34 +164,22 @@ export class Replica<S extends StateMachine> {
   private async recover(check: Extract<StorageCheck, { ok: false }>): Promise<void> {
     const rep = this.config.replication;
     const transport = this.transport ?? new HttpTransport(rep.secret);
-    const signal = this.recoveryStop.signal;
-    for (;;) {
-      try {
-        const r = await recoverLeaderLog({
-          log: this.log,
-          state: this.state,
-          followers: rep.nodes.filter((n) => n.id !== this.self.id),
-          transport,
-          cluster_id: rep.cluster_id,
-          reason: check.reason,
-          logger: this.logger,
-          signal,
-          snapshot_timeout_ms: rep.snapshot_timeout_s * 1000,
-          progress: (m) => this.condition.set('recovering', `${check.message}; ${m}`),
-          onApplied: () => this.onApplied(),
-        });
-        const from = r.from_node === null ? 'no follower held anything: a new cluster' : `from ${r.from_node}`;
-        this.event({ kind: 'recovered', detail: `${check.reason}: ${r.recovered_entries} entries ${from}, last index ${r.last_index}, applied ${r.applied_index} (${r.ms} ms)` });
-        break;
-      } catch (err) {
-        if (signal.aborted) return;
-        if (err instanceof RaftInvariantError) throw err;
-        this.logger.error({ err }, 'recovery from the followers failed; trying again');
-        this.condition.set('recovering', `${check.message}; the last attempt failed (${(err as Error).message}); trying again`);
-        await new Promise((resolve) => setTimeout(resolve, 1000));
-        if (signal.aborted) return;
-      }
-    }
+    const r = await recoverUntilDone({
+      ...fileRecoveryPorts(this.log, this.state, transport),
+      check,
+      reason: check.reason,
+      followers: rep.nodes.filter((n) => n.id !== this.self.id),
+      cluster_id: rep.cluster_id,
+      logger: this.logger,
+      clock: systemClock,
+      signal: this.recoveryStop.signal,
+      snapshot_timeout_ms: rep.snapshot_timeout_s * 1000,
+      progress: (m) => this.condition.set('recovering', m),
+      onApplied: () => this.onApplied(),
+    });
+    if (r === null) return;
+    const from = r.from_node === null ? 'no follower held anything: a new cluster' : `from ${r.from_node}`;
+    this.event({ kind: 'recovered', detail: `${check.reason}: ${r.recovered_entries} entries ${from}, last index ${r.last_index}, applied ${r.applied_index} (${r.ms} ms)` });
     if (transport !== this.transport) transport.close?.();
     this.recovering = null;
     this.startLeader(this.transport);

@@ -15,6 +15,8 @@
 //                 missing frame). From then on every sync rejects and syncNow throws with EIO,
 //                 so the process learns of it at its next sync whoever was waiting for that one.
 //   fill()/free() while full, write() throws SQLITE_FULL.
+// Besides the replication meta (term, commit, snapshot boundary) the log keeps other meta values
+// as log.db's meta table does (setMeta: the leader's recovery marker), durable once synced.
 // The state's applies are durable at once (state.db survives a kill -9); a wipe loses them.
 import { RaftInvariantError, crc32, entryIsIntact } from '@cairn/raft';
 import type { Entry } from '@cairn/raft';
@@ -32,10 +34,14 @@ interface LogImage {
   snapTerm: number;
   /** entries[i] is the entry at snapIndex + 1 + i. */
   entries: Entry[];
-  meta: Record<LogMetaKey, number>;
+  meta: Record<LogMetaKey, number> & Record<string, number>;
 }
 
-type Op = { kind: 'write'; change: LogChange } | { kind: 'compact'; index: number } | { kind: 'reset'; index: number; term: number; current_term: number };
+type Op =
+  | { kind: 'write'; change: LogChange }
+  | { kind: 'compact'; index: number }
+  | { kind: 'reset'; index: number; term: number; current_term: number }
+  | { kind: 'meta'; key: string; value: number };
 
 function emptyImage(): LogImage {
   return { snapIndex: 0, snapTerm: 0, entries: [], meta: { term: 0, commit_index: 0, snapshot_index: 0, snapshot_term: 0 } };
@@ -73,6 +79,8 @@ function applyOp(img: LogImage, op: Op): void {
     }
     if (c.term !== undefined) img.meta.term = c.term;
     if (c.commit !== undefined) img.meta.commit_index = c.commit;
+  } else if (op.kind === 'meta') {
+    img.meta[op.key] = op.value;
   } else if (op.kind === 'compact') {
     if (op.index <= img.snapIndex) return;
     invariant(op.index <= lastOf(img), `compact ${op.index} past last ${lastOf(img)}`);
@@ -216,8 +224,20 @@ export class SimLog implements ReplicaLog {
     return Math.min(this.durableLast, lastOf(this.cur));
   }
 
-  meta(key: LogMetaKey): number {
-    return this.cur.meta[key];
+  /** A meta value (the replication's, or another one set with setMeta; 0 when never set). */
+  meta(key: LogMetaKey | (string & {})): number {
+    return this.cur.meta[key] ?? 0;
+  }
+
+  /** Sets a meta value (one transaction), as log.db's meta table: durable once synced. */
+  setMeta(key: string, value: number): void {
+    if (this.full) {
+      this.counts.full_refusals++;
+      throw ioError('database or disk is full', 'SQLITE_FULL');
+    }
+    const op: Op = { kind: 'meta', key, value };
+    applyOp(this.cur, op);
+    this.push(op);
   }
 
   write(change: LogChange): void {
@@ -326,7 +346,7 @@ export class SimLog implements ReplicaLog {
   }
 
   /** What is on the disk for sure (for the checkers). */
-  durable(): { snapIndex: number; snapTerm: number; lastIndex: number; meta: Readonly<Record<LogMetaKey, number>>; entryAt(index: number): Entry | undefined } {
+  durable(): { snapIndex: number; snapTerm: number; lastIndex: number; meta: Readonly<Record<LogMetaKey, number> & Record<string, number>>; entryAt(index: number): Entry | undefined } {
     const img = this.dur;
     return {
       snapIndex: img.snapIndex,
@@ -512,6 +532,8 @@ export class SimDisk {
   readonly log: SimLog;
   readonly state: SimState;
   private generation = 1;
+  /** Whether identity.json is there (written at the first start of a directory, lost with a wipe). */
+  private identityWritten = false;
 
   constructor(
     readonly node: string,
@@ -529,6 +551,13 @@ export class SimDisk {
     return `${this.node}-storage-${this.generation}`;
   }
 
+  /** The start-up's loadIdentity: true when the identity was created just now (the directory was new). */
+  openIdentity(): boolean {
+    const created = !this.identityWritten;
+    this.identityWritten = true;
+    return created;
+  }
+
   crash(keep?: number): void {
     this.log.crash(keep);
   }
@@ -541,5 +570,6 @@ export class SimDisk {
     this.log.wipe();
     this.state.wipe();
     this.generation++;
+    this.identityWritten = false;
   }
 }

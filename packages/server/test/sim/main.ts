@@ -1,7 +1,7 @@
 // Runs the simulation of the shipped drivers over many seeds from the command line:
 //   npm run sim -- --seeds 200 --steps 2000 --seed-base 1
 //   npm run sim -- --seed 123 --steps 2000 --trace [--trace-lines 500]     (one seed, its trace)
-//   --leader-data-loss: the leader may lose its WAL or data directory too (off by default)
+//   --no-leader-data-loss: the leader never loses its WAL or data directory (by default it may, and recovers)
 //   --append-timeout-min MS: draw append_timeout_ms of at least MS
 //   --off disk_full,cut,...: set these profile rates to 0; --set apply_ms_per_entry=2,...: to a value
 // Prints totals, each failure with its replay line, and the elapsed time. Exit code 1 on a failure.
@@ -27,7 +27,7 @@ const seedBase = one !== undefined ? intArg('seed', 1) : intArg('seed-base', 1);
 const seeds = one !== undefined ? 1 : intArg('seeds', 200);
 const trace = process.argv.includes('--trace');
 const traceLines = intArg('trace-lines', 200);
-const leaderDataLoss = process.argv.includes('--leader-data-loss');
+const leaderDataLoss = !process.argv.includes('--no-leader-data-loss');
 /** Profile rates to zero, e.g. --off disk_full,cut (to look past a known failure), or to a value: --set apply_ms_per_entry=2. */
 const off = (arg('off') ?? '').split(',').filter((k) => k !== '');
 const set = (arg('set') ?? '').split(',').filter((kv) => kv !== '').map((kv) => kv.split('=') as [string, string]);
@@ -53,7 +53,7 @@ for (let seed = seedBase; seed < seedBase + seeds; seed++) {
     totals.heal_ms = (totals.heal_ms ?? 0) + r.heal_ms;
   } catch (err) {
     const message = (err as Error).message;
-    failures.push(`${message}\n  replay: npm run sim -- --seed ${seed} --steps ${steps}${leaderDataLoss ? ' --leader-data-loss' : ''}${timeoutMin !== undefined ? ` --append-timeout-min ${timeoutMin}` : ''}${off.length > 0 ? ` --off ${off.join(',')}` : ''}${set.length > 0 ? ` --set ${set.map((kv) => kv.join('=')).join(',')}` : ''} --trace`);
+    failures.push(`${message}\n  replay: npm run sim -- --seed ${seed} --steps ${steps}${leaderDataLoss ? '' : ' --no-leader-data-loss'}${timeoutMin !== undefined ? ` --append-timeout-min ${timeoutMin}` : ''}${off.length > 0 ? ` --off ${off.join(',')}` : ''}${set.length > 0 ? ` --set ${set.map((kv) => kv.join('=')).join(',')}` : ''} --trace`);
     console.log(failures[failures.length - 1]);
   } finally {
     if (trace) console.log(lines.slice(-traceLines).join('\n'));

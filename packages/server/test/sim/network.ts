@@ -3,12 +3,14 @@
 // corrupted on the way, and is handled by calling the target's real handler (/_raft/append ->
 // handleAppend, /_raft/snapshot -> handleSnapshotChunk). The answer is built as the HTTP routes
 // build it (raft-routes.ts: a ReplicationError becomes its status and JSON, a success 200 with the
-// bytes, a snapshot answer msgpack-encoded) and travels back, with its own delay and drop. The
+// bytes, a snapshot answer msgpack-encoded) and travels back, with its own delay and drop. GETs
+// (a recovering leader asking a follower for its log position, entries and state copy) travel the
+// same way to the follower's `get` handler (recovery-peers.ts) and are never corrupted. The
 // sender sees one outcome per request: the first answer, or its timeout (on its own clock).
 // Links can be cut one way for a while. Requests to a dead node, and answers to a dead sender,
 // are lost; requests from a sender that died meanwhile still arrive.
 import { ReplicationError } from '../../src/replication/errors.ts';
-import type { PostResult, Transport } from '../../src/replication/transport.ts';
+import type { HttpResult, Transport } from '../../src/replication/transport.ts';
 import { decode, encode } from '../../src/replication/wire.ts';
 import type { Prng } from './prng.ts';
 import type { SimClock } from './clock.ts';
@@ -30,6 +32,8 @@ export const quietNetwork: NetworkFaults = { drop: 0, duplicate: 0, corrupt: 0, 
 export interface Handlers {
   append(body: Uint8Array): Promise<Buffer>;
   snapshot(body: Uint8Array): Promise<Record<string, unknown>>;
+  /** GET path (with its query), answered as the routes answer it. */
+  get?(path: string): Promise<HttpResult>;
 }
 
 interface Life {
@@ -57,7 +61,7 @@ export class SimNetwork {
   private readonly byAddress = new Map<string, string>();
   /** "from>to" cut until this time. */
   private readonly cuts = new Map<string, number>();
-  readonly counts = { sent: 0, dropped: 0, duplicated: 0, corrupted: 0, delivered: 0, answered: 0, timeouts: 0, lost_to_dead: 0, refused: 0 };
+  readonly counts = { sent: 0, dropped: 0, duplicated: 0, corrupted: 0, delivered: 0, answered: 0, timeouts: 0, lost_to_dead: 0, refused: 0, gets: 0 };
 
   constructor(
     private readonly rng: Prng,
@@ -78,7 +82,10 @@ export class SimNetwork {
 
   /** The transport of one life of a node. */
   transport(node: string, clock: SimClock): Transport {
-    return { post: (address, path, body, timeout_ms) => this.post(node, clock, address, path, body, timeout_ms) };
+    return {
+      post: (address, path, body, timeout_ms) => this.request(node, clock, 'POST', address, path, body, timeout_ms),
+      get: (address, path, timeout_ms) => this.request(node, clock, 'GET', address, path, new Uint8Array(0), timeout_ms),
+    };
   }
 
   /** Messages from `from` to `to` are lost until `until_ms` (one direction). */
@@ -102,10 +109,11 @@ export class SimNetwork {
     return d;
   }
 
-  private post(from: string, clock: SimClock, address: string, path: string, body: Uint8Array, timeout_ms: number): Promise<PostResult> {
+  private request(from: string, clock: SimClock, method: 'POST' | 'GET', address: string, path: string, body: Uint8Array, timeout_ms: number): Promise<HttpResult> {
     this.counts.sent++;
+    if (method === 'GET') this.counts.gets++;
     const to = this.byAddress.get(address);
-    return new Promise<PostResult>((resolve, reject) => {
+    return new Promise<HttpResult>((resolve, reject) => {
       let settled = false;
       const timer = clock.setTimeout(
         () => {
@@ -117,7 +125,7 @@ export class SimNetwork {
         Math.max(1, Math.ceil(timeout_ms)),
       );
       if (to === undefined) return;
-      const answer = (res: PostResult): void => {
+      const answer = (res: HttpResult): void => {
         if (settled || !clock.alive) return;
         settled = true;
         clock.clearTimeout(timer);
@@ -134,7 +142,7 @@ export class SimNetwork {
       for (let i = 0; i < copies; i++) {
         let sent = body;
         let corrupted = false;
-        if (this.rng.chance(this.faults.corrupt)) {
+        if (method === 'POST' && this.rng.chance(this.faults.corrupt)) {
           const bad = corruptBody(path, body, this.rng);
           if (bad !== null) {
             sent = bad;
@@ -142,7 +150,7 @@ export class SimNetwork {
             this.counts.corrupted++;
           }
         }
-        this.deliver(from, to, path, sent, corrupted, this.delay(), (res) => {
+        this.deliver(from, to, method, path, sent, corrupted, this.delay(), (res) => {
           // The answer travels back on the sender's clock: lost if it died meanwhile.
           if (!clock.alive) return;
           if (this.isCut(to, from, clock.now()) || this.rng.chance(this.faults.drop)) {
@@ -155,7 +163,7 @@ export class SimNetwork {
     });
   }
 
-  private deliver(from: string, to: string, path: string, body: Uint8Array, corrupted: boolean, delay: number, reply: (res: PostResult) => void): void {
+  private deliver(from: string, to: string, method: 'POST' | 'GET', path: string, body: Uint8Array, corrupted: boolean, delay: number, reply: (res: HttpResult) => void): void {
     const life = this.lives.get(to);
     if (life === undefined || !life.clock.alive) {
       this.counts.lost_to_dead++;
@@ -169,27 +177,31 @@ export class SimNetwork {
       }
       const handlers = life.handlers;
       if (handlers === null) {
-        reply({ status: 404, body: Buffer.from(JSON.stringify({ error: { code: 'not_found', message: `${to} takes no ${path}` } })) });
+        reply({ status: 404, headers: {}, body: Buffer.from(JSON.stringify({ error: { code: 'not_found', message: `${to} takes no ${path}` } })) });
         return;
       }
       this.counts.delivered++;
       const before = corrupted ? this.hooks.fingerprint(to) : '';
       const busyBefore = life.busy++;
       const started = ++life.started;
-      this.hooks.trace?.(`${to} <- ${describeRequest(path, body)}${corrupted ? ' (corrupted)' : ''}`);
-      const handled: Promise<PostResult> =
-        path === '/_raft/append'
-          ? handlers.append(body).then((out) => ({ status: 200, body: out }))
-          : path === '/_raft/snapshot'
-            ? handlers.snapshot(body).then((out) => ({ status: 200, body: encode(out) }))
-            : Promise.resolve({ status: 404, body: Buffer.from('{}') });
+      this.hooks.trace?.(`${to} <- ${method === 'GET' ? `GET ${path}` : describeRequest(path, body)}${corrupted ? ' (corrupted)' : ''}`);
+      const handled: Promise<HttpResult> =
+        method === 'GET'
+          ? handlers.get === undefined
+            ? Promise.resolve({ status: 404, headers: {}, body: Buffer.from('{}') })
+            : handlers.get(path)
+          : path === '/_raft/append'
+            ? handlers.append(body).then((out) => ({ status: 200, headers: {}, body: out }))
+            : path === '/_raft/snapshot'
+              ? handlers.snapshot(body).then((out) => ({ status: 200, headers: {}, body: encode(out) }))
+              : Promise.resolve({ status: 404, headers: {}, body: Buffer.from('{}') });
       handled
         .then(
           (res) => res,
-          (err: unknown): PostResult | null => {
+          (err: unknown): HttpResult | null => {
             if (err instanceof ReplicationError) {
               this.counts.refused++;
-              return { status: err.status, body: Buffer.from(JSON.stringify(err.toJSON())) };
+              return { status: err.status, headers: {}, body: Buffer.from(JSON.stringify(err.toJSON())) };
             }
             if (life.clock.alive) this.hooks.fatal(to, path, err);
             return null;
@@ -202,7 +214,7 @@ export class SimNetwork {
           // A process that died while handling it never answers.
           if (res === null || !life.clock.alive) return;
           if (corrupted) this.hooks.corruptedAnswered(to, path, res.status, alone ? this.hooks.fingerprint(to) === before : null);
-          this.hooks.trace?.(`${to} -> ${describeAnswer(path, res)}`);
+          this.hooks.trace?.(`${to} -> ${method === 'GET' ? `${res.status} (${res.body.length} bytes)` : describeAnswer(path, res)}`);
           reply(res);
         }, (err: unknown) => this.hooks.fatal(to, path, err));
     }, delay);
@@ -269,7 +281,7 @@ function describeRequest(path: string, body: Uint8Array): string {
   }
 }
 
-function describeAnswer(path: string, res: PostResult): string {
+function describeAnswer(path: string, res: HttpResult): string {
   if (res.status !== 200) return `${res.status} ${res.body.toString('utf8').slice(0, 160)}`;
   try {
     const o = decode(res.body) as Record<string, unknown>;

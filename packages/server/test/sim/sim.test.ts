@@ -21,12 +21,13 @@ const seeds = envInt('SIM_SEEDS', 200);
 const steps = envInt('SIM_STEPS', 2000);
 const seedBase = envInt('SIM_SEED_BASE', 1);
 const timeoutMin = process.env.SIM_APPEND_TIMEOUT_MIN === undefined ? undefined : envInt('SIM_APPEND_TIMEOUT_MIN', 0);
-const leaderDataLoss = process.env.SIM_LEADER_DATA_LOSS === '1';
+/** The leader may lose its WAL or data directory (and recovers from the followers); SIM_LEADER_DATA_LOSS=0 turns it off. */
+const leaderDataLoss = process.env.SIM_LEADER_DATA_LOSS !== '0';
 /** About 0.3 ms of budget per step (2 shared cores), never below two minutes. */
 const run_timeout_ms = Math.max(120_000, Math.ceil(seeds * steps * 0.3));
 
 function replayLine(seed: number): string {
-  return `replay: SIM_SEED=${seed} SIM_STEPS=${steps}${timeoutMin !== undefined ? ` SIM_APPEND_TIMEOUT_MIN=${timeoutMin}` : ''}${leaderDataLoss ? ' SIM_LEADER_DATA_LOSS=1' : ''} npx vitest run packages/server/test/sim/sim.test.ts`;
+  return `replay: SIM_SEED=${seed} SIM_STEPS=${steps}${timeoutMin !== undefined ? ` SIM_APPEND_TIMEOUT_MIN=${timeoutMin}` : ''}${leaderDataLoss ? '' : ' SIM_LEADER_DATA_LOSS=0'} npx vitest run packages/server/test/sim/sim.test.ts`;
 }
 
 function options(seed: number): SimOptions {
@@ -47,6 +48,15 @@ function seededTeeth(p: SimProfile): void {
   p.force_resync = 0.01;
   p.propose = Math.max(p.propose, 0.2);
   p.disk_full = 0;
+}
+
+/** Starts the followers, then the leader, and waits until it leads (a new leader first asks the followers what they hold). */
+async function startCluster(sim: Sim): Promise<void> {
+  for (const id of [...FOLLOWERS, LEADER]) sim.start(id);
+  for (let t = 0; sim.leaderNode().leader === null; t += 5) {
+    expect(t, 'the leader leads within 2 s').toBeLessThan(2000);
+    await sim.advance(5);
+  }
 }
 
 async function script(sim: Sim, body: () => Promise<void>): Promise<void> {
@@ -81,7 +91,7 @@ function writer(sim: Sim) {
 async function resyncUnderWrites(variant: 'none' | 'reset-on-install'): Promise<Sim> {
   const sim = new Sim({ seed: 11, steps: 0, tune: quiet, variant });
   await script(sim, async () => {
-    for (const id of [...FOLLOWERS, LEADER]) sim.start(id);
+    await startCluster(sim);
     await sim.advance(50);
     sim.kill('f2');
     for (let i = 0; i < 80; i++) {
@@ -93,6 +103,50 @@ async function resyncUnderWrites(variant: 'none' | 'reset-on-install'): Promise<
     await sim.heal();
   });
   return sim;
+}
+
+/**
+ * 20 quorum writes reach everyone, 20 more only the leader and f1 (f2 is down). Then f1 goes down,
+ * the leader loses its data directory and restarts with only f2 (which lacks the last 20) up: it
+ * must wait for f1 before it leads, refusing writes meanwhile, and recover the 20 from it.
+ */
+async function wipedLeader(variant: 'none' | 'skip-recovery'): Promise<{ sim: Sim; refusedWhileWaiting: number; recoveringAfterWait: boolean }> {
+  const sim = new Sim({ seed: 12, steps: 0, tune: quiet, variant });
+  const out = { sim, refusedWhileWaiting: 0, recoveringAfterWait: false };
+  await script(sim, async () => {
+    await startCluster(sim);
+    const w = writer(sim);
+    w.write('quorum', 20);
+    await w.until(20, 3000);
+    expect(w.done.ok).toBe(20);
+    sim.kill('f2');
+    const more = writer(sim);
+    more.write('quorum', 20);
+    await more.until(20, 3000);
+    expect(more.done.ok).toBe(20);
+    await sim.advance(20);
+    sim.kill('f1');
+    sim.kill(LEADER, 'wipe');
+    expect(sim.leaderNode().disk.log.lastIndex()).toBe(0);
+    sim.start('f2');
+    sim.start(LEADER);
+    const waiting = writer(sim);
+    for (let i = 0; i < 10; i++) {
+      waiting.write('quorum', 1);
+      await sim.advance(100);
+    }
+    out.refusedWhileWaiting = waiting.done.failed;
+    out.recoveringAfterWait = sim.leaderNode().recovering;
+    sim.start('f1');
+    for (let t = 0; sim.leaderNode().leader === null && t < 10_000; t += 10) await sim.advance(10);
+    expect(sim.leaderNode().leader).not.toBeNull();
+    const after = writer(sim);
+    after.write('quorum', 5);
+    await after.until(5, 3000);
+    expect(after.done.ok).toBe(5);
+    await sim.heal();
+  });
+  return out;
 }
 
 describe('simulation of the shipped drivers: leader + two followers under disk, process and network faults', () => {
@@ -129,7 +183,8 @@ describe('simulation of the shipped drivers: leader + two followers under disk, 
     // The faults actually happened (a simulation that never crashes proves little). A short
     // custom run may not hit the rarer ones.
     if (seeds < 100) return;
-    for (const key of ['crash_follower', 'crash_leader', 'lose-wal_follower', 'wipe_follower', 'supervisor_restarts', 'disk_full', 'cuts', 'force_resync_ok', 'event_snapshot_installed', 'net_duplicated', 'net_corrupted', 'disk_torn_lost', 'entries_replaced', 'acked_quorum', 'acked_all']) {
+    const leaderLoss = leaderDataLoss ? ['lose-wal_leader', 'wipe_leader', 'recovery_log_behind_state', 'recovered_entries', 'recovered_state_copies', 'refused_recovering'] : [];
+    for (const key of [...leaderLoss, 'recoveries', 'crash_follower', 'crash_leader', 'lose-wal_follower', 'wipe_follower', 'supervisor_restarts', 'disk_full', 'cuts', 'force_resync_ok', 'event_snapshot_installed', 'net_duplicated', 'net_corrupted', 'disk_torn_lost', 'entries_replaced', 'acked_quorum', 'acked_all']) {
       expect(totals[key], key).toBeGreaterThan(0);
     }
   }, run_timeout_ms);
@@ -144,7 +199,7 @@ describe('simulation of the shipped drivers: leader + two followers under disk, 
   it('loses no quorum-acknowledged write: force-resync a follower while the other is down, then crash the leader losing its unsynced tail', async () => {
     const sim = new Sim({ seed: 11, steps: 0, tune: quiet });
     await script(sim, async () => {
-      for (const id of [...FOLLOWERS, LEADER]) sim.start(id);
+      await startCluster(sim);
       const w = writer(sim);
       w.write('quorum', 30);
       await w.until(30, 3000);
@@ -221,5 +276,80 @@ describe('simulation of the shipped drivers: leader + two followers under disk, 
     }
     expect(failures.length).toBeGreaterThan(0);
     expect(failures[0]).toMatch(/durabl|acknowledged/);
+  }, 120_000);
+  it('recovers a wiped leader from the followers before it leads: it waits for every follower and loses no quorum-acknowledged write', async () => {
+    const { sim, refusedWhileWaiting, recoveringAfterWait } = await wipedLeader('none');
+    expect(recoveringAfterWait).toBe(true);
+    expect(refusedWhileWaiting).toBe(10);
+    const counts = sim.result(0).counts;
+    expect(counts.wipe_leader).toBe(1);
+    expect(counts.refused_recovering).toBe(10);
+    // The start of the new cluster, and the one after the wipe.
+    expect(counts.recoveries).toBe(2);
+    expect(counts.recovered_entries).toBeGreaterThanOrEqual(40);
+    const quorum = sim.acknowledged('quorum');
+    // 40 before the wipe, 5 after, and the heal write.
+    expect(quorum.length).toBe(46);
+    const L = sim.leaderNode().disk;
+    for (const i of quorum) expect(i).toBeLessThanOrEqual(L.state.appliedIndex());
+    for (const f of FOLLOWERS) expect(sim.node(f).disk.state.value()).toBe(L.state.value());
+  }, 60_000);
+
+  it('recovers a leader that lost its WAL: its log restarts after its state and takes the rest from the followers', async () => {
+    // No checkpoint of the WAL ever: losing it takes the whole log.
+    const sim = new Sim({ seed: 13, steps: 0, tune: (p) => {
+      quiet(p);
+      p.disk.checkpoint_every_syncs = 1_000_000;
+    } });
+    await script(sim, async () => {
+      await startCluster(sim);
+      const w = writer(sim);
+      w.write('quorum', 30);
+      await w.until(30, 3000);
+      expect(w.done.ok).toBe(30);
+      await sim.advance(20);
+      // Five more reach a follower's disk, and the leader loses its WAL before it applied them.
+      const L = sim.leaderNode().disk;
+      w.write('quorum', 5);
+      const ahead = (): boolean => FOLLOWERS.some((f) => sim.node(f).disk.log.durable().lastIndex > L.state.appliedIndex());
+      for (let t = 0; !ahead() && t < 100; t++) await sim.advance(1);
+      expect(ahead()).toBe(true);
+      const applied = L.state.appliedIndex();
+      sim.kill(LEADER, 'lose-wal');
+      expect(L.log.lastIndex()).toBe(0);
+      expect(L.state.appliedIndex()).toBe(applied);
+      sim.start(LEADER);
+      expect(sim.leaderNode().recovering).toBe(true);
+      for (let t = 0; sim.leaderNode().leader === null && t < 5000; t += 5) await sim.advance(5);
+      expect(sim.leaderNode().leader).not.toBeNull();
+      await sim.heal();
+    });
+    const counts = sim.result(0).counts;
+    expect(counts.recovery_log_behind_state).toBe(1);
+    expect(counts.recovered_entries).toBeGreaterThan(0);
+    // The 30 before and the heal write; none of the five (the leader lost its WAL before it applied them).
+    expect(sim.acknowledged('quorum').length).toBe(31);
+  }, 60_000);
+
+  it('has checkers with teeth: a leader that leads after a wipe without recovering is caught (scripted)', async () => {
+    await expect(wipedLeader('skip-recovery')).rejects.toThrow(/the leader wrote index 1 again though a write at or after it was acknowledged/);
+  });
+
+  it('has checkers with teeth: a leader that leads after losing its WAL or directory without recovering is caught (seeded)', async () => {
+    const failures: string[] = [];
+    for (let seed = 1; seed <= 40 && failures.length === 0; seed++) {
+      try {
+        await runSim({ seed, steps, variant: 'skip-recovery', tune: (p) => {
+          p.lose_wal = 0.002;
+          p.wipe = 0.002;
+          p.propose = Math.max(p.propose, 0.2);
+        } });
+      } catch (err) {
+        expect(err).toBeInstanceOf(SimFailure);
+        failures.push((err as Error).message);
+      }
+    }
+    expect(failures.length).toBeGreaterThan(0);
+    expect(failures[0]).toMatch(/acknowledged|applied|state at|no leader created|different entry/);
   }, 120_000);
 });

@@ -4,8 +4,11 @@
 // replays exactly. Each seed draws its own profile (fault rates, replication settings), clients
 // write with all three concerns while nodes crash, lose their WAL or their whole data directory,
 // fail an fsync, fill their disk, and the network drops, duplicates, delays, corrupts and cuts
-// links one way. Checkers run after every step; then faults stop, the network heals, and the
-// cluster must take a new quorum write and converge.
+// links one way. The leader process is modelled as the daemon runs it (replica.ts): at start it
+// checks its storage (checkLocalStorage) and, when its log is behind its state or its data is
+// gone, recovers from the followers (recovery.ts, over the simulated network) before it
+// constructs the LeaderDriver; proposals are refused meanwhile. Checkers run after every step;
+// then faults stop, the network heals, and the cluster must take a new quorum write and converge.
 import pino from 'pino';
 import { entryIsIntact } from '@cairn/raft';
 import type { Entry } from '@cairn/raft';
@@ -13,7 +16,10 @@ import type { NodeSpec, ReplicationConfig, WriteConcern } from '../../src/config
 import { NodeCondition } from '../../src/replication/condition.ts';
 import { ReplicationError } from '../../src/replication/errors.ts';
 import { FollowerHandler } from '../../src/replication/follower-handler.ts';
+import { checkLocalStorage } from '../../src/replication/identity.ts';
+import type { StorageCheck } from '../../src/replication/identity.ts';
 import { LeaderDriver } from '../../src/replication/leader-driver.ts';
+import { metaRecoveryMarker, recoverUntilDone } from '../../src/replication/recovery.ts';
 import { emptyResyncStats } from '../../src/replication/stats.ts';
 import { Prng } from './prng.ts';
 import { Scheduler } from './clock.ts';
@@ -22,6 +28,8 @@ import { SimDisk, SimLog, foldState } from './disk.ts';
 import type { DiskOptions, WriteWatcher } from './disk.ts';
 import { SimNetwork, quietNetwork } from './network.ts';
 import type { NetworkFaults } from './network.ts';
+import { SimRecoveryPeers, recoveryRoutes } from './recovery-peers.ts';
+import type { Transport } from '../../src/replication/transport.ts';
 import { SimSnapshotReceiver, SimSnapshotShipper } from './snapshots.ts';
 
 export class SimFailure extends Error {
@@ -40,16 +48,17 @@ export const NODES = [LEADER, ...FOLLOWERS];
  * Deliberately broken variants, for tests that show the checkers catch what they break.
  * 'reset-on-install': a follower drops its whole log on every snapshot install (its compactTo
  * right after an install behaves as resetTo). 'no-sync': sync() resolves without making
- * anything durable.
+ * anything durable. 'skip-recovery': a leader whose storage check fails starts leading at once,
+ * without recovering from the followers.
  */
-export type Variant = 'none' | 'reset-on-install' | 'no-sync';
+export type Variant = 'none' | 'reset-on-install' | 'no-sync' | 'skip-recovery';
 
 export interface SimOptions {
   seed: number;
   /** Steps with faults; a heal phase follows until convergence. */
   steps: number;
   variant?: Variant;
-  /** Let the leader lose its WAL or its whole data directory too (needs the leader's recovery path). */
+  /** Let the leader lose its WAL or its whole data directory too (default on; it recovers from the followers). */
   leader_data_loss?: boolean;
   /** Draw append_timeout_ms at least this (to explore past failures that short timeouts cause). */
   append_timeout_min_ms?: number;
@@ -144,7 +153,7 @@ export function drawProfile(rng: Prng, opts: Pick<SimOptions, 'leader_data_loss'
     cut: rng.pick([0, 0.001, 0.004]),
     cut_ms_max: rng.pick([100, 800, 3000]),
     force_resync: rng.pick([0, 0, 0.0005, 0.003]),
-    leader_data_loss: opts.leader_data_loss === true,
+    leader_data_loss: opts.leader_data_loss !== false,
     apply_ms_per_entry: rng.pick([0, 0, 0.3, 2]),
     apply_pause: rng.pick([0, 0, 0.05]),
     disk: { sync_ms_min: 0, sync_ms_max, checkpoint_every_syncs: rng.pick([4, 16, 64]) },
@@ -186,6 +195,8 @@ class SimNode {
   leader: LeaderDriver | null = null;
   follower: FollowerHandler | null = null;
   condition: NodeCondition | null = null;
+  /** The leader is recovering from the followers (no driver yet; proposals are refused). */
+  recovering = false;
   /** When a node that is down comes back (null: it is up, or the sim decides later). */
   restartAt: number | null = null;
   /** A sync failed in this life: the supervisor restarts the node at this time. */
@@ -210,6 +221,10 @@ class History {
   private readonly states: number[] = [0];
   /** Creations that replaced an entry never made durable (a leader's lost unsynced tail). */
   replaced = 0;
+  /** Entries the leader's storage lost (a lost WAL, a wiped directory): a follower may still hold them. */
+  private readonly lostWithLeader = new WeakSet<Entry>();
+  /** Entries replaced after the leader lost them, by index: a follower may hold one until the leader's appends truncate it. */
+  private readonly superseded = new Map<number, Set<number>>();
 
   get(index: number): Entry | undefined {
     return this.at[index];
@@ -219,12 +234,37 @@ class History {
     return this.at.length - 1;
   }
 
+  /** The leader's storage lost every entry after `index`. */
+  markLostAfter(index: number): void {
+    for (let i = index + 1; i < this.at.length; i++) {
+      const e = this.at[i];
+      if (e !== undefined) this.lostWithLeader.add(e);
+    }
+  }
+
+  /** Whether the leader's storage lost this entry (so followers may hold it while the leader no longer does). */
+  lostByLeader(e: Entry): boolean {
+    return this.lostWithLeader.has(e);
+  }
+
+  /** e is one the leader's storage lost at its index and a later creation replaced. */
+  isSuperseded(e: Entry): boolean {
+    return entryIsIntact(e) && this.superseded.get(e.index)?.has(e.checksum) === true;
+  }
+
   /** Returns the entry it replaces, if any. */
   record(e: Entry): Entry | undefined {
     const old = this.at[e.index];
     check(e.index <= this.at.length, `the leader skipped to index ${e.index} (created up to ${this.lastIndex()})`);
     if (old !== undefined) {
       this.replaced++;
+      for (let i = e.index; i < this.at.length; i++) {
+        const gone = this.at[i] as Entry;
+        if (!this.lostWithLeader.has(gone)) continue;
+        let set = this.superseded.get(i);
+        if (set === undefined) this.superseded.set(i, (set = new Set()));
+        set.add(gone.checksum);
+      }
       this.at.length = e.index;
       this.states.length = Math.min(this.states.length, e.index);
     }
@@ -242,12 +282,21 @@ class History {
     return this.states[index] as number;
   }
 
-  /** A node holds e at e.index: it must be the one the leader created there. */
+  /**
+   * A node holds e at e.index: it must be the one the leader created there, or (on a follower) one
+   * the leader's storage lost and a later creation replaced; applying that one is caught by the
+   * state check.
+   */
   checkEntry(node: string, e: Entry): void {
+    check(entryIsIntact(e), `${node} holds entry ${e.index} whose bytes do not match its checksum`);
     const ref = this.at[e.index];
+    if (node !== LEADER && (ref === undefined || ref.checksum !== e.checksum) && this.superseded.get(e.index)?.has(e.checksum) === true) {
+      // Told apart from the leader's entry there by its term only: the same term would pass the leader's consistency check.
+      check(ref?.term !== e.term, `${node} holds an entry of term ${e.term} at ${e.index} that the leader lost and then replaced by another of the same term (a term used twice)`);
+      return;
+    }
     check(ref !== undefined, `${node} holds index ${e.index} that no leader created`);
     check(e.term === ref.term && e.checksum === ref.checksum, `${node} holds a different entry at ${e.index} (term ${e.term}/${ref.term}, checksum ${e.checksum}/${ref.checksum})`);
-    check(entryIsIntact(e), `${node} holds entry ${e.index} whose bytes do not match its checksum`);
   }
 }
 
@@ -340,6 +389,8 @@ export class Sim {
   private readonly lostData = new Map<string, number>();
   /** What each data loss took (until the leader's view of that node is corrected): acknowledgements in it arriving later need one copy fewer. */
   private lossRecords: Array<{ node: string; cov: Coverage; upTo: number }> = [];
+  /** The leader lost its WAL or its data directory and has not recovered yet (one data-loss fault at a time). */
+  private leaderLossPending = false;
   private readonly variant: Variant;
   /** CPU time spent (simulated ms): performance.now() is the simulated time plus this. */
   private cpuMs = 0;
@@ -431,21 +482,12 @@ export class Sim {
     const transport = this.net.transport(id, clock);
     try {
       if (id === LEADER) {
-        const snapshots = new SimSnapshotShipper({
-          state: n.disk.state,
-          transport,
-          clock,
-          cluster_id: cfg.cluster_id,
-          leader_id: id,
-          chunk_bytes: this.profile.snapshot.chunk_bytes,
-          inflight_max: this.profile.snapshot.inflight_max,
-          chunk_timeout_ms: Math.max(cfg.append_timeout_ms, 50),
-          filler_bytes: this.profile.snapshot.filler_bytes,
-        });
-        const driver = new LeaderDriver({ self: n.spec, cfg, log: n.disk.log, state: n.disk.state, transport, snapshots, clock, logger: silent, hooks, condition: n.condition });
-        n.leader = driver;
         this.net.attach(id, clock, null);
-        driver.start();
+        // As the daemon starts (replica.ts): the storage check first, and a recovery from the
+        // followers when the log is behind the state or the data is gone.
+        const check = checkLocalStorage(n.disk.log, n.disk.state, n.disk.openIdentity());
+        if (check.ok || this.variant === 'skip-recovery') this.startLeader(n, clock, transport, hooks);
+        else this.recoverLeader(n, check, clock, transport, hooks);
       } else {
         const log = n.disk.log;
         // The broken variant: the compactTo that keeps the log suffix after an install resets instead.
@@ -453,14 +495,76 @@ export class Sim {
         const receiver = new SimSnapshotReceiver(n.disk.state, onInstall);
         const handler = new FollowerHandler({ cfg, log: n.disk.log, state: n.disk.state, snapshots: receiver, clock, logger: silent, hooks, condition: n.condition, storage_id: n.disk.storageId() });
         n.follower = handler;
-        this.net.attach(id, clock, { append: (body) => handler.handleAppend(body), snapshot: (body) => handler.handleSnapshotChunk(body) });
+        const get = recoveryRoutes({ node_id: id, cluster_id: cfg.cluster_id, storage_id: n.disk.storageId(), log: n.disk.log, state: n.disk.state, filler_bytes: this.profile.snapshot.filler_bytes });
+        this.net.attach(id, clock, { append: (body) => handler.handleAppend(body), snapshot: (body) => handler.handleSnapshotChunk(body), get });
       }
     } catch (err) {
       if (err instanceof SimFailure) throw err;
       this.fail(`${id} could not start: ${(err as Error).name}: ${(err as Error).message}`);
     }
     this.count(id === LEADER ? 'leader_starts' : 'follower_starts');
-    this.trace(() => `${id} starts (life ${n.lives}): log ${n.disk.log.firstIndex()}..${n.disk.log.lastIndex()} applied ${n.disk.state.appliedIndex()} term ${n.disk.log.meta('term')} commit ${n.disk.log.meta('commit_index')}`);
+    this.trace(() => `${id} starts (life ${n.lives}): log ${n.disk.log.firstIndex()}..${n.disk.log.lastIndex()} applied ${n.disk.state.appliedIndex()} term ${n.disk.log.meta('term')} commit ${n.disk.log.meta('commit_index')}${n.recovering ? ' (recovering)' : ''}`);
+  }
+
+  /** Constructs and starts the leader's driver (its storage holds what it acknowledged). */
+  private startLeader(n: SimNode, clock: SimClock, transport: Transport, hooks: { onApplied(): void; event(e: { kind: string }): void; stats: ReturnType<typeof emptyResyncStats> }): void {
+    const cfg = this.profile.cfg;
+    const snapshots = new SimSnapshotShipper({
+      state: n.disk.state,
+      transport,
+      clock,
+      cluster_id: cfg.cluster_id,
+      leader_id: n.id,
+      chunk_bytes: this.profile.snapshot.chunk_bytes,
+      inflight_max: this.profile.snapshot.inflight_max,
+      chunk_timeout_ms: Math.max(cfg.append_timeout_ms, 50),
+      filler_bytes: this.profile.snapshot.filler_bytes,
+    });
+    const driver = new LeaderDriver({ self: n.spec, cfg, log: n.disk.log, state: n.disk.state, transport, snapshots, clock, logger: silent, hooks, condition: n.condition as NodeCondition });
+    n.leader = driver;
+    this.leaderLossPending = false;
+    driver.start();
+  }
+
+  /** The daemon's recovery (recovery.ts: recoverUntilDone) on this life's disk, clock and network; then the driver. */
+  private recoverLeader(n: SimNode, check: Extract<StorageCheck, { ok: false }>, clock: SimClock, transport: Transport, hooks: Parameters<Sim['startLeader']>[3]): void {
+    const cfg = this.profile.cfg;
+    const life = n.lives;
+    n.recovering = true;
+    n.condition?.set('recovering', check.message);
+    this.count(`recovery_${check.reason}`);
+    this.trace(() => `${n.id} recovers from the followers: ${check.message}`);
+    void recoverUntilDone({
+      log: n.disk.log,
+      state: n.disk.state,
+      marker: metaRecoveryMarker(n.disk.log),
+      peers: new SimRecoveryPeers(transport, n.disk.state),
+      check,
+      reason: check.reason,
+      followers: cfg.nodes.filter((f) => f.id !== n.id),
+      cluster_id: cfg.cluster_id,
+      logger: silent,
+      clock,
+      snapshot_timeout_ms: cfg.snapshot_timeout_s * 1000,
+      progress: (m) => n.condition?.set('recovering', m),
+      onAttemptFailed: (err) => {
+        this.count('recovery_attempts_failed');
+        this.trace(() => `${n.id} recovery attempt failed: ${err.message}`);
+      },
+    }).then(
+      (r) => {
+        // A life that died meanwhile never gets here (its clock stopped); a stopped recovery returns null.
+        if (r === null || n.lives !== life || !clock.alive) return;
+        n.recovering = false;
+        this.count('recoveries');
+        this.count('recovered_entries', r.recovered_entries);
+        if (r.snapshot_index !== null) this.count('recovered_state_copies');
+        this.trace(() => `${n.id} recovered ${r.recovered_entries} entries from ${r.from_node ?? 'nobody'}: log ${n.disk.log.firstIndex()}..${r.last_index} applied ${r.applied_index}`);
+        this.startLeader(n, clock, transport, hooks);
+        n.condition?.clear('recovering');
+      },
+      (err: unknown) => this.fail(`${n.id}: the recovery threw ${(err as Error).name}: ${(err as Error).message} (the process would exit)${where(err)}`),
+    );
   }
 
   /** The process dies (kill -9): its timers go, its disk keeps what it keeps. */
@@ -472,17 +576,36 @@ export class Sim {
       n.leader = null;
       n.follower = null;
       n.condition = null;
+      n.recovering = false;
     }
     if (how !== 'crash') this.beforeDataLoss(id);
     if (how === 'crash') n.disk.crash(keep);
     else if (how === 'lose-wal') n.disk.loseWal();
     else n.disk.wipe();
     n.supervisorAt = null;
-    // The commit index the leader persisted went with its WAL or directory.
-    if (id === LEADER && how !== 'crash') this.durableCommitSeen = n.disk.log.durable().meta.commit_index;
+    if (id === LEADER && how !== 'crash') this.afterLeaderDataLoss(n);
     this.mix(0xdead, NODES.indexOf(id), how.length);
     this.count(`${how}_${id === LEADER ? 'leader' : 'follower'}`);
     this.trace(() => `${id} ${how}: disk keeps ${n.disk.log.firstIndex()}..${n.disk.log.lastIndex()} applied ${n.disk.state.appliedIndex()}`);
+  }
+
+  /**
+   * The leader lost its WAL or its directory. Until it recovered, no other data-loss fault. The
+   * commit index it persisted went with it; so did `leader`-concern writes it alone held (that
+   * concern promises the leader's disk only): they are no longer counted. Entries after what its
+   * log still holds may live on in a follower's log, and may be replaced once it leads again.
+   */
+  private afterLeaderDataLoss(n: SimNode): void {
+    this.leaderLossPending = true;
+    this.durableCommitSeen = n.disk.log.durable().meta.commit_index;
+    // What its state applied it still holds (replacing one of those fails the state check).
+    this.history.markLostAfter(Math.max(n.disk.log.durable().lastIndex, n.disk.state.appliedIndex()));
+    const cov = this.coverage(n);
+    const a = this.acked.leader;
+    const kept = a.relaxed.filter((i) => cov.some(([lo, hi]) => lo <= i && i <= hi));
+    this.count('acked_leader_uncounted_after_leader_loss', a.relaxed.length - kept.length);
+    a.relaxed.length = 0;
+    a.relaxed.push(...kept);
   }
 
   /** A fault is about to take data from a node: acknowledged writes it held need one copy fewer until restored. */
@@ -500,7 +623,9 @@ export class Sim {
     }
     // Answers from before the loss may still be on the wire until then.
     const net = this.profile.net;
-    if (id !== LEADER) this.lostData.set(id, this.now() + net.delay_ms_max + net.slow_ms_max + 1);
+    if (id === LEADER) return;
+    // The leader may still count answers the follower gave before the loss, until its view is corrected.
+    this.lostData.set(id, this.now() + net.delay_ms_max + net.slow_ms_max + 1);
     this.lossRecords.push({ node: id, cov, upTo: this.history.lastIndex() });
   }
 
@@ -519,7 +644,14 @@ export class Sim {
   // --- clients ----------------------------------------------------------------------------
 
   propose(concern: WriteConcern, payload: Uint8Array, onDone?: (ok: boolean) => void): void {
-    const driver = this.leaderNode().leader;
+    const L = this.leaderNode();
+    if (L.recovering) {
+      // As Replica.propose answers while the leader recovers: 503 recovering.
+      this.count('refused_recovering');
+      onDone?.(false);
+      return;
+    }
+    const driver = L.leader;
     if (driver === null) return;
     const life = this.leaderNode().lives;
     this.count(`proposed_${concern}`);
@@ -695,13 +827,13 @@ export class Sim {
 
   /** No acknowledged write is short of a copy (a second data loss now could lose it for real). */
   private lossQuiet(): boolean {
-    return this.acked.leader.relaxed.length === 0 && this.acked.quorum.relaxed.length === 0 && this.acked.all.relaxed.length === 0 && this.lostData.size === 0;
+    return this.acked.leader.relaxed.length === 0 && this.acked.quorum.relaxed.length === 0 && this.acked.all.relaxed.length === 0 && this.lostData.size === 0 && !this.leaderLossPending;
   }
 
   private work(): void {
     const P = this.profile;
     const rng = this.rng;
-    if (this.leaderNode().leader !== null && rng.chance(P.propose)) {
+    if ((this.leaderNode().leader !== null || this.leaderNode().recovering) && rng.chance(P.propose)) {
       const n = rng.int(1, P.propose_burst_max);
       for (let i = 0; i < n; i++) {
         const concern = rng.pick<WriteConcern>(['leader', 'quorum', 'quorum', 'quorum', 'all']);
@@ -784,21 +916,40 @@ export class Sim {
         for (const e of entries) this.history.checkEntry(node, e);
         return;
       }
-      for (const e of entries) {
-        const old = this.history.record(e);
-        if (old === undefined) continue;
-        // The leader writes an index again: only after losing an entry there that never left it.
-        for (const a of Object.values(this.acked)) {
-          check(lowerBound(a.strict, e.index) >= a.strict.length && lowerBound(a.relaxed, e.index) >= a.relaxed.length, `the leader wrote index ${e.index} again though a write at or after it was acknowledged`);
+      if (this.leaderNode().recovering) {
+        // A recovering leader copies a follower's entries: each is one a leader created there. One
+        // a newer leader life replaced, on storage since lost (it reached no follower), is from
+        // then on the entry at its index, as if created again.
+        for (const e of entries) {
+          if (this.history.get(e.index)?.checksum === e.checksum) this.history.checkEntry(node, e);
+          else {
+            check(this.history.isSuperseded(e), `the recovering leader copied an entry at ${e.index} (term ${e.term}) that no leader created`);
+            this.count('recovered_superseded_entries');
+            this.created(e);
+          }
         }
-        for (const f of FOLLOWERS) {
-          const d = this.node(f).disk;
-          check(d.log.checksumAt(e.index) !== old.checksum && d.log.durable().entryAt(e.index)?.checksum !== old.checksum, `the leader wrote index ${e.index} again but ${f} holds the entry it replaced (sent before it was durable?)`);
-          check(d.state.appliedIndex() < e.index, `the leader wrote index ${e.index} again but ${f} applied up to ${d.state.appliedIndex()}`);
-        }
+        return;
       }
+      for (const e of entries) this.created(e);
     } catch (err) {
       this.fail((err as Error).message);
+    }
+  }
+
+  /** The leader writes e at e.index: a new entry there, or one that replaces another. */
+  private created(e: Entry): void {
+    const old = this.history.record(e);
+    if (old === undefined) return;
+    const lost = this.history.lostByLeader(old);
+    // The leader writes an index again: only after losing an entry there that never left it.
+    for (const a of Object.values(this.acked)) {
+      check(lowerBound(a.strict, e.index) >= a.strict.length && lowerBound(a.relaxed, e.index) >= a.relaxed.length, `the leader wrote index ${e.index} again though a write at or after it was acknowledged`);
+    }
+    for (const f of FOLLOWERS) {
+      const d = this.node(f).disk;
+      // An entry the leader's storage lost may be on a follower (it was durable when sent); not one it never lost.
+      if (!lost) check(d.log.checksumAt(e.index) !== old.checksum && d.log.durable().entryAt(e.index)?.checksum !== old.checksum, `the leader wrote index ${e.index} again but ${f} holds the entry it replaced (sent before it was durable?)`);
+      check(d.state.appliedIndex() < e.index, `the leader wrote index ${e.index} again but ${f} applied up to ${d.state.appliedIndex()}`);
     }
   }
 
