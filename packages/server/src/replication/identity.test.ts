@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { IDENTITY_FILE, checkLocalStorage, loadIdentity } from './identity.ts';
+import { FileTermRecord, IDENTITY_FILE, checkLocalStorage, loadIdentity } from './identity.ts';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -60,7 +60,37 @@ describe('loadIdentity', () => {
   });
 });
 
+describe('FileTermRecord', () => {
+  it('records the term in identity.json (whole, no temporary file left), read back by the next start', () => {
+    const dir = tempDir();
+    const { identity } = loadIdentity(dir, 'c1', 'node-1');
+    const terms = new FileTermRecord(dir, identity);
+    expect(terms.recorded()).toBe(0);
+    terms.record(3);
+    expect(terms.recorded()).toBe(3);
+    expect(fs.readdirSync(dir)).toEqual([IDENTITY_FILE]);
+    const again = loadIdentity(dir, 'c1', 'node-1');
+    expect(again.identity).toEqual({ ...identity, term: 3 });
+    expect(new FileTermRecord(dir, again.identity).recorded()).toBe(3);
+    expect(() => terms.record(2)).toThrow(/below the recorded term 3/);
+  });
+
+  it('refuses an identity whose term is not a non-negative integer', () => {
+    const dir = tempDir();
+    const { identity } = loadIdentity(dir, 'c1', 'node-1');
+    fs.writeFileSync(path.join(dir, IDENTITY_FILE), JSON.stringify({ ...identity, term: 'x' }));
+    expect(() => loadIdentity(dir, 'c1', 'node-1')).toThrow(/term is not a non-negative integer/);
+  });
+});
+
 describe('checkLocalStorage', () => {
+  it('a log whose term is below the term recorded outside it lost its tail: log_behind_state', () => {
+    const withTerm = (term: number) => ({ ...log(1, 10), meta: (k: string) => (k === 'term' ? term : 0), lastLogTerm: () => term });
+    expect(checkLocalStorage(withTerm(4), applied(8), false, 4)).toEqual({ ok: true });
+    expect(checkLocalStorage(withTerm(4), applied(8), false, 3)).toEqual({ ok: true });
+    expect(checkLocalStorage(withTerm(3), applied(8), false, 4)).toMatchObject({ ok: false, reason: 'log_behind_state', message: expect.stringMatching(/opened term 4/) });
+  });
+
   it('a log that holds everything after the state is fine, compacted or not', () => {
     expect(checkLocalStorage(log(1, 10), applied(10), false)).toEqual({ ok: true });
     expect(checkLocalStorage(log(1, 10), applied(0), false)).toEqual({ ok: true });

@@ -3,10 +3,14 @@
 // starts from nothing (a new node, or one whose data was wiped), so the other nodes can tell that
 // it holds nothing they once saw there. At start a node also checks its log against its state
 // (checkLocalStorage): a log that lost its tail (a deleted WAL) or a directory that lost
-// everything must not acknowledge or claim what it no longer holds.
+// everything must not acknowledge or claim what it no longer holds. identity.json also records
+// the highest term this node's leader opened (FileTermRecord): the log's own record of its term
+// goes with a lost WAL, and a leader that opened the same term twice would write entries that
+// match a follower's by index and term while they differ.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { TermRecord } from './ports.ts';
 import { fsyncDir } from './state.ts';
 
 export const IDENTITY_FILE = 'identity.json';
@@ -18,6 +22,8 @@ export interface Identity {
   storage_id: string;
   /** ISO time the identity was created. */
   created_at: string;
+  /** The highest term this node's leader opened (absent: none yet). */
+  term?: number;
 }
 
 /** The identity at dir/identity.json, created when absent; throws when it names another cluster or node. */
@@ -59,7 +65,41 @@ function parseIdentity(text: string, file: string): Identity {
       throw new Error(`${file}: ${f} is missing or not a string: refusing to start on data whose owner is unknown`);
     }
   }
-  return { cluster_id: o.cluster_id as string, node_id: o.node_id as string, storage_id: o.storage_id as string, created_at: o.created_at as string };
+  const identity: Identity = { cluster_id: o.cluster_id as string, node_id: o.node_id as string, storage_id: o.storage_id as string, created_at: o.created_at as string };
+  if (o.term !== undefined) {
+    if (typeof o.term !== 'number' || !Number.isSafeInteger(o.term) || o.term < 0) {
+      throw new Error(`${file}: term is not a non-negative integer: refusing to start without knowing which terms this node used`);
+    }
+    identity.term = o.term;
+  }
+  return identity;
+}
+
+/**
+ * The highest term this node's leader opened, in identity.json beside log.db (the LeaderDriver's
+ * TermRecord): written whole (writeAtomically), so it survives a kill -9 and the loss of log.db's
+ * WAL; a wiped directory loses it with the identity (and recovers as data_gone).
+ */
+export class FileTermRecord implements TermRecord {
+  private identity: Identity;
+
+  constructor(
+    private readonly dir: string,
+    identity: Identity,
+  ) {
+    this.identity = { ...identity };
+  }
+
+  recorded(): number {
+    return this.identity.term ?? 0;
+  }
+
+  record(term: number): void {
+    if (!Number.isSafeInteger(term) || term < this.recorded()) throw new Error(`term ${term} is below the recorded term ${this.recorded()}`);
+    const next: Identity = { ...this.identity, term };
+    writeAtomically(path.join(this.dir, IDENTITY_FILE), JSON.stringify(next, null, 2) + '\n');
+    this.identity = next;
+  }
 }
 
 /** Written whole or not at all: a temporary file, fsynced, renamed into place, the directory fsynced. */
@@ -85,6 +125,8 @@ export type StorageCheck = { ok: true } | { ok: false; reason: 'log_behind_state
 
 export interface LogBounds {
   lastIndex(): number;
+  /** The term of the last entry (or of the snapshot when the log is empty). */
+  lastLogTerm?(): number;
   firstIndex(): number;
   snapshotIndex(): number;
   /** The log's meta values (SqliteLog.meta), when it has them: a recovery left unfinished is recorded there. */
@@ -110,8 +152,12 @@ export interface AppliedState {
  *   and the log are missing.
  * - either, when a recovery started earlier did not finish (RECOVERY_PENDING_KEY): a log rebuilt
  *   halfway looks whole, but may lack entries the followers hold.
+ * - `log_behind_state` also when `recorded_term` (the highest term this node's leader opened,
+ *   FileTermRecord) is above every term the log knows: the log lost the tail that opened it (a
+ *   lost WAL that left the log at or past the applied index), and the followers may hold entries
+ *   of that term after where the log ends now.
  */
-export function checkLocalStorage(log: LogBounds, state: AppliedState, created: boolean): StorageCheck {
+export function checkLocalStorage(log: LogBounds, state: AppliedState, created: boolean, recorded_term = 0): StorageCheck {
   const applied = state.appliedIndex();
   const last = log.lastIndex();
   const first = log.firstIndex();
@@ -144,6 +190,14 @@ export function checkLocalStorage(log: LogBounds, state: AppliedState, created: 
       ok: false,
       reason: 'log_behind_state',
       message: `the log starts at index ${first} but the state has applied only up to ${applied}: entries ${applied + 1}..${first - 1} are missing; recovering from the other nodes`,
+    };
+  }
+  const logTerm = Math.max(log.meta?.('term') ?? 0, log.lastLogTerm?.() ?? 0);
+  if (recorded_term > logTerm) {
+    return {
+      ok: false,
+      reason: 'log_behind_state',
+      message: `this node opened term ${recorded_term} (identity.json) but its log knows only term ${logTerm} (the log lost its tail, e.g. its WAL): recovering the log from the other nodes`,
     };
   }
   return { ok: true };

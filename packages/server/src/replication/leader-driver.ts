@@ -11,7 +11,7 @@ import type { NodeSpec, ReplicationConfig } from '../config/types.ts';
 import { applySlice } from './apply-slice.ts';
 import type { NodeCondition } from './condition.ts';
 import { ReplicationError } from './errors.ts';
-import type { Clock, DigestState, ReplicaLog, ReplicaState, SnapshotShipper, TimerHandle } from './ports.ts';
+import type { Clock, DigestState, ReplicaLog, ReplicaState, SnapshotShipper, TermRecord, TimerHandle } from './ports.ts';
 import { StateComparer, state_compare_after_snapshot_ms } from './state-compare.ts';
 import type { StateCheck } from './state-compare.ts';
 import type { ReplicationEvent, ReplicationObserver, ResyncStats } from './stats.ts';
@@ -50,6 +50,12 @@ export interface LeaderDeps {
   condition: NodeCondition;
   /** The state's digest, for comparing followers' states with the leader's (none: no comparisons). */
   digest?: DigestState;
+  /**
+   * The highest term this node opened, kept outside the log (identity.json): a new term is above it
+   * and recorded before anything of it is sent (none: the log's term only, which a lost WAL can
+   * take back, so a term could be opened twice).
+   */
+  terms?: TermRecord;
 }
 
 /** A compaction is considered this often. */
@@ -111,8 +117,9 @@ export class LeaderDriver {
       },
       { last_index: log.lastIndex(), commit_index: commit, term: this.term, applied_index: state.appliedIndex() },
     );
-    // A (re)started leader continues its log in a new term, opened by a NOOP entry.
-    this.core.requireTerm(this.term + 1);
+    // A (re)started leader continues its log in a new term, opened by a NOOP entry, above every
+    // term it used: the log's term may have gone back with a lost WAL, the record kept beside it not.
+    this.core.requireTerm(Math.max(this.term, log.lastLogTerm(), state.appliedTerm(), deps.terms?.recorded() ?? 0) + 1);
     this.appliedWaiters = new IndexWaiters(() => state.appliedIndex(), deps.clock);
     this.acks = new WriteAcks(deps.clock, cfg.commit_timeout_ms);
     this.lastCompareMs = deps.clock.now();
@@ -283,6 +290,10 @@ export class LeaderDriver {
     try {
       log.write({ entries: [noop], term });
       log.syncNow();
+      // Recorded once the NOOP is durable (a crash in between leaves a log whose term is not behind
+      // the record) and before anything of the term is sent: no follower holds an entry of a term
+      // above the record, so a restart whose log lost the term (a lost WAL) does not open it again.
+      if (this.d.terms !== undefined && term > this.d.terms.recorded()) this.d.terms.record(term);
     } catch (err) {
       if (isDiskFull(err)) this.writeFailed(err, 'opening term');
       else this.syncFailed(err);

@@ -64,6 +64,18 @@ export interface ReplicaLog extends LogReader {
   resetTo(index: number, term: number, current_term: number): void;
 }
 
+/**
+ * The highest term this node's leader opened, kept outside the log (identity.json) so that it
+ * survives the loss of the log's WAL, which takes the log's own record of the term with it. A term
+ * is recorded once its NOOP is durable and before anything of it is sent, so no follower holds an
+ * entry of a term above the record; a log whose term is below the record lost its tail.
+ */
+export interface TermRecord {
+  recorded(): number;
+  /** Durable on return; throws when it could not be written. */
+  record(term: number): void;
+}
+
 /** The state the log's entries build (state.db). Applies are durable across a process crash. */
 export interface ReplicaState {
   appliedIndex(): number;

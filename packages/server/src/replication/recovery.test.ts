@@ -223,6 +223,43 @@ describe('recoverLeaderLog: the leader lost its log\'s tail (log_behind_state)',
     expect(leader.log.meta('term')).toBe(2);
   });
 
+  it('a log past its applied index whose term is below the recorded one (the lost WAL took the term it opened) keeps its entries and takes the follower\'s after them', async () => {
+    // The log kept 1..25 (term 2) of which 22 are applied; the term it opened next (3) is recorded
+    // in identity.json only. The entries it still holds past its state stay (leader-concern writes).
+    const leader = node('node-1', { log: 25, applied: 22 });
+    expect(checkLocalStorage(leader.log, leader.state, false)).toEqual({ ok: true });
+    expect(checkLocalStorage(leader.log, leader.state, false, 3)).toMatchObject({ ok: false, reason: 'log_behind_state' });
+    const f2 = node('node-2', { log: 30, applied: 22 });
+    const f3 = node('node-3', { log: 23, applied: 22 });
+    const r = await recoverLeaderLog(options(leader, new InProcess([f2, f3]), 'log_behind_state', { terms: { recorded: () => 3 } }));
+    expect(r).toMatchObject({ recovered_entries: 5, from_node: 'node-2', last_index: 30, applied_index: 22 });
+    expect(leader.log.firstIndex()).toBe(1);
+    same(logEntries(leader.log), HISTORY.slice(0, 30));
+    expect(leader.log.meta('term')).toBe(3);
+    expect(checkLocalStorage(leader.log, leader.state, false, 3)).toEqual({ ok: true });
+  });
+
+  it('keeps its own log past its applied index when the followers hold less of it', async () => {
+    const leader = node('node-1', { log: 25, applied: 22 });
+    const f2 = node('node-2', { log: 23, applied: 22 });
+    const r = await recoverLeaderLog(options(leader, new InProcess([f2, node('node-3', { log: 22, applied: 22 })]), 'log_behind_state', { terms: { recorded: () => 3 } }));
+    expect(r).toMatchObject({ recovered_entries: 0, last_index: 25, applied_index: 22 });
+    same(logEntries(leader.log), HISTORY.slice(0, 25));
+    expect(leader.log.meta('term')).toBe(3);
+  });
+
+  it('drops its own log past its applied index when the newest follower log holds other entries there', async () => {
+    const leader = node('node-1', { log: 25, applied: 22 });
+    const f2 = node('node-2', { log: 23, applied: 22 });
+    const other = [24, 25].map((i) => makeEntry(i, 3, ENTRY_COMMAND, crypto.randomBytes(16)));
+    f2.log.write({ entries: other, term: 3 });
+    f2.log.syncNow();
+    const r = await recoverLeaderLog(options(leader, new InProcess([f2, node('node-3', { log: 22, applied: 22 })]), 'log_behind_state', { terms: { recorded: () => 3 } }));
+    expect(r).toMatchObject({ recovered_entries: 3, from_node: 'node-2', last_index: 25, applied_index: 22 });
+    same(logEntries(leader.log), [...HISTORY.slice(22, 23), ...other]);
+    expect(leader.log.meta('term')).toBe(3);
+  });
+
   it('copies the longest follower\'s state when that follower compacted past the leader\'s state', async () => {
     const leader = leaderLostWal(5);
     const f2 = node('node-2', { log: 1500, applied: 1400, compact: 1200 });

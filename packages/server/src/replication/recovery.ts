@@ -26,7 +26,7 @@ import { applySlice } from './apply-slice.ts';
 import { RECOVERY_PENDING_KEY } from './identity.ts';
 import type { Identity, StorageCheck } from './identity.ts';
 import { systemClock } from './ports.ts';
-import type { Clock, FetchedState, LogEntriesPage, LogPosition, RecoveryMarker, RecoveryPeers, ReplicaLog, ReplicaState } from './ports.ts';
+import type { Clock, FetchedState, LogEntriesPage, LogPosition, RecoveryMarker, RecoveryPeers, ReplicaLog, ReplicaState, TermRecord } from './ports.ts';
 import type { SqliteLog } from './sqlite-log.ts';
 import { quickCheck } from './sqlite-worker.ts';
 import { readApplied, removeDbFiles } from './state.ts';
@@ -201,6 +201,8 @@ export interface RecoveryOptions {
   marker: RecoveryMarker;
   /** Asks the followers what they hold. */
   peers: RecoveryPeers;
+  /** The highest term this node opened, kept outside the log (identity.json): the recovered log's term is not below it. */
+  terms?: Pick<TermRecord, 'recorded'>;
   followers: NodeSpec[];
   cluster_id: string;
   reason: RecoveryReason;
@@ -286,8 +288,9 @@ export async function recoverLeaderLog(opts: RecoveryOptions): Promise<RecoveryR
   const appliedTerm = state.appliedTerm();
   // The newest term anything here or there shows: the log the leader leads with never has an entry
   // of a newer term than its current one (it opens the next term above it). Its own term may have
-  // gone back with a lost WAL while its state kept an entry of a newer one.
-  const term = Math.max(log.meta('term'), log.lastLogTerm(), appliedTerm, ...answered.map((p) => Math.max(p.term, p.last_term, p.applied_term)));
+  // gone back with a lost WAL while its state kept an entry of a newer one, or while the term
+  // record kept beside the log (identity.json) still has it.
+  const term = Math.max(log.meta('term'), log.lastLogTerm(), appliedTerm, opts.terms?.recorded() ?? 0, ...answered.map((p) => Math.max(p.term, p.last_term, p.applied_term)));
   const done = async (r: Omit<RecoveryResult, 'ms' | 'last_index' | 'applied_index'>): Promise<RecoveryResult> => {
     // A node stopping meanwhile has not recovered: it starts the recovery again next time.
     opts.signal?.throwIfAborted();
@@ -303,16 +306,27 @@ export async function recoverLeaderLog(opts: RecoveryOptions): Promise<RecoveryR
   // one history that is the longest; when a leader life reused indexes, the log of the newer life.
   const best = answered.sort((a, b) => b.last_term - a.last_term || b.last_index - a.last_index || b.applied_index - a.applied_index || a.first_index - b.first_index)[0];
   const spec = best === undefined ? undefined : opts.followers.find((f) => f.id === best.node_id);
+  // Its own log may still continue its state past the applied index (it lost only a tail: a lost
+  // WAL that took the term it recorded outside the log, identity.json). Entries it still holds
+  // there stay when no follower's log contradicts them: `leader`-concern writes it alone held.
+  const ownContinues = reason === 'log_behind_state' && log.firstIndex() <= applied + 1 && log.lastIndex() > applied && (applied === 0 || log.termAt(applied) === appliedTerm);
   if (best === undefined || spec === undefined || best.last_index <= applied) {
     // Nothing newer than this node's state anywhere (every follower empty: a new cluster).
-    if (reason === 'log_behind_state' || log.lastIndex() > applied || log.snapshotIndex() !== applied) log.resetTo(applied, appliedTerm, term);
+    if (ownContinues) {
+      if (term > log.meta('term')) log.write({ entries: [], term });
+    } else if (reason === 'log_behind_state' || log.lastIndex() > applied || log.snapshotIndex() !== applied) log.resetTo(applied, appliedTerm, term);
     else if (term > log.meta('term')) log.write({ entries: [], term });
     return done({ recovered_entries: 0, from_node: null, snapshot_index: null });
   }
 
   let base = applied;
   let snapshot_index: number | null = null;
-  if (best.first_index <= applied + 1) {
+  if (ownContinues && best.first_index <= applied + 1 && (await sameEntryAt(opts, spec, Math.min(log.lastIndex(), best.last_index), timeout))) {
+    // Where the shorter of the two ends they hold the same entry (a term names one leader life,
+    // which wrote each index once): its log is a prefix of the follower's or extends it.
+    base = log.lastIndex();
+    if (term > log.meta('term')) log.write({ entries: [], term });
+  } else if (best.first_index <= applied + 1) {
     // Its log continues from this node's state: check it holds the very entry applied here.
     if (applied > 0 && applied >= best.first_index) {
       const page = await peers.entries(spec, applied, applied, timeout);
@@ -435,6 +449,16 @@ async function askPositions(opts: RecoveryOptions, reason: RecoveryReason, clock
     await sleep(clock, retry, opts.signal);
     retry = Math.min(Math.max(retry, 1000), retry * 2);
   }
+}
+
+/** Whether the follower holds at `index` the entry this node's log holds there (index, term and checksum). */
+async function sameEntryAt(opts: RecoveryOptions, f: NodeSpec, index: number, timeout: number): Promise<boolean> {
+  const term = opts.log.termAt(index);
+  const checksum = opts.log.checksumAt(index);
+  if (term === undefined || checksum === undefined) return false;
+  const page = await opts.peers.entries(f, index, index, timeout);
+  const at = page.entries[0];
+  return at !== undefined && at.index === index && at.term === term && at.checksum === checksum;
 }
 
 /** Fetches a follower's state copy, checks it against its position and installs it; the log then starts after it. */

@@ -7,7 +7,7 @@ import type { CairnConfig, NodeSpec, WriteConcern } from '../config/types.ts';
 import { NodeCondition } from './condition.ts';
 import { ReplicationError } from './errors.ts';
 import { FollowerHandler } from './follower-handler.ts';
-import { checkLocalStorage, loadIdentity } from './identity.ts';
+import { FileTermRecord, checkLocalStorage, loadIdentity } from './identity.ts';
 import type { Identity, StorageCheck } from './identity.ts';
 import { FileSnapshotReceiver, FileSnapshotShipper } from './file-snapshots.ts';
 import { LeaderDriver } from './leader-driver.ts';
@@ -61,6 +61,8 @@ export class Replica<S extends StateMachine> {
   readonly identity: Identity;
   /** Set while the leader recovers what its storage lost from the followers (no writes meanwhile). */
   private recovering: Extract<StorageCheck, { ok: false }> | null = null;
+  /** The highest term this node's leader opened (identity.json): it never opens one twice. */
+  private readonly terms: FileTermRecord;
   private readonly recoveryStop = new AbortController();
   private readonly hooks;
   private readonly listeners = new Set<() => void>();
@@ -84,6 +86,7 @@ export class Replica<S extends StateMachine> {
     // Refuses another node's or another cluster's data directory (throws).
     const { identity, created } = loadIdentity(config.server.data_dir, rep.cluster_id, self.id);
     this.identity = identity;
+    this.terms = new FileTermRecord(config.server.data_dir, identity);
     this.log = new SqliteLog(path.join(config.server.data_dir, 'log.db'));
     this.state = new StateHolder(path.join(config.server.data_dir, 'state.db'), factory);
     this.appliedWaiters = new IndexWaiters(() => this.state.appliedIndex());
@@ -96,7 +99,9 @@ export class Replica<S extends StateMachine> {
     this.hooks = hooks;
     if (self.id === leader.id) {
       this.follower = null;
-      const check = checkLocalStorage(this.log, this.state, created);
+      // A log whose term is below the recorded one lost its tail: followers may hold entries of that
+      // term past where it ends now (with no followers there is nobody to hold them).
+      const check = checkLocalStorage(this.log, this.state, created, rep.nodes.length > 1 ? this.terms.recorded() : 0);
       if (!check.ok && rep.nodes.length > 1) {
         // It may have lost what it acknowledged: no writes until it recovered what the followers hold.
         logger.warn({ reason: check.reason }, check.message);
@@ -152,6 +157,7 @@ export class Replica<S extends StateMachine> {
       hooks: { ...hooks, onDiskFull: () => this.diskWatch.start() },
       condition: this.condition,
       digest: () => stateDigestOf(this.state.file),
+      terms: this.terms,
     });
   }
 
@@ -166,6 +172,7 @@ export class Replica<S extends StateMachine> {
     const transport = this.transport ?? new HttpTransport(rep.secret);
     const r = await recoverUntilDone({
       ...fileRecoveryPorts(this.log, this.state, transport),
+      terms: this.terms,
       check,
       reason: check.reason,
       followers: rep.nodes.filter((n) => n.id !== this.self.id),

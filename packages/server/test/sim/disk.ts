@@ -8,7 +8,8 @@
 //   crash()       the process dies: the disk keeps the durable image plus a random prefix of the
 //                 unsynced transactions (a torn tail); what is left is what the next life opens.
 //   loseWal()     the WAL is gone: the log reverts to its last checkpoint (every N syncs).
-//   wipe()        the data directory is gone: log, state and storage identity.
+//   wipe()        the data directory is gone: log, state and storage identity (with the term
+//                 record identity.json keeps: SimDisk.terms, which a crash or a lost WAL keep).
 //   failNextSync  the next sync rejects with EIO; the transactions it covered never reach the disk
 //                 (after a failed fdatasync the kernel may have dropped the pages), and neither
 //                 does anything written after them (the WAL is read back only up to the first
@@ -20,7 +21,7 @@
 // The state's applies are durable at once (state.db survives a kill -9); a wipe loses them.
 import { RaftInvariantError, crc32, entryIsIntact } from '@cairn/raft';
 import type { Entry } from '@cairn/raft';
-import type { Clock, LogChange, LogMetaKey, ReplicaLog, ReplicaState } from '../../src/replication/ports.ts';
+import type { Clock, LogChange, LogMetaKey, ReplicaLog, ReplicaState, TermRecord } from '../../src/replication/ports.ts';
 import { decode, encode } from '../../src/replication/wire.ts';
 import type { Prng } from './prng.ts';
 
@@ -339,6 +340,12 @@ export class SimLog implements ReplicaLog {
     this.restartFrom(cloneImage(this.ckpt));
   }
 
+  /** The WAL is checkpointed now (scripted scenarios): a lost WAL reverts to what is durable now. */
+  checkpoint(): void {
+    this.ckpt = cloneImage(this.dur);
+    this.counts.checkpoints++;
+  }
+
   /** Everything is gone. */
   wipe(): void {
     this.ckpt = emptyImage();
@@ -534,6 +541,16 @@ export class SimDisk {
   private generation = 1;
   /** Whether identity.json is there (written at the first start of a directory, lost with a wipe). */
   private identityWritten = false;
+  /** The highest term recorded in identity.json (FileTermRecord): durable on return, lost with a wipe only. */
+  private termRecorded = 0;
+  /** The leader's TermRecord on this directory. */
+  readonly terms: TermRecord = {
+    recorded: () => this.termRecorded,
+    record: (term: number) => {
+      if (term < this.termRecorded) throw new RaftInvariantError(`${this.node}: term ${term} recorded below ${this.termRecorded}`);
+      this.termRecorded = term;
+    },
+  };
 
   constructor(
     readonly node: string,
@@ -571,5 +588,6 @@ export class SimDisk {
     this.state.wipe();
     this.generation++;
     this.identityWritten = false;
+    this.termRecorded = 0;
   }
 }

@@ -149,6 +149,63 @@ async function wipedLeader(variant: 'none' | 'skip-recovery'): Promise<{ sim: Si
   return out;
 }
 
+/**
+ * The leader's log is checkpointed in one life; the next life opens its term (a NOOP after the
+ * checkpoint) and writes entries the followers persist but whose answers the leader never hears
+ * (links cut), so it applies none of them. Then it loses its WAL: its log goes back to the
+ * checkpoint, which still reaches its applied index but no longer knows the term it opened, while
+ * both followers hold entries of that term after where the log ends now.
+ */
+async function leaderLosesTermWithWal(variant: 'none' | 'no-term-record'): Promise<{ sim: Sim; termBefore: number; termAfter: number; recoveringAtStart: boolean }> {
+  const sim = new Sim({ seed: 14, steps: 0, variant, tune: (p) => {
+    quiet(p);
+    p.disk.checkpoint_every_syncs = 1_000_000;
+  } });
+  const out = { sim, termBefore: 0, termAfter: 0, recoveringAtStart: false };
+  await script(sim, async () => {
+    await startCluster(sim);
+    const w = writer(sim);
+    w.write('quorum', 10);
+    await w.until(10, 3000);
+    expect(w.done.ok).toBe(10);
+    await sim.advance(20);
+    const L = sim.leaderNode().disk;
+    L.log.checkpoint();
+    const kept = L.log.lastIndex();
+    const termKept = L.log.meta('term');
+    expect(L.state.appliedIndex()).toBe(kept);
+    // The next life: its term is opened after the checkpoint; its entries reach the followers only.
+    sim.kill(LEADER, 'crash', 0);
+    for (const f of FOLLOWERS) sim.net.cut(f, LEADER, sim.now() + 10_000);
+    sim.start(LEADER);
+    for (let t = 0; sim.leaderNode().leader === null && t < 2000; t += 5) await sim.advance(5);
+    out.termBefore = sim.leaderNode().leader?.currentTerm() ?? 0;
+    expect(out.termBefore).toBeGreaterThan(termKept);
+    w.write('quorum', 8);
+    const ahead = (): boolean => FOLLOWERS.every((f) => sim.node(f).disk.log.durable().lastIndex > kept + 4);
+    for (let t = 0; !ahead() && t < 500; t++) await sim.advance(1);
+    expect(ahead()).toBe(true);
+    expect(L.state.appliedIndex()).toBe(kept);
+    for (const f of FOLLOWERS) expect(sim.node(f).disk.log.termAt(kept + 2)).toBe(out.termBefore);
+    sim.kill(LEADER, 'lose-wal');
+    // What is left still reaches the applied index: only the term it opened tells the loss.
+    expect(L.log.lastIndex()).toBe(kept);
+    expect(L.log.meta('term')).toBe(termKept);
+    sim.net.healAll();
+    sim.start(LEADER);
+    out.recoveringAtStart = sim.leaderNode().recovering;
+    for (let t = 0; sim.leaderNode().leader === null && t < 5000; t += 5) await sim.advance(5);
+    expect(sim.leaderNode().leader).not.toBeNull();
+    out.termAfter = sim.leaderNode().leader?.currentTerm() ?? 0;
+    const after = writer(sim);
+    after.write('quorum', 5);
+    await after.until(5, 3000);
+    expect(after.done.ok).toBe(5);
+    await sim.heal();
+  });
+  return out;
+}
+
 describe('simulation of the shipped drivers: leader + two followers under disk, process and network faults', () => {
   if (replaySeed !== undefined && replaySeed !== '') {
     it(`replays seed ${replaySeed}`, async () => {
@@ -330,6 +387,22 @@ describe('simulation of the shipped drivers: leader + two followers under disk, 
     // The 30 before and the heal write; none of the five (the leader lost its WAL before it applied them).
     expect(sim.acknowledged('quorum').length).toBe(31);
   }, 60_000);
+
+  it('never opens a term twice: a leader whose lost WAL took the term it opened (its log still past its applied index) recovers, then opens a newer one', async () => {
+    const { sim, termBefore, termAfter, recoveringAtStart } = await leaderLosesTermWithWal('none');
+    expect(recoveringAtStart).toBe(true);
+    expect(termAfter).toBeGreaterThan(termBefore);
+    const counts = sim.result(0).counts;
+    expect(counts.recovery_log_behind_state).toBe(1);
+    expect(counts.recovered_entries).toBeGreaterThan(4);
+    const L = sim.leaderNode().disk;
+    expect(L.terms.recorded()).toBe(sim.leaderNode().leader?.currentTerm());
+    for (const f of FOLLOWERS) expect(sim.node(f).disk.state.value()).toBe(L.state.value());
+  }, 60_000);
+
+  it('has checkers with teeth: a leader that keeps no record of its term outside the log opens it again after a lost WAL and is caught (scripted)', async () => {
+    await expect(leaderLosesTermWithWal('no-term-record')).rejects.toThrow(/a term used twice/);
+  });
 
   it('has checkers with teeth: a leader that leads after a wipe without recovering is caught (scripted)', async () => {
     await expect(wipedLeader('skip-recovery')).rejects.toThrow(/the leader wrote index 1 again though a write at or after it was acknowledged/);

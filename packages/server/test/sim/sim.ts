@@ -29,6 +29,7 @@ import type { DiskOptions, WriteWatcher } from './disk.ts';
 import { SimNetwork, quietNetwork } from './network.ts';
 import type { NetworkFaults } from './network.ts';
 import { SimRecoveryPeers, recoveryRoutes } from './recovery-peers.ts';
+import type { TermRecord } from '../../src/replication/ports.ts';
 import type { Transport } from '../../src/replication/transport.ts';
 import { SimSnapshotReceiver, SimSnapshotShipper } from './snapshots.ts';
 
@@ -49,9 +50,10 @@ export const NODES = [LEADER, ...FOLLOWERS];
  * 'reset-on-install': a follower drops its whole log on every snapshot install (its compactTo
  * right after an install behaves as resetTo). 'no-sync': sync() resolves without making
  * anything durable. 'skip-recovery': a leader whose storage check fails starts leading at once,
- * without recovering from the followers.
+ * without recovering from the followers. 'no-term-record': the leader keeps no record of its term
+ * outside the log (identity.json), so a lost WAL can take its last term back and it opens it again.
  */
-export type Variant = 'none' | 'reset-on-install' | 'no-sync' | 'skip-recovery';
+export type Variant = 'none' | 'reset-on-install' | 'no-sync' | 'skip-recovery' | 'no-term-record';
 
 export interface SimOptions {
   seed: number;
@@ -485,7 +487,7 @@ export class Sim {
         this.net.attach(id, clock, null);
         // As the daemon starts (replica.ts): the storage check first, and a recovery from the
         // followers when the log is behind the state or the data is gone.
-        const check = checkLocalStorage(n.disk.log, n.disk.state, n.disk.openIdentity());
+        const check = checkLocalStorage(n.disk.log, n.disk.state, n.disk.openIdentity(), this.termRecord(n)?.recorded() ?? 0);
         if (check.ok || this.variant === 'skip-recovery') this.startLeader(n, clock, transport, hooks);
         else this.recoverLeader(n, check, clock, transport, hooks);
       } else {
@@ -520,10 +522,15 @@ export class Sim {
       chunk_timeout_ms: Math.max(cfg.append_timeout_ms, 50),
       filler_bytes: this.profile.snapshot.filler_bytes,
     });
-    const driver = new LeaderDriver({ self: n.spec, cfg, log: n.disk.log, state: n.disk.state, transport, snapshots, clock, logger: silent, hooks, condition: n.condition as NodeCondition });
+    const driver = new LeaderDriver({ self: n.spec, cfg, log: n.disk.log, state: n.disk.state, transport, snapshots, clock, logger: silent, hooks, condition: n.condition as NodeCondition, terms: this.termRecord(n) });
     n.leader = driver;
     this.leaderLossPending = false;
     driver.start();
+  }
+
+  /** The term record in the node's identity.json, as replica.ts hands it to the leader (none in the broken variant). */
+  private termRecord(n: SimNode): TermRecord | undefined {
+    return this.variant === 'no-term-record' ? undefined : n.disk.terms;
   }
 
   /** The daemon's recovery (recovery.ts: recoverUntilDone) on this life's disk, clock and network; then the driver. */
@@ -539,6 +546,7 @@ export class Sim {
       state: n.disk.state,
       marker: metaRecoveryMarker(n.disk.log),
       peers: new SimRecoveryPeers(transport, n.disk.state),
+      terms: this.termRecord(n),
       check,
       reason: check.reason,
       followers: cfg.nodes.filter((f) => f.id !== n.id),
