@@ -183,7 +183,9 @@ async function waitAllAnswer(children: Child[], opts: LocalClusterOptions): Prom
         pending.delete(child);
         continue;
       }
-      if ((await status(`${child.url}/health`)) !== undefined) pending.delete(child);
+      // Answering 200: a new cluster's leader answers 503 (recovering) until every follower said
+      // what it holds; "ready" means writes are taken.
+      if ((await status(`${child.url}/health`)) === 200) pending.delete(child);
     }
     if (pending.size === 0) break;
     if (Date.now() > deadline) {

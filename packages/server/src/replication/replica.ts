@@ -293,7 +293,7 @@ export class Replica<S extends StateMachine> {
 
   private recoveringError(): ReplicationError {
     const message = this.condition.list().find((c) => c.code === 'recovering')?.message ?? 'recovering from the followers';
-    return new ReplicationError(503, 'recovering', message, { retry_after_s: 1 });
+    return new ReplicationError(503, 'recovering', `the leader is recovering its storage from the followers and takes no writes yet: ${message}`, { retry_after_s: 1 });
   }
 
   waitApplied(index: number, timeout_ms: number): Promise<boolean> {
@@ -316,7 +316,26 @@ export class Replica<S extends StateMachine> {
   }
 
   followers(): FollowerStatus[] {
-    if (this.driver === null) return [];
+    if (this.driver === null) {
+      if (!this.isLeader()) return [];
+      // A leader still recovering its storage has not reached its followers as their leader yet.
+      return this.config.replication.nodes
+        .filter((n) => n.id !== this.self.id)
+        .map((n) => ({
+          node_id: n.id,
+          address: n.address,
+          health: 'unknown',
+          last_replicated_index: 0,
+          next_index: 0,
+          lag: 0,
+          last_latency_ms: null,
+          consecutive_failures: 0,
+          last_success_at: null,
+          snapshot_in_progress: false,
+          desync_reason: null,
+          state_check: null,
+        }));
+    }
     const core = this.driver.core;
     return core.followers().map((p) => ({
       node_id: p.id,
