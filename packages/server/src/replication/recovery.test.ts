@@ -157,7 +157,7 @@ const specs = (...ids: string[]): NodeSpec[] => ids.map((id) => ({ id, address: 
 function options(leader: Node, transport: Transport, reason: 'log_behind_state' | 'data_gone', extra: Partial<RecoveryOptions> = {}): RecoveryOptions {
   return {
     ...fileRecoveryPorts(leader.log, leader.state, transport), followers: specs('node-2', 'node-3'), cluster_id: CLUSTER, reason,
-    logger: pino({ level: 'silent' }), retry_ms: 10, grace_ms: 50, ...extra,
+    logger: pino({ level: 'silent' }), retry_ms: 10, ...extra,
   };
 }
 
@@ -200,12 +200,18 @@ describe('recoverLeaderLog: the leader lost its log\'s tail (log_behind_state)',
     expect(rows(leader.state)).toEqual(rows(f2.state));
   });
 
-  it('one follower answering is enough: every quorum-acknowledged write is in the leader\'s own state', async () => {
+  it('waits for every follower after a lost WAL too: its state may be an older copy than what it acknowledged', async () => {
     const leader = leaderLostWal(6);
     const f2 = node('node-2', { log: 8, applied: 6 });
-    const transport = new InProcess([f2]);
+    const f3 = node('node-3', { log: 4, applied: 4 });
+    const transport = new InProcess([f2, f3]);
     transport.down.add('node-3');
-    const r = await recoverLeaderLog(options(leader, transport, 'log_behind_state'));
+    let settled = false;
+    const recovering = recoverLeaderLog(options(leader, transport, 'log_behind_state')).finally(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(settled).toBe(false);
+    transport.down.delete('node-3');
+    const r = await recovering;
     expect(r).toMatchObject({ from_node: 'node-2', last_index: 8 });
   });
 
@@ -214,8 +220,7 @@ describe('recoverLeaderLog: the leader lost its log\'s tail (log_behind_state)',
     // follower that answers lost entries of term 2 as well (its log ends at 10, term 1).
     const leader = leaderLostWal(30);
     expect(leader.log.meta('term')).toBe(0);
-    const transport = new InProcess([node('node-2', { log: 10, applied: 10 })]);
-    transport.down.add('node-3');
+    const transport = new InProcess([node('node-2', { log: 10, applied: 10 }), node('node-3', { log: 10, applied: 10 })]);
     const r = await recoverLeaderLog(options(leader, transport, 'log_behind_state'));
     expect(r).toMatchObject({ recovered_entries: 0, from_node: null, last_index: 30, applied_index: 30 });
     // The leader opens the term after this one: never one older than the entries its log starts after.
@@ -277,8 +282,7 @@ describe('recoverLeaderLog: the leader lost its log\'s tail (log_behind_state)',
   it('refuses a follower whose entry at the leader\'s applied index is another one (not one history)', async () => {
     const leader = leaderLostWal(6);
     const f2 = node('node-2', { log: 8, applied: 6 });
-    const transport = new InProcess([f2]);
-    transport.down.add('node-3');
+    const transport = new InProcess([f2, node('node-3', { log: 4, applied: 4 })]);
     // node-2 is shown a history where entry 6 has another term.
     const other = makeEntry(6, 2, ENTRY_COMMAND, new Uint8Array([1]));
     transport.alter = (_a, p, body) => (p.includes('from=6&to=6') ? encodePage([other]) : body);
