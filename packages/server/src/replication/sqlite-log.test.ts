@@ -1,65 +1,18 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeEntry, ENTRY_COMMAND } from '@cairn/raft';
 import type { Entry } from '@cairn/raft';
 import { SqliteLog } from './sqlite-log.ts';
 import { isDiskFull } from './storage-errors.ts';
+import { TestDisks, fillDisk, thrown } from './testing-disk.ts';
 
-const dirs: string[] = [];
-function tempDir(): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-log-'));
-  dirs.push(d);
-  return d;
-}
-const unmounts: string[] = [];
-afterEach(() => {
-  for (const d of unmounts.splice(0)) execFileSync('umount', [d]);
-  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
-
-/** A tmpfs of `mb` MiB on a temp dir (unmounted after the test), or null when mounting is not allowed. */
-function tmpfs(mb: number): string | null {
-  const dir = tempDir();
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${mb}m`, 'tmpfs', dir], { stdio: 'pipe' });
-  } catch {
-    return null;
-  }
-  unmounts.push(dir);
-  return dir;
-}
-
-/** Fills the file system holding `dir` with `dir/filler` until ENOSPC. */
-function fill(dir: string): void {
-  const fd = fs.openSync(path.join(dir, 'filler'), 'a');
-  try {
-    for (const chunk of [64 * 1024, 4096, 1]) {
-      const buf = Buffer.alloc(chunk, 1);
-      for (;;) {
-        try {
-          if (fs.writeSync(fd, buf) < chunk) break;
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOSPC') break;
-          throw err;
-        }
-      }
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-function thrown(fn: () => void): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a throw');
-}
+const disks = new TestDisks('log');
+const tempDir = (): string => disks.tempDir();
+const tmpfs = (mb: number): string | null => disks.tmpfs(mb);
+const fill = (dir: string): void => fillDisk(dir);
+afterEach(() => disks.cleanup());
 
 function entries(from: number, n: number, term = 1, bytes = 64): Entry[] {
   return Array.from({ length: n }, (_, i) => makeEntry(from + i, term, ENTRY_COMMAND, new Uint8Array(bytes).fill((from + i) % 251)));

@@ -1,9 +1,8 @@
 // state.db when writes fail: an apply refused with SQLITE_FULL leaves the applied index and the
 // state (on disk and in memory) as they were; on a full disk (a real tmpfs, when this runs as
 // root) an existing state.db opens, serves reads, refuses applies and resumes once space is freed.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -16,58 +15,14 @@ import { encodeOp } from '../store/op.ts';
 import { StateHolder, openStateDb, readApplied } from './state.ts';
 import type { StateFactory, StateMachine } from './state.ts';
 import { isDiskFull } from './storage-errors.ts';
+import { TestDisks, fillDisk, thrown } from './testing-disk.ts';
 
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0).reverse()) c();
-});
+const disks = new TestDisks('state');
+const tempDir = (): string => disks.tempDir();
+const tmpfs = (mb: number): string | null => disks.tmpfs(mb);
+const fill = (dir: string): void => fillDisk(dir);
+afterEach(() => disks.cleanup());
 
-function tempDir(): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-state-'));
-  cleanups.push(() => fs.rmSync(d, { recursive: true, force: true }));
-  return d;
-}
-
-/** A tmpfs of `mb` MiB on a temp dir (unmounted after the test), or null when mounting is not allowed. */
-function tmpfs(mb: number): string | null {
-  const dir = tempDir();
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${mb}m`, 'tmpfs', dir], { stdio: 'pipe' });
-  } catch {
-    return null;
-  }
-  cleanups.push(() => execFileSync('umount', [dir]));
-  return dir;
-}
-
-/** Fills the file system holding `dir` with `dir/filler` until ENOSPC. */
-function fill(dir: string): void {
-  const fd = fs.openSync(path.join(dir, 'filler'), 'a');
-  try {
-    for (const chunk of [64 * 1024, 4096, 1]) {
-      const buf = Buffer.alloc(chunk, 1);
-      for (;;) {
-        try {
-          if (fs.writeSync(fd, buf) < chunk) break;
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOSPC') break;
-          throw err;
-        }
-      }
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a throw');
-}
 
 type Kv = StateMachine;
 const kv: StateFactory<Kv> = (db) => {
@@ -102,7 +57,7 @@ function vectorHas(store: DocumentStore, id: string): boolean {
 describe('StateHolder.applyEntries when a write fails', () => {
   it('refused with SQLITE_FULL: applied index, rows and raft_applied stay as they were; it goes on once there is room', () => {
     const state = new StateHolder(path.join(tempDir(), 'state.db'), kv);
-    cleanups.push(() => state.close());
+    disks.defer(() => state.close());
     state.applyEntries(kvEntries(1, 10));
     const pages = state.machine.db.pragma('page_count', { simple: true }) as number;
     state.machine.db.pragma(`max_page_count = ${pages + 2}`);
@@ -127,7 +82,7 @@ describe('StateHolder.applyEntries when a write fails', () => {
       } } };
     };
     const state = new StateHolder(path.join(tempDir(), 'state.db'), flaky);
-    cleanups.push(() => state.close());
+    disks.defer(() => state.close());
     state.applyEntries(kvEntries(1, 5));
     failAt = 8;
     expect(() => state.applyEntries(kvEntries(6, 5))).toThrow('apply 8 failed');
@@ -139,7 +94,7 @@ describe('StateHolder.applyEntries when a write fails', () => {
 
   it('documents: a rolled-back batch leaves no vector in memory, and the store is built again over the database', async () => {
     const state = new StateHolder(path.join(tempDir(), 'state.db'), documents());
-    cleanups.push(() => state.close());
+    disks.defer(() => state.close());
     const store = state.machine;
     state.applyEntries([await putEntry(store, 1, 'one', 'first document about rivers'), await putEntry(store, 2, 'two', 'second document about mountains')]);
     expect(vectorHas(store, 'one')).toBe(true);
@@ -181,7 +136,7 @@ describe('state.db on a full disk', () => {
     fill(dir);
 
     const state = new StateHolder(file, documents());
-    cleanups.push(() => state.close());
+    disks.defer(() => state.close());
     expect(state.exclusive).toBe(true);
     expect(state.appliedIndex()).toBe(1);
     expect(state.machine.get('ws', 'one')?.content).toBe('kept across the restart');
@@ -228,7 +183,7 @@ process.kill(process.pid, 'SIGKILL');
     expect(fs.existsSync(`${file}-shm`)).toBe(true);
     fill(dir);
     const db = openStateDb(file);
-    cleanups.push(() => db.close());
+    disks.defer(() => db.close());
     expect(readApplied(db)).toEqual({ index: 300, term: 1 });
     expect(db.prepare('SELECT count(*) FROM kv').pluck().get()).toBe(300);
     expect(isDiskFull(thrown(() => db.prepare('INSERT INTO kv VALUES (?, ?)').run(301, Buffer.alloc(100_000))))).toBe(true);

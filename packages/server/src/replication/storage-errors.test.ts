@@ -1,57 +1,19 @@
 // Storage errors as the node meets them: a real SQLITE_FULL from better-sqlite3, a real ENOSPC
 // from node:fs, the same wrapped or reduced to a message, I/O errors; and the watch that clears
 // the disk_full condition once space is freed (on a real full tmpfs when this runs as root).
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NodeCondition } from './condition.ts';
 import { DiskSpaceWatch, freeBytes, isDiskFull, isExclusive, isIoError, openWalDatabase } from './storage-errors.ts';
+import { TestDisks, fillDisk } from './testing-disk.ts';
 
-const cleanups: Array<() => void> = [];
-afterEach(() => {
-  for (const c of cleanups.splice(0).reverse()) c();
-});
-
-function tempDir(): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-storage-'));
-  cleanups.push(() => fs.rmSync(d, { recursive: true, force: true }));
-  return d;
-}
-
-/** A tmpfs of `mb` MiB on a temp dir (unmounted after the test), or null when mounting is not allowed. */
-function tmpfs(mb: number): string | null {
-  const dir = tempDir();
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${mb}m`, 'tmpfs', dir], { stdio: 'pipe' });
-  } catch {
-    return null;
-  }
-  cleanups.push(() => execFileSync('umount', [dir]));
-  return dir;
-}
-
-/** Fills the file system holding `dir` with `dir/<name>` until ENOSPC. */
-function fill(dir: string, name = 'filler'): void {
-  const fd = fs.openSync(path.join(dir, name), 'a');
-  try {
-    for (const chunk of [64 * 1024, 4096, 1]) {
-      const buf = Buffer.alloc(chunk, 1);
-      for (;;) {
-        try {
-          if (fs.writeSync(fd, buf) < chunk) break;
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOSPC') break;
-          throw err;
-        }
-      }
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-}
+const disks = new TestDisks('storage');
+const tempDir = (): string => disks.tempDir();
+const tmpfs = (mb: number): string | null => disks.tmpfs(mb);
+const fill = (dir: string, name = 'filler'): void => fillDisk(dir, name);
+afterEach(() => disks.cleanup());
 
 function sqliteFull(): unknown {
   const db = new Database(path.join(tempDir(), 'small.db'));
@@ -176,7 +138,7 @@ describe('DiskSpaceWatch', () => {
     condition.set('disk_full', 'the disk is full');
     let freed = 0;
     const watch = new DiskSpaceWatch({ dir, condition, free_bytes_min: 512 * 1024, check_ms: 20, onFreed: () => freed++ });
-    cleanups.push(() => watch.stop());
+    disks.defer(() => watch.stop());
     watch.start();
     await new Promise((r) => setTimeout(r, 200));
     expect(condition.has('disk_full')).toBe(true);
