@@ -15,7 +15,13 @@ afterEach(async () => {
 const ws = 'retrain';
 /** Past the engine's exact-scan crossover (4,096 vectors): the untrained index asks for training. */
 const threshold = 4096;
-const health_answer_ms_max = 500;
+/**
+ * A health answer slower than this means training or the centroid install ran on the event loop
+ * (training alone takes seconds here). Not a speed figure: under load polls take up to ~600 ms on
+ * 2 busy cores; the latencies are measured by the retrain-cluster benchmark (BENCHMARKS.md,
+ * "Retraining off the event loop").
+ */
+const health_answer_ms_max = 2000;
 
 interface Checksum {
   applied_index: number;
