@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parsePrometheusText, sampleValue } from '../packages/server/src/metrics/prom-text.ts';
+import { fillDisk } from '../packages/server/src/replication/testing-disk.ts';
 import { REPO_ROOT, startCluster } from './helpers/cluster.ts';
 import type { TestCluster, TestNode } from './helpers/cluster.ts';
 import { pidAlive, waitFor } from './helpers/wait.ts';
@@ -88,25 +89,6 @@ function expectDiskFull(a: Answer, what: string): void {
   expect(typeof a.body.error?.message, what).toBe('string');
 }
 
-/** Fills the file system holding `dir` with `dir/<name>` until ENOSPC. */
-function fillUp(dir: string, name: string): void {
-  const fd = fs.openSync(path.join(dir, name), 'a');
-  try {
-    for (const chunk of [1024 * 1024, 64 * 1024, 4096, 1]) {
-      const buf = Buffer.alloc(chunk, 7);
-      for (;;) {
-        try {
-          if (fs.writeSync(fd, buf) < chunk) break;
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'ENOSPC') break;
-          throw err;
-        }
-      }
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 async function raftHealth(node: TestNode): Promise<Answer> {
   return request(`${node.url}/_raft/health`, {}, 5_000);
@@ -212,7 +194,7 @@ describe('disk full on the leader', () => {
     await waitFor(async () => (await raftHealth(leader)).status === 200, { what: '/_raft/health 200 again', timeoutMs: 15_000 });
 
     // Full again, then kill -9: the leader starts on the full disk, serves reads, refuses writes.
-    fillUp(mount, 'filler-2');
+    fillDisk(mount, 'filler-2');
     const refusedAgain = await waitFor(
       async () => {
         const id = `full-again-${n++}`;
@@ -239,7 +221,7 @@ describe('disk full on the leader', () => {
     // A clean stop and start on a full disk too: the clean close removes -wal and -shm (freeing
     // the WAL's space, taken again here), and -shm cannot be made again.
     await leader.stop();
-    fillUp(mount, 'filler-3');
+    fillDisk(mount, 'filler-3');
     leader.start();
     await leader.waitReady('answering');
     expect(leader.process.running, leader.logTail(40)).toBe(true);

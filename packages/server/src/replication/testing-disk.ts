@@ -44,7 +44,7 @@ export class TestDisks {
 export function fillDisk(dir: string, name = 'filler'): void {
   const fd = fs.openSync(path.join(dir, name), 'a');
   try {
-    for (const chunk of [64 * 1024, 4096, 1]) {
+    for (const chunk of [1024 * 1024, 64 * 1024, 4096, 1]) {
       const buf = Buffer.alloc(chunk, 1);
       for (;;) {
         try {
