@@ -6,6 +6,7 @@ import { tryLoadConfig } from '../config/index.ts';
 import type { CairnConfig } from '../config/types.ts';
 import { invariant_exit_code, isBrokenInvariant } from '../fatal.ts';
 import { startNode } from '../node.ts';
+import { plantedDefects } from '../testing/planted-defects.ts';
 import { parseArgs } from './args.ts';
 
 const HELP = `Usage: cairn serve --config FILE [--node-id ID] [--port N] [--host H] [--data-dir DIR] [--validate]
@@ -62,6 +63,13 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(`${flags.config ?? '(defaults)'}: valid; node ${config.node_id} of ${config.replication.nodes.length}, leader ${config.replication.leader}\n`);
     return 0;
   }
+  let defects;
+  try {
+    defects = plantedDefects();
+  } catch (err) {
+    process.stderr.write(`cairn serve: ${(err as Error).message}\n`);
+    return 2;
+  }
   config.replication.secret = resolveSecret(config);
   // An error nothing caught (a broken invariant in a driver's callback, say) ends the process
   // with one clear line and a non-zero code, so that the supervisor restarts it.
@@ -73,6 +81,7 @@ export async function run(args: string[]): Promise<number> {
   process.on('uncaughtException', fatal('uncaught exception'));
   process.on('unhandledRejection', fatal('unhandled rejection'));
   const node = await startNode({ config });
+  if (defects.size > 0) process.stderr.write(`cairn ${config.node_id}: RUNNING WITH PLANTED DEFECTS (test only): ${[...defects].join(', ')}\n`);
   process.stdout.write(`cairn ${config.node_id} (${node.replica.role().toLowerCase()}) listening on ${node.url}\n`);
   return new Promise<number>((resolve) => {
     const stop = (signal: string): void => {

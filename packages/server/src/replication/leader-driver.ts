@@ -20,6 +20,7 @@ import type { Transport } from './transport.ts';
 import { IndexWaiters } from './waiters.ts';
 import { WriteAcks } from './write-acks.ts';
 import { decodeAppendResponse, encode } from './wire.ts';
+import { planted } from '../testing/planted-defects.ts';
 
 interface Proposal {
   payload: Uint8Array;
@@ -245,7 +246,9 @@ export class LeaderDriver {
     this.batchSizes.push(batch.length);
     if (this.batchSizes.length > 1000) this.batchSizes.splice(0, 500);
     const last = log.lastIndex();
-    batch.forEach((p, i) => this.acks.add(first + i, p.concern, p.resolve, p.reject));
+    // A planted defect (test only) acknowledges here, before the fsync, replication and apply.
+    if (planted('ack_before_fsync')) batch.forEach((p, i) => p.resolve({ index: first + i }));
+    else batch.forEach((p, i) => this.acks.add(first + i, p.concern, p.resolve, p.reject));
     // The fdatasync runs off the event loop; the next batch is taken meanwhile. Syncs finish in
     // order, so the leader's durable index only moves forward.
     log.sync().then(

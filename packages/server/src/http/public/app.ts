@@ -17,6 +17,7 @@ import { ApiError, errorBody, errorResponse } from './errors.ts';
 import { healthHandler } from './health.ts';
 import { bearerAuth, minIndex, readJson, resolveWorkspace } from './request.ts';
 import { registerSearchRoutes } from './search.ts';
+import { planted } from '../../testing/planted-defects.ts';
 
 function isWrite(c: Context): boolean {
   const m = c.req.method;
@@ -59,7 +60,7 @@ export function createPublicApi(input: PublicApiDeps): Hono {
     const wanted = isWrite(c) ? undefined : minIndex(c);
     const priority = requestPriority(c, deps.limiter.limits(ws).priority);
     await deps.limiter.run(ws, priority, async () => {
-      if (wanted !== undefined && deps.replicator.appliedIndex() < wanted) {
+      if (wanted !== undefined && deps.replicator.appliedIndex() < wanted && !planted('ignore_min_index')) {
         const ok = await deps.replicator.waitApplied(wanted, deps.config.server.read_wait_ms_max);
         if (!ok) {
           throw new ApiError(504, 'min_index_timeout', `this node had not applied index ${wanted} after ${deps.config.server.read_wait_ms_max} ms (applied ${deps.replicator.appliedIndex()})`, 'min_index');
