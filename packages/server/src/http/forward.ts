@@ -18,8 +18,12 @@ export function isWriteRoute(method: string, path: string): boolean {
   return WRITE_ROUTES.some(([m, re]) => m === method && re.test(path));
 }
 
-/** Request headers passed on to the leader. */
-const FORWARDED_HEADERS = ['content-type', 'x-workspace-id', 'authorization', 'x-write-concern', 'x-request-id', 'x-resource-tier'];
+/** Request headers passed on to the leader (preconditions included: the leader's log entry decides them). */
+const FORWARDED_HEADERS = [
+  'content-type', 'x-workspace-id', 'authorization', 'x-write-concern', 'x-request-id', 'x-resource-tier', 'if-match', 'if-none-match',
+];
+/** Response headers passed back to the client. */
+const RETURNED_HEADERS = ['content-type', 'x-cairn-index', 'retry-after', 'x-request-id', 'etag'];
 
 export interface ForwardOptions<S extends StateMachine> {
   replica: Replica<S>;
@@ -65,11 +69,13 @@ export function forwardWrites<S extends StateMachine>(opts: ForwardOptions<S>): 
       );
     }
     const index = Number(res.headers['x-cairn-index'] ?? '0');
-    if (res.status >= 200 && res.status < 300 && index > 0) {
+    // A 412 is a log entry too (its precondition was decided at apply): wait for it as for a 2xx,
+    // so a read here right after sees the state it was decided against.
+    if (((res.status >= 200 && res.status < 300) || res.status === 412) && index > 0) {
       const applied = await replica.waitApplied(index, opts.apply_wait_ms);
       if (!applied) c.header('X-Cairn-Applied', 'pending');
     }
-    for (const h of ['content-type', 'x-cairn-index', 'retry-after', 'x-request-id']) {
+    for (const h of RETURNED_HEADERS) {
       const v = res.headers[h];
       if (typeof v === 'string') c.header(h, v);
     }

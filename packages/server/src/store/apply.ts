@@ -4,8 +4,12 @@
 // come from op.ts), never computes an embedding (vectors come in the op). Same state + same op
 // bytes => same resulting state on every node. A put of an existing id replaces it (created_at
 // is kept), so a retried client write is harmless; deleting an absent id changes nothing.
+// A conditional op (v3) is checked against the current row here, in the same transaction as its
+// write: a precondition that does not hold leaves the document as it was, on every replica.
 
 import type { Database, Statement } from 'better-sqlite3';
+import { checkPrecondition, documentEtag } from './etag.ts';
+import type { PreconditionFailure } from './etag.ts';
 import { assertOp, bytesToUint32, bytesToVector } from './op.ts';
 import type { CentroidsOp, DeleteOp, Op, OpDocument, PutOp } from './op.ts';
 import type { VectorIndexes } from './vectors.ts';
@@ -13,7 +17,19 @@ import type { VectorIndexes } from './vectors.ts';
 export interface ApplyResult {
   /** Documents written (put) or removed (delete). */
   changed: number;
-  /** Documents of a put refused at apply time, with the reason (identical on every replica). */
+  /**
+   * Documents refused at apply time, with the reason (identical on every replica): a vector
+   * dimension other than the workspace's, or `precondition_failed` with the ETag the document
+   * had (null: absent).
+   */
+  skipped: { id: string; reason: string; current_etag?: string | null }[];
+}
+
+/** What apply decided for one conditional op, for the write handler that proposed it. */
+export interface ConditionalOutcome {
+  /** Preconditions that did not hold; those documents were left as they were. */
+  failed: PreconditionFailure[];
+  /** Documents refused for another reason (a vector dimension), as in ApplyResult. */
   skipped: { id: string; reason: string }[];
 }
 
@@ -27,6 +43,14 @@ interface WorkspaceRow {
 interface ExistingRow {
   created_at: number;
   storage: number;
+  content_hash: string;
+  path: string | null;
+  language: string | null;
+  metadata: string | null;
+}
+
+function etagOf(row: ExistingRow | undefined): string | null {
+  return row === undefined ? null : documentEtag(row);
 }
 
 /** Storage a document accounts for: content, metadata and vector bytes. */
@@ -41,9 +65,14 @@ export function skipKey(ws: string, ts: number, id: string): string {
   return `${ws}\u0000${ts}\u0000${id}`;
 }
 
+/** Outcomes of conditional ops remembered by request id (side information, not state). */
+export const recent_outcomes_max = 4096;
+
 export class Applier {
-  /** skipKey -> reason, for the most recent skipped documents (oldest evicted first). */
+  /** skipKey -> reason, for the most recent skipped documents of unconditional puts (oldest evicted first). */
   readonly recentSkips = new Map<string, string>();
+  /** op.rid -> outcome, for the most recent conditional ops (oldest evicted first). */
+  readonly recentOutcomes = new Map<string, ConditionalOutcome>();
 
   private readonly wsGet: Statement;
   private readonly wsInsert: Statement;
@@ -65,7 +94,7 @@ export class Applier {
       'UPDATE workspaces SET dim = ?, document_count = ?, bytes = ?, last_write_at = ? WHERE workspace = ?',
     );
     this.docGet = db.prepare(
-      'SELECT created_at, storage FROM documents WHERE workspace = ? AND id = ?',
+      'SELECT created_at, storage, content_hash, path, language, metadata FROM documents WHERE workspace = ? AND id = ?',
     );
     this.docInsert = db.prepare(
       `INSERT INTO documents (workspace, id, content, path, language, metadata, tokens, content_hash, bytes, storage, created_at, updated_at)
@@ -100,13 +129,19 @@ export class Applier {
     this.recentSkips.set(key, reason);
   }
 
-  private workspace(ws: string, ts: number): WorkspaceRow {
-    let row = this.wsGet.get(ws) as WorkspaceRow | undefined;
-    if (row === undefined) {
-      this.wsInsert.run(ws, ts, ts);
-      row = { dim: null, document_count: 0, bytes: 0, last_write_at: ts };
+  private rememberOutcome(rid: string, outcome: ConditionalOutcome): void {
+    // An entry applied again after its transaction rolled back (a failed disk write) overwrites.
+    this.recentOutcomes.delete(rid);
+    if (this.recentOutcomes.size >= recent_outcomes_max) {
+      const oldest = this.recentOutcomes.keys().next().value;
+      if (oldest !== undefined) this.recentOutcomes.delete(oldest);
     }
-    return row;
+    this.recentOutcomes.set(rid, outcome);
+  }
+
+  private createWorkspace(ws: string, ts: number): WorkspaceRow {
+    this.wsInsert.run(ws, ts, ts);
+    return { dim: null, document_count: 0, bytes: 0, last_write_at: ts };
   }
 
   private saveWorkspace(ws: string, row: WorkspaceRow): void {
@@ -115,20 +150,33 @@ export class Applier {
   }
 
   private applyPut(op: PutOp): ApplyResult {
-    const row = this.workspace(op.ws, op.ts);
+    // The workspace row is created by the first document written: a put refused entirely by its
+    // precondition leaves no trace in a workspace that did not exist.
+    let row = this.wsGet.get(op.ws) as WorkspaceRow | undefined;
     const skipped: ApplyResult['skipped'] = [];
+    const outcome: ConditionalOutcome = { failed: [], skipped: [] };
     let changed = 0;
     for (const doc of op.docs) {
       const dim = doc.vector.byteLength / 4;
       if (!Number.isInteger(dim) || dim === 0) throw new Error(`invariant: op vector of ${doc.id} has ${doc.vector.byteLength} bytes`);
+      const existing = this.docGet.get(op.ws, doc.id) as ExistingRow | undefined;
+      const failure = doc.if_match === undefined && doc.if_none_match === undefined
+        ? null
+        : checkPrecondition(doc.id, doc.if_none_match === true ? { if_none_match: true } : { if_match: doc.if_match ?? '*' }, etagOf(existing));
+      if (failure !== null) {
+        skipped.push({ id: doc.id, reason: 'precondition_failed', current_etag: failure.current_etag });
+        outcome.failed.push(failure);
+        continue;
+      }
+      row ??= this.createWorkspace(op.ws, op.ts);
       row.dim ??= dim;
       if (row.dim !== dim) {
         const reason = `vector dimension ${dim}, workspace holds ${row.dim}`;
         skipped.push({ id: doc.id, reason });
-        this.rememberSkip(skipKey(op.ws, op.ts, doc.id), reason);
+        if (op.rid === undefined) this.rememberSkip(skipKey(op.ws, op.ts, doc.id), reason);
+        else outcome.skipped.push({ id: doc.id, reason });
         continue;
       }
-      const existing = this.docGet.get(op.ws, doc.id) as ExistingRow | undefined;
       const params = {
         ws: op.ws, id: doc.id, content: doc.content, path: doc.path, language: doc.language, metadata: doc.metadata,
         tokens: doc.tokens, content_hash: doc.content_hash, bytes: doc.bytes, storage: documentStorageBytes(doc), ts: op.ts,
@@ -144,6 +192,8 @@ export class Applier {
       this.vectors.put(op.ws, doc.id, bytesToVector(doc.vector));
       changed += 1;
     }
+    if (op.rid !== undefined) this.rememberOutcome(op.rid, outcome);
+    if (row === undefined) return { changed, skipped };
     row.last_write_at = Math.max(row.last_write_at, op.ts);
     this.saveWorkspace(op.ws, row);
     return { changed, skipped };
@@ -151,20 +201,29 @@ export class Applier {
 
   private applyDelete(op: DeleteOp): ApplyResult {
     const row = this.wsGet.get(op.ws) as WorkspaceRow | undefined;
-    if (row === undefined) return { changed: 0, skipped: [] }; // nothing was ever written there
+    const skipped: ApplyResult['skipped'] = [];
+    const outcome: ConditionalOutcome = { failed: [], skipped: [] };
     let changed = 0;
     for (const id of op.ids) {
-      const existing = this.docGet.get(op.ws, id) as ExistingRow | undefined;
-      if (existing === undefined) continue;
+      const existing = row === undefined ? undefined : (this.docGet.get(op.ws, id) as ExistingRow | undefined);
+      const failure = op.if_match === undefined ? null : checkPrecondition(id, { if_match: op.if_match }, etagOf(existing));
+      if (failure !== null) {
+        skipped.push({ id, reason: 'precondition_failed', current_etag: failure.current_etag });
+        outcome.failed.push(failure);
+        continue;
+      }
+      if (existing === undefined || row === undefined) continue;
       this.docDelete.run(op.ws, id);
       this.vectors.remove(op.ws, id);
       row.document_count -= 1;
       row.bytes -= existing.storage;
       changed += 1;
     }
+    if (op.rid !== undefined) this.rememberOutcome(op.rid, outcome);
+    if (row === undefined) return { changed: 0, skipped }; // nothing was ever written there
     row.last_write_at = Math.max(row.last_write_at, op.ts);
     this.saveWorkspace(op.ws, row);
-    return { changed, skipped: [] };
+    return { changed, skipped };
   }
 
   private applyCentroids(op: CentroidsOp): ApplyResult {

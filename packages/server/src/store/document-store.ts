@@ -10,18 +10,20 @@
 // apply in its transaction with the applied log index, and may swap the file and build a new
 // store (the constructor is idempotent over an existing schema; vector indexes load lazily).
 
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { trainSnapshot } from '@cairn/ivf';
 import type { Assignment, VectorSnapshot } from '@cairn/ivf';
 import type { Database, Statement } from 'better-sqlite3';
 import type { Embedder } from '../embed/types.ts';
 import { Applier, documentStorageBytes, skipKey } from './apply.ts';
-import type { ApplyResult } from './apply.ts';
+import type { ApplyResult, ConditionalOutcome } from './apply.ts';
 import { assemble } from './assemble.ts';
 import type { AssembleRequest, AssembleResult } from './assemble.ts';
 import { stateChecksum } from './checksum.ts';
 import { InputError } from './errors.ts';
-import { centroids_assigned_op_version, op_version, uint32ToBytes, vectorToBytes } from './op.ts';
+import { documentEtag } from './etag.ts';
+import type { Precondition } from './etag.ts';
+import { centroids_assigned_op_version, conditional_op_version, op_version, uint32ToBytes, vectorToBytes } from './op.ts';
 import type { CentroidsOp, DeleteOp, NoopOp, Op, OpDocument, PutOp } from './op.ts';
 import { Reader } from './read.ts';
 import type { ListPage, StoredDocument } from './read.ts';
@@ -29,7 +31,7 @@ import { ensureSchema } from './schema.ts';
 import { Searcher } from './search.ts';
 import { countTokensAsync } from './tokens.ts';
 import type { SearchHit, SearchMode } from './search.ts';
-import { assertDocumentId, assertWorkspaceId, languageFromPath, parseDocumentInput } from './validate.ts';
+import { assertDocumentId, assertNoPrecondition, assertWorkspaceId, languageFromPath, parseDocumentInput } from './validate.ts';
 import type { DocumentInput } from './validate.ts';
 import { VectorIndexes, index_seed } from './vectors.ts';
 
@@ -43,6 +45,8 @@ export interface DocumentStoreOptions {
   embedder: Embedder;
   /** Wall clock for prepare-time timestamps (ms). Never read by apply. */
   clock?: () => number;
+  /** Request ids of conditional ops, drawn at prepare time (randomUUID by default). Never called by apply. */
+  requestId?: () => string;
 }
 
 export interface BulkItemError {
@@ -82,6 +86,7 @@ export interface WorkspaceStats {
 export class DocumentStore {
   readonly embedder: Embedder;
   private readonly clock: () => number;
+  private readonly requestId: () => string;
   private readonly vectors: VectorIndexes;
   private readonly applier: Applier;
   private readonly reader: Reader;
@@ -89,6 +94,7 @@ export class DocumentStore {
   private readonly wsDimStmt: Statement;
   private readonly wsStatsStmt: Statement;
   private readonly storageOfStmt: Statement;
+  private readonly etagFieldsStmt: Statement;
   private closed = false;
 
   constructor(
@@ -98,6 +104,7 @@ export class DocumentStore {
     ensureSchema(db);
     this.embedder = opts.embedder;
     this.clock = opts.clock ?? Date.now;
+    this.requestId = opts.requestId ?? randomUUID;
     this.vectors = new VectorIndexes(db);
     this.applier = new Applier(db, this.vectors);
     this.reader = new Reader(db);
@@ -105,17 +112,26 @@ export class DocumentStore {
     this.wsDimStmt = db.prepare('SELECT dim, bytes FROM workspaces WHERE workspace = ?');
     this.wsStatsStmt = db.prepare('SELECT workspace, dim, document_count, bytes, last_write_at FROM workspaces ORDER BY workspace');
     this.storageOfStmt = db.prepare('SELECT storage FROM documents WHERE workspace = ? AND id = ?');
+    this.etagFieldsStmt = db.prepare('SELECT content_hash, path, language, metadata FROM documents WHERE workspace = ? AND id = ?');
   }
 
   // ---- writes: prepare (leader) ----
 
-  /** One document -> a put op. Throws InputError (or EmbeddingError) on failure. */
-  async preparePut(ws: string, raw: unknown): Promise<PutOp> {
+  /**
+   * One document -> a put op. Throws InputError (or EmbeddingError) on failure. With a
+   * precondition the op is conditional (v3, a fresh `rid`): apply writes the document only when
+   * the precondition holds then; read the outcome with conditionalOutcome(op) after it applied.
+   */
+  async preparePut(ws: string, raw: unknown, precondition: Precondition | null = null): Promise<PutOp> {
     const prepared = await this.prepareDocuments(ws, [raw], false);
     const first = prepared.errors[0];
     if (first !== undefined) throw new InputError(first.error.code as InputError['code'], first.error.message, first.error.field);
-    if (prepared.op === null) throw new Error('invariant: a valid document produced no op');
-    return prepared.op;
+    const op = prepared.op;
+    if (op === null) throw new Error('invariant: a valid document produced no op');
+    if (precondition === null) return op;
+    const [doc] = op.docs;
+    if (doc === undefined || op.docs.length !== 1) throw new Error(`invariant: a single put holds ${op.docs.length} documents`);
+    return { ...op, v: conditional_op_version, docs: [{ ...doc, ...opPrecondition(precondition) }], rid: this.requestId() };
   }
 
   /**
@@ -137,6 +153,7 @@ export class DocumentStore {
     raws.forEach((raw, item) => {
       const prefix = bulk ? `[${item}].` : '';
       try {
+        if (bulk) assertNoPrecondition(raw, prefix);
         const input = parseDocumentInput(raw, prefix);
         const itemDim = input.vector?.length ?? this.embedder.dim;
         dim ??= itemDim;
@@ -188,11 +205,17 @@ export class DocumentStore {
     return { op, ids: docs.map((d) => d.id), items: embeddable.map((v) => v.item), errors };
   }
 
-  prepareDelete(ws: string, ids: string[]): DeleteOp {
+  /** With a precondition (If-Match only; exactly one id) the op is conditional, as in preparePut. */
+  prepareDelete(ws: string, ids: string[], precondition: Precondition | null = null): DeleteOp {
     this.assertOpen();
     assertWorkspaceId(ws);
     ids.forEach((id, i) => assertDocumentId(id, ids.length === 1 ? 'id' : `ids[${i}]`));
-    return { kind: 'delete', v: op_version, ws, ts: this.clock(), ids: [...ids] };
+    if (precondition === null) return { kind: 'delete', v: op_version, ws, ts: this.clock(), ids: [...ids] };
+    if (ids.length !== 1) throw new Error(`invariant: a conditional delete of ${ids.length} ids`);
+    if (precondition.if_match === undefined || precondition.if_none_match !== undefined) {
+      throw new InputError('invalid_value', 'a delete takes If-Match only', 'If-None-Match');
+    }
+    return { kind: 'delete', v: conditional_op_version, ws, ts: this.clock(), ids: [...ids], if_match: precondition.if_match, rid: this.requestId() };
   }
 
   /** Workspaces whose vector index asks to be retrained (check after applying). */
@@ -269,6 +292,7 @@ export class DocumentStore {
    * prepared concurrently), with the reason. For the write handler after propose resolved.
    */
   skippedDocuments(op: PutOp): { id: string; reason: string }[] {
+    if (op.rid !== undefined) return this.conditionalOutcome(op)?.skipped ?? [];
     const out: { id: string; reason: string }[] = [];
     for (const d of op.docs) {
       const reason = this.applier.recentSkips.get(skipKey(op.ws, op.ts, d.id));
@@ -277,7 +301,25 @@ export class DocumentStore {
     return out;
   }
 
+  /**
+   * What this replica's apply decided for a conditional op (one with a `rid`): the preconditions
+   * that failed and the documents skipped otherwise. undefined when the op has not been applied
+   * here, or so long ago that its outcome was evicted (recent_outcomes_max). For the write handler
+   * after propose resolved.
+   */
+  conditionalOutcome(op: PutOp | DeleteOp): ConditionalOutcome | undefined {
+    if (op.rid === undefined) throw new Error('invariant: the outcome of an unconditional op was asked for');
+    return this.applier.recentOutcomes.get(op.rid);
+  }
+
   // ---- reads ----
+
+  /** The current ETag of a document (see etag.ts), null when it is absent. */
+  etag(ws: string, id: string): string | null {
+    this.assertOpen();
+    const r = this.etagFieldsStmt.get(ws, id) as Parameters<typeof documentEtag>[0] | undefined;
+    return r === undefined ? null : documentEtag(r);
+  }
 
   get(ws: string, id: string): StoredDocument | null {
     this.assertOpen();
@@ -377,3 +419,13 @@ export class DocumentStore {
   }
 }
 
+
+/** The precondition fields of an op document; exactly one of them. */
+function opPrecondition(p: Precondition): Pick<OpDocument, 'if_match' | 'if_none_match'> {
+  if (p.if_none_match === true) {
+    if (p.if_match !== undefined) throw new InputError('invalid_value', 'If-Match and If-None-Match cannot be combined', 'If-None-Match');
+    return { if_none_match: true };
+  }
+  if (p.if_match === undefined) throw new Error('invariant: a precondition with neither if_match nor if_none_match');
+  return { if_match: p.if_match };
+}

@@ -6,6 +6,8 @@
 // replica is a pure function of (state, op) and leaves byte-identical state.
 
 import { Packr } from 'msgpackr';
+import { assertIfMatch } from './etag.ts';
+import type { IfMatch } from './etag.ts';
 
 export const op_version = 1;
 /**
@@ -14,6 +16,15 @@ export const op_version = 1;
  * is then routed at apply time.
  */
 export const centroids_assigned_op_version = 2;
+/**
+ * Version of a put or delete op that carries a precondition (If-Match / If-None-Match) and the
+ * request id `rid` of the write that proposed it. A node that knows only v1 refuses it as a
+ * broken invariant instead of applying it unconditionally. Unconditional ops stay v1, without
+ * these fields.
+ */
+export const conditional_op_version = 3;
+/** Longest request id of a conditional op (a UUID is 36). */
+export const rid_chars_max = 64;
 
 /** One document as carried in a put op. */
 export interface OpDocument {
@@ -31,6 +42,10 @@ export interface OpDocument {
   bytes: number;
   /** Embedding: little-endian float32 bytes, length = 4 * workspace dim. */
   vector: Uint8Array;
+  /** v3: apply only when the current document's ETag is one of these (`*`: it exists). */
+  if_match?: IfMatch;
+  /** v3: apply only when the document is absent. Never together with if_match. */
+  if_none_match?: true;
 }
 
 export interface PutOp {
@@ -40,6 +55,8 @@ export interface PutOp {
   /** Wall-clock ms taken at prepare time on the leader. */
   ts: number;
   docs: OpDocument[];
+  /** v3: unique id of the write, drawn at prepare time, under which apply records the outcome. */
+  rid?: string;
 }
 
 export interface DeleteOp {
@@ -48,6 +65,10 @@ export interface DeleteOp {
   ws: string;
   ts: number;
   ids: string[];
+  /** v3 (then exactly one id): delete only when the document's ETag is one of these (`*`: it exists). */
+  if_match?: IfMatch;
+  /** v3: as in PutOp. */
+  rid?: string;
 }
 
 /**
@@ -132,9 +153,16 @@ export function decodeOp(bytes: Uint8Array): Op {
 export function assertOp(op: unknown): asserts op is Op {
   const o = op as Record<string, unknown>;
   if (typeof o !== 'object' || o === null) throw new TypeError('op: not an object');
-  if (o.v !== op_version && !(o.v === centroids_assigned_op_version && o.kind === 'centroids')) {
-    throw new TypeError(`op.v: expected ${op_version} (or ${centroids_assigned_op_version} for centroids), got ${String(o.v)}`);
+  const versionKnown =
+    o.v === op_version ||
+    (o.v === centroids_assigned_op_version && o.kind === 'centroids') ||
+    (o.v === conditional_op_version && (o.kind === 'put' || o.kind === 'delete'));
+  if (!versionKnown) {
+    throw new TypeError(
+      `op.v: expected ${op_version} (or ${centroids_assigned_op_version} for centroids, ${conditional_op_version} for conditional put/delete), got ${String(o.v)}`,
+    );
   }
+  const conditional = o.v === conditional_op_version;
   if (typeof o.ts !== 'number' || !Number.isFinite(o.ts)) throw new TypeError('op.ts: not a finite number');
   switch (o.kind) {
     case 'noop':
@@ -148,10 +176,18 @@ export function assertOp(op: unknown): asserts op is Op {
         if (typeof d.content_hash !== 'string') throw new TypeError('op.docs[]: content_hash not a string');
         if (!(d.vector instanceof Uint8Array)) throw new TypeError('op.docs[]: vector not bytes');
       }
+      assertPutPreconditions(o, conditional);
       return;
     case 'delete':
       if (typeof o.ws !== 'string') throw new TypeError('op.ws: not a string');
       if (!Array.isArray(o.ids) || !o.ids.every((x) => typeof x === 'string')) throw new TypeError('op.ids: not an array of strings');
+      assertRid(o, conditional);
+      if (!conditional) {
+        if (o.if_match !== undefined) throw new TypeError('op.if_match: a precondition needs v3');
+        return;
+      }
+      if (o.ids.length !== 1) throw new TypeError(`op.ids: a conditional delete names exactly one id, not ${o.ids.length}`);
+      assertIfMatch(o.if_match, 'op.if_match');
       return;
     case 'centroids':
       if (typeof o.ws !== 'string') throw new TypeError('op.ws: not a string');
@@ -169,4 +205,30 @@ export function assertOp(op: unknown): asserts op is Op {
     default:
       throw new TypeError(`op.kind: unknown kind ${String(o.kind)}`);
   }
+}
+
+/** v3 ops carry a request id; others carry none. */
+function assertRid(o: Record<string, unknown>, conditional: boolean): void {
+  if (!conditional) {
+    if (o.rid !== undefined) throw new TypeError('op.rid: a request id needs v3');
+    return;
+  }
+  if (typeof o.rid !== 'string' || o.rid.length === 0 || o.rid.length > rid_chars_max) {
+    throw new TypeError(`op.rid: not a string of 1..${rid_chars_max} characters`);
+  }
+}
+
+/** A v3 put carries at least one precondition, each document at most one; a v1 put none. */
+function assertPutPreconditions(o: Record<string, unknown>, conditional: boolean): void {
+  assertRid(o, conditional);
+  let carried = 0;
+  for (const d of o.docs as Record<string, unknown>[]) {
+    if (d.if_match === undefined && d.if_none_match === undefined) continue;
+    if (!conditional) throw new TypeError('op.docs[]: a precondition needs v3');
+    if (d.if_match !== undefined && d.if_none_match !== undefined) throw new TypeError('op.docs[]: both if_match and if_none_match');
+    if (d.if_match !== undefined) assertIfMatch(d.if_match, 'op.docs[].if_match');
+    if (d.if_none_match !== undefined && d.if_none_match !== true) throw new TypeError('op.docs[].if_none_match: not true');
+    carried += 1;
+  }
+  if (conditional && carried === 0) throw new TypeError('op.docs: a v3 put carries no precondition');
 }

@@ -63,6 +63,19 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** Fields of a single write's body that set a precondition (see etag.ts). */
+export const precondition_fields = ['if_match', 'if_none_match'] as const;
+
+/** A bulk item takes no precondition: one present is that item's error. */
+export function assertNoPrecondition(raw: unknown, prefix: string): void {
+  if (!isPlainObject(raw)) return; // parseDocumentInput names the item
+  for (const f of precondition_fields) {
+    if (raw[f] !== undefined) {
+      throw new InputError('invalid_value', `${prefix}${f}: bulk items take no precondition; send a conditional write alone to POST /api/v1/documents`, `${prefix}${f}`);
+    }
+  }
+}
+
 /** Checks one document as sent by a client. `prefix` names its place in a bulk body ("[3]."). */
 export function parseDocumentInput(raw: unknown, prefix = ''): DocumentInput {
   if (!isPlainObject(raw)) throw new InputError('invalid_type', `${prefix || 'body'} must be a JSON object`, prefix ? prefix.replace(/\.$/, '') : 'body');

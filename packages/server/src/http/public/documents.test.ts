@@ -3,11 +3,12 @@ import type { Op } from '../../store/op.ts';
 import { openTestApi } from './testing.ts';
 
 describe('the documents API', () => {
-  it('creates a document with 201 {id, index} and answers the index and the serving node in headers', async () => {
+  it('creates a document with 201 {id, index, etag} and answers the index, the ETag and the serving node in headers', async () => {
     using api = openTestApi();
     const res = await api.call('POST', '/api/v1/documents', { id: 'a', content: 'raft keeps a replicated log' });
     expect(res.status).toBe(201);
-    expect(await res.json()).toEqual({ id: 'a', index: 1 });
+    expect(await res.json()).toEqual({ id: 'a', index: 1, etag: expect.stringMatching(/^[0-9a-f]{32}$/) });
+    expect(res.headers.get('ETag')).toMatch(/^"[0-9a-f]{32}"$/);
     expect(res.headers.get('X-Cairn-Index')).toBe('1');
     expect(res.headers.get('X-Served-By')).toBe('node-1');
   });
@@ -47,7 +48,7 @@ describe('the documents API', () => {
     const res = await api.call('POST', '/api/v1/documents/bulk', [{ id: 'x', content: 'one' }, { content: 42 }, { id: 'y', content: 'two' }]);
     expect(res.status).toBe(201);
     expect(await res.json()).toEqual({
-      added: 2, ids: ['x', 'y'], total: 3, index: 1,
+      added: 2, ids: ['x', 'y'], etags: [expect.stringMatching(/^[0-9a-f]{32}$/), expect.stringMatching(/^[0-9a-f]{32}$/)], total: 3, index: 1,
       errors: [{ item: 1, error: { code: 'invalid_type', message: '[1].content must be a string', field: '[1].content' } }],
     });
     expect(api.replicator.proposed).toHaveLength(1);

@@ -1,14 +1,20 @@
 // Document routes: create, bulk create, get, delete, list.
 // Write handlers run on the leader only (followers forward writes before these routes):
 // resolve workspace -> validate -> store.prepare -> storage limit -> replicator.propose -> 201.
+// A conditional write (If-Match / If-None-Match, see precondition.ts) is one log entry whose
+// outcome apply decides; the handler reads that outcome after propose resolved (412 or 201).
 
 import type { Context, Hono } from 'hono';
 import type { WriteConcern } from '../../config/types.ts';
+import type { DocumentStore } from '../../store/document-store.ts';
 import { list_limit_max } from '../../store/document-store.ts';
-import type { Op } from '../../store/op.ts';
+import { documentEtag } from '../../store/etag.ts';
+import type { Precondition, PreconditionFailure } from '../../store/etag.ts';
+import type { DeleteOp, Op, PutOp } from '../../store/op.ts';
 import { assertDocumentId, parseCount } from '../../store/validate.ts';
 import { ApiError, errorBody } from './errors.ts';
 import type { ApiEnv, RouteDeps } from './context.ts';
+import { assertNoPrecondition, deletePrecondition, etagHeader, preconditionFailedBody, putPrecondition } from './precondition.ts';
 import { writeConcern } from './request.ts';
 
 export const list_limit_default = 100;
@@ -17,6 +23,20 @@ function docId(c: Context<ApiEnv>): string {
   const id = c.req.param('id') ?? '';
   assertDocumentId(id, 'id');
   return id;
+}
+
+/** The failed precondition of an applied conditional op, or null when it held. */
+function preconditionFailure(store: DocumentStore, op: PutOp | DeleteOp, index: number): PreconditionFailure | null {
+  const outcome = store.conditionalOutcome(op);
+  if (outcome === undefined) {
+    throw new ApiError(500, 'outcome_unknown', `the conditional write was logged at index ${index} but its outcome is no longer known here; read the document to learn it`);
+  }
+  return outcome.failed[0] ?? null;
+}
+
+function preconditionFailed(c: Context<ApiEnv>, pre: Precondition, failure: PreconditionFailure): Response {
+  if (failure.current_etag !== null) c.header('ETag', etagHeader(failure.current_etag));
+  return c.json(preconditionFailedBody(pre, failure), 412);
 }
 
 export function registerDocumentRoutes(api: Hono<ApiEnv>, deps: RouteDeps): void {
@@ -29,15 +49,22 @@ export function registerDocumentRoutes(api: Hono<ApiEnv>, deps: RouteDeps): void
   api.post('/documents', async (c) => {
     const ws = c.get('ws');
     const concern = writeConcern(c);
+    const pre = putPrecondition(c, c.get('body'));
     const store = deps.store();
-    const op = await store.preparePut(ws, c.get('body'));
+    const op = await store.preparePut(ws, c.get('body'), pre);
     deps.limiter.checkStorage(ws, store.storageBytes(ws), store.storageDelta(op));
     const index = await propose(c, op, concern);
+    const failure = pre === null ? null : preconditionFailure(deps.store(), op, index);
+    if (pre !== null && failure !== null) return preconditionFailed(c, pre, failure);
     const skipped = store.skippedDocuments(op)[0];
     if (skipped !== undefined) {
       return c.json(errorBody('dimension_conflict', `not stored: ${skipped.reason} (set by a concurrent write)`, 'vector'), 409);
     }
-    return c.json({ id: op.docs[0]?.id, index }, 201);
+    const doc = op.docs[0];
+    if (doc === undefined) throw new Error('invariant: a single put holds no document');
+    const etag = documentEtag(doc);
+    c.header('ETag', etagHeader(etag));
+    return c.json({ id: doc.id, index, etag }, 201);
   });
 
   api.post('/documents/bulk', async (c) => {
@@ -46,6 +73,7 @@ export function registerDocumentRoutes(api: Hono<ApiEnv>, deps: RouteDeps): void
     const body = c.get('body');
     const items: unknown = Array.isArray(body) ? body : (body as { documents?: unknown } | null)?.documents;
     if (!Array.isArray(items)) throw new ApiError(400, 'invalid_type', 'bulk body must be a JSON array of documents (or {"documents": [...]})', 'body');
+    assertNoPrecondition(c, body);
     if (items.length === 0) throw new ApiError(400, 'invalid_value', 'bulk body holds no documents', 'body');
     const max = deps.config.server.bulk_documents_max;
     if (items.length > max) throw new ApiError(413, 'too_many_documents', `bulk body holds ${items.length} documents; bulk_documents_max is ${max}`, 'body');
@@ -58,6 +86,9 @@ export function registerDocumentRoutes(api: Hono<ApiEnv>, deps: RouteDeps): void
     const index = await propose(c, prepared.op, concern);
     const skipped = new Map(store.skippedDocuments(prepared.op).map((s) => [s.id, s.reason]));
     const ids = prepared.ids.filter((id) => !skipped.has(id));
+    // A later document of the same id in this op is the one stored.
+    const stored = new Map(prepared.op.docs.filter((d) => !skipped.has(d.id)).map((d) => [d.id, documentEtag(d)]));
+    const etags = ids.map((id) => stored.get(id) ?? null);
     const errors = [...prepared.errors];
     prepared.ids.forEach((id, i) => {
       const reason = skipped.get(id);
@@ -67,7 +98,7 @@ export function registerDocumentRoutes(api: Hono<ApiEnv>, deps: RouteDeps): void
       }
     });
     errors.sort((a, b) => a.item - b.item);
-    return c.json({ added: ids.length, ids, errors, total: items.length, index }, 201);
+    return c.json({ added: ids.length, ids, etags, errors, total: items.length, index }, 201);
   });
 
   api.get('/documents', (c) => {
@@ -78,18 +109,26 @@ export function registerDocumentRoutes(api: Hono<ApiEnv>, deps: RouteDeps): void
 
   api.get('/documents/:id', (c) => {
     const id = docId(c);
-    const doc = deps.store().get(c.get('ws'), id);
+    const store = deps.store();
+    const doc = store.get(c.get('ws'), id);
     if (doc === null) return c.json(errorBody('not_found', `no document ${JSON.stringify(id)} in workspace ${c.get('ws')}`, 'id'), 404);
-    return c.json(doc);
+    const etag = store.etag(c.get('ws'), id);
+    if (etag === null) throw new Error(`invariant: document ${id} read without an ETag`);
+    c.header('ETag', etagHeader(etag));
+    return c.json({ ...doc, etag });
   });
 
   api.delete('/documents/:id', async (c) => {
     const ws = c.get('ws');
     const id = docId(c);
     const concern = writeConcern(c);
+    const pre = deletePrecondition(c);
     const store = deps.store();
-    if (store.get(ws, id) === null) return c.json(errorBody('not_found', `no document ${JSON.stringify(id)} in workspace ${ws}`, 'id'), 404);
-    const index = await propose(c, store.prepareDelete(ws, [id]), concern);
+    if (pre === null && store.get(ws, id) === null) return c.json(errorBody('not_found', `no document ${JSON.stringify(id)} in workspace ${ws}`, 'id'), 404);
+    const op = store.prepareDelete(ws, [id], pre);
+    const index = await propose(c, op, concern);
+    const failure = pre === null ? null : preconditionFailure(deps.store(), op, index);
+    if (pre !== null && failure !== null) return preconditionFailed(c, pre, failure);
     return c.json({ id, deleted: true, index });
   });
 }
