@@ -15,8 +15,8 @@ afterEach(async () => {
 
 const ws = 'cas';
 
-async function post(base: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; etag: string | null; index: string | null; body: Record<string, unknown> }> {
-  const res = await fetch(`${base}/api/v1/documents?write_concern=all`, {
+async function post(base: string, body: unknown, headers: Record<string, string> = {}, concern = 'all'): Promise<{ status: number; etag: string | null; index: string | null; body: Record<string, unknown> }> {
+  const res = await fetch(`${base}/api/v1/documents?write_concern=${concern}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-workspace-id': ws, ...headers },
     body: JSON.stringify(body),
@@ -82,5 +82,17 @@ describe('conditional writes on three real nodes', () => {
     const deleted = await del(`"${etag1}"`);
     expect(deleted.status).toBe(200);
     expect(await sameEtagEverywhere(cluster, 'doc', deleted.headers.get('x-cairn-index') ?? '0')).toBeNull();
+
+    // Write concern `leader` acknowledges before the entry is applied; a conditional write's answer
+    // still waits for the apply that decides it, so it is a 201 or a 412, never an unknown outcome.
+    for (const base of [cluster.leader.url, follower.url]) {
+      const first = await post(base, { id: `fast-${base.slice(-5)}`, content: 'first' }, { 'If-None-Match': '*' }, 'leader');
+      expect(first.status, JSON.stringify(first.body)).toBe(201);
+      const again = await post(base, { id: `fast-${base.slice(-5)}`, content: 'second' }, { 'If-None-Match': '*' }, 'leader');
+      expect(again.status, JSON.stringify(again.body)).toBe(412);
+      expect(again.body).toMatchObject({ current_etag: first.body.etag });
+      const swapped = await post(base, { id: `fast-${base.slice(-5)}`, content: 'third' }, { 'If-Match': `"${String(first.body.etag)}"` }, 'leader');
+      expect(swapped.status, JSON.stringify(swapped.body)).toBe(201);
+    }
   });
 });

@@ -13,6 +13,7 @@ import type { PreconditionFailure } from './etag.ts';
 import { assertOp, bytesToUint32, bytesToVector } from './op.ts';
 import type { CentroidsOp, DeleteOp, Op, OpDocument, PutOp } from './op.ts';
 import type { VectorIndexes } from './vectors.ts';
+import { planted } from '../testing/planted-defects.ts';
 
 export interface ApplyResult {
   /** Documents written (put) or removed (delete). */
@@ -213,6 +214,7 @@ export class Applier {
         continue;
       }
       if (existing === undefined || row === undefined) continue;
+      if (planted('skip_deletes')) continue; // a planted defect (test only): this node keeps deleted documents
       this.docDelete.run(op.ws, id);
       this.vectors.remove(op.ws, id);
       row.document_count -= 1;

@@ -8,7 +8,7 @@ import type { Context, Hono } from 'hono';
 import type { WriteConcern } from '../../config/types.ts';
 import type { DocumentStore } from '../../store/document-store.ts';
 import { list_limit_max } from '../../store/document-store.ts';
-import { documentEtag } from '../../store/etag.ts';
+import { checkPrecondition, documentEtag } from '../../store/etag.ts';
 import type { Precondition, PreconditionFailure } from '../../store/etag.ts';
 import type { DeleteOp, Op, PutOp } from '../../store/op.ts';
 import { assertDocumentId, parseCount } from '../../store/validate.ts';
@@ -16,6 +16,7 @@ import { ApiError, errorBody } from './errors.ts';
 import type { ApiEnv, RouteDeps } from './context.ts';
 import { assertNoPrecondition, deletePrecondition, etagHeader, preconditionFailedBody, putPrecondition } from './precondition.ts';
 import { writeConcern } from './request.ts';
+import { planted } from '../../testing/planted-defects.ts';
 
 export const list_limit_default = 100;
 
@@ -25,13 +26,30 @@ function docId(c: Context<ApiEnv>): string {
   return id;
 }
 
-/** The failed precondition of an applied conditional op, or null when it held. */
-function preconditionFailure(store: DocumentStore, op: PutOp | DeleteOp, index: number): PreconditionFailure | null {
-  const outcome = store.conditionalOutcome(op);
+/**
+ * The failed precondition of a conditional op, or null when it held. Its outcome is decided when
+ * it is applied, so this waits for the local apply whatever the write concern (a `leader`
+ * acknowledgement comes before it).
+ */
+async function preconditionFailure(deps: RouteDeps, op: PutOp | DeleteOp, index: number): Promise<PreconditionFailure | null> {
+  const wait = deps.config.server.read_wait_ms_max;
+  if (!(await deps.replicator.waitApplied(index, wait))) {
+    throw new ApiError(503, 'outcome_pending', `the conditional write is in the log at index ${index} but was not applied within ${wait} ms, so its outcome is not known yet; read the document to learn it`);
+  }
+  const outcome = deps.store().conditionalOutcome(op);
   if (outcome === undefined) {
-    throw new ApiError(500, 'outcome_unknown', `the conditional write was logged at index ${index} but its outcome is no longer known here; read the document to learn it`);
+    throw new ApiError(503, 'outcome_unknown', `the conditional write was logged at index ${index} but its outcome is no longer known here; read the document to learn it`);
   }
   return outcome.failed[0] ?? null;
+}
+
+/**
+ * The planted defect cas_on_leader_only (test only): the precondition checked against the
+ * leader's state when the write is prepared, the write then logged without it.
+ */
+function checkedOnLeaderOnly(store: DocumentStore, ws: string, id: unknown, pre: Precondition | null): { pre: Precondition | null; failure: PreconditionFailure | null } {
+  if (pre === null || !planted('cas_on_leader_only') || typeof id !== 'string') return { pre, failure: null };
+  return { pre: null, failure: checkPrecondition(id, pre, store.etag(ws, id)) };
 }
 
 function preconditionFailed(c: Context<ApiEnv>, pre: Precondition, failure: PreconditionFailure): Response {
@@ -49,12 +67,15 @@ export function registerDocumentRoutes(api: Hono<ApiEnv>, deps: RouteDeps): void
   api.post('/documents', async (c) => {
     const ws = c.get('ws');
     const concern = writeConcern(c);
-    const pre = putPrecondition(c, c.get('body'));
+    const asked = putPrecondition(c, c.get('body'));
     const store = deps.store();
+    const early = checkedOnLeaderOnly(store, ws, (c.get('body') as { id?: unknown } | null)?.id, asked);
+    if (asked !== null && early.failure !== null) return preconditionFailed(c, asked, early.failure);
+    const pre = early.pre;
     const op = await store.preparePut(ws, c.get('body'), pre);
     deps.limiter.checkStorage(ws, store.storageBytes(ws), store.storageDelta(op));
     const index = await propose(c, op, concern);
-    const failure = pre === null ? null : preconditionFailure(deps.store(), op, index);
+    const failure = pre === null ? null : await preconditionFailure(deps, op, index);
     if (pre !== null && failure !== null) return preconditionFailed(c, pre, failure);
     const skipped = store.skippedDocuments(op)[0];
     if (skipped !== undefined) {
@@ -122,12 +143,15 @@ export function registerDocumentRoutes(api: Hono<ApiEnv>, deps: RouteDeps): void
     const ws = c.get('ws');
     const id = docId(c);
     const concern = writeConcern(c);
-    const pre = deletePrecondition(c);
     const store = deps.store();
+    const asked = deletePrecondition(c);
+    const early = checkedOnLeaderOnly(store, ws, id, asked);
+    if (asked !== null && early.failure !== null) return preconditionFailed(c, asked, early.failure);
+    const pre = early.pre;
     if (pre === null && store.get(ws, id) === null) return c.json(errorBody('not_found', `no document ${JSON.stringify(id)} in workspace ${ws}`, 'id'), 404);
     const op = store.prepareDelete(ws, [id], pre);
     const index = await propose(c, op, concern);
-    const failure = pre === null ? null : preconditionFailure(deps.store(), op, index);
+    const failure = pre === null ? null : await preconditionFailure(deps, op, index);
     if (pre !== null && failure !== null) return preconditionFailed(c, pre, failure);
     return c.json({ id, deleted: true, index });
   });
