@@ -11,15 +11,26 @@
 // directory itself can be removed). When mounting is not possible (not root, no tmpfs), the data
 // directories are plain directories and `storage.reason` says why; the disk-full fault is then
 // skipped. The mounts are removed when the cluster stops.
+//
+// Clocks: when Debian's libfaketime is installed, every node runs with it preloaded and a file of
+// its own, <dir>/faketime/<node>.faketime, holding its wall-clock offset ("+0": the real clock).
+// FAKETIME_NO_CACHE makes the library read the file at every wall-clock read, so a new offset
+// written there is a step of that node's wall clock from then on, as an NTP step would be; a
+// relative offset counts from the real time now, not from the start of the process.
+// FAKETIME_DONT_FAKE_MONOTONIC leaves the monotonic clock alone (node's timers and
+// performance.now() keep their pace). The cost: a wall-clock read (Date.now()) takes about 8 us
+// instead of well under 1 us, as it opens the file. Without the library (or with faketime: false)
+// the nodes run with the real clock, `clock.reason` says why, and the clock-jump fault is skipped.
 
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { stringify } from 'yaml';
 import { clusterYaml, nodeEnv, TestCluster, TestNode } from '../helpers/cluster.ts';
 import { freePorts } from '../helpers/ports.ts';
+import { pidAlive } from '../helpers/wait.ts';
 import { LinkProxy } from './proxy.ts';
 
 export interface ChaosClusterOptions {
@@ -29,6 +40,27 @@ export interface ChaosClusterOptions {
   startTimeoutMs?: number;
   /** Size of each node's tmpfs, MB (default 256); 0: no tmpfs. */
   tmpfsMb?: number;
+  /** Run every node under libfaketime so its wall clock can be stepped (default: when installed). */
+  faketime?: boolean;
+}
+
+/** Where Debian's libfaketime package puts the preload library (amd64, arm64). */
+const LIBFAKETIME_PATHS = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1'];
+
+/** The libfaketime preload library, or undefined when it is not installed. */
+export function findLibfaketime(): string | undefined {
+  return LIBFAKETIME_PATHS.find((p) => existsSync(p));
+}
+
+/** A wall-clock offset as libfaketime reads it: + or -, whole seconds or with m, h, d or y. */
+const CLOCK_OFFSET_PATTERN = /^[+-]\d{1,9}[mhdy]?$/;
+
+export interface ChaosClock {
+  /** Every node runs under libfaketime and `setClockOffset` steps its wall clock. */
+  faketime: boolean;
+  library?: string;
+  /** Why the nodes run with the real clock only, when they do. */
+  reason?: string;
 }
 
 export interface ChaosStorage {
@@ -68,7 +100,25 @@ export class ChaosCluster implements AsyncDisposable {
     readonly storage: ChaosStorage,
     /** Each node's tmpfs mount point, when mounted. */
     readonly mounts: Map<string, string>,
+    readonly clock: ChaosClock,
+    /** Each node's libfaketime offset file, when the nodes run under it. */
+    private readonly clockFiles: Map<string, string>,
+    /** When the cluster was started (Date.now()). */
+    readonly startedMs: number,
   ) {}
+
+  /**
+   * Steps a node's wall clock: `spec` is an offset from the real time ("+3600", "-10m", "+0" for
+   * the real clock). The file is replaced whole (a node reading a half-written or unparsable
+   * spec would exit: libfaketime ends the process on a spec it cannot parse).
+   */
+  setClockOffset(id: string, spec: string): void {
+    const file = this.clockFiles.get(id);
+    if (file === undefined) throw new Error(`setClockOffset: ${id} does not run under libfaketime (${this.clock.reason ?? 'no such node'})`);
+    if (!CLOCK_OFFSET_PATTERN.test(spec)) throw new Error(`setClockOffset: expected an offset like +3600, -10m or +0, got ${JSON.stringify(spec)}`);
+    writeFileSync(`${file}.next`, `${spec}\n`);
+    renameSync(`${file}.next`, file);
+  }
 
   /** A node's data directory (server.data_dir in its config). */
   dataDir(id: string): string {
@@ -129,6 +179,7 @@ export class ChaosCluster implements AsyncDisposable {
       }
     }
     this.mounts.clear();
+    if (this.clock.faketime) removeStaleFaketimeShm(this.startedMs);
     await this.cluster.stop();
     await Promise.all([...this.proxies.values()].map((p) => p.stop()));
   }
@@ -138,8 +189,39 @@ export class ChaosCluster implements AsyncDisposable {
   }
 }
 
+/**
+ * libfaketime keeps a semaphore and a shared memory object per process in /dev/shm, named by its
+ * pid and removed when the process exits normally; kill -9 leaves them, and a later process under
+ * libfaketime that gets the same pid cannot start. Removes those of processes gone since `sinceMs`.
+ */
+function removeStaleFaketimeShm(sinceMs: number): void {
+  let names: string[];
+  try {
+    names = readdirSync('/dev/shm');
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^(?:faketime_shm_|sem\.faketime_sem_)(\d+)$/.exec(name);
+    if (m === null || pidAlive(Number(m[1]))) continue;
+    const file = join('/dev/shm', name);
+    try {
+      if (statSync(file).mtimeMs >= sinceMs - 1_000) rmSync(file, { force: true });
+    } catch {
+      // Removed meanwhile.
+    }
+  }
+}
+
+/** Throws unless the process `pid` has libfaketime mapped (the node really runs under it). */
+function assertFaketimeLoaded(id: string, pid: number): void {
+  const maps = readFileSync(`/proc/${pid}/maps`, 'utf8');
+  if (!maps.includes('libfaketime')) throw new Error(`${id} (pid ${pid}) runs without libfaketime although LD_PRELOAD names it`);
+}
+
 export async function startChaosCluster(opts: ChaosClusterOptions = {}): Promise<ChaosCluster> {
   const count = 3;
+  const startedMs = Date.now();
   const dir = mkdtempSync(join(tmpdir(), 'cairn-chaos-'));
   mkdirSync(join(dir, 'logs'), { recursive: true });
   const ports = await freePorts(count + count * (count - 1));
@@ -187,7 +269,17 @@ export async function startChaosCluster(opts: ChaosClusterOptions = {}): Promise
   const configPath = join(dir, 'cluster.yaml');
   writeFileSync(configPath, stringify(publicConfig));
 
-  const env = nodeEnv({ CAIRN_CLUSTER_SECRET: secret });
+  // Every node under libfaketime with its own offset file, at +0 (the real clock) until a fault.
+  const library = findLibfaketime();
+  const clock: ChaosClock = { faketime: false };
+  if (opts.faketime === false) clock.reason = 'faketime disabled (faketime: false)';
+  else if (library === undefined) clock.reason = `libfaketime not installed (none of ${LIBFAKETIME_PATHS.join(', ')})`;
+  else {
+    clock.faketime = true;
+    clock.library = library;
+    mkdirSync(join(dir, 'faketime'));
+  }
+  const clockFiles = new Map<string, string>();
   const nodes: TestNode[] = [];
   for (let i = 0; i < count; i++) {
     const self = ids[i] as string;
@@ -206,14 +298,26 @@ export async function startChaosCluster(opts: ChaosClusterOptions = {}): Promise
     discovery.endpoints = entries.map((n) => n.address);
     const perNode = join(dir, `${self}.yaml`);
     writeFileSync(perNode, stringify(base));
-    nodes.push(new TestNode(self, nodePorts[i] as number, perNode, join(dir, 'logs', `${self}.log`), env));
+    const extra: Record<string, string> = { CAIRN_CLUSTER_SECRET: secret };
+    if (clock.library !== undefined) {
+      const file = join(dir, 'faketime', `${self}.faketime`);
+      writeFileSync(file, '+0\n');
+      clockFiles.set(self, file);
+      const preload = process.env['LD_PRELOAD'];
+      extra['LD_PRELOAD'] = preload === undefined || preload === '' ? clock.library : `${clock.library}:${preload}`;
+      extra['FAKETIME_TIMESTAMP_FILE'] = file;
+      extra['FAKETIME_NO_CACHE'] = '1';
+      extra['FAKETIME_DONT_FAKE_MONOTONIC'] = '1';
+    }
+    nodes.push(new TestNode(self, nodePorts[i] as number, perNode, join(dir, 'logs', `${self}.log`), nodeEnv(extra)));
   }
   const keepDir = opts.keepDir === true || process.env['CAIRN_KEEP_TEST_DIRS'] === '1';
   const cluster = new TestCluster(dir, configPath, nodes, keepDir);
-  const chaos = new ChaosCluster(cluster, proxies, secret, storage, mounts);
+  const chaos = new ChaosCluster(cluster, proxies, secret, storage, mounts, clock, clockFiles, startedMs);
   try {
     for (const node of nodes) node.start();
     await Promise.all(nodes.map((n) => n.waitReady('in-sync', opts.startTimeoutMs ?? 60_000)));
+    if (clock.faketime) for (const node of nodes) assertFaketimeLoaded(node.id, node.pid);
   } catch (error) {
     await chaos.stop();
     throw error;

@@ -6,7 +6,22 @@
 // (and -shm) deleted before the restart, so its log is behind its state; kill -9 of a follower
 // with its whole data directory removed, so it starts from nothing and must be resynced; and a
 // full disk on one node (its own tmpfs filled to a few hundred KB) for a few seconds under load.
+// Leader faults: SIGSTOP of the leader for a few seconds then SIGCONT (pause_leader); one-way cuts
+// between the leader and one follower (cut_leader_to_follower, cut_follower_to_leader). Time:
+// a step of one node's wall clock, forward or backward, for a few seconds, under libfaketime
+// (clock_jump; skipped without it). Load: many clients writing one document id at once
+// (hot_key, run by the shared-key workload; skipped without it), and documents of 64 KB to 1 MB
+// written through the leader while its health is polled (large_documents).
 // Each fault also checks what the product promises for it (see FaultRecord.problems).
+//
+// A one-way cut is per TCP connection direction: cluster.proxy(from, to) carries the connections
+// `from` opens towards `to`, and cutting it stalls both byte directions of those connections
+// (requests and their answers) while the connections the other node opens still pass. That is
+// the split the product's traffic makes meaningful: the leader opens the connections that carry
+// appends, heartbeats and snapshots (the follower's acknowledgement is the answer on the same
+// connection), and a follower opens the connections that carry the writes it forwards. So
+// cut_leader_to_follower stalls replication to that follower while its forwarded writes still
+// reach the leader, and cut_follower_to_leader stalls its forwarded writes while replication goes on.
 
 import { closeSync, openSync, readFileSync, rmSync, statSync, statfsSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +33,7 @@ import { sleep } from './workload.ts';
 
 export const FAULT_KINDS = [
   'kill_restart', 'pause_resume', 'cut_link', 'slow_link', 'full_restart', 'force_resync', 'lose_wal', 'wipe_follower', 'disk_full',
+  'pause_leader', 'cut_leader_to_follower', 'cut_follower_to_leader', 'clock_jump', 'hot_key', 'large_documents',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -47,6 +63,27 @@ export interface FaultRecord {
 /** Extra writes through the leader, recorded in the history; resolves with how many were acknowledged. */
 export type Pump = (count: number, contentBytes?: number) => Promise<number>;
 
+/** Many clients writing one document id at once for `durationMs`; resolves with how many writes were tried and acknowledged. */
+export type HotKey = (durationMs: number) => Promise<{ attempted: number; ok: number }>;
+
+/** Why hot_key is skipped when the run gives no HotKey callback. */
+export const NO_SHARED_KEY_WORKLOAD = 'no shared-key workload';
+
+/** A leader resumed after SIGSTOP must answer /_raft/health within this long, ms. */
+const RESUME_ANSWER_MS_MAX = 5_000;
+/** The leader's /_raft/health must answer within this long at every poll while large documents are written, ms. */
+const HEALTH_ANSWER_MS_MAX = 2_000;
+const HEALTH_POLL_MS = 200;
+/** server.body_bytes_max of the chaos cluster (the default): a large document's body stays under it. */
+const BODY_BYTES_MAX = 8 * 1024 * 1024;
+/** Room in a write's body for the JSON around its content, bytes. */
+const BODY_OVERHEAD_BYTES_MAX = 1_024;
+/** How long followers must stay healthy in the leader's sync-status to count as back, ms. */
+const HEALTHY_STABLE_MS = 1_000;
+/** How far a node's Date header may be from the offset it was given, s (the header has whole seconds). */
+const CLOCK_SKEW_SLACK_S = 5;
+const CLOCK_JUMP_MS_MIN = 1_500;
+
 export interface FaultTimings {
   /** How long a killed node stays down, ms. */
   downMs: [number, number];
@@ -65,6 +102,18 @@ export interface FaultTimings {
   diskFullContentBytes: number;
   /** How long a node may take to leave a condition (recovering, disk_full) or a wiped follower to be resynced, ms. */
   settleMaxMs: number;
+  /** How long the leader stays SIGSTOPped, ms. */
+  pauseLeaderMs: [number, number];
+  /** How long one node's wall clock stays stepped, ms: at least CLOCK_JUMP_MS_MIN (node refreshes its Date header, which shows the step, once a second). */
+  clockJumpMs: [number, number];
+  /** Size of the step, s (forward or backward, drawn). */
+  clockJumpS: [number, number];
+  /** How long many clients write one document id, ms. */
+  hotKeyMs: [number, number];
+  /** Bytes of content in each large document. */
+  largeDocBytes: [number, number];
+  /** How many large documents are written. */
+  largeDocCount: [number, number];
 }
 
 export const CI_TIMINGS: FaultTimings = {
@@ -79,6 +128,12 @@ export const CI_TIMINGS: FaultTimings = {
   diskFullLeaveKb: [128, 512],
   diskFullContentBytes: 4_096,
   settleMaxMs: 60_000,
+  pauseLeaderMs: [500, 3_000],
+  clockJumpMs: [1_500, 3_000],
+  clockJumpS: [600, 86_400],
+  hotKeyMs: [1_000, 3_000],
+  largeDocBytes: [64 * 1024, 1024 * 1024],
+  largeDocCount: [8, 16],
 };
 
 /** n faults: every kind (of `kinds`, default all) appears round-robin-ish, order and targets from the seed. */
@@ -114,16 +169,61 @@ async function followerHealth(cluster: ChaosCluster, id: string): Promise<string
   return (await follower(cluster, id))?.health;
 }
 
+/**
+ * Waits until the leader reports every one of `ids` healthy in its sync-status, and goes on
+ * reporting it for HEALTHY_STABLE_MS (a leader just resumed may still show what it saw before).
+ * Resolves with how long it took and, when it timed out, what was not healthy.
+ */
+async function waitHealthy(cluster: ChaosCluster, ids: string[], timeoutMs: number): Promise<{ ms: number; left: string[] }> {
+  const started = Date.now();
+  let healthySince: number | undefined;
+  for (;;) {
+    const s = await getJson<SyncStatus>(`${cluster.leader.url}/_raft/sync-status`, 2_000).catch(() => undefined);
+    const left = s === undefined ? ['(sync-status not answering)'] : ids.flatMap((id) => {
+      const health = s.followers.find((f) => f.node_id === id)?.health;
+      return health === 'healthy' ? [] : [`${id} ${health ?? 'not listed'}`];
+    });
+    const now = Date.now();
+    if (left.length > 0) healthySince = undefined;
+    else healthySince ??= now;
+    if (healthySince !== undefined && now - healthySince >= HEALTHY_STABLE_MS) return { ms: healthySince - started, left: [] };
+    if (now - started >= timeoutMs) return { ms: now - started, left: left.length > 0 ? left : ids.map((id) => `${id} healthy only just now`) };
+    await sleep(100);
+  }
+}
+
+/** Polls /_raft/health until the node answers; resolves with how long it took, or undefined past `timeoutMs`. */
+async function waitAnswering(url: string, timeoutMs: number): Promise<number | undefined> {
+  const started = Date.now();
+  while (Date.now() - started < timeoutMs) {
+    if ((await raftHealth(url, Math.max(1, timeoutMs - (Date.now() - started)))) !== undefined) return Date.now() - started;
+    await sleep(100);
+  }
+  return undefined;
+}
+
+/** How far the node's wall clock is from this process's, s, from its Date header; undefined when it does not answer. */
+async function clockSkewS(url: string): Promise<number | undefined> {
+  try {
+    const res = await fetch(`${url}/_raft/health`, { signal: AbortSignal.timeout(2_000) });
+    await res.arrayBuffer();
+    const date = res.headers.get('date');
+    return date === null ? undefined : Math.round((Date.parse(date) - Date.now()) / 1_000);
+  } catch {
+    return undefined;
+  }
+}
+
 interface RaftHealth {
   status?: string;
   last_applied?: number;
   conditions?: Array<{ code: string; message?: string }>;
 }
 
-/** /_raft/health of a node (200 or 503 alike), or undefined when it does not answer. */
-async function raftHealth(url: string): Promise<RaftHealth | undefined> {
+/** /_raft/health of a node (200 or 503 alike), or undefined when it does not answer within `timeoutMs`. */
+async function raftHealth(url: string, timeoutMs = 2_000): Promise<RaftHealth | undefined> {
   try {
-    const res = await fetch(`${url}/_raft/health`, { signal: AbortSignal.timeout(2_000) });
+    const res = await fetch(`${url}/_raft/health`, { signal: AbortSignal.timeout(timeoutMs) });
     return (await res.json()) as RaftHealth;
   } catch {
     return undefined;
@@ -180,7 +280,7 @@ async function followersLastIndex(cluster: ChaosCluster): Promise<number | null>
  * holds again what it held, and serves. Resolves with the conditions seen meanwhile, how long it
  * took, and what was wrong when it timed out.
  */
-async function settle(id: string, url: string, minApplied: number, timeoutMs: number): Promise<{ seen: string[]; ms: number; problem?: string }> {
+async function settle(id: string, url: string, minApplied: number, timeoutMs: number, after = 'its restart'): Promise<{ seen: string[]; ms: number; problem?: string }> {
   const started = Date.now();
   const seen = new Set<string>();
   for (;;) {
@@ -191,7 +291,7 @@ async function settle(id: string, url: string, minApplied: number, timeoutMs: nu
     if (codes !== undefined && codes.length === 0 && applied !== undefined && applied >= minApplied) return { seen: [...seen], ms: Date.now() - started };
     if (Date.now() - started >= timeoutMs) {
       const now = h === undefined ? 'not answering' : `applied ${applied ?? '?'} of ${minApplied}, conditions ${codes?.join(',') || 'none'} (${h.status ?? ''})`;
-      return { seen: [...seen], ms: Date.now() - started, problem: `${id} not settled ${timeoutMs} ms after its restart: ${now}` };
+      return { seen: [...seen], ms: Date.now() - started, problem: `${id} not settled ${timeoutMs} ms after ${after}: ${now}` };
     }
     await sleep(100);
   }
@@ -260,6 +360,8 @@ export interface FaultContext {
   pump: Pump;
   /** The writes acknowledged so far, oldest first. */
   acked: () => readonly WriteOp[];
+  /** The shared-key workload's hot key (hot_key is skipped without it). */
+  hotKey?: HotKey;
 }
 
 export async function injectFault(ctx: FaultContext, kind: FaultKind, n: number): Promise<FaultRecord> {
@@ -450,6 +552,111 @@ export async function injectFault(ctx: FaultContext, kind: FaultKind, n: number)
         `tmpfs filled to ${Math.round(left / 1024)} KB free for ${hold} ms, ${pumped} pushed writes acknowledged; ` +
           `${seen ? `disk_full reported, clear ${r.ms} ms after freeing` : 'disk_full never reported'}; ${reads - failedReads}/${reads} reads on ${id} answered 200; ` +
           `caught up ${s.ms} ms later`,
+      );
+    }
+    case 'pause_leader': {
+      // Nothing is replicated and forwarded writes stall meanwhile. After SIGCONT the leader must
+      // answer at once, and every follower be healthy again (stably) within settleMaxMs.
+      const node = cluster.leader;
+      const hold = rng.int(...t.pauseLeaderMs);
+      node.pause();
+      await sleep(hold);
+      node.resume();
+      const answered = await waitAnswering(node.url, RESUME_ANSWER_MS_MAX);
+      if (answered === undefined) problems.push(`${node.id} did not answer /_raft/health within ${RESUME_ANSWER_MS_MAX} ms of its SIGCONT`);
+      const h = await waitHealthy(cluster, followerIds, t.settleMaxMs);
+      if (h.left.length > 0) problems.push(`followers not healthy ${h.ms} ms after the leader's SIGCONT: ${h.left.join(', ')}`);
+      return record(node.id, `SIGSTOP ${hold} ms, then SIGCONT; answered ${answered ?? '-'} ms later, followers healthy ${h.ms} ms later`);
+    }
+    case 'cut_leader_to_follower':
+    case 'cut_follower_to_leader': {
+      // One direction of connections only (see the header): the leader's appends and snapshots to
+      // the follower, or the follower's forwarded writes to the leader.
+      const id = rng.pick(followerIds);
+      const hold = rng.int(...t.cutMs);
+      const fromLeader = kind === 'cut_leader_to_follower';
+      const from = fromLeader ? cluster.leader.id : id;
+      const to = fromLeader ? id : cluster.leader.id;
+      const p = cluster.proxy(from, to);
+      p.cut();
+      await sleep(hold);
+      const seen = await follower(cluster, id);
+      p.heal();
+      return record(id, `connections ${from} -> ${to} cut ${hold} ms (${to} -> ${from} open), leader saw ${id} ${seen?.health ?? 'nothing'} (lag ${seen?.lag ?? '?'})`);
+    }
+    case 'clock_jump': {
+      // A step of one node's wall clock (its monotonic clock keeps its pace), then back to the real
+      // time: the node must answer and be in sync again within settleMaxMs.
+      const id = rng.pick(nodeIds);
+      const hold = rng.int(...t.clockJumpMs);
+      if (hold < CLOCK_JUMP_MS_MIN) throw new Error(`clock_jump: a hold of ${hold} ms is too short to see the step (at least ${CLOCK_JUMP_MS_MIN} ms)`);
+      const offsetS = (rng.chance(0.5) ? 1 : -1) * rng.int(...t.clockJumpS);
+      const spec = offsetS > 0 ? `+${offsetS}` : String(offsetS);
+      if (!cluster.clock.faketime) return { ...record(id, 'not injected'), skipped: cluster.clock.reason ?? 'no libfaketime' };
+      const node = cluster.node(id);
+      const deadline = Date.now() + hold;
+      // The node's own answers say what its wall clock reads (node caches its Date header for up
+      // to a second): the step took.
+      let skew: number | undefined;
+      let tookMs: number | undefined;
+      cluster.setClockOffset(id, spec);
+      try {
+        while (Date.now() < deadline) {
+          if (tookMs === undefined) {
+            skew = await clockSkewS(node.url);
+            if (skew !== undefined && Math.abs(skew - offsetS) <= CLOCK_SKEW_SLACK_S) tookMs = Date.now() - (deadline - hold);
+          }
+          await sleep(Math.min(250, Math.max(0, deadline - Date.now())));
+        }
+      } finally {
+        cluster.setClockOffset(id, '+0');
+      }
+      if (tookMs === undefined) problems.push(`${id}'s Date header was ${skew ?? '?'} s off the real time until the end of ${hold} ms under offset ${spec}: the step did not take`);
+      const leaderApplied = (await appliedIndex(cluster.leader.url)) ?? 0;
+      const s = await settle(id, node.url, leaderApplied, t.settleMaxMs, 'its clock was set back to the real time');
+      if (s.problem !== undefined) problems.push(s.problem);
+      const h = await waitHealthy(cluster, id === cluster.leader.id ? followerIds : [id], t.settleMaxMs);
+      if (h.left.length > 0) problems.push(`not healthy in the leader's sync-status ${h.ms} ms after ${id}'s clock was set back: ${h.left.join(', ')}`);
+      return record(
+        id,
+        `wall clock ${spec} s for ${hold} ms (its Date header said ${skew ?? '?'} s after ${tookMs ?? '-'} ms), then +0; settled (applied >= ${leaderApplied}, no condition) ${s.ms} ms later, ` +
+          `healthy in sync-status ${h.ms} ms later; conditions seen: ${s.seen.join(',') || 'none'}`,
+      );
+    }
+    case 'hot_key': {
+      const hold = rng.int(...t.hotKeyMs);
+      if (ctx.hotKey === undefined) return { ...record('one id', 'not injected'), skipped: NO_SHARED_KEY_WORKLOAD };
+      const r = await ctx.hotKey(hold);
+      return record('one id', `${r.attempted} writes of one document id by many clients in ${hold} ms, ${r.ok} acknowledged`);
+    }
+    case 'large_documents': {
+      // Documents of up to 1 MB through the leader; its health must keep answering meanwhile.
+      const bytes = rng.int(...t.largeDocBytes);
+      const count = rng.int(...t.largeDocCount);
+      if (bytes + BODY_OVERHEAD_BYTES_MAX > BODY_BYTES_MAX) throw new Error(`large_documents: ${bytes} bytes of content would not fit body_bytes_max ${BODY_BYTES_MAX}`);
+      const leader = cluster.leader;
+      const state = { done: false };
+      const pumping = ctx.pump(count, bytes).finally(() => {
+        state.done = true;
+      });
+      let polls = 0;
+      let late = 0;
+      let worstMs = 0;
+      while (!state.done) {
+        const at = Date.now();
+        const answer = await raftHealth(leader.url, HEALTH_ANSWER_MS_MAX);
+        const ms = Date.now() - at;
+        polls++;
+        worstMs = Math.max(worstMs, ms);
+        if (answer === undefined) late++;
+        await sleep(HEALTH_POLL_MS);
+      }
+      const ok = await pumping;
+      if (late > 0) problems.push(`${leader.id}'s /_raft/health did not answer within ${HEALTH_ANSWER_MS_MAX} ms at ${late} of ${polls} polls while large documents were written`);
+      return record(
+        leader.id,
+        `${count} documents of ${Math.round(bytes / 1024)} KB through the leader, ${ok} acknowledged in ${Date.now() - started} ms; ` +
+          `/_raft/health polled ${polls} times, slowest answer ${worstMs} ms`,
       );
     }
   }

@@ -3,6 +3,10 @@
 // (a blackhole: bytes are dropped and new connections hang, like a partition, not a reset) and
 // heals it (the blackholed connections are then destroyed, as a stalled TCP connection would be
 // timed out), or delays every chunk in both directions (a slow link).
+//
+// "Direction" is who opens the connection: a cut A -> B proxy stalls the connections A opens
+// towards B, requests and answers alike, and leaves the B -> A proxy (the connections B opens)
+// alone. Cutting one proxy of a pair is the chaos run's one-way cut.
 
 import { createServer, connect } from 'node:net';
 import type { Server, Socket } from 'node:net';
