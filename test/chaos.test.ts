@@ -5,13 +5,17 @@
 // removed, a full disk on one node's own tmpfs, SIGSTOP of the leader, a one-way cut from the
 // leader to a follower and one from a follower to the leader, a step of one node's wall clock under
 // libfaketime, many clients writing one document id, documents of up to 1 MB through the leader
-// while its health must keep answering). After healing: nothing acknowledged is lost,
-// nothing unattempted appears, every node holds the same state and the same log entries, every
-// follower read its own writes, every fault got what the product promises for it, and no node is
-// left with a condition. Replay a failure with `npm run chaos -- --seed <seed> --faults <n>`.
+// while its health must keep answering). Beside the fresh-id writers, clients share a few
+// document ids (puts, deletes, compare-and-sets, reads on the leader, on followers with and
+// without min_index, through nginx), recorded as a history. After healing: nothing acknowledged is
+// lost, nothing unattempted appears, every node holds the same state and the same log entries,
+// every follower read its own writes, the shared-key history is linearizable (writes and leader
+// reads) and its follower reads keep their promises (test/chaos/HISTORY.md), every fault got what
+// the product promises for it, and no node is left with a condition. Replay a failure with
+// `npm run chaos -- --seed <seed> --faults <n>` (it writes the history beside the report).
 import { describe, expect, it } from 'vitest';
 import { findLibfaketime } from './chaos/cluster.ts';
-import { FAULT_KINDS, NO_SHARED_KEY_WORKLOAD } from './chaos/faults.ts';
+import { FAULT_KINDS } from './chaos/faults.ts';
 import { reportText, runChaos } from './chaos/run.ts';
 
 const seed = process.env['CAIRN_CHAOS_SEED'] !== undefined ? Number(process.env['CAIRN_CHAOS_SEED']) : Math.floor(Math.random() * 2 ** 31);
@@ -27,12 +31,11 @@ describe('chaos', () => {
     const context = `replay: npm run chaos -- --seed ${seed} --faults ${faults}\n${text}`;
     expect(report.faults).toHaveLength(faults);
     for (const kind of FAULT_KINDS) expect(report.faults.filter((f) => f.kind === kind), `${kind}\n${context}`).toHaveLength(2);
-    // A kind may be skipped only for what this machine or run lacks: disk_full without a tmpfs,
-    // clock_jump without libfaketime, hot_key without the shared-key workload; and then both of its faults.
+    // A kind may be skipped only for what this machine lacks: disk_full without a tmpfs,
+    // clock_jump without libfaketime; and then both of its faults.
     const mayBeSkipped: string[] = [];
     if (!report.storage.tmpfs) mayBeSkipped.push('disk_full');
     if (findLibfaketime() === undefined) mayBeSkipped.push('clock_jump');
-    if (report.faults_skipped['hot_key']?.reason === NO_SHARED_KEY_WORKLOAD) mayBeSkipped.push('hot_key');
     for (const [kind, s] of Object.entries(report.faults_skipped)) console.log(`${kind} skipped: ${s.reason}`);
     expect(Object.keys(report.faults_skipped).sort(), context).toEqual(mayBeSkipped.sort());
     for (const kind of mayBeSkipped) expect(report.faults_skipped[kind]?.count, `${kind}\n${context}`).toBe(2);
@@ -47,6 +50,11 @@ describe('chaos', () => {
     expect(c.ryw_checked, context).toBeGreaterThan(0);
     expect(c.ryw_violations, context).toBe(0);
     expect(c.stale_min_index_reads, context).toBe(0);
+    expect(c.linearizability.ops, context).toBeGreaterThan(200);
+    expect(c.linearizability.verdict, context).toBe('linearizable');
+    expect(c.session.checked.session, context).toBeGreaterThan(20);
+    expect(c.session.violations, context).toBe(0);
+    expect(report.registers.final_reads_failed, context).toBe(0);
     expect(c.fault_problems, context).toBe(0);
     expect(c.conditions_at_end, context).toEqual({});
     expect(report.pass, context).toBe(true);

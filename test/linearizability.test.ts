@@ -106,9 +106,9 @@ const cas = (process: number, expected: string | null, value: string, applied: b
   { process, type: 'invoke', f: 'cas', expected, value, consistency: lin, time_ns: t0 },
   { process, type: 'ok', f: 'cas', expected, value, applied, time_ns: t1 },
 ];
-const del = (process: number, applied: boolean | null, t0: number, t1: number): Line[] => [
+const del = (process: number, applied: boolean | null, t0: number, t1: number, extra: Partial<Line> = {}): Line[] => [
   { process, type: 'invoke', f: 'delete', consistency: lin, time_ns: t0 },
-  ...(applied === null ? [] : [{ process, type: 'ok' as const, f: 'delete' as const, applied, time_ns: t1 }]),
+  ...(applied === null ? [] : [{ process, type: 'ok' as const, f: 'delete' as const, applied, time_ns: t1, ...extra }]),
 ];
 
 function verdictOf(lines: Line[]): Verdict {
@@ -173,6 +173,40 @@ describe('Cairn histories: linearizability', () => {
   });
 });
 
+describe('Cairn histories: many writes of unknown outcome on one key', () => {
+  // A hot key under faults: dozens of clients whose writes timed out, beside definite reads and
+  // writes. Each unknown write may take effect at any later point or never; searched naively,
+  // k of them cost up to 2^k sets of taken operations.
+  const steps = { steps_max: 200_000 };
+  const definite = (t0: number): Line[] => {
+    const lines: Line[] = [];
+    for (let i = 0; i < 30; i++) lines.push(...put(100 + i, `d${i}`, t0 + 10 * i, t0 + 10 * i + 5), ...get(200 + i, `d${i}`, t0 + 10 * i + 6, t0 + 10 * i + 8));
+    return lines;
+  };
+
+  it('decides 40 unknown puts of values nobody read within a small budget, and still catches a stale read among them', () => {
+    const lines: Line[] = [];
+    for (let p = 0; p < 40; p++) lines.push(...put(p, `lost${p}`, p, null));
+    lines.push(...definite(100));
+    const report = checkCairnHistory(parseHistory(jsonl(lines)), steps);
+    expect(report.verdict).toBe('linearizable');
+    // One of them read back after a later definite write: it cannot have taken effect there.
+    const stale = [...lines, ...get(300, 'd3', 1_000, 1_001)];
+    expect(checkCairnHistory(parseHistory(jsonl(stale)), steps).verdict).toBe('not-linearizable');
+  });
+
+  it('decides 40 unknown compare-and-sets that never match within a small budget', () => {
+    const lines: Line[] = [];
+    for (let p = 0; p < 40; p++) {
+      lines.push({ process: p, type: 'invoke', f: 'cas', expected: `gone${p}`, value: `new${p}`, consistency: lin, time_ns: p });
+    }
+    lines.push(...definite(100));
+    expect(checkCairnHistory(parseHistory(jsonl(lines)), steps).verdict).toBe('linearizable');
+    const stale = [...lines, ...get(300, 'd3', 1_000, 1_001)];
+    expect(checkCairnHistory(parseHistory(jsonl(stale)), steps).verdict).toBe('not-linearizable');
+  });
+});
+
 describe('Cairn histories: follower reads', () => {
   const writes = [...put(1, 'a', 0, 1, { index: 5 }), ...put(1, 'b', 2, 3, { index: 7 })];
   const session = (process: number, value: string | null, min_index: number, t0: number): Line[] =>
@@ -203,5 +237,13 @@ describe('Cairn histories: follower reads', () => {
     const absent = session(3, null, 7, 10);
     expect(sessionsOf([...writes, ...absent]).counts.stale).toBe(1);
     expect(sessionsOf([...writes, ...del(2, null, 4, 0), ...absent]).counts.stale).toBe(0);
+  });
+
+  it('takes an absent read as fresh when a delete above min_index, and at most at the index the node answered, explains it', () => {
+    const deleted = del(2, true, 4, 5, { index: 9 });
+    // min_index 7 (the put of b), the node had applied 12: the delete at 9 may be what it shows.
+    expect(sessionsOf([...writes, ...deleted, ...get(3, null, 10, 11, { consistency: 'session', min_index: 7, index: 12 })]).counts.stale).toBe(0);
+    // The node had applied only 8: the delete at 9 cannot be what it shows.
+    expect(sessionsOf([...writes, ...deleted, ...get(3, null, 10, 11, { consistency: 'session', min_index: 7, index: 8 })]).counts.stale).toBe(1);
   });
 });

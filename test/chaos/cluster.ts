@@ -42,6 +42,8 @@ export interface ChaosClusterOptions {
   tmpfsMb?: number;
   /** Run every node under libfaketime so its wall clock can be stepped (default: when installed). */
   faketime?: boolean;
+  /** Extra environment for one node, by id (e.g. a planted defect). */
+  nodeEnv?: Record<string, Record<string, string>>;
 }
 
 /** Where Debian's libfaketime package puts the preload library (amd64, arm64). */
@@ -309,7 +311,7 @@ export async function startChaosCluster(opts: ChaosClusterOptions = {}): Promise
       extra['FAKETIME_NO_CACHE'] = '1';
       extra['FAKETIME_DONT_FAKE_MONOTONIC'] = '1';
     }
-    nodes.push(new TestNode(self, nodePorts[i] as number, perNode, join(dir, 'logs', `${self}.log`), nodeEnv(extra)));
+    nodes.push(new TestNode(self, nodePorts[i] as number, perNode, join(dir, 'logs', `${self}.log`), nodeEnv({ ...extra, ...opts.nodeEnv?.[self] })));
   }
   const keepDir = opts.keepDir === true || process.env['CAIRN_KEEP_TEST_DIRS'] === '1';
   const cluster = new TestCluster(dir, configPath, nodes, keepDir);

@@ -154,6 +154,9 @@ export interface DocOutput {
 }
 export type DocState = string | null;
 
+/** The value an unknown-outcome write of a value no operation observes stands for (see linearizableOperations). */
+export const unobserved = '\u0000(a value no operation observes)';
+
 export const documentModel: Model<DocState, DocInput, DocOutput> = {
   init: () => null,
   // 0 stands for "absent": it cannot collide with a string value.
@@ -166,9 +169,9 @@ export const documentModel: Model<DocState, DocInput, DocOutput> = {
       case 'put':
         return input.value;
       case 'delete':
-        // A 200 means the document was there; a 404 (applied:false) observed it absent.
-        if (!known) return null;
-        if (output.applied === true) return state !== null ? null : undefined;
+        // A 200 says the document is gone (a concurrent delete may have removed it first); a 404
+        // (applied:false) observed it absent.
+        if (!known || output.applied === true) return null;
         return state === null ? null : undefined;
       case 'cas': {
         const matches = state === input.expected;
@@ -179,6 +182,12 @@ export const documentModel: Model<DocState, DocInput, DocOutput> = {
     }
   },
   partition: (ops) => groupBy(ops, (op) => op.input.key),
+  symmetryKey(input, output) {
+    if (output.kind !== 'unknown') return undefined;
+    if (input.f === 'delete') return 'delete';
+    if (input.value !== unobserved) return undefined;
+    return input.f === 'put' ? 'put' : `cas\u0000${input.expected === null ? '\u0001' : input.expected}`;
+  },
   partitionName: (ops) => ops[0]?.input.key ?? '',
   describe(input, output) {
     const res = output.kind === 'unknown' ? 'unknown' : input.f === 'get' ? JSON.stringify(output.value) : output.applied === false ? 'not applied' : 'ok';
@@ -194,13 +203,21 @@ export const documentModel: Model<DocState, DocInput, DocOutput> = {
  */
 export function linearizableOperations(ops: HistoryOp[]): Array<Operation<DocInput, DocOutput>> {
   const out: Array<Operation<DocInput, DocOutput>> = [];
-  for (const op of ops) {
-    if (op.outcome === 'fail') continue;
-    if (op.f === 'get' && (op.consistency !== 'linearizable' || op.outcome !== 'ok')) continue;
+  const checked = ops.filter((op) => op.outcome !== 'fail' && !(op.f === 'get' && (op.consistency !== 'linearizable' || op.outcome !== 'ok')));
+  // Values the check can see: returned by a get, or expected by a cas. Any other value written is
+  // told apart from the rest by nothing, so an unknown-outcome write of one writes `unobserved`
+  // (the same for all of them): an exact abstraction that makes such writes interchangeable.
+  const seen = new Set<string>();
+  for (const op of checked) {
+    const v = op.f === 'get' ? op.value : op.f === 'cas' ? op.expected : null;
+    if (v !== null) seen.add(v);
+  }
+  for (const op of checked) {
     const unknown = op.outcome === 'unknown' || (op.f !== 'get' && op.consistency === 'none');
+    const value = unknown && (op.f === 'put' || op.f === 'cas') && op.value !== null && !seen.has(op.value) ? unobserved : op.value;
     out.push({
       process: op.process,
-      input: { f: op.f, key: op.key, value: op.value, expected: op.expected },
+      input: { f: op.f, key: op.key, value, expected: op.expected },
       output: unknown ? { kind: 'unknown', value: null, applied: undefined } : { kind: 'ok', value: op.value, applied: op.applied },
       call: op.call,
       ret: unknown ? Infinity : op.ret,

@@ -36,6 +36,13 @@ export interface Model<S, I, O> {
   describe?(input: I, output: O): string;
   /** A name for a partition in reports, e.g. its key. */
   partitionName?(ops: Array<Operation<I, O>>): string;
+  /**
+   * Operations of unknown outcome (ret Infinity) with the same key here are interchangeable: they
+   * change every state alike. The search then takes them in call order only, since any
+   * linearization can swap two of them (the earlier call is allowed wherever the later one is).
+   * Without it, k such operations cost up to 2^k sets of taken operations.
+   */
+  symmetryKey?(input: I, output: O): string | undefined;
 }
 
 export interface Budget {
@@ -219,6 +226,24 @@ export function checkPartition<S, I, O>(
   let bestOps: number[] = [];
   let bestState: S = model.init();
   const started = budget.now?.() ?? 0;
+  // For each unknown-outcome operation, the previous one (in call order) it is interchangeable with.
+  const prevSame = new Int32Array(n).fill(-1);
+  if (model.symmetryKey) {
+    const lastOf = new Map<string, number>();
+    const byCall = ops.map((_, i) => i).filter((i) => ops[i]!.ret === Infinity).sort((a, b) => ops[a]!.call - ops[b]!.call || a - b);
+    for (const i of byCall) {
+      const k = model.symmetryKey(ops[i]!.input, ops[i]!.output);
+      if (k === undefined) continue;
+      const before = lastOf.get(k);
+      if (before !== undefined) prevSame[i] = before;
+      lastOf.set(k, i);
+    }
+  }
+  const taken = (i: number): boolean => (bits[i >>> 5]! & (1 << (i & 31))) !== 0;
+  // Operations with a known return not yet taken. While there are any, an unknown-outcome
+  // operation that would leave the state as it is is not taken: taking it last instead is as good
+  // (nothing after it is observed), and it spares the search a branch per such operation.
+  let finiteLeft = ops.filter((op) => op.ret !== Infinity).length;
 
   const lift = (call: number): void => {
     next[prev[call]!] = next[call]!;
@@ -274,7 +299,9 @@ export function checkPartition<S, I, O>(
     if (entry % 2 === 1) {
       const i = (entry - 1) >> 1;
       const op = ops[i]!;
-      const after = model.step(state, op.input, op.output);
+      const twin = prevSame[i]!;
+      let after = twin >= 0 && !taken(twin) ? undefined : model.step(state, op.input, op.output);
+      if (after !== undefined && op.ret === Infinity && finiteLeft > 0 && model.key(after) === model.key(state)) after = undefined;
       if (after !== undefined) {
         toggle(i);
         if (remember(model.key(after))) {
@@ -283,6 +310,7 @@ export function checkPartition<S, I, O>(
           depth++;
           state = after;
           lift(entry);
+          if (op.ret !== Infinity) finiteLeft--;
           if (depth > bestDepth) {
             bestDepth = depth;
             bestOps = Array.from(stackEntry.subarray(0, depth), (e) => (e - 1) >> 1);
@@ -303,6 +331,7 @@ export function checkPartition<S, I, O>(
     state = stackState[depth]!;
     toggle((entry - 1) >> 1);
     unlift(entry);
+    if (ops[(entry - 1) >> 1]!.ret !== Infinity) finiteLeft++;
     entry = next[entry]!;
   }
   const result: PartitionResult<I, O> = { name, verdict: 'linearizable', ops: n, steps: Math.min(steps, budget.steps_max), prefix: [], next: [] };

@@ -17,6 +17,14 @@ import type { Op, WriteOp } from './history.ts';
 import { Prng } from './prng.ts';
 import { sleep, Workload } from './workload.ts';
 import type { Target } from './workload.ts';
+import { HistoryRecorder, RegisterWorkload } from './registers.ts';
+import { availability, availabilityText } from './availability.ts';
+import { checkCairnHistory, pairOperations, parseHistory } from './history-format.ts';
+import type { LinearizabilityReport } from './history-format.ts';
+import { checkSessions } from './session-check.ts';
+import type { PlantedDefect } from '../../packages/server/src/testing/planted-defects.ts';
+import type { SessionReport } from './session-check.ts';
+import type { AvailabilityRow } from './availability.ts';
 
 export interface ChaosOptions {
   seed: number;
@@ -29,6 +37,14 @@ export interface ChaosOptions {
   /** Use nginx when the machine has it (default true). */
   nginx?: boolean;
   keepDir?: boolean;
+  /** Start the cluster with this defect planted (test only; see packages/server/src/testing/planted-defects.ts). */
+  defect?: PlantedDefect;
+  /** Keep the workload running at least this long after the last fault, ms (default 0). */
+  settleWorkloadMs?: number;
+  /** Clients of the shared-key workload (default 6; 0: none). */
+  registerClients?: number;
+  /** Where to write the shared-key workload's history (history.jsonl; .gz compresses it). */
+  historyFile?: string;
   requestTimeoutMs?: number;
   convergeTimeoutMs?: number;
   log?: (line: string) => void;
@@ -45,6 +61,9 @@ export const CHAOS_REPLICATION = {
 };
 
 export const WORKSPACES = ['chaos-a', 'chaos-b', 'chaos-c'];
+/** Workspaces of the shared-key workload, each with REGISTER_KEYS document ids. */
+export const REGISTER_WORKSPACES = ['reg-a', 'reg-b', 'reg-c'];
+export const REGISTER_KEYS = 6;
 
 interface Tally {
   attempted: number;
@@ -55,6 +74,8 @@ interface Tally {
 
 export interface ChaosReport {
   seed: number;
+  /** The defect the cluster ran with (test only), or null. */
+  planted_defect: string | null;
   faults_requested: number;
   started_at: string;
   duration_s: number;
@@ -69,6 +90,10 @@ export interface ChaosReport {
   /** Faults of the schedule that could not be injected on this machine, by kind, and why. */
   faults_skipped: Record<string, { count: number; reason: string }>;
   faults: FaultRecord[];
+  /** Per fault kind: writes acknowledged while it lasted, and the time from heal to the first acknowledged write. */
+  availability: AvailabilityRow[];
+  /** The shared-key workload: operations by kind and outcome. */
+  registers: { clients: number; keys: number; events: number; operations: Record<string, Record<string, number>>; history_file: string | null; final_reads_failed: number };
   checks: {
     converged: boolean;
     applied_index: number;
@@ -98,6 +123,10 @@ export interface ChaosReport {
     fault_problems: number;
     /** Conditions (disk_full, recovering, ...) still set at the end, by node. */
     conditions_at_end: Record<string, string[]>;
+    /** The shared-key history: writes and leader reads, linearizable per key (test/chaos/HISTORY.md). */
+    linearizability: { verdict: string; keys: number; ops: number; linearizable: number; not_linearizable: number; unknown: number; ms: number };
+    /** The shared-key history: follower reads (session: with min_index; none: without). */
+    session: { checked: SessionReport['checked']; never_written: number; stale: number; monotonic: number; violations: number };
     examples: string[];
   };
   pass: boolean;
@@ -123,7 +152,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
   let cluster: ChaosCluster | undefined;
   let lb: TestNginx | undefined;
   try {
-    cluster = await startChaosCluster({ configOverrides: { replication: CHAOS_REPLICATION }, keepDir: opts.keepDir });
+    cluster = await startChaosCluster({ configOverrides: { replication: CHAOS_REPLICATION }, keepDir: opts.keepDir, nodeEnv: defectEnv(opts.defect) });
     log(`cluster up in ${cluster.cluster.dir}`);
     if (opts.nginx !== false && findNginx() !== undefined) {
       lb = await startNginx(cluster.cluster.config, await freePort());
@@ -141,8 +170,21 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       rng: workloadRng,
       history,
     });
+    const recorder = new HistoryRecorder();
+    const registerClients = opts.registerClients ?? 6;
+    const registers = registerClients === 0 ? undefined : new RegisterWorkload({
+      targets,
+      workspaces: REGISTER_WORKSPACES,
+      keysPerWorkspace: REGISTER_KEYS,
+      clients: registerClients,
+      thinkMs: [20, 120],
+      requestTimeoutMs: opts.requestTimeoutMs ?? 5_000,
+      rng: new Prng(opts.seed ^ 0x27d4eb2f),
+      recorder,
+    });
     const urls = new Map(cluster.nodes.map((n) => [n.id, n.url]));
     workload.start();
+    registers?.start();
     const warm = Date.now();
     while (history.writes().filter((w) => w.outcome === 'ok').length < 100 && Date.now() - warm < 20_000) await sleep(100);
 
@@ -155,7 +197,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     const acked = (): WriteOp[] => history.writes().filter((w) => w.outcome === 'ok');
     if (!cluster.storage.tmpfs) log(`no tmpfs per node (${cluster.storage.reason ?? '?'}): disk_full faults are skipped`);
     for (const [i, kind] of plan.entries()) {
-      const fault = await injectFault({ cluster, rng, timings, resyncThreshold: CHAOS_REPLICATION.resync_threshold, pump, acked }, kind, i + 1);
+      const hotKey = registers === undefined ? undefined : (ms: number): Promise<{ attempted: number; ok: number }> => registers.hotKey(ms);
+      const fault = await injectFault({ cluster, rng, timings, resyncThreshold: CHAOS_REPLICATION.resync_threshold, pump, acked, hotKey }, kind, i + 1);
       faults.push(fault);
       cluster.healAllLinks();
       const what = fault.skipped === undefined ? fault.detail : `skipped: ${fault.skipped}`;
@@ -167,7 +210,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       await sleep(rng.int(...timings.gapMs));
     }
 
-    await workload.stop();
+    if (opts.settleWorkloadMs !== undefined) await sleep(opts.settleWorkloadMs);
+    await Promise.all([workload.stop(), registers?.stop()]);
     log('workload stopped; healing');
     cluster.healAllLinks();
     for (const n of cluster.nodes) {
@@ -177,16 +221,39 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     await Promise.all(cluster.nodes.map((n) => n.waitReady('answering', 60_000)));
     const converge = await waitConverged([...urls.values()], opts.convergeTimeoutMs ?? 60_000);
     log(`converged=${converge.converged} at ${converge.sums.map((s) => `${s.node_id}:${s.applied_index}`).join(' ')}`);
+    // Every register read once more on the leader and, with min_index of where the nodes
+    // converged, on every node: a lost update or a node that kept another value shows there.
+    const finalReadsFailed = (await registers?.finalReads(targets.filter((t) => t.name !== 'nginx'), converge.sums[0]?.applied_index ?? 0)) ?? 0;
+    if (opts.historyFile !== undefined) recorder.write(opts.historyFile);
+    log(`checking the shared-key history (${recorder.events.length} events)`);
+    const checkStarted = Date.now();
+    const events = parseHistory(recorder.text());
+    const lin = checkCairnHistory(events);
+    const linMs = Date.now() - checkStarted;
+    const sessions = checkSessions(pairOperations(events));
     const conditions = await conditionsAtEnd(urls, 30_000);
     const logs: LogComparison = await compareLogs(urls);
     const data: DataCheck = await checkData(urls, WORKSPACES, history, leaderOnlyWrites(history, faults));
     return buildReport({
       opts, startedAt, history, faults, converge, logs, data, divergentDuringRun, divergenceExamples, nginx: lb !== undefined, storage: cluster.storage, conditions,
+      recorder, registerClients, finalReadsFailed, lin, linMs, sessions,
     });
   } finally {
     await lb?.stop();
     await cluster?.stop();
   }
+}
+
+/** The nodes a planted defect runs on: the leader's defects on node-1, a follower's on both or on node-3. */
+export function defectEnv(defect: PlantedDefect | undefined): Record<string, Record<string, string>> | undefined {
+  if (defect === undefined) return undefined;
+  const on: Record<PlantedDefect, string[]> = {
+    ack_before_fsync: ['node-1'],
+    cas_on_leader_only: ['node-1'],
+    ignore_min_index: ['node-2', 'node-3'],
+    skip_deletes: ['node-3'],
+  };
+  return Object.fromEntries(on[defect].map((id) => [id, { CAIRN_PLANTED_DEFECTS: defect, CAIRN_ALLOW_PLANTED_DEFECTS: '1' }]));
 }
 
 /** Waits (bounded) until no node reports a condition; resolves with what is still set, by node. */
@@ -236,6 +303,23 @@ interface ReportInput {
   nginx: boolean;
   storage: ChaosStorage;
   conditions: Record<string, string[]>;
+  recorder: HistoryRecorder;
+  registerClients: number;
+  finalReadsFailed: number;
+  lin: LinearizabilityReport;
+  linMs: number;
+  sessions: SessionReport;
+}
+
+function operationCounts(recorder: HistoryRecorder): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {};
+  for (const e of recorder.events) {
+    if (e.type === 'invoke') continue;
+    const kind = e.f === 'cas' ? `cas ${e.applied === false ? 'not applied' : 'applied'}` : e.f === 'get' ? `get ${e.consistency}` : e.f;
+    const row = (out[kind] ??= {});
+    row[e.type] = (row[e.type] ?? 0) + 1;
+  }
+  return out;
 }
 
 function buildReport(r: ReportInput): ChaosReport {
@@ -273,7 +357,14 @@ function buildReport(r: ReportInput): ChaosReport {
     leader_only_writes_missing: r.data.excused_missing,
     fault_problems: problems.length,
     conditions_at_end: r.conditions,
+    linearizability: { verdict: r.lin.verdict, ...r.lin.totals, ms: r.linMs },
+    session: {
+      checked: r.sessions.checked, never_written: r.sessions.counts.never_written, stale: r.sessions.counts.stale, monotonic: r.sessions.counts.monotonic,
+      violations: r.sessions.counts.never_written + r.sessions.counts.stale + r.sessions.counts.monotonic,
+    },
     examples: [
+      ...r.lin.keys.filter((k) => k.verdict !== 'linearizable').flatMap((k) => [`${k.key} ${k.verdict}:`, ...k.explanation.slice(0, 8).map((l) => `  ${l}`)]),
+      ...r.sessions.violations,
       ...r.data.examples, ...r.logs.examples, ...r.divergenceExamples, ...r.history.rywViolations, ...staleReads, ...problems,
       ...Object.entries(r.conditions).map(([id, c]) => `${id} still reports ${c.join(', ')} at the end`),
     ].slice(0, 40),
@@ -288,9 +379,12 @@ function buildReport(r: ReportInput): ChaosReport {
     checks.ryw_violations === 0 &&
     checks.stale_min_index_reads === 0 &&
     checks.fault_problems === 0 &&
-    Object.keys(checks.conditions_at_end).length === 0;
+    Object.keys(checks.conditions_at_end).length === 0 &&
+    checks.linearizability.verdict === 'linearizable' &&
+    checks.session.violations === 0;
   return {
     seed: r.opts.seed,
+    planted_defect: r.opts.defect ?? null,
     faults_requested: r.opts.faults,
     started_at: r.startedAt.toISOString(),
     duration_s: Math.round((Date.now() - r.startedAt.getTime()) / 100) / 10,
@@ -302,6 +396,11 @@ function buildReport(r: ReportInput): ChaosReport {
     faults_by_kind: byKind,
     faults_skipped: skipped,
     faults: r.faults,
+    availability: availability(r.faults, writes),
+    registers: {
+      clients: r.registerClients, keys: REGISTER_WORKSPACES.length * REGISTER_KEYS, events: r.recorder.events.length,
+      operations: operationCounts(r.recorder), history_file: r.opts.historyFile ?? null, final_reads_failed: r.finalReadsFailed,
+    },
     checks,
     pass,
   };
@@ -322,6 +421,7 @@ export function reportText(report: ChaosReport): string {
   const row = (name: string, t: Tally): string =>
     `${name.padEnd(14)} ${String(t.attempted).padStart(9)} ${String(t.ok).padStart(9)} ${String(t.failed).padStart(9)} ${String(t.unknown).padStart(9)}`;
   const lines = [
+    ...(report.planted_defect === null ? [] : [`PLANTED DEFECT: ${report.planted_defect} (the checks must fail)`]),
     `chaos run: seed ${report.seed}, ${report.faults.length} faults, ${report.duration_s} s, nginx ${report.nginx ? 'yes' : 'no'}, started ${report.started_at}`,
     '',
     `${'operations'.padEnd(14)} ${'attempted'.padStart(9)} ${'ok'.padStart(9)} ${'failed'.padStart(9)} ${'unknown'.padStart(9)}`,
@@ -332,6 +432,7 @@ export function reportText(report: ChaosReport): string {
     '',
     `faults: ${Object.entries(report.faults_by_kind).map(([k, n]) => `${k} ${n}`).join(', ')}`,
     ...Object.entries(report.faults_skipped).map(([k, s]) => `skipped: ${k} ${s.count} (${s.reason})`),
+    `shared keys: ${report.registers.clients} clients on ${report.registers.keys} ids, ${report.registers.events} events: ${Object.entries(report.registers.operations).map(([k, t]) => `${k} ${Object.entries(t).map(([x, n]) => `${x} ${n}`).join('/')}`).join('; ') || 'none'}`,
     `storage: ${report.storage.tmpfs ? `each node's data directory on its own ${report.storage.size_mb} MB tmpfs` : `plain directories (${report.storage.reason ?? '?'})`}`,
     '',
     `converged        ${c.converged ? 'yes' : 'NO'} (applied index ${c.applied_index}, checksums ${new Set(Object.values(c.state_checksums)).size === 1 ? 'identical' : 'DIFFERENT'})`,
@@ -343,8 +444,13 @@ export function reportText(report: ChaosReport): string {
     `min_index reads  ${c.stale_min_index_reads} stale`,
     `unknown writes found applied: ${c.unknown_applied} (${Object.entries(c.unknown_by_error).sort((a, b) => b[1].writes - a[1].writes).slice(0, 8).map(([e, x]) => `${e}: ${x.applied} of ${x.writes}`).join('; ') || 'none'})`,
     `leader-only writes on a deleted leader WAL: ${c.leader_only_writes_on_lost_wal} (${c.leader_only_writes_missing} missing at the end; not counted as lost)`,
+    `linearizable     ${c.linearizability.verdict === 'linearizable' ? 'yes' : c.linearizability.verdict.toUpperCase()}: ${c.linearizability.linearizable} of ${c.linearizability.keys} keys linearizable, ${c.linearizability.not_linearizable} not, ${c.linearizability.unknown} undecided (${c.linearizability.ops} operations, checked in ${c.linearizability.ms} ms)`,
+    `follower reads   ${c.session.violations} violations in ${c.session.checked.session} session and ${c.session.checked.none} other follower reads (stale ${c.session.stale}, not monotonic ${c.session.monotonic}, never written ${c.session.never_written})`,
     `fault problems   ${c.fault_problems}`,
     `conditions left  ${Object.entries(c.conditions_at_end).map(([id, x]) => `${id}: ${x.join(',')}`).join('; ') || 'none'}`,
+    '',
+    'availability (writes started while each fault lasted; heal = end of the fault or the restart):',
+    ...availabilityText(report.availability).map((l) => `  ${l}`),
     '',
     report.pass ? 'PASS' : 'FAIL',
   ];

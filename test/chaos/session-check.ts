@@ -77,7 +77,11 @@ export function checkSessions(ops: HistoryOp[]): SessionReport {
         if (newer) flag('stale', `${where}: read the value of index ${wi}, but ${show(newer)} is at or below min_index`);
       } else if (r.value === null) {
         const last = known.filter((w) => w.index! <= m).sort((a, b) => b.index! - a.index!)[0];
-        const excused = (unknownDeletes.get(r.key) ?? []).some((d) => d.call <= r.ret);
+        // Absent is also the state at a newer index than min_index when a delete landed there
+        // (at most at the index the node had applied when it answered).
+        const upper = r.index ?? Infinity;
+        const fresher = known.some((w) => w.f === 'delete' && w.index! > m && w.index! <= upper);
+        const excused = fresher || (unknownDeletes.get(r.key) ?? []).some((d) => d.call <= r.ret);
         if (last && last.f !== 'delete' && !excused) flag('stale', `${where}: read absent, but ${show(last)} is the last write at or below min_index`);
       }
     }
