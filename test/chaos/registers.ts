@@ -1,8 +1,8 @@
 // The shared-key workload: a few document ids per workspace, each a register that many clients
 // read and write at once: put with a unique value, delete, compare-and-set (a read on the leader,
 // then a put with If-Match of the ETag it answered, or If-None-Match: * when the id was absent),
-// and reads on the leader, on a follower with the min_index of the client's last write, on a
-// follower without it, and through nginx. Every operation is recorded as an invoke and a
+// and reads on the leader, on a follower with min_index of the client's session (the highest
+// index it wrote or read), on a follower without it, and through nginx. Every operation is recorded as an invoke and a
 // completion event (test/chaos/HISTORY.md gives the format) for the linearizability and session
 // checkers. A document's content is its value.
 //
@@ -162,22 +162,27 @@ export class RegisterWorkload {
   private async client(): Promise<void> {
     const { rng } = this.o;
     let p = this.nextProcess++;
-    let lastWriteIndex = 0;
+    // The client's session: the highest index it wrote or read (a write's index, a read's
+    // X-Cairn-Index). Its follower reads ask for it, so they are never older than what it saw.
+    let session = 0;
+    const saw = (i: number): void => {
+      session = Math.max(session, i);
+    };
     while (this.running) {
       const key = rng.pick(this.keys);
       const r = rng.float();
       let outcome: 'ok' | 'fail' | 'info';
-      if (r < 0.25) outcome = await this.put(p, key, this.pickTarget(), (i) => (lastWriteIndex = Math.max(lastWriteIndex, i)));
-      else if (r < 0.35) outcome = await this.del(p, key, this.pickTarget(), (i) => (lastWriteIndex = Math.max(lastWriteIndex, i)));
-      else if (r < 0.55) outcome = await this.cas(p, key, this.pickTarget(), (i) => (lastWriteIndex = Math.max(lastWriteIndex, i)));
-      else if (r < 0.7) outcome = await this.get(p, key, this.leader, undefined);
-      else if (r < 0.85 || this.nginx === undefined) outcome = await this.get(p, key, rng.pick(this.followers), lastWriteIndex);
+      if (r < 0.25) outcome = await this.put(p, key, this.pickTarget(), saw);
+      else if (r < 0.35) outcome = await this.del(p, key, this.pickTarget(), saw);
+      else if (r < 0.55) outcome = await this.cas(p, key, this.pickTarget(), saw);
+      else if (r < 0.7) outcome = await this.get(p, key, this.leader, undefined, saw);
+      else if (r < 0.85 || this.nginx === undefined) outcome = await this.get(p, key, rng.pick(this.followers), session, saw);
       else if (r < 0.93) outcome = await this.get(p, key, rng.pick(this.followers), undefined);
       else outcome = await this.get(p, key, this.nginx, undefined);
       if (outcome === 'info') p = this.nextProcess++;
       else if (outcome === 'ok' && r < 0.55 && rng.chance(0.5)) {
         // Read the write back on a follower at once, with its index: read-your-writes across nodes.
-        if ((await this.get(p, key, rng.pick(this.followers), lastWriteIndex)) === 'info') p = this.nextProcess++;
+        if ((await this.get(p, key, rng.pick(this.followers), session, saw)) === 'info') p = this.nextProcess++;
       }
       await sleep(rng.int(...this.o.thinkMs));
     }
@@ -260,6 +265,7 @@ export class RegisterWorkload {
   private async cas(p: number, key: { ws: string; id: string }, target: Target, onIndex?: (i: number) => void): Promise<'ok' | 'fail' | 'info'> {
     const seen = await this.read(p, key, this.leader, undefined);
     if (seen.type !== 'ok') return seen.type;
+    if (seen.index !== undefined) onIndex?.(seen.index);
     const concern = this.o.rng.pick(['quorum', 'quorum', 'all'] as const);
     const value = `v${p}-${this.seq++}`;
     const expected = seen.value;
@@ -277,15 +283,17 @@ export class RegisterWorkload {
     return type;
   }
 
-  private async get(p: number, key: { ws: string; id: string }, target: Target, minIndex: number | undefined): Promise<'ok' | 'fail' | 'info'> {
-    return (await this.read(p, key, target, minIndex)).type;
+  private async get(p: number, key: { ws: string; id: string }, target: Target, minIndex: number | undefined, onIndex?: (i: number) => void): Promise<'ok' | 'fail' | 'info'> {
+    const r = await this.read(p, key, target, minIndex);
+    if (r.type === 'ok' && r.index !== undefined) onIndex?.(r.index);
+    return r.type;
   }
 
   /**
    * One GET, recorded. Its consistency is what the README promises for where it was answered: the
    * leader's reads are linearizable, a follower's with min_index are session reads, the rest none.
    */
-  private async read(p: number, key: { ws: string; id: string }, target: Target, minIndex: number | undefined): Promise<{ type: 'ok' | 'fail' | 'info'; value: string | null; etag: string | undefined }> {
+  private async read(p: number, key: { ws: string; id: string }, target: Target, minIndex: number | undefined): Promise<{ type: 'ok' | 'fail' | 'info'; value: string | null; etag: string | undefined; index?: number }> {
     const promised = (servedBy: string | undefined): Consistency =>
       servedBy === 'node-1' ? 'linearizable' : minIndex !== undefined ? 'session' : 'none';
     const guess: Consistency = target.name === 'node-1' ? 'linearizable' : minIndex !== undefined ? 'session' : 'none';
@@ -295,7 +303,7 @@ export class RegisterWorkload {
     if (a.status === 200 || a.status === 404) {
       const value = a.status === 200 ? (typeof a.body['content'] === 'string' ? a.body['content'] : null) : null;
       this.complete({ ...base, value, consistency: promised(a.servedBy) }, 'ok', a);
-      return { type: 'ok', value, etag: a.etag };
+      return { type: 'ok', value, etag: a.etag, index: a.index };
     }
     // A read that got no answer changed nothing: it is dropped from the checks.
     this.complete({ ...base, consistency: promised(a.servedBy) }, 'fail', a);
