@@ -75,6 +75,18 @@ export interface ServerConfig {
   auth_token: string;
   body_bytes_max: number;
   bulk_documents_max: number;
+  /** Largest document content, UTF-8 bytes (413 above). */
+  document_bytes_max: number;
+  /** Largest metadata object, bytes of its canonical JSON (413 above). */
+  metadata_bytes_max: number;
+  /** Deepest nesting of objects and arrays in metadata (400 above). */
+  metadata_depth_max: number;
+  /** Longest query text of a search or assemble, characters (400 above). */
+  query_chars_max: number;
+  /** Most include/exclude patterns in one request (400 above). */
+  patterns_max: number;
+  /** Longest include/exclude pattern, characters (400 above). */
+  pattern_chars_max: number;
   /** How long a read waits for ?min_index, and a forwarded write for local apply, ms. */
   read_wait_ms_max: number;
   log_level: string;

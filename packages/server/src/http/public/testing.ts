@@ -14,6 +14,7 @@ import type { TestStore } from '../../store/testing.ts';
 import { createPublicApi } from './app.ts';
 import type { Replicator } from './deps.ts';
 import type { Hono } from 'hono';
+import { SERVER } from '../../config/schema.ts';
 
 export function testConfig(overrides: { resource_limits?: Record<string, WorkspaceLimits>; server?: Partial<CairnConfig['server']> } = {}): CairnConfig {
   return {
@@ -39,6 +40,7 @@ export function testConfig(overrides: { resource_limits?: Record<string, Workspa
       log_retain_entries: 10000, snapshots_inflight_max: 1, commit_timeout_ms: 5000, state_compare_interval_ms: 0, secret: '', operator_token: '',
     },
     server: {
+      ...SERVER.defaults,
       host: '127.0.0.1', port: 0, data_dir: '', auth_token: '', body_bytes_max: 1024 * 1024, bulk_documents_max: 100,
       read_wait_ms_max: 200, log_level: 'silent', ...overrides.server,
     },
