@@ -73,6 +73,8 @@ export interface ServerConfig {
   data_dir: string;
   /** Optional bearer token for the public API; empty = open. */
   auth_token: string;
+  /** Browser origins (`https://app.example`) allowed to write; others get 403 `cross_site`. */
+  allowed_origins: string[];
   body_bytes_max: number;
   bulk_documents_max: number;
   /** Largest document content, UTF-8 bytes (413 above). */
