@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from './testing.ts';
-import { countTokens, countTokensAsync, countTokensExact, truncateToTokens } from './tokens.ts';
+import { countTokens, countTokensAsync, countTokensExact, cut_tokens_drift_max, encodeTokens, pre_token_chars_max, tokenPieces, truncateToTokens } from './tokens.ts';
 
 const alphabet = ['a', 'Z', 'é', '日本', '😀', ' ', '  ', '\n', '\r\n', '\t', '1', '234567', "'s", "'LL", '.', '!!', '-->', '<|endoftext|>', 'ß', '\u200b', 'x y'];
 
@@ -42,5 +42,50 @@ describe('truncateToTokens', () => {
       expect(text.startsWith(cut)).toBe(true);
       expect(countTokensExact(cut)).toBeLessThanOrEqual(n);
     }
+  });
+});
+
+describe('countTokens on pathological runs', () => {
+  it('counts 1 MiB without a space in time linear in its length (the whole-piece merge took 3 s)', () => {
+    const rand = seededRandom(11);
+    const letters = Array.from({ length: 1 << 20 }, () => String.fromCharCode(97 + Math.floor(rand() * 26))).join('');
+    const started = performance.now();
+    expect(countTokens('x'.repeat(1 << 20))).toBeGreaterThan(0);
+    expect(performance.now() - started).toBeLessThan(1_000);
+    // Every piece the counter encodes is bounded, so the work is linear: count the pieces.
+    const pieces = [...tokenPieces(letters)];
+    expect(pieces.length).toBe(Math.ceil(letters.length / pre_token_chars_max));
+    expect(Math.max(...pieces.map((p) => p.length))).toBeLessThanOrEqual(pre_token_chars_max);
+  });
+
+  it('never cuts a surrogate pair', () => {
+    const text = 'a' + '😀'.repeat(1000);
+    const pieces = [...tokenPieces(text)];
+    expect(pieces.join('')).toBe(text);
+    for (const p of pieces) expect(p.isWellFormed(), JSON.stringify(p.slice(-2))).toBe(true);
+  });
+
+  it('stays within cut_tokens_drift_max of the reference per cut on long runs', () => {
+    const rand = seededRandom(3);
+    const runs = [
+      'x'.repeat(5000),
+      Array.from({ length: 5000 }, () => String.fromCharCode(97 + Math.floor(rand() * 26))).join(''),
+      Array.from({ length: 3000 }, () => String.fromCharCode(0x4e00 + Math.floor(rand() * 20000))).join(''),
+      Buffer.from(Array.from({ length: 6000 }, () => Math.floor(rand() * 256))).toString('base64').replace(/[^a-zA-Z]/g, 'Q'),
+      ' '.repeat(3000) + 'x',
+    ];
+    for (const run of runs) {
+      const cuts = [...tokenPieces(run)].length - 1;
+      expect(cuts).toBeGreaterThan(0);
+      expect(Math.abs(countTokens(run) - countTokensExact(run)), run.slice(0, 20)).toBeLessThanOrEqual(cuts * cut_tokens_drift_max);
+    }
+  });
+
+  it('gives the same count every time, sync and sliced', async () => {
+    const text = `${'語'.repeat(20_000)} ${'x'.repeat(70_000)}`;
+    const n = countTokens(text);
+    expect(countTokens(text)).toBe(n);
+    expect(await countTokensAsync(text)).toBe(n);
+    expect(encodeTokens(text).length).toBe(n);
   });
 });
