@@ -7,11 +7,17 @@ export type InputErrorCode =
   | 'invalid_value'
   | 'missing_field'
   | 'too_large'
+  | 'document_too_large'
+  | 'metadata_too_large'
+  | 'metadata_too_deep'
+  | 'invalid_text'
   | 'dimension_mismatch'
   | 'empty_query'
   | 'invalid_workspace'
   | 'invalid_cursor'
   | 'not_found';
+
+const too_large_codes: ReadonlySet<InputErrorCode> = new Set(['too_large', 'document_too_large', 'metadata_too_large']);
 
 export class InputError extends Error {
   override readonly name = 'InputError';
@@ -20,7 +26,7 @@ export class InputError extends Error {
     message: string,
     readonly field?: string,
     /** HTTP status the public API answers with. */
-    readonly status: 400 | 404 | 413 | 422 = code === 'too_large' ? 413 : code === 'not_found' ? 404 : 400,
+    readonly status: 400 | 404 | 413 | 422 = too_large_codes.has(code) ? 413 : code === 'not_found' ? 404 : 400,
   ) {
     super(message);
   }

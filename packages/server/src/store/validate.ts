@@ -1,5 +1,6 @@
 // Validation of client input to the store. Every failure is an InputError naming the field.
 
+import { SERVER } from '../config/schema.ts';
 import { InputError } from './errors.ts';
 
 /** Workspace ids: a letter or digit, then letters, digits, ".", "_", "-"; 64 chars at most. */
@@ -9,10 +10,45 @@ export const workspace_id_rule = 'a letter or digit followed by up to 63 letters
 export const document_id_chars_max = 256;
 export const path_chars_max = 1024;
 export const language_chars_max = 64;
-export const metadata_bytes_max = 64 * 1024;
-export const content_bytes_max = 8 * 1024 * 1024;
 export const vector_dim_max = 4096;
 export const query_chars_max = 8192;
+
+/** The configured size and shape limits of one document (`server.*` config keys). */
+export interface DocumentLimits {
+  document_bytes_max: number;
+  metadata_bytes_max: number;
+  metadata_depth_max: number;
+}
+
+/** The config defaults; callers with a config pass its `server` values instead. */
+export const document_limits_default: DocumentLimits = {
+  document_bytes_max: SERVER.defaults.document_bytes_max,
+  metadata_bytes_max: SERVER.defaults.metadata_bytes_max,
+  metadata_depth_max: SERVER.defaults.metadata_depth_max,
+};
+
+const invalid_text_re = /[\uD800-\uDFFF\uFFFE\uFFFF]/u;
+
+/**
+ * Offset (UTF-16 code units) of the first code unit that is not valid text, or -1: an unpaired
+ * surrogate, or the noncharacters U+FFFE / U+FFFF. Such strings cannot be stored as they are
+ * (UTF-8 has no encoding for a lone surrogate; SQLite would store U+FFFD instead), so they are
+ * refused rather than stored altered. JSON.parse makes lone surrogates out of `"\ud800"` escapes.
+ */
+export function invalidTextOffset(s: string): number {
+  // With the u flag a surrogate class matches only unpaired surrogates (a pair is one code point).
+  const m = invalid_text_re.exec(s);
+  return m === null ? -1 : m.index;
+}
+
+/** 400 invalid_text naming the field and the offset of the first bad code unit. */
+export function assertValidText(s: string, field: string): void {
+  const at = invalidTextOffset(s);
+  if (at < 0) return;
+  const unit = s.charCodeAt(at).toString(16).toUpperCase().padStart(4, '0');
+  const what = unit === 'FFFE' || unit === 'FFFF' ? 'the noncharacter' : 'an unpaired surrogate';
+  throw new InputError('invalid_text', `${field} is not valid Unicode text: ${what} U+${unit} at offset ${at} (UTF-16 code units); it would be stored altered`, field);
+}
 
 export interface DocumentInput {
   id: string | null;
@@ -29,12 +65,33 @@ export function assertWorkspaceId(ws: unknown, field = 'workspace'): asserts ws 
   }
 }
 
+/**
+ * Ids a URL path cannot address: "." and ".." are removed by every URL parser's dot-segment
+ * rule (also when sent as %2E), so such a document could be written but never read or deleted.
+ */
+const unaddressable_ids: ReadonlySet<string> = new Set(['.', '..']);
+
 export function isValidDocumentId(id: string): boolean {
-  return id.length > 0 && id.length <= document_id_chars_max && !/[\u0000-\u001f\u007f]/.test(id) && id.trim() === id;
+  return (
+    id.length > 0 &&
+    id.length <= document_id_chars_max &&
+    !/[\u0000-\u001f\u007f]/.test(id) &&
+    id.trim() === id &&
+    !unaddressable_ids.has(id) &&
+    !id.includes('/') &&
+    invalidTextOffset(id) < 0
+  );
 }
 
 export function assertDocumentId(id: unknown, field = 'id'): asserts id is string {
   if (typeof id !== 'string') throw new InputError('invalid_type', `${field} must be a string`, field);
+  assertValidText(id, field);
+  if (unaddressable_ids.has(id)) {
+    throw new InputError('invalid_value', `${field} must not be "." or "..": no URL can address such a document (/documents/.. is /documents)`, field);
+  }
+  if (id.includes('/')) {
+    throw new InputError('invalid_value', `${field} must not contain "/": GET and DELETE /documents/:id address one path segment`, field);
+  }
   if (!isValidDocumentId(id)) {
     throw new InputError('invalid_value', `${field} must be 1..${document_id_chars_max} characters without control characters or surrounding spaces`, field);
   }
@@ -46,17 +103,92 @@ function optionalString(o: Record<string, unknown>, field: string, chars_max: nu
   if (typeof v !== 'string') throw new InputError('invalid_type', `${prefix}${field} must be a string`, `${prefix}${field}`);
   if (v.length > chars_max) throw new InputError('invalid_value', `${prefix}${field} is longer than ${chars_max} characters`, `${prefix}${field}`);
   if (/[\u0000-\u001f\u007f]/.test(v)) throw new InputError('invalid_value', `${prefix}${field} contains control characters`, `${prefix}${field}`);
+  assertValidText(v, `${prefix}${field}`);
   return v;
 }
 
-/** JSON text with object keys sorted at every level, so equal metadata gives equal bytes. */
-export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
+/** `metadata.a[2].b`: where a value sits inside metadata, for error messages. */
+function childName(parent: string, key: string | number): string {
+  if (typeof key === 'number') return `${parent}[${key}]`;
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? `${parent}.${key}` : `${parent}[${JSON.stringify(key)}]`;
+}
+
+/**
+ * Walks metadata without recursion: refuses nesting deeper than `depth_max` (the top object is
+ * depth 1) before anything else looks at it, and keys or string values that are not valid text.
+ * Iterative, so no input can overflow the stack; stops at the first problem.
+ */
+export function checkMetadataShape(metadata: Record<string, unknown>, field: string, depth_max: number): void {
+  const stack: Array<{ v: unknown; depth: number; name: string }> = [{ v: metadata, depth: 1, name: field }];
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    const { v, depth, name } = top;
+    if (typeof v === 'string') {
+      assertValidText(v, name);
+      continue;
+    }
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > depth_max) {
+      throw new InputError('metadata_too_deep', `${field} is nested deeper than metadata_depth_max (${depth_max} levels of objects and arrays), at ${name}`, field);
+    }
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i] as unknown, depth: depth + 1, name: childName(name, i) });
+      continue;
+    }
     const o = v as Record<string, unknown>;
-    return `{${Object.keys(o).sort().filter((k) => o[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+    const keys = Object.keys(o);
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const k = keys[i] as string;
+      assertValidText(k, `${childName(name, k)} (key)`);
+      stack.push({ v: o[k], depth: depth + 1, name: childName(name, k) });
+    }
   }
-  return JSON.stringify(v) ?? 'null';
+}
+
+/**
+ * JSON text with object keys sorted at every level, so equal metadata gives equal bytes.
+ * Iterative (an explicit stack of open containers), so nesting depth cannot overflow the stack;
+ * the output equals that of the recursive definition (undefined members are left out, undefined
+ * array items and non-JSON values become null as JSON.stringify makes them).
+ */
+export function canonicalJson(v: unknown): string {
+  const out: string[] = [];
+  type Frame = { kind: 'array'; items: readonly unknown[]; next: number } | { kind: 'object'; o: Record<string, unknown>; keys: string[]; next: number };
+  const stack: Frame[] = [];
+  const open = (x: unknown): void => {
+    if (Array.isArray(x)) {
+      out.push('[');
+      stack.push({ kind: 'array', items: x, next: 0 });
+    } else if (x !== null && typeof x === 'object') {
+      const o = x as Record<string, unknown>;
+      out.push('{');
+      stack.push({ kind: 'object', o, keys: Object.keys(o).sort().filter((k) => o[k] !== undefined), next: 0 });
+    } else {
+      out.push(JSON.stringify(x) ?? 'null');
+    }
+  };
+  open(v);
+  for (let frame = stack.at(-1); frame !== undefined; frame = stack.at(-1)) {
+    if (frame.kind === 'array') {
+      if (frame.next === frame.items.length) {
+        out.push(']');
+        stack.pop();
+        continue;
+      }
+      if (frame.next > 0) out.push(',');
+      open(frame.items[frame.next++]);
+    } else {
+      if (frame.next === frame.keys.length) {
+        out.push('}');
+        stack.pop();
+        continue;
+      }
+      if (frame.next > 0) out.push(',');
+      const k = frame.keys[frame.next++] as string;
+      out.push(JSON.stringify(k), ':');
+      open(frame.o[k]);
+    }
+  }
+  return out.join('');
 }
 
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -77,15 +209,17 @@ export function assertNoPrecondition(raw: unknown, prefix: string): void {
 }
 
 /** Checks one document as sent by a client. `prefix` names its place in a bulk body ("[3]."). */
-export function parseDocumentInput(raw: unknown, prefix = ''): DocumentInput {
+export function parseDocumentInput(raw: unknown, prefix = '', limits: DocumentLimits = document_limits_default): DocumentInput {
   if (!isPlainObject(raw)) throw new InputError('invalid_type', `${prefix || 'body'} must be a JSON object`, prefix ? prefix.replace(/\.$/, '') : 'body');
   const content = raw.content;
   if (content === undefined || content === null) throw new InputError('missing_field', `${prefix}content is required`, `${prefix}content`);
   if (typeof content !== 'string') throw new InputError('invalid_type', `${prefix}content must be a string`, `${prefix}content`);
   if (content.trim().length === 0) throw new InputError('invalid_value', `${prefix}content must not be empty`, `${prefix}content`);
-  if (Buffer.byteLength(content, 'utf8') > content_bytes_max) {
-    throw new InputError('too_large', `${prefix}content is larger than ${content_bytes_max} bytes`, `${prefix}content`);
+  // Length in code units bounds the UTF-8 size (1..3 bytes per unit), so most contents skip the count.
+  if (content.length * 3 > limits.document_bytes_max && Buffer.byteLength(content, 'utf8') > limits.document_bytes_max) {
+    throw new InputError('document_too_large', `${prefix}content is larger than document_bytes_max (${limits.document_bytes_max} bytes of UTF-8)`, `${prefix}content`);
   }
+  assertValidText(content, `${prefix}content`);
   let id: string | null = null;
   if (raw.id !== undefined && raw.id !== null) {
     assertDocumentId(raw.id, `${prefix}id`);
@@ -96,9 +230,10 @@ export function parseDocumentInput(raw: unknown, prefix = ''): DocumentInput {
   let metadata: string | null = null;
   if (raw.metadata !== undefined && raw.metadata !== null) {
     if (!isPlainObject(raw.metadata)) throw new InputError('invalid_type', `${prefix}metadata must be a JSON object`, `${prefix}metadata`);
+    checkMetadataShape(raw.metadata, `${prefix}metadata`, limits.metadata_depth_max);
     metadata = canonicalJson(raw.metadata);
-    if (Buffer.byteLength(metadata, 'utf8') > metadata_bytes_max) {
-      throw new InputError('too_large', `${prefix}metadata is larger than ${metadata_bytes_max} bytes`, `${prefix}metadata`);
+    if (Buffer.byteLength(metadata, 'utf8') > limits.metadata_bytes_max) {
+      throw new InputError('metadata_too_large', `${prefix}metadata is larger than metadata_bytes_max (${limits.metadata_bytes_max} bytes of canonical JSON)`, `${prefix}metadata`);
     }
   }
   let vector: Float32Array | null = null;
