@@ -241,6 +241,11 @@ export interface LinearizabilityReport {
   totals: { keys: number; ops: number; linearizable: number; not_linearizable: number; unknown: number };
 }
 
+/** The search budget per key of a Cairn history: the chaos run and lincheck use the same. */
+export function historyBudget(): Budget {
+  return { steps_max: 5_000_000, time_ms_max: 30_000, now: () => performance.now() };
+}
+
 /** Checks every key of a Cairn history (all keys are decided, each within `budget`). */
 export function checkCairnHistory(events: HistoryEvent[], budget?: Budget): LinearizabilityReport {
   const ops = linearizableOperations(pairOperations(events));

@@ -4,11 +4,9 @@
 
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { checkCairnHistory, pairOperations, parseHistory } from './history-format.ts';
+import { checkCairnHistory, historyBudget, pairOperations, parseHistory } from './history-format.ts';
 import { checkSessions, sessionViolations } from './session-check.ts';
 
-const steps_max = 5_000_000;
-const key_time_ms_max = 30_000;
 const undecided_keys_shown_max = 20;
 
 function main(files: string[]): number {
@@ -23,7 +21,7 @@ function main(files: string[]): number {
     const raw = readFileSync(file);
     const text = (file.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8');
     const events = parseHistory(text);
-    const lin = checkCairnHistory(events, { steps_max, time_ms_max: key_time_ms_max, now: () => performance.now() });
+    const lin = checkCairnHistory(events, historyBudget());
     const sessions = checkSessions(pairOperations(events));
     const ms = Math.round(performance.now() - started);
     const t = lin.totals;

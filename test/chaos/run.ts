@@ -19,7 +19,7 @@ import { sleep, Workload } from './workload.ts';
 import type { Target } from './workload.ts';
 import { HistoryRecorder, RegisterWorkload } from './registers.ts';
 import { availability, availabilityText } from './availability.ts';
-import { checkCairnHistory, pairOperations, parseHistory } from './history-format.ts';
+import { checkCairnHistory, historyBudget, pairOperations, parseHistory } from './history-format.ts';
 import type { LinearizabilityReport } from './history-format.ts';
 import { checkSessions } from './session-check.ts';
 import type { PlantedDefect } from '../../packages/server/src/testing/planted-defects.ts';
@@ -228,7 +228,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     log(`checking the shared-key history (${recorder.events.length} events)`);
     const checkStarted = Date.now();
     const events = parseHistory(recorder.text());
-    const lin = checkCairnHistory(events);
+    const lin = checkCairnHistory(events, historyBudget());
     const linMs = Date.now() - checkStarted;
     const sessions = checkSessions(pairOperations(events));
     const conditions = await conditionsAtEnd(urls, 30_000);
