@@ -5,7 +5,7 @@
 //   result.total_tokens       == tokens(result.context)
 
 import { InputError } from './errors.ts';
-import { PathMatcher } from './glob.ts';
+import { GlobError, PathMatcher } from './glob.ts';
 import { bytesToVector } from './op.ts';
 import type { Reader, StoredDocument } from './read.ts';
 import { fuseScores, fusion_weight_lexical, fusion_weight_vector } from './search.ts';
@@ -17,7 +17,6 @@ export const assemble_tokens_default = 4000;
 export const assemble_tokens_max = 1_000_000;
 export const assemble_documents_default = 10;
 export const assemble_documents_max = 1000;
-export const patterns_max = 64;
 /** Candidates ranked before packing: max(candidates_min, documents * candidates_per_document). */
 export const candidates_min = 50;
 export const candidates_per_document = 5;
@@ -62,24 +61,58 @@ export interface AssembleSource {
   queryVector(ws: string, query: string): Promise<Float32Array | null>;
 }
 
-function parsePatterns(v: unknown, field: string): string[] {
-  if (v === undefined || v === null) return [];
-  if (!Array.isArray(v) || !v.every((p) => typeof p === 'string' && p.length > 0 && p.length <= 512)) {
-    throw new InputError('invalid_type', `${field} must be an array of non-empty glob strings`, field);
-  }
-  if (v.length > patterns_max) throw new InputError('too_large', `${field} has more than ${patterns_max} patterns`, field);
-  return v as string[];
+/** The request limits of config.server that assembly's parsing enforces. */
+export interface AssembleLimits {
+  patterns_max: number;
+  pattern_chars_max: number;
+  query_chars_max: number;
 }
 
-/** Validates a client's assemble body; `documents_cap` is the workspace's max_documents_per_query. */
-export function parseAssembleRequest(raw: unknown, documents_cap: number = assemble_documents_max): AssembleRequest {
+function parsePatterns(v: unknown, field: string, limits: AssembleLimits): string[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v) || !v.every((p) => typeof p === 'string' && p.length > 0)) {
+    throw new InputError('invalid_type', `${field} must be an array of non-empty glob strings`, field);
+  }
+  if (v.length > limits.patterns_max) {
+    throw new InputError('too_many_patterns', `${field} has ${v.length} patterns; server.patterns_max is ${limits.patterns_max}`, field);
+  }
+  const patterns = v as string[];
+  patterns.forEach((p, i) => {
+    if (p.length > limits.pattern_chars_max) {
+      throw new InputError('pattern_too_long', `${field}[${i}] has ${p.length} characters; server.pattern_chars_max is ${limits.pattern_chars_max}`, `${field}[${i}]`);
+    }
+  });
+  try {
+    // Compiled here only to refuse an invalid pattern before any search runs.
+    new PathMatcher(patterns);
+  } catch (err) {
+    if (!(err instanceof GlobError)) throw err;
+    const i = patterns.indexOf(err.pattern);
+    throw new InputError('invalid_pattern', `${field}[${i}]: ${err.message}`, `${field}[${i}]`);
+  }
+  return patterns;
+}
+
+/** A query within server.query_chars_max (then parseQuery's own checks). */
+export function parseBoundedQuery(q: unknown, field: string, query_chars_max: number): string {
+  if (typeof q === 'string' && q.length > query_chars_max) {
+    throw new InputError('query_too_long', `${field} has ${q.length} characters; server.query_chars_max is ${query_chars_max}`, field);
+  }
+  return parseQuery(q, field);
+}
+
+/**
+ * Validates a client's assemble body; `documents_cap` is the workspace's max_documents_per_query,
+ * `limits` those of config.server.
+ */
+export function parseAssembleRequest(raw: unknown, documents_cap: number, limits: AssembleLimits): AssembleRequest {
   if (!isPlainObject(raw)) throw new InputError('invalid_type', 'body must be a JSON object', 'body');
   return {
-    query: parseQuery(raw.query, 'query'),
+    query: parseBoundedQuery(raw.query, 'query', limits.query_chars_max),
     max_tokens: parseCount(raw.max_tokens, 'max_tokens', assemble_tokens_default, assemble_tokens_max),
     max_documents: parseCount(raw.max_documents, 'max_documents', assemble_documents_default, Math.min(documents_cap, assemble_documents_max)),
-    include_patterns: parsePatterns(raw.include_patterns, 'include_patterns'),
-    exclude_patterns: parsePatterns(raw.exclude_patterns, 'exclude_patterns'),
+    include_patterns: parsePatterns(raw.include_patterns, 'include_patterns', limits),
+    exclude_patterns: parsePatterns(raw.exclude_patterns, 'exclude_patterns', limits),
   };
 }
 

@@ -15,7 +15,11 @@ export type InputErrorCode =
   | 'empty_query'
   | 'invalid_workspace'
   | 'invalid_cursor'
-  | 'not_found';
+  | 'not_found'
+  | 'invalid_pattern'
+  | 'too_many_patterns'
+  | 'pattern_too_long'
+  | 'query_too_long';
 
 const too_large_codes: ReadonlySet<InputErrorCode> = new Set(['too_large', 'document_too_large', 'metadata_too_large']);
 

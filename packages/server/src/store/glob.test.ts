@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { PathMatcher } from './glob.ts';
+import { parseAssembleRequest } from './assemble.ts';
+import { InputError } from './errors.ts';
+import { Glob, GlobError, PathMatcher } from './glob.ts';
 
 describe('PathMatcher', () => {
   it('matches a slash-less pattern against the file name at any depth', () => {
@@ -20,5 +22,75 @@ describe('PathMatcher', () => {
     expect(new PathMatcher(['file[0-9].txt']).matches('file7.txt')).toBe(true);
     expect(new PathMatcher(['a+b(1).md']).matches('a+b(1).md')).toBe(true);
     expect(new PathMatcher(['a.md']).matches('aXmd')).toBe(false);
+  });
+});
+
+describe('Glob', () => {
+  it('keeps the documented semantics', () => {
+    const cases: [string, string, boolean][] = [
+      ['**', 'a/b/c', true],
+      ['**/x', 'x', true],
+      ['a/**', 'a/b/c', true],
+      ['a/**/b', 'a/b', true],
+      ['a/**/b', 'a/x/y/b', true],
+      ['a/**/b', 'ab', false],
+      ['*', 'a/b', false],
+      ['?', '/', false],
+      ['??', 'ab', true],
+      ['{a,b{c,d}}', 'bd', true],
+      ['{a,b{c,d}}', 'b', false],
+      ['{a,}x', 'x', true],
+      ['a,b}', 'a,b}', true],
+      ['[!a]', 'b', true],
+      ['[^a]', 'a', false],
+      ['[a-c-]', '-', true],
+      ['x[y', 'x[y', true],
+      ['a\\b', 'a\\b', true],
+    ];
+    for (const [pattern, path, want] of cases) expect(new Glob(pattern).matches(path), `${pattern} ~ ${path}`).toBe(want);
+  });
+
+  it('decides an exponential pattern for a backtracking RegExp in linear time', () => {
+    const pattern = `${'**a'.repeat(12)}**b`;
+    const path = 'a'.repeat(30);
+    const started = performance.now();
+    expect(new PathMatcher([pattern]).matches(path)).toBe(false);
+    expect(new PathMatcher([`${'*a'.repeat(100)}*b`]).matches('a'.repeat(1000))).toBe(false);
+    // RegExp took 3.6 s on the first; both together are milliseconds now.
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(new PathMatcher([pattern]).matches(`${'a'.repeat(30)}b`)).toBe(true);
+  });
+
+  it('refuses invalid patterns with a GlobError naming the pattern', () => {
+    for (const bad of ['[z-a]', '{a,b', 'x{y', '[]', '[!]', '{a,{b}']) {
+      expect(() => new PathMatcher([bad]), bad).toThrow(GlobError);
+      expect(() => new PathMatcher([bad]), bad).toThrow(JSON.stringify(bad));
+    }
+  });
+});
+
+describe('parseAssembleRequest patterns and query', () => {
+  const limits = { patterns_max: 2, pattern_chars_max: 8, query_chars_max: 10 };
+  const code = (body: object): string | undefined => {
+    try {
+      parseAssembleRequest({ query: 'q', ...body }, 10, limits);
+      return undefined;
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      expect(err.status).toBe(400);
+      return `${err.code}: ${err.message}`;
+    }
+  };
+
+  it('refuses an invalid pattern with 400 invalid_pattern naming it', () => {
+    expect(code({ include_patterns: ['*.md', '[z-a]'] })).toBe('invalid_pattern: include_patterns[1]: invalid pattern "[z-a]": the range z-a is reversed');
+    expect(code({ exclude_patterns: ['{a,b'] })).toMatch(/^invalid_pattern: exclude_patterns\[0\]: invalid pattern "\{a,b"/);
+  });
+
+  it('refuses patterns and queries over the configured limits, naming the key and its value', () => {
+    expect(code({ include_patterns: ['a', 'b', 'c'] })).toBe('too_many_patterns: include_patterns has 3 patterns; server.patterns_max is 2');
+    expect(code({ include_patterns: ['a'.repeat(9)] })).toBe('pattern_too_long: include_patterns[0] has 9 characters; server.pattern_chars_max is 8');
+    expect(code({ query: 'q'.repeat(11) })).toBe('query_too_long: query has 11 characters; server.query_chars_max is 10');
+    expect(code({ include_patterns: ['a', 'b'], query: 'q'.repeat(10) })).toBeUndefined();
   });
 });

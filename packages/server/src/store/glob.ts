@@ -1,58 +1,219 @@
 // Path globs for include_patterns / exclude_patterns.
 //   **   any characters, "/" included        *   any characters but "/"
-//   ?    one character but "/"               {a,b}  either alternative      [abc]  a class
-// A pattern without "/" is matched against the last path segment as well as the whole path
-// ("*.md" finds docs/intro.md). Leading "./" and "/" are ignored on both sides.
+//   ?    one character but "/"               {a,b}  either alternative (nestable)
+//   [abc] [a-z] one character of a class     [!abc] [^abc]  one character not in it
+//   "**/" matches zero or more whole segments ("src/**/*.ts" finds src/c.ts and src/a/b/c.ts).
+// Every other character, "\" included, stands for itself; so do "," and "}" outside braces and a
+// "[" with no closing "]". A pattern without "/" is matched against the last path segment as well
+// as the whole path ("*.md" finds docs/intro.md). Leading "./" and "/" are ignored on both sides.
+// Characters are UTF-16 code units, as they were when globs compiled to RegExp.
+//
+// Linear time: a pattern is parsed once into a small automaton (Thompson's construction: one
+// state per literal, class or wildcard, epsilon edges for "*", "**" and braces) and a path is
+// matched by carrying the set of live states along it, so matching costs O(states x path
+// length) whatever the pattern. A backtracking RegExp took exponential time on "**a**a...**b".
+// An invalid pattern (an empty class, a reversed range, an unclosed "{") is a GlobError; the
+// request layer turns it into 400 invalid_pattern.
 
-const pattern_chars_max = 512;
-
-function escapeRe(c: string): string {
-  return /[\\^$.*+?()[\]{}|/]/.test(c) ? `\\${c}` : c;
+export class GlobError extends Error {
+  override readonly name = 'GlobError';
+  constructor(
+    readonly pattern: string,
+    reason: string,
+  ) {
+    super(`invalid pattern ${JSON.stringify(pattern)}: ${reason}`);
+  }
 }
 
-export function globToRegExp(glob: string): RegExp {
-  if (glob.length > pattern_chars_max) throw new RangeError(`pattern longer than ${pattern_chars_max} characters`);
-  let re = '';
-  let depth = 0;
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i] ?? '';
-    if (c === '*') {
-      if (glob[i + 1] === '*') {
-        i += 1;
-        if (glob[i + 1] === '/') {
-          i += 1;
-          re += '(?:.*/)?';
+type Pred = (code: number) => boolean;
+const slash = 0x2f;
+
+/** A state: `test` consumes one code unit and goes to `out`; without `test`, epsilon edges `eps`. */
+interface State {
+  test: Pred | null;
+  out: number;
+  eps: number[];
+}
+
+type Node =
+  | { kind: 'pred'; test: Pred }
+  | { kind: 'star'; test: Pred }
+  | { kind: 'segments' }
+  | { kind: 'alt'; options: Node[][] };
+
+const anyButSlash: Pred = (c) => c !== slash;
+const anything: Pred = () => true;
+
+/** Parses `glob[from..]` up to (not including) a closing "}" at depth > 0 or the end. */
+class Parser {
+  i = 0;
+  constructor(private readonly glob: string) {}
+
+  sequence(depth: number): { nodes: Node[]; stop: 'end' | ',' | '}' } {
+    const g = this.glob;
+    const nodes: Node[] = [];
+    while (this.i < g.length) {
+      const c = g[this.i] as string;
+      if (depth > 0 && (c === ',' || c === '}')) {
+        this.i += 1;
+        return { nodes, stop: c };
+      }
+      if (c === '*') {
+        if (g[this.i + 1] === '*') {
+          if (g[this.i + 2] === '/') {
+            nodes.push({ kind: 'segments' });
+            this.i += 3;
+          } else {
+            nodes.push({ kind: 'star', test: anything });
+            this.i += 2;
+          }
         } else {
-          re += '.*';
+          nodes.push({ kind: 'star', test: anyButSlash });
+          this.i += 1;
         }
+      } else if (c === '?') {
+        nodes.push({ kind: 'pred', test: anyButSlash });
+        this.i += 1;
+      } else if (c === '{') {
+        this.i += 1;
+        nodes.push(this.alternatives(depth + 1));
+      } else if (c === '[' && g.indexOf(']', this.i + 1) !== -1) {
+        nodes.push({ kind: 'pred', test: this.charClass() });
       } else {
-        re += '[^/]*';
+        const code = g.charCodeAt(this.i);
+        nodes.push({ kind: 'pred', test: (x) => x === code });
+        this.i += 1;
       }
-    } else if (c === '?') {
-      re += '[^/]';
-    } else if (c === '{') {
-      depth += 1;
-      re += '(?:';
-    } else if (c === '}' && depth > 0) {
-      depth -= 1;
-      re += ')';
-    } else if (c === ',' && depth > 0) {
-      re += '|';
-    } else if (c === '[') {
-      const end = glob.indexOf(']', i + 1);
-      if (end === -1) {
-        re += '\\[';
-      } else {
-        const body = glob.slice(i + 1, end).replace(/\\/g, '\\\\');
-        re += `[${body.startsWith('!') ? `^${body.slice(1)}` : body}]`;
-        i = end;
-      }
-    } else {
-      re += escapeRe(c);
+    }
+    if (depth > 0) throw new GlobError(g, 'a "{" is not closed');
+    return { nodes, stop: 'end' };
+  }
+
+  private alternatives(depth: number): Node {
+    const options: Node[][] = [];
+    for (;;) {
+      const { nodes, stop } = this.sequence(depth);
+      options.push(nodes);
+      if (stop === '}') return { kind: 'alt', options };
+      if (stop === 'end') throw new GlobError(this.glob, 'a "{" is not closed');
     }
   }
-  while (depth-- > 0) re += ')';
-  return new RegExp(`^${re}$`);
+
+  /** At "[" with a "]" after it: the class up to the first "]". */
+  private charClass(): Pred {
+    const g = this.glob;
+    const end = g.indexOf(']', this.i + 1);
+    let body = g.slice(this.i + 1, end);
+    this.i = end + 1;
+    const negated = body.startsWith('!') || body.startsWith('^');
+    if (negated) body = body.slice(1);
+    if (body.length === 0) throw new GlobError(g, 'a class "[]" names no character');
+    const ranges: [number, number][] = [];
+    for (let k = 0; k < body.length; k++) {
+      const lo = body.charCodeAt(k);
+      if (body[k + 1] === '-' && k + 2 < body.length) {
+        const hi = body.charCodeAt(k + 2);
+        if (hi < lo) throw new GlobError(g, `the range ${body.slice(k, k + 3)} is reversed`);
+        ranges.push([lo, hi]);
+        k += 2;
+      } else {
+        ranges.push([lo, lo]);
+      }
+    }
+    return (c) => ranges.some(([lo, hi]) => c >= lo && c <= hi) !== negated;
+  }
+}
+
+/** A compiled glob: match(path) in O(states x path length). */
+export class Glob {
+  private readonly states: State[] = [];
+  private readonly start: number;
+  private readonly accept: number;
+  /** Per-state stamp of the last step that added it (dedupes the live set without clearing). */
+  private readonly seen: Uint32Array;
+  private stamp = 0;
+
+  constructor(readonly pattern: string) {
+    const { nodes } = new Parser(pattern).sequence(0);
+    this.accept = this.add({ test: null, out: -1, eps: [] });
+    this.start = this.build(nodes, this.accept);
+    this.seen = new Uint32Array(this.states.length);
+  }
+
+  private add(s: State): number {
+    this.states.push(s);
+    return this.states.length - 1;
+  }
+
+  /** States for `nodes` followed by `next`, built right to left; returns the entry state. */
+  private build(nodes: Node[], next: number): number {
+    let at = next;
+    for (let k = nodes.length - 1; k >= 0; k--) at = this.buildNode(nodes[k] as Node, at);
+    return at;
+  }
+
+  private buildNode(node: Node, next: number): number {
+    switch (node.kind) {
+      case 'pred':
+        return this.add({ test: node.test, out: next, eps: [] });
+      case 'star':
+        return this.loop(node.test, next);
+      case 'segments': {
+        // (?:.*/)? : skip, or anything then "/".
+        const afterSlash = this.add({ test: (c) => c === slash, out: next, eps: [] });
+        return this.add({ test: null, out: -1, eps: [next, this.loop(anything, afterSlash)] });
+      }
+      case 'alt':
+        return this.add({ test: null, out: -1, eps: node.options.map((o) => this.build(o, next)) });
+    }
+  }
+
+  /** Zero or more code units passing `test`, then `next`. */
+  private loop(test: Pred, next: number): number {
+    const hub = this.add({ test: null, out: -1, eps: [next] });
+    const step = this.add({ test, out: hub, eps: [] });
+    (this.states[hub] as State).eps.push(step);
+    return hub;
+  }
+
+  /** Adds `s` and everything reachable from it by epsilon edges to `live`. */
+  private close(s: number, live: number[]): void {
+    const stack = [s];
+    while (stack.length > 0) {
+      const t = stack.pop() as number;
+      if (this.seen[t] === this.stamp) continue;
+      this.seen[t] = this.stamp;
+      const state = this.states[t] as State;
+      if (state.test !== null || t === this.accept) live.push(t);
+      for (const e of state.eps) stack.push(e);
+    }
+  }
+
+  private nextStamp(): void {
+    this.stamp += 1;
+    if (this.stamp === 0xffffffff) {
+      this.seen.fill(0);
+      this.stamp = 1;
+    }
+  }
+
+  /** Whether the whole of `path` matches. */
+  matches(path: string): boolean {
+    let live: number[] = [];
+    this.nextStamp();
+    this.close(this.start, live);
+    for (let i = 0; i < path.length && live.length > 0; i++) {
+      const c = path.charCodeAt(i);
+      const next: number[] = [];
+      this.nextStamp();
+      for (const s of live) {
+        const state = this.states[s] as State;
+        if (state.test !== null && state.test(c)) this.close(state.out, next);
+      }
+      live = next;
+    }
+    return live.includes(this.accept);
+  }
 }
 
 function normalise(p: string): string {
@@ -60,12 +221,13 @@ function normalise(p: string): string {
 }
 
 export class PathMatcher {
-  private readonly compiled: { re: RegExp; basename: boolean }[];
+  private readonly compiled: { glob: Glob; basename: boolean }[];
 
+  /** Throws GlobError on an invalid pattern. Pattern count and length are the caller's limits. */
   constructor(patterns: string[]) {
     this.compiled = patterns.map((p) => {
       const n = normalise(p);
-      return { re: globToRegExp(n), basename: !n.includes('/') };
+      return { glob: new Glob(n), basename: !n.includes('/') };
     });
   }
 
@@ -76,6 +238,6 @@ export class PathMatcher {
   matches(path: string): boolean {
     const p = normalise(path);
     const base = p.slice(p.lastIndexOf('/') + 1);
-    return this.compiled.some(({ re, basename }) => re.test(p) || (basename && re.test(base)));
+    return this.compiled.some(({ glob, basename }) => glob.matches(p) || (basename && glob.matches(base)));
   }
 }

@@ -2,12 +2,12 @@
 
 import type { Context, Hono } from 'hono';
 import { LimitError } from '../../limits/workspace-limiter.ts';
-import { parseAssembleRequest } from '../../store/assemble.ts';
+import { parseAssembleRequest, parseBoundedQuery } from '../../store/assemble.ts';
 import { search_k_max } from '../../store/document-store.ts';
 import { InputError } from '../../store/errors.ts';
 import { search_modes } from '../../store/search.ts';
 import type { SearchMode } from '../../store/search.ts';
-import { isPlainObject, parseCount, parseQuery, parseVector } from '../../store/validate.ts';
+import { isPlainObject, parseCount, parseVector } from '../../store/validate.ts';
 import type { ApiEnv, RouteDeps } from './context.ts';
 
 export const search_k_default = 10;
@@ -21,11 +21,12 @@ function parseMode(v: unknown): SearchMode {
 }
 
 export function registerSearchRoutes(api: Hono<ApiEnv>, deps: RouteDeps): void {
+  const { query_chars_max } = deps.config.server;
   const kMax = (ws: string): number => Math.min(search_k_max, deps.limiter.limits(ws).max_documents_per_query);
 
   api.get('/documents/search', async (c) => {
     const ws = c.get('ws');
-    const query = parseQuery(c.req.query('q'), 'q');
+    const query = parseBoundedQuery(c.req.query('q'), 'q', query_chars_max);
     const k = parseCount(c.req.query('limit'), 'limit', search_k_default, kMax(ws));
     const results = await deps.store().search(ws, { query, k, mode: 'lexical' });
     return c.json({ query, mode: 'lexical', results, total: results.length });
@@ -35,7 +36,7 @@ export function registerSearchRoutes(api: Hono<ApiEnv>, deps: RouteDeps): void {
     const ws = c.get('ws');
     const body = c.get('body');
     if (!isPlainObject(body)) throw new InputError('invalid_type', 'body must be a JSON object', 'body');
-    const query = parseQuery(body.query, 'query');
+    const query = parseBoundedQuery(body.query, 'query', query_chars_max);
     const k = parseCount(body.k, 'k', search_k_default, kMax(ws));
     const mode = parseMode(body.mode);
     const store = deps.store();
@@ -54,7 +55,7 @@ export function registerSearchRoutes(api: Hono<ApiEnv>, deps: RouteDeps): void {
   const assembleHandler = async (c: Context<ApiEnv>): Promise<Response> => {
     const ws = c.get('ws');
     const limits = deps.limiter.limits(ws);
-    const req = parseAssembleRequest(c.get('body'), limits.max_documents_per_query);
+    const req = parseAssembleRequest(c.get('body'), limits.max_documents_per_query, deps.config.server);
     const budget = deps.limiter.reserveTokens(ws, req.max_tokens);
     let used = 0;
     try {
