@@ -208,6 +208,24 @@ export function assertNoPrecondition(raw: unknown, prefix: string): void {
   }
 }
 
+/**
+ * Only the size and depth limits of one document, for a caller that holds the configured limits
+ * before the store (which checks everything) sees the document. Wrong types are left to
+ * parseDocumentInput.
+ */
+export function checkDocumentLimits(raw: unknown, prefix: string, limits: DocumentLimits): void {
+  if (!isPlainObject(raw)) return;
+  const { content, metadata } = raw;
+  if (typeof content === 'string' && content.length * 3 > limits.document_bytes_max && Buffer.byteLength(content, 'utf8') > limits.document_bytes_max) {
+    throw new InputError('document_too_large', `${prefix}content is larger than document_bytes_max (${limits.document_bytes_max} bytes of UTF-8)`, `${prefix}content`);
+  }
+  if (!isPlainObject(metadata)) return;
+  checkMetadataShape(metadata, `${prefix}metadata`, limits.metadata_depth_max);
+  if (Buffer.byteLength(canonicalJson(metadata), 'utf8') > limits.metadata_bytes_max) {
+    throw new InputError('metadata_too_large', `${prefix}metadata is larger than metadata_bytes_max (${limits.metadata_bytes_max} bytes of canonical JSON)`, `${prefix}metadata`);
+  }
+}
+
 /** Checks one document as sent by a client. `prefix` names its place in a bulk body ("[3]."). */
 export function parseDocumentInput(raw: unknown, prefix = '', limits: DocumentLimits = document_limits_default): DocumentInput {
   if (!isPlainObject(raw)) throw new InputError('invalid_type', `${prefix || 'body'} must be a JSON object`, prefix ? prefix.replace(/\.$/, '') : 'body');

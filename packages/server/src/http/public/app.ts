@@ -1,12 +1,17 @@
 // The public API as a Hono sub-app: /health and /api/v1/... (also under
 // /workspace/:workspace/api/v1/...). Mount it with `app.route('/', createPublicApi(deps))`.
 //
-// Per request under /api/v1: bearer auth -> body size limit -> JSON body (POST) -> workspace ->
-// activity -> per-workspace concurrency queue -> (reads) wait for min_index -> route.
+// Per request under /api/v1: bearer auth -> (writes) cross-site guard -> (document POSTs) JSON
+// content type -> body size limit -> JSON body (POST) -> (document POSTs) configured document
+// limits -> workspace -> activity -> per-workspace concurrency queue -> (reads) wait for
+// min_index -> route.
 
 import { Hono } from 'hono';
 import type { Context, Next } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { checkDocumentLimits } from '../../store/validate.ts';
+import type { DocumentLimits } from '../../store/validate.ts';
+import { crossSiteGuard } from '../cross-site.ts';
 import { tier_priority, limitsFor } from '../../limits/limits.ts';
 import { WorkspaceLimiter } from '../../limits/workspace-limiter.ts';
 import { ActivityTracker } from './activity.ts';
@@ -15,13 +20,17 @@ import type { PublicApiDeps } from './deps.ts';
 import { registerDocumentRoutes } from './documents.ts';
 import { ApiError, errorBody, errorResponse } from './errors.ts';
 import { healthHandler } from './health.ts';
-import { bearerAuth, minIndex, readJson, resolveWorkspace } from './request.ts';
+import { bearerAuth, minIndex, readJson, requireJsonBody, resolveWorkspace } from './request.ts';
 import { registerSearchRoutes } from './search.ts';
 import { planted } from '../../testing/planted-defects.ts';
 
 function isWrite(c: Context): boolean {
   const m = c.req.method;
   return m === 'DELETE' || (m === 'POST' && /\/documents(\/bulk)?\/?$/.test(c.req.path));
+}
+
+function isDocumentPost(c: Context): boolean {
+  return c.req.method === 'POST' && /\/documents(\/bulk)?\/?$/.test(c.req.path);
 }
 
 function requestPriority(c: Context, dflt: number): number {
@@ -37,6 +46,19 @@ export function createPublicApi(input: PublicApiDeps): Hono {
 
   const api = new Hono<ApiEnv>();
   api.use('*', bearerAuth(deps.config.server.auth_token));
+  const guardCrossSite = crossSiteGuard(() => deps.config.server.allowed_origins);
+  api.use('*', async function refuseCrossSiteWrites(c: Context, next: Next) {
+    return isWrite(c) ? guardCrossSite(c, next) : next();
+  });
+  const jsonOnly = requireJsonBody();
+  api.use('*', async function documentWritesAreJson(c: Context, next: Next) {
+    return isDocumentPost(c) ? jsonOnly(c, next) : next();
+  });
+  const limits: DocumentLimits = {
+    document_bytes_max: deps.config.server.document_bytes_max,
+    metadata_bytes_max: deps.config.server.metadata_bytes_max,
+    metadata_depth_max: deps.config.server.metadata_depth_max,
+  };
   const bodyTooLarge = (c: Context): Response =>
     c.json(errorBody('body_too_large', `request body is larger than body_bytes_max (${deps.config.server.body_bytes_max} bytes)`, 'body'), 413);
   const countedBodyLimit = bodyLimit({ maxSize: deps.config.server.body_bytes_max, onError: bodyTooLarge });
@@ -53,6 +75,11 @@ export function createPublicApi(input: PublicApiDeps): Hono {
   });
   api.use('*', async function scopeToWorkspace(c: Context<ApiEnv>, next: Next) {
     const body = c.req.method === 'POST' || c.req.method === 'PUT' ? await readJson(c) : undefined;
+    if (isDocumentPost(c)) {
+      // The configured limits, before the store's own checks; a bulk item over one refuses the call.
+      if (Array.isArray(body)) body.forEach((item, i) => checkDocumentLimits(item, `[${i}].`, limits));
+      else checkDocumentLimits(body, '', limits);
+    }
     const ws = resolveWorkspace(c, body);
     c.set('body', body);
     c.set('ws', ws);
@@ -83,6 +110,7 @@ export function createPublicApi(input: PublicApiDeps): Hono {
   app.get('/health', healthHandler(deps, activity, clock));
   app.route('/api/v1', api);
   app.route('/workspace/:workspace/api/v1', api);
+  app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404));
   app.onError((err, c) => errorResponse(c, err, logger));
   return app;
 }

@@ -48,12 +48,41 @@ const cases: Case[] = [
   ['a zero list limit', 'GET', '/api/v1/documents?limit=0', undefined, {}, 400, 'limit'],
   ['a forged cursor', 'GET', '/api/v1/documents?cursor=nonsense', undefined, {}, 400, 'cursor'],
   ['a delete of an absent id', 'DELETE', '/api/v1/documents/absent', undefined, {}, 404, 'id'],
+  ['a lone surrogate in content', 'POST', '/api/v1/documents', { content: 'a \ud800 b' }, {}, 400, 'content'],
+  ['a lone surrogate in an id', 'POST', '/api/v1/documents', { id: 'x\udc00', content: 'x' }, {}, 400, 'id'],
+  ['a lone surrogate in a path', 'POST', '/api/v1/documents', { path: '\ud800.md', content: 'x' }, {}, 400, 'path'],
+  ['a lone surrogate in a language', 'POST', '/api/v1/documents', { language: '\ud800', content: 'x' }, {}, 400, 'language'],
+  ['a lone surrogate in a metadata value', 'POST', '/api/v1/documents', { content: 'x', metadata: { a: ['\ud800'] } }, {}, 400, 'metadata.a[0]'],
+  ['a noncharacter U+FFFF in content', 'POST', '/api/v1/documents', { content: 'x\uffff' }, {}, 400, 'content'],
+  ['a lone surrogate in a bulk item', 'POST', '/api/v1/documents/bulk', [{ content: 'x\ud800' }], {}, 400, 'body'],
+  ['the id "."', 'POST', '/api/v1/documents', { id: '.', content: 'x' }, {}, 400, 'id'],
+  ['the id ".."', 'POST', '/api/v1/documents', { id: '..', content: 'x' }, {}, 400, 'id'],
+  ['an id with a slash', 'POST', '/api/v1/documents', { id: 'a/b', content: 'x' }, {}, 400, 'id'],
+  ['metadata deeper than metadata_depth_max', 'POST', '/api/v1/documents', { content: 'x', metadata: nested(9) }, {}, 400, 'metadata'],
+  ['content over document_bytes_max', 'POST', '/api/v1/documents', { content: 'x'.repeat(1001) }, {}, 413, 'content'],
+  ['metadata over metadata_bytes_max', 'POST', '/api/v1/documents', { content: 'x', metadata: { k: 'v'.repeat(300) } }, {}, 413, 'metadata'],
+  ['a bulk item over document_bytes_max', 'POST', '/api/v1/documents/bulk', [{ content: 'x' }, { content: 'x'.repeat(1001) }], {}, 413, '[1].content'],
+  ['a text/plain document write', 'POST', '/api/v1/documents', { content: 'x' }, { 'content-type': 'text/plain' }, 415, 'Content-Type'],
+  ['a form-encoded bulk write', 'POST', '/api/v1/documents/bulk', [{ content: 'x' }], { 'content-type': 'application/x-www-form-urlencoded' }, 415, 'Content-Type'],
+  ['a cross-site write by Origin', 'POST', '/api/v1/documents', { id: 'seed', content: 'overwritten' }, { 'content-type': 'text/plain', Origin: 'http://evil.example' }, 403, 'Origin'],
+  ['a cross-site JSON write by Origin', 'POST', '/api/v1/documents', { id: 'seed', content: 'overwritten' }, { Origin: 'http://evil.example' }, 403, 'Origin'],
+  ['a cross-site delete by Sec-Fetch-Site', 'DELETE', '/api/v1/documents/seed', undefined, { 'Sec-Fetch-Site': 'cross-site' }, 403, 'Origin'],
+  ['a cross-site bulk write', 'POST', '/api/v1/documents/bulk', [{ id: 'seed', content: 'x' }], { Origin: 'https://evil.example' }, 403, 'Origin'],
+  ['an unknown route', 'GET', '/api/v1/nothing-here', undefined, {}, 404, undefined],
 ];
+
+function nested(depth: number): Record<string, unknown> {
+  let v: Record<string, unknown> = {};
+  for (let i = 1; i < depth; i++) v = { a: v };
+  return v;
+}
 
 describe('every bad input', () => {
   let api: TestApi;
   beforeAll(async () => {
-    api = openTestApi({ config: testConfig({ server: { body_bytes_max: 4096, bulk_documents_max: 5 } }) });
+    api = openTestApi({
+      config: testConfig({ server: { body_bytes_max: 4096, bulk_documents_max: 5, document_bytes_max: 1000, metadata_bytes_max: 256, metadata_depth_max: 8 } }),
+    });
     await api.call('POST', '/api/v1/documents', { id: 'seed', content: 'seed document' });
   });
   afterAll(() => api[Symbol.dispose]());
@@ -70,6 +99,32 @@ describe('every bad input', () => {
     expect(json.error.field).toBe(field);
     expect(api.replicator.proposed.length).toBe(proposed);
     expect(api.t.store.checksum()).toBe(before);
+  });
+});
+
+describe('hostile shapes within the body limit', () => {
+  it('answers metadata nested 5,000 deep with 400 metadata_too_deep and stores nothing', async () => {
+    using api = openTestApi();
+    // Built as text: JSON.stringify itself recurses.
+    const body = `{"id":"deep","content":"x","metadata":${'{"a":'.repeat(4_999)}{}${'}'.repeat(4_999)}}`;
+    const res = await api.call('POST', '/api/v1/documents', body);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { code: 'metadata_too_deep', field: 'metadata', message: expect.stringContaining('metadata_depth_max (32') } });
+    expect(api.replicator.proposed).toHaveLength(0);
+  });
+
+  it('still reads form-encoded search and assemble bodies (the guide\'s curl -d)', async () => {
+    using api = openTestApi();
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    expect((await api.call('POST', '/api/v1/search', { query: 'q' }, form)).status).toBe(200);
+    expect((await api.call('POST', '/api/v1/assemble', { query: 'q' }, form)).status).toBe(200);
+  });
+
+  it('accepts +json content types and an allowed or same origin', async () => {
+    using api = openTestApi({ config: testConfig({ server: { allowed_origins: ['https://app.example'] } }) });
+    expect((await api.call('POST', '/api/v1/documents', { content: 'a' }, { 'content-type': 'application/vnd.cairn+json; charset=utf-8' })).status).toBe(201);
+    expect((await api.call('POST', '/api/v1/documents', { content: 'b' }, { Origin: 'https://app.example', 'Sec-Fetch-Site': 'cross-site' })).status).toBe(201);
+    expect((await api.call('POST', 'http://localhost/api/v1/documents', { content: 'c' }, { Origin: 'http://localhost' })).status).toBe(201);
   });
 });
 

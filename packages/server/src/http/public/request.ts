@@ -24,6 +24,26 @@ export async function readJson(c: Context): Promise<unknown> {
   }
 }
 
+const json_type_re = /^application\/(?:[\w.-]+\+)?json\s*(?:;|$)/i;
+
+/**
+ * 415 unsupported_media_type unless the body is declared JSON (`application/json` or a
+ * `+json` type). A browser can send a text/plain or form body to another site without asking;
+ * a JSON one it sends only after a CORS preflight this API never grants.
+ */
+export function requireJsonBody(): MiddlewareHandler {
+  return async function requireJson(c, next) {
+    const type = c.req.header('content-type') ?? '';
+    if (!json_type_re.test(type.trim())) {
+      return c.json(
+        errorBody('unsupported_media_type', `document writes take a JSON body: send Content-Type: application/json (got ${type === '' ? 'none' : JSON.stringify(type.slice(0, 100))})`, 'Content-Type'),
+        415,
+      );
+    }
+    return next();
+  };
+}
+
 function checkWorkspace(ws: string, field: string): string {
   if (!workspace_id_pattern.test(ws)) {
     throw new ApiError(400, 'invalid_workspace', `workspace id must be ${workspace_id_rule}; got ${JSON.stringify(ws.slice(0, 80))}`, field);
