@@ -15,6 +15,7 @@ import { forwardWrites } from './http/forward.ts';
 import { createRaftRoutes } from './http/raft-routes.ts';
 import { mountOperations } from './http/mount-operations.ts';
 import { mountPublicApi } from './http/mount-public.ts';
+import { unknownRoute } from './http/public/errors.ts';
 import { Replica } from './replication/replica.ts';
 import { Retrainer } from './retrain/retrainer.ts';
 import type { Transport } from './replication/transport.ts';
@@ -61,8 +62,9 @@ export function buildApp(config: CairnConfig, replica: Replica<DocumentStore>, l
     logger.error({ err }, 'unhandled error');
     return c.json({ error: { code: 'internal', message: 'internal error' } }, 500);
   });
-  app.use(forwardWrites({ replica, forward_timeout_ms: config.replication.commit_timeout_ms + 5000, apply_wait_ms: config.server.read_wait_ms_max, body_bytes_max: config.server.body_bytes_max }));
+  app.use(forwardWrites({ replica, forward_timeout_ms: config.replication.commit_timeout_ms + 5000, apply_wait_ms: config.server.read_wait_ms_max, body_bytes_max: config.server.body_bytes_max, allowed_origins: () => config.server.allowed_origins }));
   mountPublicApi(app, { config, replica, logger });
+  app.notFound(unknownRoute(() => app.routes));
   return app;
 }
 

@@ -2,7 +2,10 @@
 // applied the write's index itself, so the client reads its own write on the node it asked.
 // Forwarding targets the leader's configured address, never a loopback rewrite.
 import http from 'node:http';
-import type { MiddlewareHandler } from 'hono';
+import type { IncomingMessage } from 'node:http';
+import type { Context, MiddlewareHandler } from 'hono';
+import { crossSiteGuard } from './cross-site.ts';
+import { requireJsonBody } from './public/request.ts';
 import type { Replica } from '../replication/replica.ts';
 import type { StateMachine } from '../replication/state.ts';
 import { httpRequest } from '../replication/transport.ts';
@@ -33,24 +36,122 @@ export interface ForwardOptions<S extends StateMachine> {
   apply_wait_ms: number;
   /** Largest body forwarded; larger ones get 413 here, as the leader would answer. */
   body_bytes_max: number;
+  /** `server.allowed_origins`: the browser checks run here too, before anything is forwarded. */
+  allowed_origins: () => readonly string[];
+}
+
+/**
+ * The request body, counted as it arrives: null as soon as it passes `bytes_max`, having kept at
+ * most `bytes_max` bytes (the rest is left unread; @hono/node-server drains or closes the socket
+ * after the answer). Reads the Node request directly when served by @hono/node-server, else the
+ * web stream (in-process `app.request`).
+ */
+export async function readBodyCapped(c: Context, bytes_max: number): Promise<Uint8Array | null> {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  if (incoming !== undefined && typeof incoming.on === 'function') return readIncomingCapped(incoming, bytes_max);
+  const stream = c.req.raw.body;
+  if (stream === null) return new Uint8Array(0);
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > bytes_max) {
+      reader.releaseLock();
+      return null;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+function readIncomingCapped(incoming: IncomingMessage, bytes_max: number): Promise<Uint8Array | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = (): void => {
+      incoming.off('data', onData);
+      incoming.off('end', onEnd);
+      incoming.off('error', onError);
+      incoming.off('close', onClose);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.byteLength;
+      if (size > bytes_max) {
+        cleanup();
+        incoming.pause();
+        chunks.length = 0;
+        resolve(null);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(err);
+    };
+    const onClose = (): void => {
+      cleanup();
+      reject(new Error('the client closed the connection before the body ended'));
+    };
+    if (incoming.readableEnded) {
+      resolve(new Uint8Array(0));
+      return;
+    }
+    incoming.on('data', onData);
+    incoming.on('end', onEnd);
+    incoming.on('error', onError);
+    incoming.on('close', onClose);
+    incoming.resume();
+  });
 }
 
 export function forwardWrites<S extends StateMachine>(opts: ForwardOptions<S>): MiddlewareHandler {
   const { replica } = opts;
   const agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxSockets: 256, maxFreeSockets: 64 });
+  const guardCrossSite = crossSiteGuard(opts.allowed_origins);
+  const jsonOnly = requireJsonBody();
+  const forward = forwardToLeader(opts, agent);
   return async function forwardWritesToLeader(c, next) {
     if (replica.isLeader() || !isWriteRoute(c.req.method, c.req.path)) return next();
+    // The leader sees neither the browser's Origin nor the Host it was sent to: decide here.
+    let answer: Response | undefined;
+    const refused = await guardCrossSite(c, async () => {
+      if (c.req.method !== 'POST') {
+        answer = await forward(c);
+        return;
+      }
+      const badType = await jsonOnly(c, async () => {
+        answer = await forward(c);
+      });
+      if (badType instanceof Response) answer = badType;
+    });
+    return refused ?? answer;
+  };
+}
+
+function forwardToLeader<S extends StateMachine>(opts: ForwardOptions<S>, agent: http.Agent): (c: Context) => Promise<Response> {
+  const { replica } = opts;
+  return async function forwardOne(c) {
     const url = new URL(c.req.url);
     const headers: Record<string, string> = { 'x-cairn-forwarded-by': replica.self.id };
     for (const h of FORWARDED_HEADERS) {
       const v = c.req.header(h);
       if (v !== undefined) headers[h] = v;
     }
-    const tooLarge = (): Response =>
-      c.json({ error: { code: 'body_too_large', message: `request body is larger than body_bytes_max (${opts.body_bytes_max} bytes)`, field: 'body' } }, 413);
+    const tooLarge = (): Response => {
+      c.header('Connection', 'close');
+      return c.json({ error: { code: 'body_too_large', message: `request body is larger than body_bytes_max (${opts.body_bytes_max} bytes)`, field: 'body' } }, 413);
+    };
     if (Number(c.req.header('content-length') ?? '0') > opts.body_bytes_max) return tooLarge();
-    const body = c.req.method === 'GET' || c.req.method === 'HEAD' ? undefined : new Uint8Array(await c.req.arrayBuffer());
-    if (body !== undefined && body.byteLength > opts.body_bytes_max) return tooLarge();
+    const body = c.req.method === 'GET' || c.req.method === 'HEAD' ? undefined : await readBodyCapped(c, opts.body_bytes_max);
+    if (body === null) return tooLarge();
     let res: HttpResult;
     try {
       res = await httpRequest(agent, replica.leader.address, c.req.method, `${url.pathname}${url.search}`, body, headers, opts.forward_timeout_ms);

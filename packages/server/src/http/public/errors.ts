@@ -62,3 +62,36 @@ export function errorResponse(c: Context, err: unknown, logger: Logger): Respons
   logger.error({ err }, 'unhandled error in public API');
   return c.json(errorBody('internal', 'internal error'), 500);
 }
+
+interface RouteEntry {
+  method: string;
+  path: string;
+}
+
+function routePattern(path: string): RegExp {
+  const source = path
+    .split('/')
+    .map((seg) => (seg.startsWith(':') ? '[^/]+' : seg === '*' ? '.*' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('/');
+  return new RegExp(`^${source}/?$`);
+}
+
+/**
+ * The not-found handler of a node: 405 with `Allow` when the path is a route under other
+ * methods, else 404, both in the JSON error shape. `routes` is read on first use (hono's
+ * `app.routes`, after every route is mounted); middleware entries (method ALL) are not routes.
+ */
+export function unknownRoute(routes: () => readonly RouteEntry[]): (c: Context) => Response {
+  let table: Array<{ method: string; re: RegExp }> | null = null;
+  return function notFoundOrNotAllowed(c) {
+    table ??= routes().filter((r) => r.method !== 'ALL').map((r) => ({ method: r.method, re: routePattern(r.path) }));
+    const methods = new Set(table.filter((r) => r.re.test(c.req.path)).map((r) => r.method));
+    if (methods.has('GET')) methods.add('HEAD');
+    if (methods.size > 0 && !methods.has(c.req.method)) {
+      const allow = [...methods].sort().join(', ');
+      c.header('Allow', allow);
+      return c.json(errorBody('method_not_allowed', `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allow}`), 405);
+    }
+    return c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404);
+  };
+}
