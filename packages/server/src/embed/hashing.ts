@@ -19,8 +19,13 @@ const bigram_weight = 0.7;
 const chargram_weight = 0.35;
 /** Words longer than this are cut before character n-grams are taken (long hashes, base64). */
 const word_chars_max = 40;
-/** Words processed between two yields to the event loop, so a large text does not stall the node. */
-const yield_every_words = 20_000;
+/**
+ * A large text is embedded in slices: every words_per_clock_check words the clock is read, and
+ * after slice_ms_max of work the event loop gets a turn, so the node is never stalled for long.
+ * Where the turns fall never changes the result.
+ */
+const words_per_clock_check = 256;
+const slice_ms_max = 2;
 
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -153,8 +158,12 @@ export class HashingEmbedder implements Embedder {
     const chargramSeed = fnvCode(fnv_offset, kind_chargram);
     const seed3 = fnvCode(chargramSeed, 3);
     const seed4 = fnvCode(chargramSeed, 4);
+    let since = performance.now();
     for (let i = 0; i < words.length; i++) {
-      if (i > 0 && i % yield_every_words === 0) await yieldToEventLoop();
+      if (i > 0 && i % words_per_clock_check === 0 && performance.now() - since >= slice_ms_max) {
+        await yieldToEventLoop();
+        since = performance.now();
+      }
       const word = words[i] ?? '';
       counts.bump(wordHashes[i] ?? 0, kind_word);
       if (i + 1 < words.length) {

@@ -10,10 +10,11 @@
 // apply in its transaction with the applied log index, and may swap the file and build a new
 // store (the constructor is idempotent over an existing schema; vector indexes load lazily).
 
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { trainSnapshot } from '@cairn/ivf';
 import type { Assignment, VectorSnapshot } from '@cairn/ivf';
 import type { Database, Statement } from 'better-sqlite3';
+import { HashingEmbedder } from '../embed/hashing.ts';
 import type { Embedder } from '../embed/types.ts';
 import { Applier, documentStorageBytes, skipKey } from './apply.ts';
 import type { ApplyResult, ConditionalOutcome } from './apply.ts';
@@ -29,7 +30,10 @@ import { Reader } from './read.ts';
 import type { ListPage, StoredDocument } from './read.ts';
 import { ensureSchema } from './schema.ts';
 import { Searcher } from './search.ts';
-import { countTokensAsync } from './tokens.ts';
+import { sharedPreparePool } from './prepare-pool.ts';
+import type { PreparePool } from './prepare-pool.ts';
+import { prepareWork } from './prepare-work.ts';
+import type { PrepareResult, PrepareTask } from './prepare-work.ts';
 import type { SearchHit, SearchMode } from './search.ts';
 import { assertDocumentId, assertNoPrecondition, assertWorkspaceId, languageFromPath, parseDocumentInput } from './validate.ts';
 import type { DocumentInput } from './validate.ts';
@@ -40,6 +44,12 @@ export const derived_id_hex_chars = 32;
 export const list_limit_max = 1000;
 export const search_k_max = 1000;
 export const preview_chars_max = 240;
+/**
+ * Content up to this many characters is prepared on the event loop (in ~2 ms slices); longer
+ * content in the prepare pool's threads. 16 KiB of prose takes ~5 ms to count and embed, while
+ * a thread round trip costs ~0.2 ms plus copying the text.
+ */
+export const prepare_inline_chars_max = 16 * 1024;
 
 export interface DocumentStoreOptions {
   embedder: Embedder;
@@ -47,6 +57,8 @@ export interface DocumentStoreOptions {
   clock?: () => number;
   /** Request ids of conditional ops, drawn at prepare time (randomUUID by default). Never called by apply. */
   requestId?: () => string;
+  /** Threads for the CPU work of large puts; the process's shared pool by default. */
+  preparePool?: () => PreparePool;
 }
 
 export interface BulkItemError {
@@ -87,6 +99,7 @@ export class DocumentStore {
   readonly embedder: Embedder;
   private readonly clock: () => number;
   private readonly requestId: () => string;
+  private readonly preparePool: () => PreparePool;
   private readonly vectors: VectorIndexes;
   private readonly applier: Applier;
   private readonly reader: Reader;
@@ -105,6 +118,7 @@ export class DocumentStore {
     this.embedder = opts.embedder;
     this.clock = opts.clock ?? Date.now;
     this.requestId = opts.requestId ?? randomUUID;
+    this.preparePool = opts.preparePool ?? sharedPreparePool;
     this.vectors = new VectorIndexes(db);
     this.applier = new Applier(db, this.vectors);
     this.reader = new Reader(db);
@@ -173,6 +187,17 @@ export class DocumentStore {
       }
     });
     if (valid.length === 0) return { op: null, ids: [], items: [], errors };
+    // Tokens, sha256 and (hashing embedder) the vector, large contents in the pool's threads.
+    const hashing_dim = this.embedder instanceof HashingEmbedder ? this.embedder.dim : null;
+    const tasks = valid.map(({ input }) => ({ content: input.content, hashing_dim: input.vector === null ? hashing_dim : null }));
+    const work = await this.prepareWorkOf(tasks);
+    const prepared = new Map<DocumentInput, PrepareResult>();
+    valid.forEach((v, i) => {
+      const w = work[i];
+      if (w === undefined) throw new Error('invariant: prepared work per valid document');
+      prepared.set(v.input, w);
+      if (v.input.vector === null && w.vector !== null) v.input.vector = w.vector;
+    });
     const toEmbed = valid.filter((v) => v.input.vector === null);
     const embedded = toEmbed.length === 0 ? [] : await this.embedder.embed(toEmbed.map((v) => v.input.content));
     if (embedded.length !== toEmbed.length) throw new Error('invariant: embedder returned a vector per text');
@@ -188,21 +213,45 @@ export class DocumentStore {
     const docs: OpDocument[] = [];
     for (const { input } of embeddable) {
       if (input.vector === null) throw new Error('invariant: every valid document has a vector');
-      const content_hash = createHash('sha256').update(input.content, 'utf8').digest('hex');
+      const w = prepared.get(input);
+      if (w === undefined) throw new Error('invariant: every valid document was prepared');
       docs.push({
-        id: input.id ?? content_hash.slice(0, derived_id_hex_chars),
+        id: input.id ?? w.content_hash.slice(0, derived_id_hex_chars),
         content: input.content,
         path: input.path,
         language: input.language ?? languageFromPath(input.path),
         metadata: input.metadata,
-        tokens: await countTokensAsync(input.content),
-        content_hash,
+        tokens: w.tokens,
+        content_hash: w.content_hash,
         bytes: Buffer.byteLength(input.content, 'utf8'),
         vector: vectorToBytes(input.vector),
       });
     }
     const op: PutOp = { kind: 'put', v: op_version, ws, ts: this.clock(), docs };
     return { op, ids: docs.map((d) => d.id), items: embeddable.map((v) => v.item), errors };
+  }
+
+  /**
+   * prepareWork for each task, in order: small contents on the event loop (in slices), large ones
+   * in the prepare pool. One request holds at most threads_max of the pool's slots at a time, so
+   * a bulk of large documents goes in rounds and only concurrent requests can fill the queue.
+   */
+  private async prepareWorkOf(tasks: PrepareTask[]): Promise<PrepareResult[]> {
+    const out: (PrepareResult | null)[] = await Promise.all(
+      tasks.map(async (t) => (t.content.length > prepare_inline_chars_max ? null : prepareWork(t))),
+    );
+    const large = tasks.flatMap((t, i) => (out[i] === null ? [i] : []));
+    if (large.length === 0) return out as PrepareResult[];
+    const pool = this.preparePool();
+    for (let r = 0; r < large.length; r += pool.threads_max) {
+      const round = large.slice(r, r + pool.threads_max);
+      const results = await Promise.all(round.map((i) => pool.run(tasks[i] as PrepareTask)));
+      round.forEach((i, k) => (out[i] = results[k] ?? null));
+    }
+    return out.map((w) => {
+      if (w === null) throw new Error('invariant: every task was prepared');
+      return w;
+    });
   }
 
   /** With a precondition (If-Match only; exactly one id) the op is conditional, as in preparePut. */

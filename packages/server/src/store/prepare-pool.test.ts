@@ -1,0 +1,33 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { HashingEmbedder } from '../embed/hashing.ts';
+import { OverloadedError, PreparePool } from './prepare-pool.ts';
+import { prepareWork } from './prepare-work.ts';
+import { countTokens } from './tokens.ts';
+
+const pool = new PreparePool({ threads_max: 1, queue_max: 1 });
+afterAll(() => pool.close());
+
+describe('PreparePool', () => {
+  it('gives the same tokens, hash and vector bytes as preparing on the event loop', async () => {
+    const content = `${'語'.repeat(40_000)} some prose after it, and ${'x'.repeat(100_000)}`;
+    const task = { content, hashing_dim: 384 };
+    const [inWorker, inline] = await Promise.all([pool.run(task), prepareWork(task)]);
+    expect(inWorker.tokens).toBe(inline.tokens);
+    expect(inWorker.tokens).toBe(countTokens(content));
+    expect(inWorker.content_hash).toBe(inline.content_hash);
+    const [direct] = await new HashingEmbedder().embed([content]);
+    expect(Buffer.from((inWorker.vector as Float32Array).buffer)).toEqual(Buffer.from((direct as Float32Array).buffer));
+  });
+
+  it('refuses a task with 503 overloaded when its threads and queue are full', async () => {
+    const task = { content: 'q'.repeat(200_000), hashing_dim: null };
+    const running = pool.run(task);
+    const queued = pool.run(task);
+    await expect(pool.run(task)).rejects.toBeInstanceOf(OverloadedError);
+    await expect(pool.run(task)).rejects.toMatchObject({ status: 503, code: 'overloaded', retry_after_s: 1 });
+    expect(pool.pending).toBe(2);
+    await Promise.all([running, queued]);
+    expect(pool.pending).toBe(0);
+    await expect(pool.run({ content: 'ok', hashing_dim: null })).resolves.toMatchObject({ tokens: 1 });
+  });
+});
