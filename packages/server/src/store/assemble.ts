@@ -1,6 +1,9 @@
 // Context assembly: the best documents for a query that fit in a token budget.
 // How it ranks, dedupes and packs is explained in RANKING.md; the hard rules are:
-//   tokens(result.context)   <= max_tokens     (js-tiktoken cl100k_base encode() of the final string)
+//   tokens(result.context)   <= max_tokens     (countTokens of the final string: js-tiktoken cl100k_base
+//                                               encode() for ordinary text, see tokens.ts for long runs)
+// Token work on large documents (truncation, the final count) and the path filter run in slices
+// that give the event loop a turn every ~2 ms.
 //   result.documents.length  <= max_documents
 //   result.total_tokens       == tokens(result.context)
 
@@ -10,7 +13,7 @@ import { bytesToVector } from './op.ts';
 import type { Reader, StoredDocument } from './read.ts';
 import { fuseScores, fusion_weight_lexical, fusion_weight_vector } from './search.ts';
 import type { SearchHit } from './search.ts';
-import { countTokens, countTokensExact, truncateToTokens } from './tokens.ts';
+import { countTokens, countTokensAsync, slice_ms_max, truncateToTokensAsync } from './tokens.ts';
 import { isPlainObject, parseCount, parseQuery } from './validate.ts';
 
 export const assemble_tokens_default = 4000;
@@ -126,6 +129,16 @@ function cosine(a: Float32Array, b: Float32Array): number {
   return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
 }
 
+/** Resolves at once, or after an event loop turn when slice_ms_max has passed since the last turn. */
+function slicer(): () => Promise<void> {
+  let since = performance.now();
+  return async () => {
+    if (performance.now() - since < slice_ms_max) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    since = performance.now();
+  };
+}
+
 function header(d: StoredDocument): string {
   return `--- ${d.path ?? d.id} ---\n`;
 }
@@ -157,8 +170,10 @@ export async function assemble(source: AssembleSource, reader: Reader, ws: strin
   let used = 0;
   let truncatedOne = false;
   const sepTokens = countTokens(piece_separator);
+  const turn = slicer();
 
   for (const [rank0, hit] of fused.entries()) {
+    await turn();
     if (documents.length >= req.max_documents) break;
     if (!lexRank.has(hit.id) && (vecScore.get(hit.id) ?? 0) < vector_only_cosine_min) continue;
     const doc = rows.get(hit.id);
@@ -186,8 +201,8 @@ export async function assemble(source: AssembleSource, reader: Reader, ws: strin
     );
     if (tokens > remaining) {
       if (truncatedOne || remaining < Math.min(truncated_tokens_min, req.max_tokens / 2)) continue;
-      content = truncateToTokens(doc.content, remaining);
-      tokens = countTokens(content);
+      content = await truncateToTokensAsync(doc.content, remaining);
+      tokens = await countTokensAsync(content);
       if (tokens === 0 || tokens > remaining) continue;
       truncatedOne = true;
       notes.push(`truncated to ${tokens} of ${doc.tokens} tokens`);
@@ -210,12 +225,12 @@ export async function assemble(source: AssembleSource, reader: Reader, ws: strin
   // The sum of piece counts estimates the whole; BPE merges across piece boundaries can differ,
   // so the final string is counted and trailing pieces are dropped until it fits.
   let context = pieces.join(piece_separator);
-  let total = countTokensExact(context);
+  let total = await countTokensAsync(context);
   while (total > req.max_tokens && pieces.length > 0) {
     pieces.pop();
     documents.pop();
     context = pieces.join(piece_separator);
-    total = countTokensExact(context);
+    total = await countTokensAsync(context);
   }
   if (total > req.max_tokens || documents.length > req.max_documents) throw new Error('invariant: assembled context within budget');
   return { context, documents, total_tokens: total, processing_time_ms: Math.round((performance.now() - started) * 1000) / 1000 };
