@@ -102,3 +102,15 @@ describe('renderNginxConf', () => {
     expect(() => renderNginxConf(config(), { weights: [1, 0, 1] })).toThrow(/weights/);
   });
 });
+
+describe("nginx's own errors", () => {
+  it('answers 413, 502, 503 and 504 itself in the JSON error shape', () => {
+    const conf = renderNginxConf(config({ server: { body_bytes_max: 1_048_576 } }));
+    for (const status of [413, 502, 503, 504]) expect(conf).toContain(`error_page ${status} @cairn_${status};`);
+    const at413 = conf.slice(conf.indexOf('location @cairn_413 {'));
+    expect(at413).toMatch(/^location @cairn_413 \{\s+default_type application\/json;\s+return 413 '\{"error":\{"code":"body_too_large","message":"[^']*1048576 bytes\)","field":"body"\}\}\\n';/);
+    expect(conf).toContain('"code":"no_upstream"');
+    expect(conf).toContain('"code":"upstream_timeout"');
+    expect(conf).not.toContain('proxy_intercept_errors on');
+  });
+});

@@ -157,6 +157,16 @@ export function renderNginxConf(config: CairnConfig, opts: NginxRenderOptions = 
   out(`        proxy_next_upstream_timeout ${RETRY_WINDOW_S}s;`);
   out('        add_header X-Cairn-Upstream $upstream_addr always;');
   out();
+  out("        # nginx's own errors in the API's JSON shape. A node's own 5xx passes through untouched");
+  out('        # (proxy_intercept_errors stays off); these answer what nginx decides itself.');
+  for (const e of nginxErrors(config)) out(`        error_page ${e.status} @cairn_${e.status};`);
+  for (const e of nginxErrors(config)) {
+    out(`        location @cairn_${e.status} {`);
+    out('            default_type application/json;');
+    out(`            return ${e.status} '${JSON.stringify({ error: { code: e.code, message: e.message, ...(e.field === undefined ? {} : { field: e.field }) } })}\\n';`);
+    out('        }');
+  }
+  out();
   out('        # nginx itself, for the load balancer health check.');
   out('        location = /_lb/health {');
   out('            access_log off;');
@@ -180,6 +190,16 @@ export function renderNginxConf(config: CairnConfig, opts: NginxRenderOptions = 
   out('    }');
   out('}');
   return lines.join('\n') + '\n';
+}
+
+/** The errors nginx answers itself, in the JSON shape `{error: {code, message, field?}}`. */
+export function nginxErrors(config: CairnConfig): Array<{ status: number; code: string; message: string; field?: string }> {
+  return [
+    { status: 413, code: 'body_too_large', message: `request body is larger than body_bytes_max (${config.server.body_bytes_max} bytes)`, field: 'body' },
+    { status: 502, code: 'no_upstream', message: 'the load balancer reached no live Cairn node; retry shortly' },
+    { status: 503, code: 'no_upstream', message: 'no Cairn node is available behind the load balancer; retry shortly' },
+    { status: 504, code: 'upstream_timeout', message: 'the Cairn node did not answer the load balancer in time' },
+  ];
 }
 
 /**
