@@ -1,6 +1,8 @@
 // The dashboard's force-resync button on a cluster that has an operator token: the page asks for
 // the token and sends it as a bearer token; a wrong one is refused with the server's message.
-// One in-process leader whose followers are not running (nothing is listening on their ports).
+// With server.auth_token set, the page and its live feed ask for that token: the browser's login
+// prompt (Basic, any user name, the token as password). One in-process leader whose followers are
+// not running (nothing is listening on their ports).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +17,10 @@ import { freePorts } from './helpers/ports.ts';
 import { waitFor } from './helpers/wait.ts';
 
 const TOKEN = 'op-token-for-test';
+const READ_TOKEN = 'read-token-for-test';
 let node: RunningNode;
+let guarded: RunningNode;
+let guardedDir: string;
 let browser: Browser;
 let dir: string;
 
@@ -35,8 +40,11 @@ beforeAll(async () => {
       ],
     },
   };
-  [node, browser] = await Promise.all([
+  guardedDir = mkdtempSync(join(tmpdir(), 'cairn-dash-auth-'));
+  const guardedConfig = { ...config, server: { ...config.server, data_dir: guardedDir, auth_token: READ_TOKEN } };
+  [node, guarded, browser] = await Promise.all([
     startNode({ config, logger: pino({ level: 'silent' }) }),
+    startNode({ config: guardedConfig, logger: pino({ level: 'silent' }) }),
     chromium.launch({
       executablePath: '/usr/bin/chromium',
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
@@ -46,7 +54,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await node?.close();
+  await guarded?.close();
   rmSync(dir, { recursive: true, force: true });
+  rmSync(guardedDir, { recursive: true, force: true });
 });
 
 describe('dashboard force-resync with an operator token', () => {
@@ -76,5 +86,28 @@ describe('dashboard force-resync with an operator token', () => {
     await page.locator('#nodes tr[data-node-id="node-3"] button').click();
     expect(sent).toHaveLength(2); // cancelled: nothing sent
     await page.close();
+  });
+});
+
+describe('dashboard with server.auth_token set', () => {
+  it('is refused without the token, with a Basic challenge (the browser\'s login prompt)', async () => {
+    const page = await browser.newPage();
+    // Headless Chromium has no prompt to show and fails the navigation; the answer itself:
+    const res = await page.request.get(`${guarded.url}/dashboard`);
+    expect(res.status()).toBe(401);
+    expect(res.headers()['www-authenticate']).toMatch(/^Basic realm="cairn"/);
+    expect(await res.text()).not.toContain('node-2');
+    await expect(page.goto(`${guarded.url}/dashboard`)).rejects.toThrow(/ERR_INVALID_AUTH_CREDENTIALS/);
+    await page.close();
+  });
+
+  it('opens after the browser\'s login prompt, and its live feed runs', async () => {
+    const context = await browser.newContext({ httpCredentials: { username: 'operator', password: READ_TOKEN } });
+    const page = await context.newPage();
+    const res = await page.goto(`${guarded.url}/dashboard`);
+    expect(res?.status()).toBe(200);
+    expect(await page.locator('#nodes tr[data-node-id]').count()).toBe(3);
+    await waitFor(async () => /^Live · updated/.test((await page.locator('#live').textContent()) ?? ''), { what: 'a live update over /dashboard/events', timeoutMs: 10_000 });
+    await context.close();
   });
 });

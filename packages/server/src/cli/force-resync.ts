@@ -10,7 +10,8 @@ Makes the leader create a fresh snapshot and send it to the follower now (POST
 /_raft/force-resync); waits for the follower to install it.
   --url URL         any node (default http://127.0.0.1:8080, or $CAIRN_URL)
   --target T        the follower: a node id (node-3) or host:port as /_raft/sync-status lists it
-  --token TOKEN     operator token (or cluster secret) when one is configured; also $CAIRN_OPERATOR_TOKEN
+  --token TOKEN     the operator token (replication.operator_token) when one is configured;
+                    also $CAIRN_OPERATOR_TOKEN. The cluster secret is not accepted.
   --json            print the leader's JSON answer
   --timeout-ms MS   how long to wait (default 120000: snapshot_timeout_s is 60 by default)
 `;
@@ -67,5 +68,6 @@ export async function run(args: string[]): Promise<number> {
   const message = typeof body?.['message'] === 'string' ? body['message'] : (error?.message ?? `HTTP ${status}`);
   if (!flags.has('json')) (ok ? process.stdout : process.stderr).write(`${ok ? '' : 'cairn force-resync: '}${message}\n`);
   if (status === 401 && token === '') process.stderr.write('cairn force-resync: this cluster needs an operator token: pass --token\n');
+  if (status === 403) process.stderr.write('cairn force-resync: refused as a cross-site browser request (Origin / Sec-Fetch-Site)\n');
   return ok ? 0 : 1;
 }

@@ -46,3 +46,33 @@ describe('cairn status against a node without the cluster API', () => {
     }
   });
 });
+
+describe('cairn status against a node with server.auth_token set', () => {
+  it('sends --token to /api/v1/cluster/nodes; without it the node is read from /_raft/health', async () => {
+    const server = createServer((req, res) => {
+      if (req.url === '/api/v1/cluster/nodes' && req.headers.authorization === 'Bearer read-token') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ observed_by: 'node-1', nodes: [{ id: 'node-1', address: 'h1:8080', role: 'leader', state: 'leader', reachable: true, applied_index: 3, lag: 0, last_latency_ms: null, version: '0.1.0', uptime_s: 5 }] }));
+        return;
+      }
+      if (req.url === '/_raft/health') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ node_id: 'node-1', address: 'h1:8080', role: 'leader', last_applied: 3, in_sync: true, follower_details: [] }));
+        return;
+      }
+      res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":{"code":"unauthorized"}}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      const withToken = await fetchStatus(`http://127.0.0.1:${port}`, 2000, 'read-token');
+      expect(withToken.source).toBe(`http://127.0.0.1:${port}/api/v1/cluster/nodes`);
+      expect(withToken.rows[0]).toMatchObject({ id: 'node-1', version: '0.1.0' });
+      const without = await fetchStatus(`http://127.0.0.1:${port}`, 2000);
+      expect(without.source).toBe(`http://127.0.0.1:${port}/_raft/health`);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});

@@ -1,16 +1,18 @@
-// `cairn status --url http://127.0.0.1:8080 [--json] [--timeout-ms 3000]`: the cluster's nodes as a
+// `cairn status --url http://127.0.0.1:8080 [--token T] [--json] [--timeout-ms 3000]`: the cluster's nodes as a
 // table (like `etcdctl endpoint status -w table`), from /api/v1/cluster/nodes of any node; a node
 // without that route is read from its /_raft/health instead. Exit 0 when the table was printed, 1
 // when the url is unreachable or answers nonsense, 2 on bad flags.
 import type { NodeRow } from '../http/cluster/types.ts';
 import { parseArgs } from './args.ts';
 
-const HELP = `Usage: cairn status [--url URL] [--json] [--timeout-ms MS]
+const HELP = `Usage: cairn status [--url URL] [--token TOKEN] [--json] [--timeout-ms MS]
 
 Prints one row per cluster node: id, address, role, state (healthy, lagging, desynced, unknown,
 unreachable; the leader's view of each follower), reachable, applied index, lag (entries behind
 the leader), append latency, version and uptime. Works against any node.
   --url URL         a node (default http://127.0.0.1:8080, or $CAIRN_URL)
+  --token TOKEN     server.auth_token when one is configured (also $CAIRN_AUTH_TOKEN); without
+                    it such a node is read from /_raft/health (no peers)
   --json            print the rows as JSON
   --timeout-ms MS   how long to wait for the node (default 3000)
 `;
@@ -86,8 +88,9 @@ export function rowsFromRaftHealth(h: Record<string, unknown>): StatusRow[] {
   return rows;
 }
 
-async function getJson(url: string, timeoutMs: number): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
+async function getJson(url: string, timeoutMs: number, token = ''): Promise<{ status: number; body: unknown }> {
+  const headers: Record<string, string> = token === '' ? { accept: 'application/json' } : { accept: 'application/json', authorization: `Bearer ${token}` };
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers });
   const text = await res.text();
   try {
     return { status: res.status, body: JSON.parse(text) as unknown };
@@ -104,11 +107,11 @@ export function reason(err: unknown, timeoutMs: number): string {
 }
 
 /** The rows, from /api/v1/cluster/nodes or else /_raft/health. Throws with a readable message. */
-export async function fetchStatus(base: string, timeoutMs: number): Promise<{ rows: StatusRow[]; source: string; observed_by: string | null }> {
+export async function fetchStatus(base: string, timeoutMs: number, token = ''): Promise<{ rows: StatusRow[]; source: string; observed_by: string | null }> {
   const nodesUrl = `${base}/api/v1/cluster/nodes`;
   let first: { status: number; body: unknown };
   try {
-    first = await getJson(nodesUrl, timeoutMs);
+    first = await getJson(nodesUrl, timeoutMs, token);
   } catch (err) {
     throw new Error(`cannot reach ${base}: ${reason(err, timeoutMs)}`);
   }
@@ -163,7 +166,7 @@ export async function run(args: string[]): Promise<number> {
   }
   let result: Awaited<ReturnType<typeof fetchStatus>>;
   try {
-    result = await fetchStatus(base, timeoutMs);
+    result = await fetchStatus(base, timeoutMs, flags.get('token') ?? process.env['CAIRN_AUTH_TOKEN'] ?? '');
   } catch (error) {
     process.stderr.write(`cairn status: ${(error as Error).message}\n`);
     return 1;

@@ -3,12 +3,17 @@
 // measures every route registered after it: the public API, write forwarding and these routes
 // (the /_raft routes are registered before it and are not in the HTTP histograms; replication
 // has its own metrics).
+//
+// With server.auth_token set, all of it asks for that token (Bearer, or the password of Basic for
+// a browser); the whole of /metrics, not only its workspace-labelled series, so a scrape either
+// works or fails as a whole. The operator token is for operator actions (raft-routes.ts).
 import type { Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { CairnConfig } from '../config/types.ts';
 import { createDashboardRoutes } from '../dashboard/routes.ts';
 import { httpMetricsMiddleware } from '../metrics/http-metrics.ts';
 import { createNodeMetrics } from '../metrics/node-metrics.ts';
+import { requireToken } from './secret.ts';
 import type { Replica } from '../replication/replica.ts';
 import type { DocumentStore } from '../store/document-store.ts';
 import { ClusterView } from './cluster/cluster-view.ts';
@@ -27,6 +32,11 @@ export function mountOperations(app: Hono, deps: OperationsMountDeps): void {
   const { replica, config } = deps;
   const metrics = createNodeMetrics(replica);
   app.use(httpMetricsMiddleware(metrics.http));
+  const token = config.server.auth_token;
+  const forTools = requireToken({ token, name: 'server.auth_token', challenge: 'Bearer' });
+  app.use('/metrics', forTools);
+  app.use('/api/v1/cluster/*', forTools);
+  app.use('/dashboard/*', requireToken({ token, name: 'server.auth_token', challenge: 'Basic' }));
   app.get('/metrics', async function prometheusMetrics(c) {
     const text = await metrics.registry.metrics();
     return c.body(text, 200, { 'content-type': metrics.registry.contentType });
@@ -34,7 +44,7 @@ export function mountOperations(app: Hono, deps: OperationsMountDeps): void {
 
   const rates = new RateSampler({ entries: () => replica.appliedIndex(), queries: () => metrics.http.counts.queries });
   rates.start();
-  const view = new ClusterView({ replica, rates });
+  const view = new ClusterView({ replica, rates, authToken: token });
   const hub = new EventHub(view, replica);
   app.route('/api/v1/cluster', createClusterRoutes(view, hub));
   app.route('/dashboard', createDashboardRoutes(view, hub, { tokenRequired: config.replication.operator_token !== '' }));

@@ -1,7 +1,11 @@
-// /_raft/*: the cluster's own endpoints. append and snapshot carry the cluster secret
-// (X-Cairn-Secret, constant-time compared) and msgpack bodies; health, sync-status and
-// resync_stats are open JSON for dashboards; force-resync needs the operator token when one is
-// configured.
+// /_raft/*: the cluster's own endpoints. append, digest, snapshot, log-position, log-entries and
+// state-snapshot carry the cluster secret (X-Cairn-Secret, constant-time compared) and nothing
+// else; health, sync-status, resync_stats and checksum are open JSON for dashboards and probes;
+// force-resync takes the operator token (Authorization: Bearer, or X-Cairn-Operator-Token) when
+// one is configured, and never the cluster secret: the secret is for nodes, the token for people.
+// Every POST here refuses a cross-site browser request (cross-site.ts, server.allowed_origins): on
+// a local cluster the operator token and the secret may be empty, and a web page must not be able
+// to force a resync or post a crafted append.
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { Hono } from 'hono';
@@ -12,7 +16,23 @@ import type { StateCopy } from '../replication/recovery.ts';
 import type { Replica } from '../replication/replica.ts';
 import type { StateMachine } from '../replication/state.ts';
 import { MSGPACK, encode } from '../replication/wire.ts';
+import { crossSiteGuard } from './cross-site.ts';
 import { bearer, secretsEqual } from './secret.ts';
+
+/** The caller's operator token as sent: `Authorization: Bearer <t>` or `X-Cairn-Operator-Token`. */
+function operatorToken(c: Context): string | null {
+  return bearer(c.req.header('authorization')) ?? c.req.header('x-cairn-operator-token') ?? null;
+}
+
+/** The headers that carry the caller's operator credential, passed on as they came. */
+function operatorHeaders(c: Context): Record<string, string> {
+  const out: Record<string, string> = {};
+  const authorization = c.req.header('authorization');
+  const token = c.req.header('x-cairn-operator-token');
+  if (authorization !== undefined) out['authorization'] = authorization;
+  if (token !== undefined) out['x-cairn-operator-token'] = token;
+  return out;
+}
 
 /** Largest /_raft/append or /_raft/snapshot body. */
 export const raft_body_bytes_max = 64 * 1024 * 1024;
@@ -44,6 +64,7 @@ export function createRaftRoutes<S extends StateMachine>(deps: RaftRouteDeps<S>)
   const { replica } = deps;
   const cfg = replica.config.replication;
   const app = new Hono();
+  app.on('POST', '*', crossSiteGuard(() => replica.config.server.allowed_origins));
 
   const requireSecret = (c: Context): Response | null => {
     if (cfg.secret !== '' && !secretsEqual(c.req.header('x-cairn-secret'), cfg.secret)) {
@@ -141,23 +162,21 @@ export function createRaftRoutes<S extends StateMachine>(deps: RaftRouteDeps<S>)
   });
 
   app.post('/force-resync', async (c) => {
-    const token = cfg.operator_token;
-    if (token !== '') {
-      const given = bearer(c.req.header('authorization')) ?? c.req.header('x-cairn-operator-token') ?? c.req.header('x-cairn-secret') ?? null;
-      if (!secretsEqual(given, token) && !(cfg.secret !== '' && secretsEqual(given, cfg.secret))) {
-        return c.json({ error: { code: 'unauthorized', message: 'force-resync needs the operator token (Authorization: Bearer <token>)' } }, 401);
-      }
+    if (cfg.operator_token !== '' && !secretsEqual(operatorToken(c), cfg.operator_token)) {
+      c.header('WWW-Authenticate', 'Bearer realm="cairn"');
+      return c.json({ error: { code: 'unauthorized', message: 'force-resync needs the operator token (Authorization: Bearer <replication.operator_token>); the cluster secret is not accepted', field: 'Authorization' } }, 401);
     }
     const target = c.req.query('target');
     if (target === undefined || target === '') {
       return c.json({ error: { code: 'missing_target', message: 'query parameter target is required (a node id or host:port from sync-status)', field: 'target' } }, 400);
     }
     if (!replica.isLeader()) {
-      // Operators may curl any node: pass it on to the leader.
+      // Operators may curl any node: pass it on to the leader with the caller's own credential
+      // (the leader checks it again), never this node's cluster secret.
       try {
         const res = await fetch(`http://${replica.leader.address}/_raft/force-resync?target=${encodeURIComponent(target)}`, {
           method: 'POST',
-          headers: { authorization: c.req.header('authorization') ?? '', 'x-cairn-operator-token': c.req.header('x-cairn-operator-token') ?? '' },
+          headers: operatorHeaders(c),
           signal: AbortSignal.timeout(cfg.snapshot_timeout_s * 1000 + 5000),
         });
         return c.body(await res.text(), res.status as 200, { 'content-type': 'application/json' });

@@ -60,7 +60,7 @@
     const target = button.dataset.target;
     const headers = {};
     if (button.dataset.token === '1') {
-      const token = window.prompt(`Operator token (or cluster secret) to force a resync of ${target}:`);
+      const token = window.prompt(`Operator token (replication.operator_token) to force a resync of ${target}:`);
       if (!token) return;
       headers.Authorization = `Bearer ${token}`;
     } else if (!window.confirm(`Send a fresh snapshot to ${target} now?`)) {

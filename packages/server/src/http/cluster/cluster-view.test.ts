@@ -105,6 +105,25 @@ describe('ClusterView', () => {
   });
 });
 
+describe('ClusterView with server.auth_token set', () => {
+  it('sends the token to its peers\' /api/v1/cluster/self, which asks for it', async () => {
+    const replica = followerReplica();
+    const view = new ClusterView({
+      replica,
+      rates: new RateSampler({ entries: () => 0, queries: () => 0 }),
+      authToken: 'read-token',
+      fetch: async (input, init) => {
+        const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+        if (!url.startsWith('http://a:1/api/v1/cluster/self')) return timeout();
+        const auth = new Headers(init?.headers).get('authorization');
+        return auth === 'Bearer read-token' ? Response.json(leaderSelf()) : Response.json({ error: { code: 'unauthorized' } }, { status: 401 });
+      },
+    });
+    await view.refresh();
+    expect(view.snapshot().leader).toMatchObject({ id: 'node-1', reachable: true });
+  });
+});
+
 describe('EventHub', () => {
   it('bounds its subscribers and stops pushing to those that left', () => {
     const replica = followerReplica();

@@ -37,6 +37,8 @@ export interface ClusterViewDeps {
   rates: RateSampler;
   /** Peer requests; injectable for tests. */
   fetch?: typeof fetch;
+  /** server.auth_token: sent to peers' /api/v1/cluster/self, which asks for it when set. */
+  authToken?: string;
   clock?: () => number;
 }
 
@@ -44,6 +46,7 @@ export class ClusterView {
   private readonly replica: Replica<DocumentStore>;
   private readonly rates: RateSampler;
   private readonly fetchFn: typeof fetch;
+  private readonly peerHeaders: Record<string, string>;
   private readonly clock: () => number;
   private readonly peers: PeerState[];
   private readonly resyncs = new Map<string, number>();
@@ -52,6 +55,7 @@ export class ClusterView {
     this.replica = deps.replica;
     this.rates = deps.rates;
     this.fetchFn = deps.fetch ?? fetch;
+    this.peerHeaders = deps.authToken === undefined || deps.authToken === '' ? {} : { authorization: `Bearer ${deps.authToken}` };
     this.clock = deps.clock ?? Date.now;
     this.peers = deps.replica.config.replication.nodes
       .filter((n) => n.id !== deps.replica.self.id)
@@ -119,7 +123,7 @@ export class ClusterView {
 
   private async ask(p: PeerState, withHistory: boolean): Promise<void> {
     try {
-      const res = await this.fetchFn(`http://${p.spec.address}/api/v1/cluster/self${withHistory ? '?history=1' : ''}`, { signal: AbortSignal.timeout(peer_timeout_ms) });
+      const res = await this.fetchFn(`http://${p.spec.address}/api/v1/cluster/self${withHistory ? '?history=1' : ''}`, { headers: this.peerHeaders, signal: AbortSignal.timeout(peer_timeout_ms) });
       if (res.status === 404) {
         await res.arrayBuffer();
         p.self = fromRaftHealth(await this.raftHealth(p.spec), p.spec);

@@ -83,3 +83,36 @@ describe('GET /health with a node condition set', () => {
     expect(((await again.json()) as Health).status).toBe('healthy');
   });
 });
+
+describe('GET /health with server.auth_token set', () => {
+  const TOKEN = 'read-token';
+  async function withData() {
+    const api = openTestApi({ config: testConfig({ server: { auth_token: TOKEN } }) });
+    const auth = { Authorization: `Bearer ${TOKEN}` };
+    await api.call('POST', '/api/v1/documents', { content: 'one' }, { 'X-Workspace-ID': 'secret-project', ...auth });
+    return api;
+  }
+
+  it('answers status, node and cluster without the token, and no workspace names or counts', async () => {
+    using api = await withData();
+    const attempts: Array<Record<string, string>> = [{}, { 'X-Workspace-ID': 'secret-project' }, { Authorization: 'Bearer wrong' }];
+    for (const headers of attempts) {
+      const res = await api.app.request('/health', { headers });
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      expect(text).not.toContain('secret-project');
+      const body = JSON.parse(text) as Record<string, unknown>;
+      expect(body).toMatchObject({ status: 'healthy', node_id: 'node-1', cluster: { cluster_size: 3, leader_node: 'node-1' } });
+      expect(body).not.toHaveProperty('workspaces');
+    }
+  });
+
+  it('answers the workspace block to a request with the token, as Bearer or as the Basic password', async () => {
+    using api = await withData();
+    const basic = `Basic ${Buffer.from(`anyone:${TOKEN}`).toString('base64')}`;
+    for (const authorization of [`Bearer ${TOKEN}`, basic]) {
+      const body = (await (await api.app.request('/health', { headers: { Authorization: authorization } })).json()) as Health;
+      expect(body.workspaces.workspaces['secret-project']?.document_count).toBe(1);
+    }
+  });
+});
