@@ -179,8 +179,8 @@ export async function assemble(source: AssembleSource, reader: Reader, ws: strin
     const doc = rows.get(hit.id);
     if (doc === undefined) continue;
     const where = doc.path ?? doc.id;
-    if (!include.empty && !include.matches(where)) continue;
-    if (!exclude.empty && exclude.matches(where)) continue;
+    if (!include.empty && !(await include.matchesSliced(where, turn))) continue;
+    if (!exclude.empty && (await exclude.matchesSliced(where, turn))) continue;
     if (keptHashes.has(doc.content_hash)) continue;
     const v = doc.vector === null ? null : bytesToVector(doc.vector);
     if (v !== null && keptVectors.some((k) => cosine(k, v) > near_duplicate_cosine_min)) continue;

@@ -94,3 +94,15 @@ describe('parseAssembleRequest patterns and query', () => {
     expect(code({ include_patterns: ['a', 'b'], query: 'q'.repeat(10) })).toBeUndefined();
   });
 });
+
+describe('PathMatcher.matchesSliced', () => {
+  it('answers as matches() and takes a turn before each pattern', async () => {
+    const m = new PathMatcher(['*.ts', 'docs/**', '*.md']);
+    let turns = 0;
+    const turn = async (): Promise<void> => {
+      turns += 1;
+    };
+    for (const p of ['a/b.md', 'docs/x/y', 'src/a.js', 'x.ts']) expect(await m.matchesSliced(p, turn), p).toBe(m.matches(p));
+    expect(turns).toBe(3 + 2 + 3 + 1);
+  });
+});

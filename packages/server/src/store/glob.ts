@@ -132,12 +132,19 @@ export class Glob {
   /** Per-state stamp of the last step that added it (dedupes the live set without clearing). */
   private readonly seen: Uint32Array;
   private stamp = 0;
+  /** Scratch space of matches(), one slot per state: the live sets of two steps and a stack. */
+  private readonly liveA: Int32Array;
+  private readonly liveB: Int32Array;
+  private readonly stack: Int32Array;
 
   constructor(readonly pattern: string) {
     const { nodes } = new Parser(pattern).sequence(0);
     this.accept = this.add({ test: null, out: -1, eps: [] });
     this.start = this.build(nodes, this.accept);
     this.seen = new Uint32Array(this.states.length);
+    this.liveA = new Int32Array(this.states.length);
+    this.liveB = new Int32Array(this.states.length);
+    this.stack = new Int32Array(this.states.length);
   }
 
   private add(s: State): number {
@@ -176,17 +183,28 @@ export class Glob {
     return hub;
   }
 
-  /** Adds `s` and everything reachable from it by epsilon edges to `live`. */
-  private close(s: number, live: number[]): void {
-    const stack = [s];
-    while (stack.length > 0) {
-      const t = stack.pop() as number;
-      if (this.seen[t] === this.stamp) continue;
-      this.seen[t] = this.stamp;
+  /**
+   * Adds `s` and every state reachable from it by epsilon edges to `into` (from `n` on), marking
+   * them with the current stamp; returns the new length. Only consuming states and the accepting
+   * state are kept: they are all a step needs.
+   */
+  private close(s: number, into: Int32Array, n: number): number {
+    const stack = this.stack;
+    if (this.seen[s] === this.stamp) return n;
+    this.seen[s] = this.stamp;
+    let top = 0;
+    stack[top++] = s;
+    while (top > 0) {
+      const t = stack[--top] as number;
       const state = this.states[t] as State;
-      if (state.test !== null || t === this.accept) live.push(t);
-      for (const e of state.eps) stack.push(e);
+      if (state.test !== null || t === this.accept) into[n++] = t;
+      for (const e of state.eps) {
+        if (this.seen[e] === this.stamp) continue;
+        this.seen[e] = this.stamp;
+        stack[top++] = e;
+      }
     }
+    return n;
   }
 
   private nextStamp(): void {
@@ -199,20 +217,23 @@ export class Glob {
 
   /** Whether the whole of `path` matches. */
   matches(path: string): boolean {
-    let live: number[] = [];
+    let live = this.liveA;
+    let next = this.liveB;
     this.nextStamp();
-    this.close(this.start, live);
-    for (let i = 0; i < path.length && live.length > 0; i++) {
+    let n = this.close(this.start, live, 0);
+    for (let i = 0; i < path.length && n > 0; i++) {
       const c = path.charCodeAt(i);
-      const next: number[] = [];
       this.nextStamp();
-      for (const s of live) {
-        const state = this.states[s] as State;
-        if (state.test !== null && state.test(c)) this.close(state.out, next);
+      let m = 0;
+      for (let k = 0; k < n; k++) {
+        const state = this.states[live[k] as number] as State;
+        if (state.test !== null && state.test(c)) m = this.close(state.out, next, m);
       }
-      live = next;
+      [live, next] = [next, live];
+      n = m;
     }
-    return live.includes(this.accept);
+    for (let k = 0; k < n; k++) if (live[k] === this.accept) return true;
+    return false;
   }
 }
 
@@ -239,5 +260,20 @@ export class PathMatcher {
     const p = normalise(path);
     const base = p.slice(p.lastIndexOf('/') + 1);
     return this.compiled.some(({ glob, basename }) => glob.matches(p) || (basename && glob.matches(base)));
+  }
+
+  /**
+   * matches() with `turn` awaited before each pattern: with many long patterns one path can cost
+   * tens of ms (64 patterns of 512 characters over a 1024-character path), so the caller gives the
+   * event loop a turn in between.
+   */
+  async matchesSliced(path: string, turn: () => Promise<void>): Promise<boolean> {
+    const p = normalise(path);
+    const base = p.slice(p.lastIndexOf('/') + 1);
+    for (const { glob, basename } of this.compiled) {
+      await turn();
+      if (glob.matches(p) || (basename && glob.matches(base))) return true;
+    }
+    return false;
   }
 }
