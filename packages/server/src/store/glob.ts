@@ -28,15 +28,20 @@ export class GlobError extends Error {
 type Pred = (code: number) => boolean;
 const slash = 0x2f;
 
-/** A state: `test` consumes one code unit and goes to `out`; without `test`, epsilon edges `eps`. */
+/**
+ * A state: `test` (or, faster, the literal code unit `lit` >= 0) consumes one code unit and goes
+ * to `out`; `eps` are epsilon edges. A star is one state that both loops to itself and has an
+ * epsilon edge onward.
+ */
 interface State {
   test: Pred | null;
+  lit: number;
   out: number;
   eps: number[];
 }
 
 type Node =
-  | { kind: 'pred'; test: Pred }
+  | { kind: 'pred'; test: Pred; lit: number }
   | { kind: 'star'; test: Pred }
   | { kind: 'segments' }
   | { kind: 'alt'; options: Node[][] };
@@ -72,16 +77,16 @@ class Parser {
           this.i += 1;
         }
       } else if (c === '?') {
-        nodes.push({ kind: 'pred', test: anyButSlash });
+        nodes.push({ kind: 'pred', test: anyButSlash, lit: -1 });
         this.i += 1;
       } else if (c === '{') {
         this.i += 1;
         nodes.push(this.alternatives(depth + 1));
       } else if (c === '[' && g.indexOf(']', this.i + 1) !== -1) {
-        nodes.push({ kind: 'pred', test: this.charClass() });
+        nodes.push({ kind: 'pred', test: this.charClass(), lit: -1 });
       } else {
         const code = g.charCodeAt(this.i);
-        nodes.push({ kind: 'pred', test: (x) => x === code });
+        nodes.push({ kind: 'pred', test: (x) => x === code, lit: code });
         this.i += 1;
       }
     }
@@ -139,7 +144,7 @@ export class Glob {
 
   constructor(readonly pattern: string) {
     const { nodes } = new Parser(pattern).sequence(0);
-    this.accept = this.add({ test: null, out: -1, eps: [] });
+    this.accept = this.add({ test: null, lit: -1, out: -1, eps: [] });
     this.start = this.build(nodes, this.accept);
     this.seen = new Uint32Array(this.states.length);
     this.liveA = new Int32Array(this.states.length);
@@ -162,25 +167,22 @@ export class Glob {
   private buildNode(node: Node, next: number): number {
     switch (node.kind) {
       case 'pred':
-        return this.add({ test: node.test, out: next, eps: [] });
+        return this.add({ test: node.test, lit: node.lit, out: next, eps: [] });
       case 'star':
         return this.loop(node.test, next);
       case 'segments': {
         // (?:.*/)? : skip, or anything then "/".
-        const afterSlash = this.add({ test: (c) => c === slash, out: next, eps: [] });
-        return this.add({ test: null, out: -1, eps: [next, this.loop(anything, afterSlash)] });
+        const afterSlash = this.add({ test: (c) => c === slash, lit: slash, out: next, eps: [] });
+        return this.add({ test: null, lit: -1, out: -1, eps: [next, this.loop(anything, afterSlash)] });
       }
       case 'alt':
-        return this.add({ test: null, out: -1, eps: node.options.map((o) => this.build(o, next)) });
+        return this.add({ test: null, lit: -1, out: -1, eps: node.options.map((o) => this.build(o, next)) });
     }
   }
 
   /** Zero or more code units passing `test`, then `next`. */
   private loop(test: Pred, next: number): number {
-    const hub = this.add({ test: null, out: -1, eps: [next] });
-    const step = this.add({ test, out: hub, eps: [] });
-    (this.states[hub] as State).eps.push(step);
-    return hub;
+    return this.add({ test, lit: -1, out: this.states.length, eps: [next] });
   }
 
   /**
@@ -227,7 +229,7 @@ export class Glob {
       let m = 0;
       for (let k = 0; k < n; k++) {
         const state = this.states[live[k] as number] as State;
-        if (state.test !== null && state.test(c)) m = this.close(state.out, next, m);
+        if (state.lit >= 0 ? state.lit === c : state.test !== null && state.test(c)) m = this.close(state.out, next, m);
       }
       [live, next] = [next, live];
       n = m;
