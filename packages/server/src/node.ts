@@ -74,7 +74,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const embedder = createEmbedder(config.embedding);
   // Load the tokenizer's ranks now rather than in the first request that needs them.
   countTokens('warm up');
-  const replica = new Replica(config, documentStateFactory(embedder), logger, opts.transport);
+  const { document_bytes_max, metadata_bytes_max, metadata_depth_max } = config.server;
+  const replica = new Replica(config, documentStateFactory(embedder, { document_bytes_max, metadata_bytes_max, metadata_depth_max }), logger, opts.transport);
   const app = buildApp(config, replica, logger);
   replica.start();
 

@@ -8,10 +8,12 @@ import type { Embedder } from './embed/index.ts';
 import type { StateFactory } from './replication/state.ts';
 import { DocumentStore } from './store/document-store.ts';
 import { decodeOp } from './store/op.ts';
+import type { DocumentLimits } from './store/validate.ts';
 
-export function documentStateFactory(embedder: Embedder): StateFactory<DocumentStore> {
+/** `limits`: config.server's document size and metadata limits (the defaults when absent). */
+export function documentStateFactory(embedder: Embedder, limits?: DocumentLimits): StateFactory<DocumentStore> {
   return (db: Database.Database) => {
-    const store = new DocumentStore(db, { embedder });
+    const store = new DocumentStore(db, { embedder, ...(limits === undefined ? {} : { limits }) });
     return {
       machine: store,
       applier: {

@@ -101,7 +101,7 @@ export function parseBoundedQuery(q: unknown, field: string, query_chars_max: nu
   if (typeof q === 'string' && q.length > query_chars_max) {
     throw new InputError('query_too_long', `${field} has ${q.length} characters; server.query_chars_max is ${query_chars_max}`, field);
   }
-  return parseQuery(q, field);
+  return parseQuery(q, field, query_chars_max);
 }
 
 /**

@@ -18,6 +18,20 @@ function randomText(rand: () => number, n: number): string {
 }
 
 describe('DocumentStore writes', () => {
+  it('checks documents against the limits it was given, not only the defaults', async () => {
+    const store = new DocumentStore(new Database(':memory:'), {
+      embedder: new HashingEmbedder({ dim: 64 }), clock: fixedClock(), limits: { document_bytes_max: 100, metadata_bytes_max: 64, metadata_depth_max: 2 },
+    });
+    try {
+      await expect(store.preparePut('ws', { content: 'x'.repeat(101) })).rejects.toMatchObject({ code: 'document_too_large' });
+      await expect(store.preparePut('ws', { content: 'ok', metadata: { a: { b: { c: 1 } } } })).rejects.toMatchObject({ code: 'metadata_too_deep' });
+      await expect(store.preparePut('ws', { content: 'ok', metadata: { a: 'y'.repeat(80) } })).rejects.toMatchObject({ code: 'metadata_too_large' });
+      expect((await store.preparePut('ws', { content: 'x'.repeat(100), metadata: { a: 1 } })).docs).toHaveLength(1);
+    } finally {
+      store.close();
+    }
+  });
+
   it('derives the id from the content when none is given, and the same content gives the same id', async () => {
     using t = openTestStore();
     const a = await t.put('default', { content: 'hello world' });

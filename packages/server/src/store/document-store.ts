@@ -36,7 +36,7 @@ import { prepareWork } from './prepare-work.ts';
 import type { PrepareResult, PrepareTask } from './prepare-work.ts';
 import type { SearchHit, SearchMode } from './search.ts';
 import { assertDocumentId, assertNoPrecondition, assertWorkspaceId, languageFromPath, parseDocumentInput } from './validate.ts';
-import type { DocumentInput } from './validate.ts';
+import type { DocumentInput, DocumentLimits } from './validate.ts';
 import { VectorIndexes, index_seed } from './vectors.ts';
 
 /** Length of a content-derived id: the first 32 hex digits (128 bits) of sha256(content). */
@@ -59,6 +59,8 @@ export interface DocumentStoreOptions {
   requestId?: () => string;
   /** Threads for the CPU work of large puts; the process's shared pool by default. */
   preparePool?: () => PreparePool;
+  /** Document size and metadata limits (config.server's); the config defaults when absent. */
+  limits?: DocumentLimits;
 }
 
 export interface BulkItemError {
@@ -100,6 +102,7 @@ export class DocumentStore {
   private readonly clock: () => number;
   private readonly requestId: () => string;
   private readonly preparePool: () => PreparePool;
+  private readonly limits: DocumentLimits | undefined;
   private readonly vectors: VectorIndexes;
   private readonly applier: Applier;
   private readonly reader: Reader;
@@ -116,6 +119,7 @@ export class DocumentStore {
   ) {
     ensureSchema(db);
     this.embedder = opts.embedder;
+    this.limits = opts.limits;
     this.clock = opts.clock ?? Date.now;
     this.requestId = opts.requestId ?? randomUUID;
     this.preparePool = opts.preparePool ?? sharedPreparePool;
@@ -168,7 +172,7 @@ export class DocumentStore {
       const prefix = bulk ? `[${item}].` : '';
       try {
         if (bulk) assertNoPrecondition(raw, prefix);
-        const input = parseDocumentInput(raw, prefix);
+        const input = parseDocumentInput(raw, prefix, this.limits);
         const itemDim = input.vector?.length ?? this.embedder.dim;
         dim ??= itemDim;
         if (itemDim !== dim) {

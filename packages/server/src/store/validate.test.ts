@@ -63,7 +63,7 @@ describe('parseDocumentInput', () => {
     expect(refusal({ content: 'x\ud800' }, limits, '[3].').field).toBe('[3].content');
   });
 
-  it.each(['.', '..', 'a/b', '/'])('refuses the id %j, which no URL path can address', (id) => {
+  it.each(['.', '..'])('refuses the id %j, which no URL path can address', (id) => {
     const err = refusal({ id, content: 'x' });
     expect(err.code).toBe('invalid_value');
     expect(err.field).toBe('id');

@@ -78,7 +78,6 @@ export function isValidDocumentId(id: string): boolean {
     !/[\u0000-\u001f\u007f]/.test(id) &&
     id.trim() === id &&
     !unaddressable_ids.has(id) &&
-    !id.includes('/') &&
     invalidTextOffset(id) < 0
   );
 }
@@ -88,9 +87,6 @@ export function assertDocumentId(id: unknown, field = 'id'): asserts id is strin
   assertValidText(id, field);
   if (unaddressable_ids.has(id)) {
     throw new InputError('invalid_value', `${field} must not be "." or "..": no URL can address such a document (/documents/.. is /documents)`, field);
-  }
-  if (id.includes('/')) {
-    throw new InputError('invalid_value', `${field} must not contain "/": GET and DELETE /documents/:id address one path segment`, field);
   }
   if (!isValidDocumentId(id)) {
     throw new InputError('invalid_value', `${field} must be 1..${document_id_chars_max} characters without control characters or surrounding spaces`, field);
@@ -276,11 +272,11 @@ export function parseVector(v: unknown, field: string): Float32Array {
 }
 
 /** A search query: a non-empty string of bounded length. */
-export function parseQuery(q: unknown, field = 'query'): string {
+export function parseQuery(q: unknown, field = 'query', chars_max = query_chars_max): string {
   if (q === undefined || q === null) throw new InputError('missing_field', `${field} is required`, field);
   if (typeof q !== 'string') throw new InputError('invalid_type', `${field} must be a string`, field);
   if (q.trim().length === 0) throw new InputError('empty_query', `${field} must not be empty`, field);
-  if (q.length > query_chars_max) throw new InputError('too_large', `${field} is longer than ${query_chars_max} characters`, field);
+  if (q.length > chars_max) throw new InputError('too_large', `${field} is longer than ${chars_max} characters`, field);
   return q;
 }
 

@@ -33,6 +33,16 @@ describe('the documents API', () => {
     expect(await missing.json()).toMatchObject({ error: { code: 'not_found', field: 'id' } });
   });
 
+  it('addresses an id holding "/" by its percent-encoded form', async () => {
+    using api = openTestApi();
+    expect((await api.call('POST', '/api/v1/documents', { id: 'docs/intro.md', content: 'a path as an id' })).status).toBe(201);
+    const res = await api.call('GET', `/api/v1/documents/${encodeURIComponent('docs/intro.md')}`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ id: 'docs/intro.md', content: 'a path as an id' });
+    expect((await api.call('DELETE', `/api/v1/documents/${encodeURIComponent('docs/intro.md')}`)).status).toBe(200);
+    expect((await api.call('GET', `/api/v1/documents/${encodeURIComponent('docs/intro.md')}`)).status).toBe(404);
+  });
+
   it('deletes a document, and 404s a delete of an absent one', async () => {
     using api = openTestApi();
     await api.call('POST', '/api/v1/documents', { id: 'gone', content: 'soon deleted' });
