@@ -1,9 +1,11 @@
 // npm run bench -- [--rounds 3] [--seconds 10] [--docs 100000] [--sections writes,lag,catchup,load,query,resync,profile] [--no-md]
+// npm run bench -- --sections abuse [--abuse-seconds 20] [--abuse-each-seconds 4] [--abuse-writers 8]
 //
 // Replication benchmarks of a three-node Cairn cluster against a three-member etcd cluster
 // (Debian's etcd-server) on the same machine, measured alternately in the same run with the same
 // load generator (wrk, 32 connections, 1 KiB values). Results go to bench/results/*.json and to
-// the "## Replication" section of BENCHMARKS.md.
+// the "## Replication" section of BENCHMARKS.md. The abuse section (hostile requests, bench/abuse.ts,
+// not in the default list) writes its own section of BENCHMARKS.md.
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -28,6 +30,9 @@ import { cpuSeconds, load1, median, round } from './stats.ts';
 import { wrk } from './wrk.ts';
 import type { WrkResult } from './wrk.ts';
 import { writeMarkdown } from './markdown.ts';
+import { measureAbuse } from './abuse.ts';
+import type { AbuseResult } from './abuse.ts';
+import { writeAbuseMarkdown } from './abuse-markdown.ts';
 
 const { values } = parseArgs({
   options: {
@@ -37,6 +42,11 @@ const { values } = parseArgs({
     /** Client-supplied vectors of this size for the 100k load (0: the built-in embedder). */
     'vector-dim': { type: 'string', default: '0' },
     sections: { type: 'string', default: 'writes,lag,catchup,load,query,resync,profile' },
+    /** abuse: length of the baseline and of the hostile phase. */
+    'abuse-seconds': { type: 'string', default: '20' },
+    /** abuse: length of each single-kind run after them (0: none). */
+    'abuse-each-seconds': { type: 'string', default: '4' },
+    'abuse-writers': { type: 'string', default: '8' },
     'no-md': { type: 'boolean', default: false },
     /** Only write BENCHMARKS.md from an earlier results file. */
     'from-json': { type: 'string' },
@@ -74,6 +84,9 @@ export interface BenchResults {
   load?: LoadResult;
   queries?: QueryResult[];
   resync?: ResyncResult;
+  abuse?: AbuseResult;
+  /** Written by hand after an abuse run (merged in with --from-json): what else ran on the machine. */
+  abuse_notes?: string[];
   profile?: ReturnType<typeof summarizeProfile> & {
     rps: number;
     /** CPU ms per write of node-1 (leader), node-2, node-3 during the profiled run. */
@@ -226,6 +239,13 @@ async function main(): Promise<void> {
       results.resync = await measureResync(c, docs);
       log(`resync: ${JSON.stringify(results.resync)}`);
     });
+    await section(results, 'abuse', async () => {
+      results.abuse = await measureAbuse(
+        c,
+        { seconds: Number(values['abuse-seconds']), each_seconds: Number(values['abuse-each-seconds']), writers: Number(values['abuse-writers']), probe_interval_ms: 20 },
+        log,
+      );
+    });
   } finally {
     await lb?.stop();
     await etcd?.stop();
@@ -253,7 +273,10 @@ async function main(): Promise<void> {
   log(`results: ${jsonPath}`);
   if (!values['no-md']) {
     const md = join(REPO_ROOT, 'BENCHMARKS.md');
-    writeMarkdown(md, existsSync(md) ? readFileSync(md, 'utf8') : '# Cairn benchmarks\n', results);
+    const read = (): string => (existsSync(md) ? readFileSync(md, 'utf8') : '# Cairn benchmarks\n');
+    // A run of the abuse section alone leaves the replication figures as they are.
+    if ([...sections].some((s) => s !== 'abuse')) writeMarkdown(md, read(), results);
+    if (results.abuse !== undefined) writeAbuseMarkdown(md, read(), { ...results, abuse: results.abuse, notes: results.abuse_notes ?? [] });
     log(`BENCHMARKS.md updated`);
   }
 }
@@ -283,7 +306,10 @@ if (values['from-json'] !== undefined) {
     .filter((f) => typeof f.command === 'string' && f.command.startsWith('npm run bench'))
     .map((f) => `\`${f.command}\` (${f.date.slice(11, 16)} UTC)`)
     .join(', then ');
-  writeMarkdown(md, existsSync(md) ? readFileSync(md, 'utf8') : '# Cairn benchmarks\n', merged);
+  if (files.some((f) => f.write_summary.length > 0 || f.lag !== undefined || f.load !== undefined || f.resync !== undefined || f.profile !== undefined)) {
+    writeMarkdown(md, existsSync(md) ? readFileSync(md, 'utf8') : '# Cairn benchmarks\n', merged);
+  }
+  if (merged.abuse !== undefined) writeAbuseMarkdown(md, readFileSync(md, 'utf8'), { ...merged, abuse: merged.abuse, notes: merged.abuse_notes ?? [] });
   log('BENCHMARKS.md updated');
 } else {
   await main();

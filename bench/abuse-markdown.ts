@@ -1,0 +1,84 @@
+// Writes the "## Hostile requests" section of BENCHMARKS.md: replaced between its markers on
+// every abuse run, appended at the end the first time; the rest of the file is left as it is.
+
+import { writeFileSync } from 'node:fs';
+import { health_p99_ms_max, writer_p99_ratio_max } from './abuse.ts';
+import type { AbuseResult, PhaseResult } from './abuse.ts';
+
+const START = '<!-- abuse-bench:start -->';
+const END = '<!-- abuse-bench:end -->';
+
+export interface AbuseRun {
+  date: string;
+  command: string;
+  commit: string;
+  machine: string;
+  abuse: AbuseResult;
+  /** Written by hand after a run: what else ran on the machine, what the figures mean. */
+  notes?: string[];
+}
+
+export function writeAbuseMarkdown(path: string, current: string, r: AbuseRun): void {
+  const block = `${START}\n${renderAbuse(r)}\n${END}`;
+  const s = current.indexOf(START);
+  const e = current.indexOf(END);
+  const next = s >= 0 && e > s ? `${current.slice(0, s)}${block}${current.slice(e + END.length)}` : `${current.trimEnd()}\n\n${block}\n`;
+  writeFileSync(path, next);
+}
+
+const counts = (m: Record<string, number>): string =>
+  Object.entries(m)
+    .map(([k, v]) => `${k} x${v}`)
+    .join(', ');
+
+function phaseRow(p: PhaseResult): string {
+  const failed = p.health_failed + p.writes_failed > 0 ? ` (failed: ${p.health_failed} probes, ${p.writes_failed} writes)` : '';
+  return `| ${p.phase} | ${p.health_probes} | ${p.health_p50_ms} | ${p.health_p99_ms} | ${p.health_max_ms} | ${p.writes_per_s} | ${p.write_p50_ms} | ${p.write_p99_ms}${failed} | ${p.load} |`;
+}
+
+export function renderAbuse(r: AbuseRun): string {
+  const a = r.abuse;
+  const o = a.options;
+  const out: string[] = [];
+  out.push('## Hostile requests (`npm run bench -- --sections abuse`)', '');
+  const command = r.command.startsWith('`') ? r.command : `\`${r.command}\``;
+  out.push(`Measured ${r.date.slice(0, 16).replace('T', ' ')} UTC at commit ${r.commit} with ${command} on ${r.machine} (2 shared cores).`);
+  out.push('');
+  out.push(`Three nodes on loopback (bench/cairn.ts, default settings: body_bytes_max and document_bytes_max 8 MiB). Two phases of ${o.seconds} s:`);
+  out.push(`${o.writers} writers doing quorum writes of ~80-byte documents to the leader (node-1), one at a time each, while a probe GETs the`);
+  out.push(`leader's \`/_raft/health\` every ${o.probe_interval_ms} ms (one in flight); in the second phase one hostile client (bench/hostile.ts, its own`);
+  out.push('process) sends the kinds below one at a time, in a loop. Writers and probe run in the bench process; a 3 s warm-up is not recorded.');
+  out.push('');
+  out.push('| phase | health probes | health p50 ms | health p99 ms | health max ms | writes/s | write p50 ms | write p99 ms | load |');
+  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  out.push(phaseRow(a.baseline), phaseRow(a.hostile));
+  out.push('');
+  const healthOk = a.hostile.health_p99_ms <= health_p99_ms_max;
+  const ratio = Math.round((a.hostile.write_p99_ms / a.baseline.write_p99_ms) * 100) / 100;
+  const writerOk = ratio <= writer_p99_ratio_max;
+  out.push('Targets:', '');
+  out.push(`- leader \`/_raft/health\` p99 <= ${health_p99_ms_max} ms under the hostile client: ${a.hostile.health_p99_ms} ms — ${healthOk ? 'met' : 'missed'}`);
+  out.push(`- writer p99 within ${writer_p99_ratio_max}x of the baseline: ${a.hostile.write_p99_ms} / ${a.baseline.write_p99_ms} ms = ${ratio}x — ${writerOk ? 'met' : 'missed'}`);
+  out.push('');
+  out.push('Hostile requests during the second phase, by kind (the follower is node-2):', '');
+  out.push('| kind | requests | statuses | error codes | p50 ms | max ms |', '|---|---:|---|---|---:|---:|');
+  for (const k of a.hostile.hostile ?? []) {
+    const notJson = k.not_json > 0 ? `, ${k.not_json} not JSON` : '';
+    out.push(`| ${k.kind} | ${k.requests} | ${counts(k.statuses)} | ${counts(k.codes)}${notJson} | ${k.p50_ms} | ${k.max_ms} |`);
+  }
+  if (a.each.length > 0) {
+    out.push('');
+    out.push(`Each kind alone for ${o.each_seconds} s (same writers and probe), to attribute a miss:`, '');
+    out.push('| kind alone | requests | statuses | health p99 ms | health max ms | writes/s | write p99 ms | load |');
+    out.push('|---|---:|---|---:|---:|---:|---:|---:|');
+    for (const p of a.each) {
+      const k = p.hostile?.[0];
+      out.push(`| ${p.phase} | ${k?.requests ?? 0} | ${k === undefined ? '' : counts(k.statuses)} | ${p.health_p99_ms} | ${p.health_max_ms} | ${p.writes_per_s} | ${p.write_p99_ms} | ${p.load} |`);
+    }
+    const over = a.each.filter((p) => p.health_p99_ms > health_p99_ms_max || p.write_p99_ms > writer_p99_ratio_max * a.baseline.write_p99_ms);
+    out.push('');
+    out.push(over.length === 0 ? 'No kind alone put the health p99 over its target or the writer p99 over 2x the baseline.' : `Alone over a target: ${over.map((p) => `${p.phase} (health p99 ${p.health_p99_ms} ms, write p99 ${p.write_p99_ms} ms)`).join('; ')}.`);
+  }
+  if (r.notes !== undefined && r.notes.length > 0) out.push('', ...r.notes.map((n) => `- ${n}`));
+  return out.join('\n');
+}

@@ -1,0 +1,164 @@
+// Hostile requests against a three-node cluster: the leader's /_raft/health latency and quorum
+// writers' latency, first without (baseline) and then with one hostile client (bench/hostile.ts,
+// its own process) sending every hostile kind one at a time; then each kind alone for a few
+// seconds, to attribute a miss. The targets (issue): health p99 <= 50 ms and writer p99 within 2x
+// of the baseline phase.
+
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../test/helpers/cluster.ts';
+import type { BenchCluster } from './cairn.ts';
+import { hostileKinds } from './hostile.ts';
+import type { HostileOptions, KindResult } from './hostile.ts';
+import { load1, percentile, round, sleep } from './stats.ts';
+
+export const health_p99_ms_max = 50;
+export const writer_p99_ratio_max = 2;
+
+export interface AbuseOptions {
+  /** Length of each of the two phases. */
+  seconds: number;
+  /** Length of each single-kind run (0: none). */
+  each_seconds: number;
+  writers: number;
+  probe_interval_ms: number;
+}
+
+export interface PhaseResult {
+  phase: string;
+  seconds: number;
+  load: number;
+  health_probes: number;
+  health_failed: number;
+  health_p50_ms: number;
+  health_p99_ms: number;
+  health_max_ms: number;
+  writes: number;
+  writes_failed: number;
+  writes_per_s: number;
+  write_p50_ms: number;
+  write_p99_ms: number;
+  hostile?: KindResult[];
+}
+
+export interface AbuseResult {
+  options: AbuseOptions;
+  baseline: PhaseResult;
+  hostile: PhaseResult;
+  /** Each kind alone (with the writers and the probe), when each_seconds > 0. */
+  each: PhaseResult[];
+}
+
+const request_timeout_ms = 30_000;
+
+async function timed(url: string, init: RequestInit): Promise<{ ms: number; ok: boolean }> {
+  const started = performance.now();
+  try {
+    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(request_timeout_ms) });
+    await res.arrayBuffer();
+    return { ms: performance.now() - started, ok: res.ok };
+  } catch {
+    return { ms: performance.now() - started, ok: false };
+  }
+}
+
+function runHostileProcess(opts: HostileOptions): Promise<KindResult[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench', 'hostile.ts'), JSON.stringify(opts)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`hostile client exited with ${code}`));
+      try {
+        resolve(JSON.parse(out.trim().split('\n').pop() ?? '[]') as KindResult[]);
+      } catch (error) {
+        reject(new Error(`hostile client printed no results: ${(error as Error).message}: ${out.slice(0, 300)}`));
+      }
+    });
+  });
+}
+
+let writeSeq = 0;
+
+/** One phase: writers and the health probe for `seconds`, with the hostile client when kinds is given. */
+async function phase(c: BenchCluster, name: string, seconds: number, opts: AbuseOptions, kinds: string[] | undefined): Promise<PhaseResult> {
+  const leader = c.leader.url;
+  const load = load1();
+  const untilEpoch = Date.now() + seconds * 1000;
+  const hostile = kinds === undefined ? undefined : runHostileProcess({ leader, follower: c.node('node-2').url, until_epoch_ms: untilEpoch, kinds });
+  const until = performance.now() + seconds * 1000;
+  const health: number[] = [];
+  let healthFailed = 0;
+  const probe = (async () => {
+    while (performance.now() < until) {
+      const r = await timed(`${leader}/_raft/health`, {});
+      health.push(r.ms);
+      if (!r.ok) healthFailed += 1;
+      await sleep(Math.max(0, opts.probe_interval_ms - r.ms));
+    }
+  })();
+  const writes: number[] = [];
+  let writesFailed = 0;
+  const writers = Array.from({ length: opts.writers }, async () => {
+    while (performance.now() < until) {
+      const id = `w-${writeSeq++}`;
+      const r = await timed(`${leader}/api/v1/documents?write_concern=quorum`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-workspace-id': 'abuse-writes' },
+        body: JSON.stringify({ id, content: `a small document ${id} written while the leader is probed` }),
+      });
+      writes.push(r.ms);
+      if (!r.ok) writesFailed += 1;
+    }
+  });
+  const started = performance.now();
+  await Promise.all([probe, ...writers]);
+  const elapsed = (performance.now() - started) / 1000;
+  const hostileResults = hostile === undefined ? undefined : await hostile;
+  return {
+    phase: name,
+    seconds,
+    load,
+    health_probes: health.length,
+    health_failed: healthFailed,
+    health_p50_ms: round(percentile(health, 50)),
+    health_p99_ms: round(percentile(health, 99)),
+    health_max_ms: round(Math.max(...health)),
+    writes: writes.length,
+    writes_failed: writesFailed,
+    writes_per_s: round(writes.length / elapsed, 0),
+    write_p50_ms: round(percentile(writes, 50)),
+    write_p99_ms: round(percentile(writes, 99)),
+    ...(hostileResults === undefined ? {} : { hostile: hostileResults }),
+  };
+}
+
+/** The workspace the glob kinds assemble over: one document whose path is 30 `a`s. */
+async function seedGlobWorkspace(c: BenchCluster): Promise<void> {
+  const res = await fetch(`${c.leader.url}/api/v1/documents?write_concern=all`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-workspace-id': 'abuse-glob' },
+    body: JSON.stringify({ id: 'aaa', path: 'a'.repeat(30), content: 'a document whose path is thirty a characters' }),
+  });
+  if (res.status !== 201) throw new Error(`seeding abuse-glob: ${res.status} ${await res.text()}`);
+}
+
+export async function measureAbuse(c: BenchCluster, opts: AbuseOptions, log: (line: string) => void): Promise<AbuseResult> {
+  await seedGlobWorkspace(c);
+  // Warm-up (not recorded): connections, JIT, the hostile client's first bodies.
+  await phase(c, 'warm-up', 3, opts, undefined);
+  const baseline = await phase(c, 'baseline', opts.seconds, opts, undefined);
+  log(`abuse baseline: ${JSON.stringify(baseline)}`);
+  const hostile = await phase(c, 'hostile', opts.seconds, opts, [...hostileKinds('', '').keys()]);
+  log(`abuse hostile: ${JSON.stringify(hostile)}`);
+  const each: PhaseResult[] = [];
+  if (opts.each_seconds > 0) {
+    for (const kind of hostileKinds('', '').keys()) {
+      const r = await phase(c, kind, opts.each_seconds, opts, [kind]);
+      log(`abuse alone "${kind}": health p99 ${r.health_p99_ms} ms, max ${r.health_max_ms} ms, writes p99 ${r.write_p99_ms} ms`);
+      each.push(r);
+    }
+  }
+  return { options: opts, baseline, hostile, each };
+}
