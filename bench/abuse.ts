@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { REPO_ROOT } from '../test/helpers/cluster.ts';
 import type { BenchCluster } from './cairn.ts';
 import { hostileKinds } from './hostile.ts';
-import type { HostileOptions, KindResult } from './hostile.ts';
+import type { HostileOptions, HostileRun, KindResult } from './hostile.ts';
 import { load1, percentile, round, sleep } from './stats.ts';
 
 export const health_p99_ms_max = 50;
@@ -47,22 +47,53 @@ export interface AbuseResult {
   hostile: PhaseResult;
   /** Each kind alone (with the writers and the probe), when each_seconds > 0. */
   each: PhaseResult[];
+  /** Runs of each_seconds with no hostile client, before and after the kinds alone: the machine's noise at that time. */
+  controls: PhaseResult[];
 }
 
 const request_timeout_ms = 30_000;
 
-async function timed(url: string, init: RequestInit): Promise<{ ms: number; ok: boolean }> {
+interface Sample {
+  /** Date.now() when sent. */
+  at: number;
+  ms: number;
+  ok: boolean;
+}
+
+async function timed(url: string, init: RequestInit): Promise<Sample> {
+  const at = Date.now();
   const started = performance.now();
   try {
     const res = await fetch(url, { ...init, signal: AbortSignal.timeout(request_timeout_ms) });
     await res.arrayBuffer();
-    return { ms: performance.now() - started, ok: res.ok };
+    return { at, ms: performance.now() - started, ok: res.ok };
   } catch {
-    return { ms: performance.now() - started, ok: false };
+    return { at, ms: performance.now() - started, ok: false };
   }
 }
 
-function runHostileProcess(opts: HostileOptions): Promise<KindResult[]> {
+/** Adds to each kind the probes and writes whose time overlapped one of its requests. */
+function attribute(run: HostileRun, health: Sample[], writes: Sample[]): KindResult[] {
+  const overlapping = (samples: Sample[], spans: Array<[string, number, number]>): number[] =>
+    samples.filter((x) => spans.some(([, s, e]) => x.at <= e && x.at + x.ms >= s)).map((x) => x.ms);
+  return run.kinds.map((k) => {
+    const spans = run.spans.filter(([kind]) => kind === k.kind);
+    const h = overlapping(health, spans);
+    const w = overlapping(writes, spans);
+    return {
+      ...k,
+      in_flight: {
+        health_probes: h.length,
+        health_p99_ms: round(percentile(h, 99)),
+        health_max_ms: h.length === 0 ? Number.NaN : round(Math.max(...h)),
+        writes: w.length,
+        write_p99_ms: round(percentile(w, 99)),
+      },
+    };
+  });
+}
+
+function runHostileProcess(opts: HostileOptions): Promise<HostileRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench', 'hostile.ts'), JSON.stringify(opts)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -71,7 +102,7 @@ function runHostileProcess(opts: HostileOptions): Promise<KindResult[]> {
     child.on('exit', (code) => {
       if (code !== 0) return reject(new Error(`hostile client exited with ${code}`));
       try {
-        resolve(JSON.parse(out.trim().split('\n').pop() ?? '[]') as KindResult[]);
+        resolve(JSON.parse(out.trim().split('\n').pop() ?? '{}') as HostileRun);
       } catch (error) {
         reject(new Error(`hostile client printed no results: ${(error as Error).message}: ${out.slice(0, 300)}`));
       }
@@ -88,17 +119,17 @@ async function phase(c: BenchCluster, name: string, seconds: number, opts: Abuse
   const untilEpoch = Date.now() + seconds * 1000;
   const hostile = kinds === undefined ? undefined : runHostileProcess({ leader, follower: c.node('node-2').url, until_epoch_ms: untilEpoch, kinds });
   const until = performance.now() + seconds * 1000;
-  const health: number[] = [];
+  const samples: Sample[] = [];
   let healthFailed = 0;
   const probe = (async () => {
     while (performance.now() < until) {
       const r = await timed(`${leader}/_raft/health`, {});
-      health.push(r.ms);
+      samples.push(r);
       if (!r.ok) healthFailed += 1;
       await sleep(Math.max(0, opts.probe_interval_ms - r.ms));
     }
   })();
-  const writes: number[] = [];
+  const writeSamples: Sample[] = [];
   let writesFailed = 0;
   const writers = Array.from({ length: opts.writers }, async () => {
     while (performance.now() < until) {
@@ -108,14 +139,17 @@ async function phase(c: BenchCluster, name: string, seconds: number, opts: Abuse
         headers: { 'content-type': 'application/json', 'x-workspace-id': 'abuse-writes' },
         body: JSON.stringify({ id, content: `a small document ${id} written while the leader is probed` }),
       });
-      writes.push(r.ms);
+      writeSamples.push(r);
       if (!r.ok) writesFailed += 1;
     }
   });
   const started = performance.now();
   await Promise.all([probe, ...writers]);
   const elapsed = (performance.now() - started) / 1000;
-  const hostileResults = hostile === undefined ? undefined : await hostile;
+  const hostileRun = hostile === undefined ? undefined : await hostile;
+  const hostileResults = hostileRun === undefined ? undefined : attribute(hostileRun, samples, writeSamples);
+  const health = samples.map((x) => x.ms);
+  const writes = writeSamples.map((x) => x.ms);
   return {
     phase: name,
     seconds,
@@ -153,12 +187,20 @@ export async function measureAbuse(c: BenchCluster, opts: AbuseOptions, log: (li
   const hostile = await phase(c, 'hostile', opts.seconds, opts, [...hostileKinds('', '').keys()]);
   log(`abuse hostile: ${JSON.stringify(hostile)}`);
   const each: PhaseResult[] = [];
+  const controls: PhaseResult[] = [];
+  const control = async (): Promise<void> => {
+    const r = await phase(c, 'none (control)', opts.each_seconds, opts, undefined);
+    log(`abuse control: health p99 ${r.health_p99_ms} ms, max ${r.health_max_ms} ms, writes p99 ${r.write_p99_ms} ms`);
+    controls.push(r);
+  };
   if (opts.each_seconds > 0) {
+    await control();
     for (const kind of hostileKinds('', '').keys()) {
       const r = await phase(c, kind, opts.each_seconds, opts, [kind]);
       log(`abuse alone "${kind}": health p99 ${r.health_p99_ms} ms, max ${r.health_max_ms} ms, writes p99 ${r.write_p99_ms} ms`);
       each.push(r);
     }
+    await control();
   }
-  return { options: opts, baseline, hostile, each };
+  return { options: opts, baseline, hostile, each, controls };
 }

@@ -30,6 +30,14 @@ export interface KindResult {
   max_ms: number;
   /** Answers whose body was not JSON. */
   not_json: number;
+  /** Leader health probes and writes whose time overlapped a request of this kind (filled in by bench/abuse.ts). */
+  in_flight?: { health_probes: number; health_p99_ms: number; health_max_ms: number; writes: number; write_p99_ms: number };
+}
+
+export interface HostileRun {
+  kinds: KindResult[];
+  /** [kind, start, end] of every request, in Date.now() ms. */
+  spans: Array<[string, number, number]>;
 }
 
 const request_timeout_ms = 30_000;
@@ -155,16 +163,19 @@ function errorCode(text: string): string | undefined {
   }
 }
 
-export async function runHostile(opts: HostileOptions): Promise<KindResult[]> {
+export async function runHostile(opts: HostileOptions): Promise<HostileRun> {
   const all = hostileKinds(opts.leader, opts.follower);
   const kinds = [...all].filter(([k]) => opts.kinds === undefined || opts.kinds.includes(k));
   if (kinds.length === 0) throw new Error(`no hostile kind matches ${JSON.stringify(opts.kinds)}`);
   const stats = new Map<string, { ms: number[]; statuses: Record<string, number>; codes: Record<string, number>; not_json: number }>();
+  const spans: Array<[string, number, number]> = [];
   for (let i = 0; Date.now() < opts.until_epoch_ms; i++) {
     const [kind, send] = kinds[i % kinds.length] as [string, Send];
+    const startedAt = Date.now();
     const started = performance.now();
     const a = await send();
     const ms = performance.now() - started;
+    spans.push([kind, startedAt, Date.now()]);
     const s = stats.get(kind) ?? { ms: [], statuses: {}, codes: {}, not_json: 0 };
     stats.set(kind, s);
     s.ms.push(ms);
@@ -173,7 +184,7 @@ export async function runHostile(opts: HostileOptions): Promise<KindResult[]> {
     if (code === undefined) s.not_json += 1;
     else s.codes[code] = (s.codes[code] ?? 0) + 1;
   }
-  return [...stats].map(([kind, s]) => ({
+  const results = [...stats].map(([kind, s]) => ({
     kind,
     requests: s.ms.length,
     statuses: s.statuses,
@@ -182,6 +193,7 @@ export async function runHostile(opts: HostileOptions): Promise<KindResult[]> {
     max_ms: round(Math.max(...s.ms)),
     not_json: s.not_json,
   }));
+  return { kinds: results, spans };
 }
 
 if (process.argv[1]?.endsWith('hostile.ts') === true) {

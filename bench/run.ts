@@ -1,5 +1,5 @@
 // npm run bench -- [--rounds 3] [--seconds 10] [--docs 100000] [--sections writes,lag,catchup,load,query,resync,profile] [--no-md]
-// npm run bench -- --sections abuse [--abuse-seconds 20] [--abuse-each-seconds 4] [--abuse-writers 8]
+// npm run bench -- --sections abuse [--abuse-seconds 20] [--abuse-each-seconds 6] [--abuse-writers 8]
 //
 // Replication benchmarks of a three-node Cairn cluster against a three-member etcd cluster
 // (Debian's etcd-server) on the same machine, measured alternately in the same run with the same
@@ -45,7 +45,7 @@ const { values } = parseArgs({
     /** abuse: length of the baseline and of the hostile phase. */
     'abuse-seconds': { type: 'string', default: '20' },
     /** abuse: length of each single-kind run after them (0: none). */
-    'abuse-each-seconds': { type: 'string', default: '4' },
+    'abuse-each-seconds': { type: 'string', default: '6' },
     'abuse-writers': { type: 'string', default: '8' },
     'no-md': { type: 'boolean', default: false },
     /** Only write BENCHMARKS.md from an earlier results file. */
