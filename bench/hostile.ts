@@ -88,7 +88,7 @@ function chunkedPost(url: string): Promise<Answer> {
     req.on('error', (error: NodeJS.ErrnoException) => {
       // The server may answer and close while the body is still being written; when the socket
       // fails before the answer was read, the error is what is recorded.
-      finish({ status: 'error', text: `${error.code ?? ''} ${error.message} after ${sent} bytes` });
+      finish({ status: 'error', text: error.code ?? error.message });
     });
     const pump = (): void => {
       while (!done && sent < chunked_bytes_max) {
