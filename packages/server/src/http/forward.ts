@@ -145,10 +145,12 @@ function forwardToLeader<S extends StateMachine>(opts: ForwardOptions<S>, agent:
       const v = c.req.header(h);
       if (v !== undefined) headers[h] = v;
     }
-    const tooLarge = (): Response => {
-      c.header('Connection', 'close');
-      return c.json({ error: { code: 'body_too_large', message: `request body is larger than body_bytes_max (${opts.body_bytes_max} bytes)`, field: 'body' } }, 413);
-    };
+    // No `Connection: close`: the server would close the socket while the client is still
+    // sending, and a client that reads its answer only after sending (most do) would see a reset
+    // instead of the 413. @hono/node-server drains what is still in flight (at most 64 MB or
+    // 500 ms, discarded as it arrives) before it closes.
+    const tooLarge = (): Response =>
+      c.json({ error: { code: 'body_too_large', message: `request body is larger than body_bytes_max (${opts.body_bytes_max} bytes)`, field: 'body' } }, 413);
     if (Number(c.req.header('content-length') ?? '0') > opts.body_bytes_max) return tooLarge();
     const body = c.req.method === 'GET' || c.req.method === 'HEAD' ? undefined : await readBodyCapped(c, opts.body_bytes_max);
     if (body === null) return tooLarge();
