@@ -101,6 +101,6 @@ export function renderAbuse(r: AbuseRun): string {
     const bar = `health p99 over ${round1(healthBar)} ms (the larger of ${health_p99_ms_max} ms and 2x the worst of the baseline and the "none" controls) or write p99 over ${round1(writeBar)} ms (2x the same)`;
     out.push(over.length === 0 ? `No kind alone put the ${bar}.` : `Kinds alone with ${bar}: ${over.map((p) => `${p.phase} (health p99 ${p.health_p99_ms} ms, write p99 ${p.write_p99_ms} ms)`).join('; ')}.`);
   }
-  if (r.notes !== undefined && r.notes.length > 0) out.push('', ...r.notes.map((n) => `- ${n}`));
+  if (r.notes !== undefined && r.notes.length > 0) out.push('', 'Notes:', '', ...r.notes.map((n) => `- ${n}`));
   return out.join('\n');
 }
