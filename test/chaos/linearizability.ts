@@ -193,8 +193,16 @@ function zobrist(n: number): { lo: Uint32Array; hi: Uint32Array } {
 }
 
 interface CacheBucket {
+  /** The operations taken, without the counted ones (see checkPartition). */
   bits: Uint32Array;
-  states: Set<StateKey>;
+  /** Per state: how many of each class of counted operations were taken, for each visit. */
+  states: Map<StateKey, Int32Array[]>;
+}
+
+/** Whether `a` <= `b` in every class (or, `exact`, equal). */
+function dominated(a: Int32Array, b: Int32Array, exact: boolean): boolean {
+  for (let i = 0; i < a.length; i++) if (exact ? a[i] !== b[i] : a[i]! > b[i]!) return false;
+  return true;
 }
 
 function sameBits(a: Uint32Array, b: Uint32Array): boolean {
@@ -228,8 +236,15 @@ export function checkPartition<S, I, O>(
   const started = budget.now?.() ?? 0;
   // For each unknown-outcome operation, the previous one (in call order) it is interchangeable with.
   const prevSame = new Int32Array(n).fill(-1);
+  // Interchangeable operations are "counted": taken in call order, so which of them are taken is
+  // given by how many of each class. The memo keeps those counts apart from the other operations'
+  // set, and a visit whose counts are all at least those of an earlier visit with the same set and
+  // state is not searched again: it has no choice the earlier one lacked (fewer taken leaves more).
+  const classOf = new Int32Array(n).fill(-1);
+  let classes = 0;
   if (model.symmetryKey) {
     const lastOf = new Map<string, number>();
+    const classIds = new Map<string, number>();
     const byCall = ops.map((_, i) => i).filter((i) => ops[i]!.ret === Infinity).sort((a, b) => ops[a]!.call - ops[b]!.call || a - b);
     for (const i of byCall) {
       const k = model.symmetryKey(ops[i]!.input, ops[i]!.output);
@@ -237,8 +252,16 @@ export function checkPartition<S, I, O>(
       const before = lastOf.get(k);
       if (before !== undefined) prevSame[i] = before;
       lastOf.set(k, i);
+      let c = classIds.get(k);
+      if (c === undefined) {
+        c = classes++;
+        classIds.set(k, c);
+      }
+      classOf[i] = c;
     }
   }
+  const counts = new Int32Array(classes);
+  const memoBits = new Uint32Array(Math.ceil(n / 32));
   const taken = (i: number): boolean => (bits[i >>> 5]! & (1 << (i & 31))) !== 0;
   // Operations with a known return not yet taken. While there are any, an unknown-outcome
   // operation that would leave the state as it is is not taken: taking it last instead is as good
@@ -259,8 +282,10 @@ export function checkPartition<S, I, O>(
     next[prev[call]!] = call;
     if (next[call]! !== -1) prev[next[call]!] = call;
   };
-  // Adds (bits, key) to the cache; false if it was there already.
-  const remember = (key: StateKey): boolean => {
+  // Adds (bits, key) to the cache; false if it was there already. `finiteAfter`: operations with
+  // a known return still to take. Once none is left, only counted operations remain and every one
+  // must be taken, so fewer taken is no longer as good: visits must then match exactly.
+  const remember = (key: StateKey, finiteAfter: number): boolean => {
     const h = hashHi * 0x100000000 + hashLo;
     let buckets = cache.get(h);
     if (buckets === undefined) {
@@ -268,16 +293,28 @@ export function checkPartition<S, I, O>(
       cache.set(h, buckets);
     }
     for (const b of buckets) {
-      if (!sameBits(b.bits, bits)) continue;
-      if (b.states.has(key)) return false;
-      b.states.add(key);
+      if (!sameBits(b.bits, memoBits)) continue;
+      const visits = b.states.get(key);
+      if (visits === undefined) {
+        b.states.set(key, [counts.slice()]);
+        return true;
+      }
+      for (const v of visits) if (dominated(v, counts, finiteAfter === 0)) return false;
+      visits.push(counts.slice());
       return true;
     }
-    buckets.push({ bits: bits.slice(), states: new Set([key]) });
+    buckets.push({ bits: memoBits.slice(), states: new Map([[key, [counts.slice()]]]) });
     return true;
   };
   const toggle = (i: number): void => {
+    const wasTaken = taken(i);
     bits[i >>> 5]! ^= 1 << (i & 31);
+    const c = classOf[i]!;
+    if (c >= 0) {
+      counts[c]! += wasTaken ? -1 : 1;
+      return;
+    }
+    memoBits[i >>> 5]! ^= 1 << (i & 31);
     hashLo = (hashLo ^ z.lo[i]!) >>> 0;
     hashHi ^= z.hi[i]!;
   };
@@ -300,11 +337,17 @@ export function checkPartition<S, I, O>(
       const i = (entry - 1) >> 1;
       const op = ops[i]!;
       const twin = prevSame[i]!;
-      let after = twin >= 0 && !taken(twin) ? undefined : model.step(state, op.input, op.output);
+      if (twin >= 0 && !taken(twin)) {
+        // Not its turn yet (its class is taken in call order): passing it over is no search step.
+        steps--;
+        entry = next[entry]!;
+        continue;
+      }
+      let after = model.step(state, op.input, op.output);
       if (after !== undefined && op.ret === Infinity && finiteLeft > 0 && model.key(after) === model.key(state)) after = undefined;
       if (after !== undefined) {
         toggle(i);
-        if (remember(model.key(after))) {
+        if (remember(model.key(after), op.ret === Infinity ? finiteLeft : finiteLeft - 1)) {
           stackEntry[depth] = entry;
           stackState[depth] = state;
           depth++;

@@ -120,7 +120,7 @@ export class RegisterWorkload {
    * Many clients on one id for `durationMs`: puts and compare-and-sets through every way in.
    * Resolves with how many operations were attempted and acknowledged.
    */
-  async hotKey(durationMs: number, clients = 12): Promise<{ attempted: number; ok: number }> {
+  async hotKey(durationMs: number, clients = 8): Promise<{ attempted: number; ok: number }> {
     const key = this.o.rng.pick(this.keys);
     const deadline = Date.now() + durationMs;
     let attempted = 0;
