@@ -112,6 +112,58 @@ function readIncomingCapped(incoming: IncomingMessage, bytes_max: number): Promi
   });
 }
 
+/** A body over the limit is read and dropped up to this many bytes before the 413. */
+export const discard_bytes_max = 16 * 1024 * 1024;
+/** ... and for at most this long. */
+export const discard_ms_max = 5_000;
+
+/**
+ * Reads and drops the rest of a request body (bounded by discard_bytes_max and discard_ms_max),
+ * so that a 413 can be answered with `Connection: close` without resetting a connection the
+ * client is still sending on: a client that reads its answer only after sending (most do) then
+ * gets the 413, and does not reuse a connection the server is about to close. Resolves true when
+ * the body ended. In process (no Node request) there is nothing to drop.
+ */
+export function discardBody(c: Context): Promise<boolean> {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  if (incoming === undefined || typeof incoming.on !== 'function' || incoming.readableEnded) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    let dropped = 0;
+    const done = (ended: boolean): void => {
+      clearTimeout(timer);
+      incoming.off('data', onData);
+      incoming.off('end', onEnd);
+      incoming.off('error', onFail);
+      incoming.off('close', onFail);
+      if (!ended) incoming.pause();
+      resolve(ended);
+    };
+    const onData = (chunk: Buffer): void => {
+      dropped += chunk.byteLength;
+      if (dropped > discard_bytes_max) done(false);
+    };
+    const onEnd = (): void => done(true);
+    const onFail = (): void => done(false);
+    const timer = setTimeout(() => done(false), discard_ms_max);
+    incoming.on('data', onData);
+    incoming.on('end', onEnd);
+    incoming.on('error', onFail);
+    incoming.on('close', onFail);
+    incoming.resume();
+  });
+}
+
+/**
+ * 413 body_too_large after dropping what is left of the body (see discardBody), with
+ * `Connection: close` when it all arrived. A longer body is answered while it still streams, and
+ * without it: @hono/node-server goes on draining after the answer (another 64 MB or 500 ms), which
+ * gives a client that reads while it sends the time to see the 413 and stop.
+ */
+export async function bodyTooLargeAnswer(c: Context, bytes_max: number): Promise<Response> {
+  if (await discardBody(c)) c.header('Connection', 'close');
+  return c.json({ error: { code: 'body_too_large', message: `request body is larger than body_bytes_max (${bytes_max} bytes)`, field: 'body' } }, 413);
+}
+
 export function forwardWrites<S extends StateMachine>(opts: ForwardOptions<S>): MiddlewareHandler {
   const { replica } = opts;
   const agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 1000, maxSockets: 256, maxFreeSockets: 64 });
@@ -145,12 +197,7 @@ function forwardToLeader<S extends StateMachine>(opts: ForwardOptions<S>, agent:
       const v = c.req.header(h);
       if (v !== undefined) headers[h] = v;
     }
-    // No `Connection: close`: the server would close the socket while the client is still
-    // sending, and a client that reads its answer only after sending (most do) would see a reset
-    // instead of the 413. @hono/node-server drains what is still in flight (at most 64 MB or
-    // 500 ms, discarded as it arrives) before it closes.
-    const tooLarge = (): Response =>
-      c.json({ error: { code: 'body_too_large', message: `request body is larger than body_bytes_max (${opts.body_bytes_max} bytes)`, field: 'body' } }, 413);
+    const tooLarge = (): Promise<Response> => bodyTooLargeAnswer(c, opts.body_bytes_max);
     if (Number(c.req.header('content-length') ?? '0') > opts.body_bytes_max) return tooLarge();
     const body = c.req.method === 'GET' || c.req.method === 'HEAD' ? undefined : await readBodyCapped(c, opts.body_bytes_max);
     if (body === null) return tooLarge();

@@ -23,6 +23,7 @@ import { healthHandler } from './health.ts';
 import { bearerAuth, minIndex, readJson, requireJsonBody, resolveWorkspace } from './request.ts';
 import { registerSearchRoutes } from './search.ts';
 import { planted } from '../../testing/planted-defects.ts';
+import { bodyTooLargeAnswer } from '../forward.ts';
 
 function isWrite(c: Context): boolean {
   const m = c.req.method;
@@ -68,7 +69,7 @@ export function createPublicApi(input: PublicApiDeps): Hono {
     // only a chunked body (no length) goes through the counting stream of hono's bodyLimit.
     const declared = c.req.header('content-length');
     if (declared !== undefined && c.req.header('transfer-encoding') === undefined) {
-      if (Number(declared) > deps.config.server.body_bytes_max) return bodyTooLarge(c);
+      if (Number(declared) > deps.config.server.body_bytes_max) return bodyTooLargeAnswer(c, deps.config.server.body_bytes_max);
       return next();
     }
     return countedBodyLimit(c, next);
