@@ -1,15 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createEmbedder } from '../embed/index.ts';
-import { testConfig } from '../http/public/testing.ts';
-import { buildApp } from '../node.ts';
 import { CONDITION_CODES } from '../replication/condition.ts';
-import { Replica } from '../replication/replica.ts';
-import { documentStateFactory } from '../state-machine.ts';
-import type { DocumentStore } from '../store/document-store.ts';
+import { openOneNode } from '../testing/one-node.ts';
 import { HttpMetrics } from './http-metrics.ts';
 import { Registry } from 'prom-client';
 import { parsePrometheusText, sampleValue } from './prom-text.ts';
@@ -21,18 +12,9 @@ afterEach(() => {
 
 /** A one-node cluster in memory: the real Replica and app, no socket. */
 function oneNode(id = 'node-1') {
-  const dir = mkdtempSync(join(tmpdir(), 'cairn-metrics-'));
-  const base = testConfig({ server: { data_dir: dir } });
-  const config = { ...base, node_id: id, replication: { ...base.replication, nodes: [{ id, address: '127.0.0.1:1' }], leader: id } };
-  const logger = pino({ level: 'silent' });
-  const replica = new Replica<DocumentStore>(config, documentStateFactory(createEmbedder(config.embedding)), logger);
-  const app = buildApp(config, replica, logger);
-  replica.start();
-  cleanups.push(() => {
-    replica.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return { app, replica };
+  const node = openOneNode({ id });
+  cleanups.push(() => node.close());
+  return { app: node.app, replica: node.replica };
 }
 
 async function scrape(app: ReturnType<typeof oneNode>['app']) {

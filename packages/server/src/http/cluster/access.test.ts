@@ -1,16 +1,7 @@
 // The operator views (/metrics, /api/v1/cluster/*, /dashboard) with and without server.auth_token,
 // on an in-memory one-node cluster (the real Replica and app, no socket).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createEmbedder } from '../../embed/index.ts';
-import { buildApp } from '../../node.ts';
-import { Replica } from '../../replication/replica.ts';
-import { documentStateFactory } from '../../state-machine.ts';
-import type { DocumentStore } from '../../store/document-store.ts';
-import { testConfig } from '../public/testing.ts';
+import { openOneNode } from '../../testing/one-node.ts';
 
 const TOKEN = 'read-token';
 const cleanups: Array<() => void> = [];
@@ -19,17 +10,9 @@ afterEach(() => {
 });
 
 async function oneNode(auth_token: string) {
-  const dir = mkdtempSync(join(tmpdir(), 'cairn-access-'));
-  const base = testConfig({ server: { data_dir: dir, auth_token } });
-  const config = { ...base, replication: { ...base.replication, nodes: [{ id: 'node-1', address: '127.0.0.1:1' }], leader: 'node-1' } };
-  const logger = pino({ level: 'silent' });
-  const replica = new Replica<DocumentStore>(config, documentStateFactory(createEmbedder(config.embedding)), logger);
-  const app = buildApp(config, replica, logger);
-  replica.start();
-  cleanups.push(() => {
-    replica.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const node = openOneNode({ server: { auth_token } });
+  cleanups.push(() => node.close());
+  const { app } = node;
   const write = await app.request('/api/v1/documents', {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-workspace-id': 'secret-project', ...(auth_token === '' ? {} : { authorization: `Bearer ${auth_token}` }) },
