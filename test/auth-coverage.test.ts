@@ -4,8 +4,8 @@
 // through a follower takes the operator token (not the cluster secret), and a cross-site browser
 // request to force-resync is refused with 403 JSON.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startVerified } from '../packages/server/src/http/cluster/testing.ts';
-import type { NodeRow } from '../packages/server/src/http/cluster/types.ts';
+import { startVerified } from '../packages/server/src/cluster/testing.ts';
+import type { NodeRow } from '../packages/server/src/cluster/types.ts';
 import { startCluster } from './helpers/cluster.ts';
 import type { TestCluster } from './helpers/cluster.ts';
 

@@ -9,7 +9,7 @@ import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, startCluster } from './helpers/cluster.ts';
-import { startVerified } from '../packages/server/src/http/cluster/testing.ts';
+import { startVerified } from '../packages/server/src/cluster/testing.ts';
 import type { TestCluster } from './helpers/cluster.ts';
 import { waitFor } from './helpers/wait.ts';
 

@@ -4,9 +4,9 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePrometheusText, sampleValue } from '../packages/server/src/metrics/prom-text.ts';
-import type { ClusterSnapshot, NodeRow } from '../packages/server/src/http/cluster/types.ts';
+import type { ClusterSnapshot, NodeRow } from '../packages/server/src/cluster/types.ts';
 import { startCluster } from './helpers/cluster.ts';
-import { startVerified } from '../packages/server/src/http/cluster/testing.ts';
+import { startVerified } from '../packages/server/src/cluster/testing.ts';
 import type { TestCluster } from './helpers/cluster.ts';
 import { waitFor } from './helpers/wait.ts';
 

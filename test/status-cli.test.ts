@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../packages/server/src/cli/main.ts';
 import { CAIRN_BIN, REPO_ROOT, nodeEnv, startCluster } from './helpers/cluster.ts';
-import { startVerified } from '../packages/server/src/http/cluster/testing.ts';
+import { startVerified } from '../packages/server/src/cluster/testing.ts';
 import type { TestCluster } from './helpers/cluster.ts';
 import { freePort } from './helpers/ports.ts';
 import { waitFor } from './helpers/wait.ts';

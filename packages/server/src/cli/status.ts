@@ -2,7 +2,7 @@
 // table (like `etcdctl endpoint status -w table`), from /api/v1/cluster/nodes of any node; a node
 // without that route is read from its /_raft/health instead. Exit 0 when the table was printed, 1
 // when the url is unreachable or answers nonsense, 2 on bad flags.
-import type { NodeRow } from '../http/cluster/types.ts';
+import type { NodeRow } from '../cluster/types.ts';
 import { parseArgs } from './args.ts';
 
 const HELP = `Usage: cairn status [--url URL] [--token TOKEN] [--json] [--timeout-ms MS]

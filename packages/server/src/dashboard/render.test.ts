@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ClusterSnapshot, NodeRow } from '../http/cluster/types.ts';
+import type { ClusterSnapshot, NodeRow } from '../cluster/types.ts';
 import { renderPage, renderSections } from './render.ts';
 
 function row(id: string, over: Partial<NodeRow> = {}): NodeRow {

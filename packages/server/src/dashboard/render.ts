@@ -1,8 +1,8 @@
 // Server-side rendering of the dashboard. The page is complete HTML on first paint (readable
 // with JavaScript off); the live stream (/dashboard/events) sends the same sections rendered by
 // these same functions, and the page's small script swaps them in. One renderer, no build step.
-import type { RateHistory } from '../http/cluster/rates.ts';
-import type { ClusterEvent, ClusterSnapshot, NodeRow, NodeState } from '../http/cluster/types.ts';
+import type { RateHistory } from '../cluster/rates.ts';
+import type { ClusterEvent, ClusterSnapshot, NodeRow, NodeState } from '../cluster/types.ts';
 
 export const state_colours: Record<NodeState, string> = {
   leader: '#2563eb',

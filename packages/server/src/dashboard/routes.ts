@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
-import type { ClusterView } from '../http/cluster/cluster-view.ts';
-import type { EventHub } from '../http/cluster/event-hub.ts';
+import type { ClusterView } from '../cluster/cluster-view.ts';
+import type { EventHub } from '../cluster/event-hub.ts';
 import { clusterHistory } from '../http/cluster/routes.ts';
 import { streamSnapshots } from '../http/cluster/sse.ts';
 import { renderPage, renderSections } from './render.ts';

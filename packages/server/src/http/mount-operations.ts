@@ -16,9 +16,9 @@ import { createNodeMetrics } from '../metrics/node-metrics.ts';
 import { requireToken } from './secret.ts';
 import type { Replica } from '../replication/replica.ts';
 import type { DocumentStore } from '../store/document-store.ts';
-import { ClusterView } from './cluster/cluster-view.ts';
-import { EventHub } from './cluster/event-hub.ts';
-import { RateSampler } from './cluster/rates.ts';
+import { ClusterView } from '../cluster/cluster-view.ts';
+import { EventHub } from '../cluster/event-hub.ts';
+import { RateSampler } from '../cluster/rates.ts';
 import { createClusterRoutes } from './cluster/routes.ts';
 
 export interface OperationsMountDeps {

@@ -5,10 +5,10 @@
 //   GET history    the cluster's write and query rates per second over the last minutes
 //   GET events     Server-Sent Events: a `snapshot` event every second and on change
 import { Hono } from 'hono';
-import type { ClusterView } from './cluster-view.ts';
-import type { EventHub } from './event-hub.ts';
-import { sumHistories } from './rates.ts';
-import type { RateHistory } from './rates.ts';
+import type { ClusterView } from '../../cluster/cluster-view.ts';
+import type { EventHub } from '../../cluster/event-hub.ts';
+import { sumHistories } from '../../cluster/rates.ts';
+import type { RateHistory } from '../../cluster/rates.ts';
 import { streamSnapshots } from './sse.ts';
 
 /** Peer answers younger than this are reused by the REST routes, ms. */

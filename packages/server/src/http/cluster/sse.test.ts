@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNode } from '../../node.ts';
 import type { RunningNode } from '../../node.ts';
 import { testConfig } from '../public/testing.ts';
-import { sse_subscribers_max } from './event-hub.ts';
+import { sse_subscribers_max } from '../../cluster/event-hub.ts';
 
 let node: RunningNode;
 let dir: string;

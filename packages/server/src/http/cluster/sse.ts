@@ -3,9 +3,9 @@
 // client goes away (the stream is aborted) or the node closes.
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import type { EventHub } from './event-hub.ts';
-import { sse_subscribers_max } from './event-hub.ts';
-import type { ClusterSnapshot } from './types.ts';
+import type { EventHub } from '../../cluster/event-hub.ts';
+import { sse_subscribers_max } from '../../cluster/event-hub.ts';
+import type { ClusterSnapshot } from '../../cluster/types.ts';
 
 /** Client reconnect delay sent with each stream, ms. */
 export const sse_retry_ms = 2000;

@@ -2,8 +2,8 @@
 // refreshes the peers about once a second and pushes the snapshot to every subscriber, plus an
 // early push, throttled, when this node applies entries. The loop runs only while someone
 // listens; subscribers are bounded.
-import type { Replica } from '../../replication/replica.ts';
-import type { DocumentStore } from '../../store/document-store.ts';
+import type { Replica } from '../replication/replica.ts';
+import type { DocumentStore } from '../store/document-store.ts';
 import type { ClusterView } from './cluster-view.ts';
 import type { ClusterSnapshot } from './types.ts';
 

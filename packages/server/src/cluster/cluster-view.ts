@@ -4,13 +4,13 @@
 // follower says about itself. Any node can build the view, so the overview, the dashboard and
 // `cairn status` work against whichever node nginx or the operator reaches.
 import { readFileSync } from 'node:fs';
-import type { NodeSpec } from '../../config/types.ts';
-import type { Replica } from '../../replication/replica.ts';
-import type { DocumentStore } from '../../store/document-store.ts';
+import type { NodeSpec } from '../config/types.ts';
+import type { Replica } from '../replication/replica.ts';
+import type { DocumentStore } from '../store/document-store.ts';
 import type { RateSampler } from './rates.ts';
 import type { ClusterEvent, ClusterSnapshot, NodeRow, NodeSelf, NodeState, WorkspaceRow } from './types.ts';
 
-export const version: string = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export const version: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Timeout of one peer request, ms. */
 export const peer_timeout_ms = 800;

@@ -1,8 +1,8 @@
 // The JSON shapes of /api/v1/cluster/*. One node's own facts (`NodeSelf`, served at
 // /api/v1/cluster/self and asked of peers), the merged per-node rows (`NodeRow`, /nodes), and the
 // cluster summary (`ClusterSnapshot`: /overview, and each Server-Sent Event of /events).
-import type { FollowerStatus } from '../../replication/replica.ts';
-import type { ReplicationEvent, ResyncStats } from '../../replication/stats.ts';
+import type { FollowerStatus } from '../replication/replica.ts';
+import type { ReplicationEvent, ResyncStats } from '../replication/stats.ts';
 import type { RateHistory } from './rates.ts';
 
 export interface NodeSelf {
