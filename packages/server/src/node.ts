@@ -47,7 +47,14 @@ export interface RunningNode {
  */
 const retrain_check_ms = 2000;
 
-export function buildApp(config: CairnConfig, replica: Replica<DocumentStore>, logger: Logger): Hono {
+/** A node's HTTP app, and the close of what its routes run in the background. */
+export interface NodeApp {
+  readonly app: Hono;
+  /** Stops the app's own timers (the operator surface's rate sampler). The replica is its owner's to close. */
+  close(): void;
+}
+
+export function buildApp(config: CairnConfig, replica: Replica<DocumentStore>, logger: Logger): NodeApp {
   const app = new Hono();
   app.use(accessLog(logger));
   app.use(async function servedBy(c, next) {
@@ -55,7 +62,7 @@ export function buildApp(config: CairnConfig, replica: Replica<DocumentStore>, l
     c.header('X-Served-By', replica.self.id);
   });
   // Operations first: its request metrics middleware then also counts /_raft/* routes.
-  mountOperations(app, { config, replica, logger });
+  const operations = mountOperations(app, { config, replica, logger });
   app.route('/_raft', createRaftRoutes({ replica, stateChecksum: () => replica.state.machine.checksum() }));
   app.onError((err, c) => {
     endOnBrokenInvariant(err, logger, `${c.req.method} ${c.req.path}`);
@@ -65,7 +72,7 @@ export function buildApp(config: CairnConfig, replica: Replica<DocumentStore>, l
   app.use(forwardWrites({ replica, forward_timeout_ms: config.replication.commit_timeout_ms + 5000, apply_wait_ms: config.server.read_wait_ms_max, body_bytes_max: config.server.body_bytes_max, allowed_origins: () => config.server.allowed_origins }));
   mountPublicApi(app, { config, replica, logger });
   app.notFound(unknownRoute(() => app.routes));
-  return app;
+  return { app, close: () => operations.close() };
 }
 
 export async function startNode(opts: NodeOptions): Promise<RunningNode> {
@@ -76,7 +83,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   countTokens('warm up');
   const { document_bytes_max, metadata_bytes_max, metadata_depth_max } = config.server;
   const replica = new Replica(config, documentStateFactory(embedder, { document_bytes_max, metadata_bytes_max, metadata_depth_max }), logger, opts.transport);
-  const app = buildApp(config, replica, logger);
+  const built = buildApp(config, replica, logger);
+  const { app } = built;
   replica.start();
 
   const retrainer = replica.isLeader() ? new Retrainer(replica, logger, { check_ms: retrain_check_ms }) : null;
@@ -104,6 +112,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         const deadline = new Promise<void>((resolve) => setTimeout(resolve, 5000).unref());
         await Promise.race([closed, deadline]);
         server.closeAllConnections();
+        built.close();
         replica.close();
         logger.info('node stopped');
       })();

@@ -158,4 +158,13 @@ describe('rates', () => {
     expect(sum.query).toEqual([1, 7, 8]);
     expect(sum.start_s).toBe(10);
   });
+
+  it('samples on a timer from start() until stop()', () => {
+    const r = new RateSampler({ entries: () => 0, queries: () => 0 });
+    expect(r.running).toBe(false);
+    r.start();
+    expect(r.running).toBe(true);
+    r.stop();
+    expect(r.running).toBe(false);
+  });
 });

@@ -47,6 +47,11 @@ export class RateSampler {
     this.timer = null;
   }
 
+  /** True between start() and stop(). */
+  get running(): boolean {
+    return this.timer !== null;
+  }
+
   /** Records the counts of the second that ended; missed seconds get the average of the gap. */
   sample(): void {
     const second = Math.floor(this.clock() / 1000);

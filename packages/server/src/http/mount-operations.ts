@@ -7,6 +7,9 @@
 // With server.auth_token set, all of it asks for that token (Bearer, or the password of Basic for
 // a browser); the whole of /metrics, not only its workspace-labelled series, so a scrape either
 // works or fails as a whole. The operator token is for operator actions (raft-routes.ts).
+//
+// The rate sampler runs on a timer from here on; the returned close() stops it, and the node calls
+// it when it closes (node.ts).
 import type { Hono } from 'hono';
 import type { Logger } from 'pino';
 import type { CairnConfig } from '../config/types.ts';
@@ -27,8 +30,16 @@ export interface OperationsMountDeps {
   logger: Logger;
 }
 
+/** What the operator surface runs besides its routes; the node stops it when it closes. */
+export interface OperationsMount {
+  /** The per-second rates behind the overview and the dashboard's charts, sampled on a timer. */
+  readonly rates: RateSampler;
+  /** Stops the rate sampler's timer. */
+  close(): void;
+}
+
 /** Operator surface: /metrics, /dashboard, /api/v1/cluster/*. */
-export function mountOperations(app: Hono, deps: OperationsMountDeps): void {
+export function mountOperations(app: Hono, deps: OperationsMountDeps): OperationsMount {
   const { replica, config } = deps;
   const metrics = createNodeMetrics(replica);
   app.use(httpMetricsMiddleware(metrics.http));
@@ -48,4 +59,10 @@ export function mountOperations(app: Hono, deps: OperationsMountDeps): void {
   const hub = new EventHub(view, replica);
   app.route('/api/v1/cluster', createClusterRoutes(view, hub));
   app.route('/dashboard', createDashboardRoutes(view, hub, { tokenRequired: config.replication.operator_token !== '' }));
+  return {
+    rates,
+    close(): void {
+      rates.stop();
+    },
+  };
 }

@@ -15,7 +15,7 @@ import type { DocumentStore } from '../store/document-store.ts';
 export interface OneNode {
   app: Hono;
   replica: Replica<DocumentStore>;
-  /** Closes the replica and removes its data directory. */
+  /** Stops the app's timers, closes the replica and removes its data directory. */
   close(): void;
 }
 
@@ -26,12 +26,13 @@ export function openOneNode(opts: { id?: string; server?: Partial<ServerConfig> 
   const config = { ...base, node_id: id, replication: { ...base.replication, nodes: [{ id, address: '127.0.0.1:1' }], leader: id } };
   const logger = pino({ level: 'silent' });
   const replica = new Replica<DocumentStore>(config, documentStateFactory(createEmbedder(config.embedding)), logger);
-  const app = buildApp(config, replica, logger);
+  const built = buildApp(config, replica, logger);
   replica.start();
   return {
-    app,
+    app: built.app,
     replica,
     close(): void {
+      built.close();
       replica.close();
       rmSync(dir, { recursive: true, force: true });
     },
