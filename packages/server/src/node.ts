@@ -14,6 +14,7 @@ import { accessLog } from './http/access-log.ts';
 import { forwardWrites } from './http/forward.ts';
 import { createRaftRoutes } from './http/raft-routes.ts';
 import { mountOperations } from './http/mount-operations.ts';
+import type { OperationsMount } from './http/mount-operations.ts';
 import { mountPublicApi } from './http/mount-public.ts';
 import { unknownRoute } from './http/public/errors.ts';
 import { Replica } from './replication/replica.ts';
@@ -50,6 +51,8 @@ const retrain_check_ms = 2000;
 /** A node's HTTP app, and the close of what its routes run in the background. */
 export interface NodeApp {
   readonly app: Hono;
+  /** The operator surface's metrics and rate sampler. */
+  readonly operations: OperationsMount;
   /** Stops the app's own timers (the operator surface's rate sampler). The replica is its owner's to close. */
   close(): void;
 }
@@ -72,7 +75,7 @@ export function buildApp(config: CairnConfig, replica: Replica<DocumentStore>, l
   app.use(forwardWrites({ replica, forward_timeout_ms: config.replication.commit_timeout_ms + 5000, apply_wait_ms: config.server.read_wait_ms_max, body_bytes_max: config.server.body_bytes_max, allowed_origins: () => config.server.allowed_origins }));
   mountPublicApi(app, { config, replica, logger });
   app.notFound(unknownRoute(() => app.routes));
-  return { app, close: () => operations.close() };
+  return { app, operations, close: () => operations.close() };
 }
 
 export async function startNode(opts: NodeOptions): Promise<RunningNode> {

@@ -1,25 +1,17 @@
 // Writes on a follower: forwarded to the leader over pooled keep-alive connections, then the follower waits, bounded, until it has
 // applied the write's index itself, so the client reads its own write on the node it asked.
-// Forwarding targets the leader's configured address, never a loopback rewrite.
+// Forwarding targets the leader's configured address, never a loopback rewrite. A write is a
+// request whose route is declared one (write-route.ts); this middleware runs before the routes.
 import http from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import type { Context, MiddlewareHandler } from 'hono';
 import { crossSiteGuard } from './cross-site.ts';
 import { requireJsonBody } from './public/request.ts';
+import { isWriteRequest } from './write-route.ts';
 import type { Replica } from '../replication/replica.ts';
 import type { StateMachine } from '../replication/state.ts';
 import { httpRequest } from '../replication/transport.ts';
 import type { HttpResult } from '../replication/transport.ts';
-
-/** Public routes that write: everything else is a read, served locally. */
-const WRITE_ROUTES: Array<[string, RegExp]> = [
-  ['POST', /^(\/workspace\/[^/]+)?\/api\/v1\/documents(\/bulk)?\/?$/],
-  ['DELETE', /^(\/workspace\/[^/]+)?\/api\/v1\/documents\/[^/]+\/?$/],
-];
-
-export function isWriteRoute(method: string, path: string): boolean {
-  return WRITE_ROUTES.some(([m, re]) => m === method && re.test(path));
-}
 
 /** Request headers passed on to the leader (preconditions included: the leader's log entry decides them). */
 const FORWARDED_HEADERS = [
@@ -171,7 +163,7 @@ export function forwardWrites<S extends StateMachine>(opts: ForwardOptions<S>): 
   const jsonOnly = requireJsonBody();
   const forward = forwardToLeader(opts, agent);
   return async function forwardWritesToLeader(c, next) {
-    if (replica.isLeader() || !isWriteRoute(c.req.method, c.req.path)) return next();
+    if (replica.isLeader() || !isWriteRequest(c)) return next();
     // The leader sees neither the browser's Origin nor the Host it was sent to: decide here.
     let answer: Response | undefined;
     const refused = await guardCrossSite(c, async () => {

@@ -16,6 +16,7 @@ import type { CairnConfig } from '../config/types.ts';
 import { createDashboardRoutes } from '../dashboard/routes.ts';
 import { httpMetricsMiddleware } from '../metrics/http-metrics.ts';
 import { createNodeMetrics } from '../metrics/node-metrics.ts';
+import type { NodeMetrics } from '../metrics/node-metrics.ts';
 import { requireToken } from './secret.ts';
 import type { Replica } from '../replication/replica.ts';
 import type { DocumentStore } from '../store/document-store.ts';
@@ -32,6 +33,8 @@ export interface OperationsMountDeps {
 
 /** What the operator surface runs besides its routes; the node stops it when it closes. */
 export interface OperationsMount {
+  /** The node's metrics (the registry behind /metrics, the HTTP counters). */
+  readonly metrics: NodeMetrics;
   /** The per-second rates behind the overview and the dashboard's charts, sampled on a timer. */
   readonly rates: RateSampler;
   /** Stops the rate sampler's timer. */
@@ -60,6 +63,7 @@ export function mountOperations(app: Hono, deps: OperationsMountDeps): Operation
   app.route('/api/v1/cluster', createClusterRoutes(view, hub));
   app.route('/dashboard', createDashboardRoutes(view, hub, { tokenRequired: config.replication.operator_token !== '' }));
   return {
+    metrics,
     rates,
     close(): void {
       rates.stop();

@@ -1,12 +1,14 @@
 // HTTP metrics: a Hono middleware that counts requests and observes their latency per matched
 // route pattern (never the raw URL: ids in paths would make a label per document) and status,
 // per workspace, and the limit rejections (429, 507) per workspace. It also keeps the plain
-// write/query counters the cluster view turns into rates.
+// write/query counters the cluster view turns into rates. A write is a request whose route is
+// declared one (../http/write-route.ts), whether the route answered it or a middleware in front
+// of it did (a follower's forwarding).
 import type { MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import { Counter, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
-import { isWriteRoute } from '../http/forward.ts';
+import { isWriteRequest } from '../http/write-route.ts';
 import { workspace_id_pattern } from '../store/validate.ts';
 
 /** Distinct workspace label values per node; later workspaces are counted under "_other". */
@@ -26,6 +28,20 @@ const QUERY_PATH = /\/api\/v1\/(search|assemble)\/?$|\/api\/v1\/documents(\/[^/]
 export function isQueryRoute(method: string, path: string): boolean {
   if (method === 'POST') return /\/api\/v1\/(search|assemble)\/?$/.test(path);
   return method === 'GET' && QUERY_PATH.test(path);
+}
+
+/** One answered request, as the metrics see it. */
+export interface AnsweredRequest {
+  method: string;
+  path: string;
+  /** The matched route pattern (routeOf). */
+  route: string;
+  status: number;
+  /** The workspace named (workspaceOf), or null. */
+  workspace: string | null;
+  ms: number;
+  /** Its route is declared a write. */
+  write: boolean;
 }
 
 export class HttpMetrics {
@@ -71,12 +87,13 @@ export class HttpMetrics {
     });
   }
 
-  record(method: string, path: string, route: string, status: number, workspace: string | null, ms: number): void {
-    const labels = { method, route, status: String(status) };
+  record(r: AnsweredRequest): void {
+    const { method, status, workspace } = r;
+    const labels = { method, route: r.route, status: String(status) };
     this.requests.inc(labels);
-    this.latency.observe(labels, ms / 1000);
-    if (isWriteRoute(method, path)) this.counts.writes++;
-    else if (isQueryRoute(method, path)) this.counts.queries++;
+    this.latency.observe(labels, r.ms / 1000);
+    if (r.write) this.counts.writes++;
+    else if (isQueryRoute(method, r.path)) this.counts.queries++;
     if (workspace === null) return;
     const ws = this.workspaceLabel(workspace);
     this.wsRequests.inc({ workspace: ws });
@@ -99,7 +116,15 @@ export function httpMetricsMiddleware(m: HttpMetrics): MiddlewareHandler {
     try {
       await next();
     } finally {
-      m.record(c.req.method, c.req.path, routeOf(c), c.res.status, workspaceOf(c.req.header('x-workspace-id'), c.req.url), performance.now() - started);
+      m.record({
+        method: c.req.method,
+        path: c.req.path,
+        route: routeOf(c),
+        status: c.res.status,
+        workspace: workspaceOf(c.req.header('x-workspace-id'), c.req.url),
+        ms: performance.now() - started,
+        write: isWriteRequest(c),
+      });
     }
   };
 }

@@ -155,9 +155,9 @@ describe('GET /metrics', () => {
     let full = true;
     const registry = new Registry();
     const m = new HttpMetrics(registry, { diskFull: () => full });
-    m.record('POST', '/api/v1/documents', '/api/v1/documents', 507, 'ws-a', 1);
+    m.record({ method: 'POST', path: '/api/v1/documents', route: '/api/v1/documents', status: 507, workspace: 'ws-a', ms: 1, write: true });
     full = false;
-    m.record('POST', '/api/v1/documents', '/api/v1/documents', 507, 'ws-a', 1);
+    m.record({ method: 'POST', path: '/api/v1/documents', route: '/api/v1/documents', status: 507, workspace: 'ws-a', ms: 1, write: true });
     const f = parsePrometheusText(await registry.metrics());
     expect(sampleValue(f, 'cairn_workspace_limit_rejections_total', { workspace: 'ws-a', status: '507' })).toBe(1);
     expect(sampleValue(f, 'cairn_http_requests_total', { status: '507' })).toBe(2);
@@ -165,9 +165,9 @@ describe('GET /metrics', () => {
 
   it('counts 429 and 507 answers as limit rejections of the workspace, with bounded labels', async () => {
     const m = new HttpMetrics(new Registry());
-    m.record('POST', '/api/v1/documents', '/api/v1/documents', 507, 'ws-full', 1);
-    m.record('POST', '/api/v1/search', '/api/v1/search', 429, 'ws-busy', 1);
-    m.record('POST', '/api/v1/search', '/api/v1/search', 200, 'ws-busy', 1);
+    m.record({ method: 'POST', path: '/api/v1/documents', route: '/api/v1/documents', status: 507, workspace: 'ws-full', ms: 1, write: true });
+    m.record({ method: 'POST', path: '/api/v1/search', route: '/api/v1/search', status: 429, workspace: 'ws-busy', ms: 1, write: false });
+    m.record({ method: 'POST', path: '/api/v1/search', route: '/api/v1/search', status: 200, workspace: 'ws-busy', ms: 1, write: false });
     for (let i = 0; i < 1100; i++) m.workspaceLabel(`w${i}`);
     expect(m.workspaceLabel('one-too-many')).toBe('_other');
     expect(m.counts).toEqual({ writes: 1, queries: 2 });

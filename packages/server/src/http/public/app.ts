@@ -1,10 +1,12 @@
 // The public API as a Hono sub-app: /health and /api/v1/... (also under
 // /workspace/:workspace/api/v1/...). Mount it with `app.route('/', createPublicApi(deps))`.
 //
-// Per request under /api/v1: bearer auth -> (writes) cross-site guard -> (document POSTs) JSON
-// content type -> body size limit -> JSON body (POST) -> (document POSTs) configured document
-// limits -> workspace -> activity -> per-workspace concurrency queue -> (reads) wait for
-// min_index -> route.
+// Per request under /api/v1: bearer auth -> (writes) cross-site guard -> (writes with a body)
+// JSON content type -> body size limit -> JSON body (POST) -> (writes with a body) configured
+// document limits -> workspace -> activity -> per-workspace concurrency queue -> (reads) wait for
+// min_index -> route. A write is a request whose route is declared one (../write-route.ts); the
+// write routes take documents when they take a body (POST), so the same declaration decides the
+// JSON content type and the document limits.
 
 import { Hono } from 'hono';
 import type { Context, Next } from 'hono';
@@ -24,14 +26,11 @@ import { bearerAuth, minIndex, readJson, requireJsonBody, resolveWorkspace } fro
 import { registerSearchRoutes } from './search.ts';
 import { planted } from '../../testing/planted-defects.ts';
 import { bodyTooLargeAnswer } from '../forward.ts';
+import { isWriteRequest } from '../write-route.ts';
 
-function isWrite(c: Context): boolean {
-  const m = c.req.method;
-  return m === 'DELETE' || (m === 'POST' && /\/documents(\/bulk)?\/?$/.test(c.req.path));
-}
-
-function isDocumentPost(c: Context): boolean {
-  return c.req.method === 'POST' && /\/documents(\/bulk)?\/?$/.test(c.req.path);
+/** A write that carries documents in its body (create, bulk create). */
+function isDocumentWrite(c: Context): boolean {
+  return c.req.method === 'POST' && isWriteRequest(c);
 }
 
 function requestPriority(c: Context, dflt: number): number {
@@ -49,11 +48,11 @@ export function createPublicApi(input: PublicApiDeps): Hono {
   api.use('*', bearerAuth(deps.config.server.auth_token));
   const guardCrossSite = crossSiteGuard(() => deps.config.server.allowed_origins);
   api.use('*', async function refuseCrossSiteWrites(c: Context, next: Next) {
-    return isWrite(c) ? guardCrossSite(c, next) : next();
+    return isWriteRequest(c) ? guardCrossSite(c, next) : next();
   });
   const jsonOnly = requireJsonBody();
   api.use('*', async function documentWritesAreJson(c: Context, next: Next) {
-    return isDocumentPost(c) ? jsonOnly(c, next) : next();
+    return isDocumentWrite(c) ? jsonOnly(c, next) : next();
   });
   const limits: DocumentLimits = {
     document_bytes_max: deps.config.server.document_bytes_max,
@@ -76,7 +75,7 @@ export function createPublicApi(input: PublicApiDeps): Hono {
   });
   api.use('*', async function scopeToWorkspace(c: Context<ApiEnv>, next: Next) {
     const body = c.req.method === 'POST' || c.req.method === 'PUT' ? await readJson(c) : undefined;
-    if (isDocumentPost(c)) {
+    if (isDocumentWrite(c)) {
       // The configured limits, before the store's own checks; a bulk item over one refuses the call.
       if (Array.isArray(body)) body.forEach((item, i) => checkDocumentLimits(item, `[${i}].`, limits));
       else checkDocumentLimits(body, '', limits);
@@ -85,7 +84,7 @@ export function createPublicApi(input: PublicApiDeps): Hono {
     c.set('body', body);
     c.set('ws', ws);
     activity.touch(ws);
-    const wanted = isWrite(c) ? undefined : minIndex(c);
+    const wanted = isWriteRequest(c) ? undefined : minIndex(c);
     const priority = requestPriority(c, deps.limiter.limits(ws).priority);
     await deps.limiter.run(ws, priority, async () => {
       if (wanted !== undefined && deps.replicator.appliedIndex() < wanted && !planted('ignore_min_index')) {

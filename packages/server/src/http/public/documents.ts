@@ -1,6 +1,8 @@
 // Document routes: create, bulk create, get, delete, list.
-// Write handlers run on the leader only (followers forward writes before these routes):
-// resolve workspace -> validate -> store.prepare -> storage limit -> replicator.propose -> 201.
+// The write routes are declared so with `writeRoute` (../write-route.ts), which is what forwarding,
+// the cross-site guard and the metrics key on. They run on the leader only (followers forward them
+// before these routes): resolve workspace -> validate -> store.prepare -> storage limit ->
+// replicator.propose -> 201.
 // A conditional write (If-Match / If-None-Match, see precondition.ts) is one log entry whose
 // outcome apply decides; the handler reads that outcome after propose resolved (412 or 201).
 
@@ -16,6 +18,7 @@ import { ApiError, errorBody } from './errors.ts';
 import type { ApiEnv, RouteDeps } from './context.ts';
 import { assertNoPrecondition, deletePrecondition, etagHeader, preconditionFailedBody, putPrecondition } from './precondition.ts';
 import { writeConcern } from './request.ts';
+import { writeRoute } from '../write-route.ts';
 import { planted } from '../../testing/planted-defects.ts';
 
 export const list_limit_default = 100;
@@ -64,7 +67,7 @@ export function registerDocumentRoutes(api: Hono<ApiEnv>, deps: RouteDeps): void
     return index;
   };
 
-  api.post('/documents', async (c) => {
+  api.post('/documents', writeRoute, async (c) => {
     const ws = c.get('ws');
     const concern = writeConcern(c);
     const asked = putPrecondition(c, c.get('body'));
@@ -88,7 +91,7 @@ export function registerDocumentRoutes(api: Hono<ApiEnv>, deps: RouteDeps): void
     return c.json({ id: doc.id, index, etag }, 201);
   });
 
-  api.post('/documents/bulk', async (c) => {
+  api.post('/documents/bulk', writeRoute, async (c) => {
     const ws = c.get('ws');
     const concern = writeConcern(c);
     const body = c.get('body');
@@ -139,7 +142,7 @@ export function registerDocumentRoutes(api: Hono<ApiEnv>, deps: RouteDeps): void
     return c.json({ ...doc, etag });
   });
 
-  api.delete('/documents/:id', async (c) => {
+  api.delete('/documents/:id', writeRoute, async (c) => {
     const ws = c.get('ws');
     const id = docId(c);
     const concern = writeConcern(c);
