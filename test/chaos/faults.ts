@@ -75,7 +75,7 @@ const RESUME_ANSWER_MS_MAX = 5_000;
 const HEALTH_ANSWER_MS_MAX = 2_000;
 const HEALTH_POLL_MS = 200;
 /** server.body_bytes_max of the chaos cluster (the default): a large document's body stays under it. */
-const BODY_BYTES_MAX = 8 * 1024 * 1024;
+const BODY_BYTES_MAX = 1_572_864;
 /** Room in a write's body for the JSON around its content, bytes. */
 const BODY_OVERHEAD_BYTES_MAX = 1_024;
 /** How long followers must stay healthy in the leader's sync-status to count as back, ms. */

@@ -1,4 +1,7 @@
-// crc32 (IEEE) of an entry's identity and payload. Pure TypeScript, no I/O.
+// crc32 (IEEE) of an entry's identity and payload. No I/O: node:zlib's native crc32 where the
+// runtime has it (Node >= 20.15; a 1 MiB payload in ~0.1 ms instead of ~4 ms on the event loop),
+// the table below otherwise. Both give the same value (checksum.test.ts).
+import * as zlib from 'node:zlib';
 import type { Entry } from './types.ts';
 
 const TABLE = (() => {
@@ -11,7 +14,14 @@ const TABLE = (() => {
   return table;
 })();
 
+const native = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+
 export function crc32(bytes: Uint8Array, seed = 0): number {
+  return native === undefined ? crc32Table(bytes, seed) : native(bytes, seed) >>> 0;
+}
+
+/** The table-driven crc32, for runtimes without zlib.crc32 (and to check the native one against). */
+export function crc32Table(bytes: Uint8Array, seed = 0): number {
   let crc = (seed ^ 0xffffffff) >>> 0;
   for (let i = 0; i < bytes.length; i++) {
     crc = (TABLE[(crc ^ (bytes[i] as number)) & 0xff] as number) ^ (crc >>> 8);

@@ -82,6 +82,16 @@ export interface ReplicaState {
   appliedTerm(): number;
   /** Applies entries in order in one transaction; entries at or below the applied index are skipped. */
   applyEntries(entries: Entry[]): number;
+  /**
+   * applyEntries, which may stop once performance.now() is past `deadline` and leave the batch
+   * open: nothing of it applied as far as appliedIndex and reads are concerned, and continueApply
+   * goes on with it. Returns whether the batch committed.
+   */
+  startApply(entries: Entry[], deadline: number): boolean;
+  /** Goes on with the open batch; returns whether it committed. */
+  continueApply(deadline: number): boolean;
+  /** True while a batch started by startApply is open. */
+  applyOpen(): boolean;
 }
 
 /** The state's checksum at its applied index, read in one consistent read (off the event loop). */

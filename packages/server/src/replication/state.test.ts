@@ -74,8 +74,8 @@ describe('StateHolder.applyEntries when a write fails', () => {
 
   it('a failure in the middle of a batch keeps none of it', () => {
     let failAt = 0;
-    const flaky: StateFactory<Kv> = (db) => {
-      const built = kv(db);
+    const flaky: StateFactory<Kv> = (db, ctx) => {
+      const built = kv(db, ctx);
       return { machine: built.machine, applier: { apply: (e) => {
         built.applier.apply(e);
         if (e.index === failAt) throw new Error(`apply ${e.index} failed`);
@@ -187,5 +187,112 @@ process.kill(process.pid, 'SIGKILL');
     expect(readApplied(db)).toEqual({ index: 300, term: 1 });
     expect(db.prepare('SELECT count(*) FROM kv').pluck().get()).toBe(300);
     expect(isDiskFull(thrown(() => db.prepare('INSERT INTO kv VALUES (?, ?)').run(301, Buffer.alloc(100_000))))).toBe(true);
+  });
+});
+
+describe('a batch applied over several turns', () => {
+  async function bulkEntry(store: DocumentStore, index: number, n: number, word: string): Promise<Entry> {
+    const prepared = await store.preparePutMany('ws', Array.from({ length: n }, (_, i) => ({ id: `${word}-${i}`, content: `${word} document number ${i}` })));
+    if (prepared.op === null) throw new Error('nothing prepared');
+    return makeEntry(index, 1, ENTRY_COMMAND, encodeOp(prepared.op));
+  }
+
+  it('stops between documents at the deadline, shows reads none of it, holds vector reads back, then commits whole', async () => {
+    const state = new StateHolder(path.join(tempDir(), 'state.db'), documents());
+    disks.defer(() => state.close());
+    const entry = await bulkEntry(state.machine, 1, 50, 'river');
+    // A deadline already past: one document per call.
+    expect(state.startApply([entry], 0)).toBe(false);
+    expect(state.applyOpen()).toBe(true);
+    expect(state.appliedIndex()).toBe(0);
+    const store = state.machine;
+    expect(store.get('ws', 'river-0')).toBeNull();
+    expect(store.list('ws').documents).toEqual([]);
+    expect(await store.search('ws', { query: 'river', k: 5, mode: 'lexical' })).toEqual([]);
+    let vectorAnswered = false;
+    const vector = store.search('ws', { query: 'river document', k: 5, mode: 'vector' }).then((hits) => {
+      vectorAnswered = true;
+      return hits;
+    });
+    let calls = 1;
+    for (;;) {
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(vectorAnswered).toBe(false);
+      expect(store.get('ws', 'river-0')).toBeNull();
+      calls++;
+      if (state.continueApply(0)) break;
+    }
+    // One document a call: the batch never held the event loop for more than one.
+    expect(calls).toBe(50);
+    expect(state.applyOpen()).toBe(false);
+    expect(state.appliedIndex()).toBe(1);
+    expect(store.list('ws', { limit: 100 }).documents).toHaveLength(50);
+    expect((await vector).length).toBe(5);
+    expect(vectorAnswered).toBe(true);
+  });
+
+  it('ends in the same state as the batch applied in one turn', async () => {
+    const whole = new StateHolder(path.join(tempDir(), 'state.db'), documents());
+    const sliced = new StateHolder(path.join(tempDir(), 'state.db'), documents());
+    disks.defer(() => whole.close());
+    disks.defer(() => sliced.close());
+    const entries = [await bulkEntry(whole.machine, 1, 20, 'lake'), await bulkEntry(whole.machine, 2, 30, 'hill')];
+    const del = whole.machine.prepareDelete('ws', ['lake-3', 'hill-7', 'absent']);
+    entries.push(makeEntry(3, 1, ENTRY_COMMAND, encodeOp(del)));
+    whole.applyEntries(entries);
+    let ok = sliced.startApply(entries, 0);
+    while (!ok) ok = sliced.continueApply(0);
+    expect(sliced.appliedIndex()).toBe(3);
+    expect(sliced.machine.checksum()).toBe(whole.machine.checksum());
+    expect(sliced.machine.get('ws', 'lake-3')).toBeNull();
+  });
+
+  it('an install rolls the open batch back', async () => {
+    const state = new StateHolder(path.join(tempDir(), 'state.db'), documents());
+    disks.defer(() => state.close());
+    const copyFrom = new StateHolder(path.join(tempDir(), 'state.db'), documents());
+    disks.defer(() => copyFrom.close());
+    copyFrom.applyEntries([await bulkEntry(copyFrom.machine, 1, 3, 'snap')]);
+    const copy = path.join(tempDir(), 'copy.db');
+    await copyFrom.snapshotTo(copy);
+    expect(state.startApply([await bulkEntry(state.machine, 1, 10, 'open')], 0)).toBe(false);
+    expect(state.install(copy)).toEqual({ index: 1, term: 1 });
+    expect(state.applyOpen()).toBe(false);
+    expect(state.machine.get('ws', 'open-0')).toBeNull();
+    expect(state.machine.get('ws', 'snap-2')).not.toBeNull();
+    await state.whenIdle();
+  });
+
+  it('a kill -9 while a batch is open keeps none of it', async () => {
+    const file = path.join(tempDir(), 'state.db');
+    const script = path.join(tempDir(), 'open-batch.mts');
+    const here = import.meta.dirname;
+    fs.writeFileSync(
+      script,
+      `import { makeEntry, ENTRY_COMMAND } from ${JSON.stringify(path.join(here, '..', '..', '..', 'raft', 'src', 'index.ts'))};
+import { StateHolder } from ${JSON.stringify(path.join(here, 'state.ts'))};
+import { documentStateFactory } from ${JSON.stringify(path.join(here, '..', 'state-machine.ts'))};
+import { HashingEmbedder } from ${JSON.stringify(path.join(here, '..', 'embed', 'hashing.ts'))};
+import { encodeOp } from ${JSON.stringify(path.join(here, '..', 'store', 'op.ts'))};
+const state = new StateHolder(${JSON.stringify(file)}, documentStateFactory(new HashingEmbedder({ dim: 64 })));
+const first = await state.machine.preparePutMany('ws', [{ id: 'kept', content: 'committed before the crash' }]);
+state.applyEntries([makeEntry(1, 1, ENTRY_COMMAND, encodeOp(first.op))]);
+const docs = Array.from({ length: 40 }, (_, i) => ({ id: 'lost-' + i, content: 'open when the process died ' + i }));
+const bulk = await state.machine.preparePutMany('ws', docs);
+let calls = 0;
+let done = state.startApply([makeEntry(2, 1, ENTRY_COMMAND, encodeOp(bulk.op))], 0);
+while (!done && ++calls < 20) done = state.continueApply(0);
+if (done) throw new Error('the batch committed');
+process.kill(process.pid, 'SIGKILL');
+`,
+    );
+    const run = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: path.resolve(here, '../../../..'), encoding: 'utf8', timeout: 60_000 });
+    expect(run.signal, run.stderr).toBe('SIGKILL');
+    const state = new StateHolder(file, documents());
+    disks.defer(() => state.close());
+    expect(state.appliedIndex()).toBe(1);
+    expect(state.machine.get('ws', 'kept')?.content).toBe('committed before the crash');
+    expect(state.machine.get('ws', 'lost-0')).toBeNull();
+    expect(state.machine.workspaceStats()['ws']?.document_count).toBe(1);
   });
 });

@@ -14,6 +14,12 @@ import { isExclusive, openWalDatabase } from './storage-errors.ts';
 export interface Applier {
   /** Applies one committed entry; runs inside the state transaction; deterministic. */
   apply(entry: Entry): void;
+  /**
+   * apply(entry) in steps (a generator that yields between documents), so that a batch can be
+   * applied over several event-loop turns in one transaction. Running it to the end is
+   * apply(entry). Without it an entry is one step.
+   */
+  steps?(entry: Entry): Iterator<unknown, unknown, void>;
 }
 
 export interface StateMachine {
@@ -21,7 +27,30 @@ export interface StateMachine {
   close(): void;
 }
 
-export type StateFactory<S extends StateMachine> = (db: Database.Database) => { machine: S; applier: Applier };
+/** What a state machine is built with besides the writing connection. */
+export interface StateContext {
+  /**
+   * A second connection to state.db for reads: it sees committed state only, never a batch that is
+   * being applied. The writing connection itself when none could be opened (a full disk:
+   * openWalDatabase's exclusive mode); batches are then applied in one turn.
+   */
+  readDb: Database.Database;
+  /** Resolves once no apply transaction is open. */
+  applyIdle: () => Promise<void>;
+}
+
+export type StateFactory<S extends StateMachine> = (db: Database.Database, ctx: StateContext) => { machine: S; applier: Applier };
+
+/** A batch whose transaction is open across turns (StateHolder.startApply). */
+interface OpenBatch {
+  entries: Entry[];
+  /** Position in entries of the next entry to start. */
+  next: number;
+  /** Steps of the entry being applied, null between entries. */
+  steps: Iterator<unknown, unknown, void> | null;
+  index: number;
+  term: number;
+}
 
 /**
  * Opens state.db (WAL, synchronous=NORMAL) with its raft_applied row. On a full disk an existing
@@ -43,10 +72,14 @@ export function readApplied(db: Database.Database): { index: number; term: numbe
 
 export class StateHolder<S extends StateMachine> {
   private db!: Database.Database;
+  /** The reading connection; null when there is only db (exclusive mode). */
+  private readDb: Database.Database | null = null;
   private current!: S;
   private applier!: Applier;
   private applied = { index: 0, term: 0 };
   private setApplied!: Database.Statement;
+  private batch: OpenBatch | null = null;
+  private idleWaiters: Array<() => void> = [];
 
   constructor(
     readonly file: string,
@@ -57,11 +90,16 @@ export class StateHolder<S extends StateMachine> {
 
   private open(): void {
     this.db = openStateDb(this.file);
-    const built = this.factory(this.db);
+    this.readDb = isExclusive(this.db) ? null : openReadConnection(this.file);
+    const built = this.build();
     this.current = built.machine;
     this.applier = built.applier;
     this.applied = readApplied(this.db);
     this.setApplied = this.db.prepare('UPDATE raft_applied SET applied_index = ?, applied_term = ? WHERE id = 1');
+  }
+
+  private build(): { machine: S; applier: Applier } {
+    return this.factory(this.db, { readDb: this.readDb ?? this.db, applyIdle: () => this.whenIdle() });
   }
 
   get machine(): S {
@@ -83,26 +121,88 @@ export class StateHolder<S extends StateMachine> {
    * since what it keeps in memory (vector indexes) may hold part of the batch.
    */
   applyEntries(entries: Entry[]): number {
-    if (entries.length === 0) return this.applied.index;
-    let index = this.applied.index;
-    let term = this.applied.term;
+    this.startApply(entries);
+    return this.applied.index;
+  }
+
+  /**
+   * applyEntries, stopping between two documents once performance.now() is past `deadline`: the
+   * batch's transaction is then left open, nothing of it visible to reads (they use the second
+   * connection) and the applied index as before, and continueApply goes on with it at a later
+   * turn. Returns whether the batch committed. Without a reading connection (exclusive mode) the
+   * batch is applied whole.
+   */
+  startApply(entries: Entry[], deadline = Infinity): boolean {
+    invariant(this.batch === null, 'startApply while a batch is open: continueApply it first');
+    if (entries.length === 0) return true;
+    this.db.exec('BEGIN');
+    this.batch = { entries, next: 0, steps: null, index: this.applied.index, term: this.applied.term };
+    return this.continueApply(deadline);
+  }
+
+  /** True while a batch started by startApply is open. */
+  applyOpen(): boolean {
+    return this.batch !== null;
+  }
+
+  /** Goes on with the open batch (see startApply); returns whether it committed. */
+  continueApply(deadline = Infinity): boolean {
+    const b = this.batch;
+    invariant(b !== null, 'continueApply with no open batch');
+    const until = this.readDb === null ? Infinity : deadline;
     try {
-      this.db.transaction(() => {
-        for (const e of entries) {
-          if (e.index <= index) continue;
-          invariant(e.index === index + 1, `apply ${e.index} after ${index}: entries must be applied in order`);
-          this.applier.apply(e);
-          index = e.index;
-          term = e.term;
+      for (;;) {
+        if (b.steps !== null) {
+          for (;;) {
+            if (b.steps.next().done === true) break;
+            if (performance.now() > until) return false;
+          }
+          b.steps = null;
+          const e = b.entries[b.next - 1] as Entry;
+          b.index = e.index;
+          b.term = e.term;
+          if (performance.now() > until && b.next < b.entries.length) return false;
         }
-        this.setApplied.run(index, term);
-      })();
+        if (b.next >= b.entries.length) break;
+        const e = b.entries[b.next++] as Entry;
+        if (e.index <= b.index) continue;
+        invariant(e.index === b.index + 1, `apply ${e.index} after ${b.index}: entries must be applied in order`);
+        b.steps = this.applier.steps?.(e) ?? oneStep(() => this.applier.apply(e));
+      }
+      this.setApplied.run(b.index, b.term);
+      this.db.exec('COMMIT');
     } catch (err) {
+      this.abortBatch();
       this.rebuildMachine();
       throw err;
     }
-    this.applied = { index, term };
-    return index;
+    this.batch = null;
+    this.applied = { index: b.index, term: b.term };
+    this.notifyIdle();
+    return true;
+  }
+
+  /** Resolves once no batch is open (at once when none is). */
+  whenIdle(): Promise<void> {
+    if (this.batch === null) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Rolls the open batch back (nothing of it was visible); its in-memory effects are the caller's to drop. */
+  private abortBatch(): void {
+    if (this.batch === null) return;
+    this.batch = null;
+    try {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+    } finally {
+      this.notifyIdle();
+    }
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
   }
 
   /** Machines built again after a failed apply. */
@@ -110,7 +210,7 @@ export class StateHolder<S extends StateMachine> {
 
   private rebuildMachine(): void {
     try {
-      const built = this.factory(this.db);
+      const built = this.build();
       // The old machine is left to the garbage collector, not closed: a request still holding it
       // finishes its read; the next one gets the new machine through `machine`.
       this.current = built.machine;
@@ -164,7 +264,10 @@ export class StateHolder<S extends StateMachine> {
 
   /** Replaces the whole state by a verified snapshot file (full replace: deletions included). */
   install(file: string): { index: number; term: number } {
+    // A batch left open is rolled back: the snapshot replaces everything it would have written.
+    this.abortBatch();
     this.current.close();
+    this.readDb?.close();
     this.db.close();
     for (const suffix of ['-wal', '-shm']) fs.rmSync(this.file + suffix, { force: true });
     fs.renameSync(file, this.file);
@@ -174,9 +277,26 @@ export class StateHolder<S extends StateMachine> {
   }
 
   close(): void {
+    this.abortBatch();
     this.current.close();
+    this.readDb?.close();
     this.db.close();
   }
+}
+
+/** An entry applied in one step, for appliers without steps(). */
+function* oneStep(apply: () => void): Generator<void, void, void> {
+  apply();
+}
+
+/**
+ * The reading connection to state.db (see StateContext.readDb): read-only, so nothing written
+ * through it can interleave with an open batch of the writing connection.
+ */
+function openReadConnection(file: string): Database.Database {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  db.prepare('SELECT count(*) FROM sqlite_master').pluck().get();
+  return db;
 }
 
 const DB_FILE_SUFFIXES = ['', '-wal', '-shm', '-journal'];

@@ -1,6 +1,5 @@
 // The wire format between nodes: msgpack (application/msgpack) bodies for /_raft/append and
 // /_raft/snapshot. Decoding never trusts its input: every field is checked before use.
-import zlib from 'node:zlib';
 import { Packr } from 'msgpackr';
 import { crc32 } from '@cairn/raft';
 import type { AppendRequest, AppendResponse, Entry } from '@cairn/raft';
@@ -165,14 +164,9 @@ export function encodeSnapshotChunkInto(out: Buffer, dataLength: number, fields:
   return out.subarray(start, SNAPSHOT_CHUNK_HEAD_BYTES + dataLength);
 }
 
-const zlibCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
-
-/**
- * crc32 (IEEE) of a snapshot chunk: node:zlib's (native, GB/s) where this Node has it, the same
- * function in TypeScript (@cairn/raft) otherwise. Both give the same value.
- */
+/** crc32 (IEEE) of a snapshot chunk: the log's own (@cairn/raft: native where this Node has it). */
 export function chunkCrc32(data: Uint8Array): number {
-  return zlibCrc32 === undefined ? crc32(data) : zlibCrc32(data) >>> 0;
+  return crc32(data);
 }
 
 export function decodeSnapshotChunk(body: Uint8Array): SnapshotChunk {

@@ -109,14 +109,27 @@ export class Applier {
   }
 
   apply(op: Op): ApplyResult {
+    const steps = this.steps(op);
+    for (;;) {
+      const r = steps.next();
+      if (r.done === true) return r.value;
+    }
+  }
+
+  /**
+   * apply(op) as steps: the generator yields after each document of a put or delete, so a caller
+   * holding the transaction open across event-loop turns (StateHolder) can stop between
+   * documents. Running it to the end is apply(op): the same statements in the same order.
+   */
+  *steps(op: Op): Generator<void, ApplyResult, void> {
     assertOp(op);
     switch (op.kind) {
       case 'noop':
         return { changed: 0, skipped: [] };
       case 'put':
-        return this.applyPut(op);
+        return yield* this.applyPut(op);
       case 'delete':
-        return this.applyDelete(op);
+        return yield* this.applyDelete(op);
       case 'centroids':
         return this.applyCentroids(op);
     }
@@ -150,14 +163,17 @@ export class Applier {
     this.wsUpdate.run(row.dim, row.document_count, row.bytes, row.last_write_at, ws);
   }
 
-  private applyPut(op: PutOp): ApplyResult {
+  private *applyPut(op: PutOp): Generator<void, ApplyResult, void> {
     // The workspace row is created by the first document written: a put refused entirely by its
     // precondition leaves no trace in a workspace that did not exist.
     let row = this.wsGet.get(op.ws) as WorkspaceRow | undefined;
     const skipped: ApplyResult['skipped'] = [];
     const outcome: ConditionalOutcome = { failed: [], skipped: [] };
     let changed = 0;
+    let first = true;
     for (const doc of op.docs) {
+      if (!first) yield;
+      first = false;
       const dim = doc.vector.byteLength / 4;
       if (!Number.isInteger(dim) || dim === 0) throw new Error(`invariant: op vector of ${doc.id} has ${doc.vector.byteLength} bytes`);
       const existing = this.docGet.get(op.ws, doc.id) as ExistingRow | undefined;
@@ -200,7 +216,7 @@ export class Applier {
     return { changed, skipped };
   }
 
-  private applyDelete(op: DeleteOp): ApplyResult {
+  private *applyDelete(op: DeleteOp): Generator<void, ApplyResult, void> {
     const row = this.wsGet.get(op.ws) as WorkspaceRow | undefined;
     const skipped: ApplyResult['skipped'] = [];
     const outcome: ConditionalOutcome = { failed: [], skipped: [] };
@@ -220,6 +236,7 @@ export class Applier {
       row.document_count -= 1;
       row.bytes -= existing.storage;
       changed += 1;
+      yield;
     }
     if (op.rid !== undefined) this.rememberOutcome(op.rid, outcome);
     if (row === undefined) return { changed: 0, skipped }; // nothing was ever written there

@@ -61,6 +61,17 @@ export interface DocumentStoreOptions {
   preparePool?: () => PreparePool;
   /** Document size and metadata limits (config.server's); the config defaults when absent. */
   limits?: DocumentLimits;
+  /**
+   * A second connection to the same database for reads (get, list, search, facts): it sees
+   * committed state only, so a batch of entries applied over several event-loop turns in one
+   * transaction of `db` is never seen in part. `db` itself by default.
+   */
+  readDb?: Database;
+  /**
+   * Resolves when no apply transaction is open. Vector and hybrid search wait for it, since the
+   * in-memory vector indexes change with the open transaction, before its commit.
+   */
+  applyIdle?: () => Promise<void>;
 }
 
 export interface BulkItemError {
@@ -111,6 +122,8 @@ export class DocumentStore {
   private readonly wsStatsStmt: Statement;
   private readonly storageOfStmt: Statement;
   private readonly etagFieldsStmt: Statement;
+  private readonly readDb: Database;
+  private readonly applyIdle: () => Promise<void>;
   private closed = false;
 
   constructor(
@@ -123,14 +136,17 @@ export class DocumentStore {
     this.clock = opts.clock ?? Date.now;
     this.requestId = opts.requestId ?? randomUUID;
     this.preparePool = opts.preparePool ?? sharedPreparePool;
+    const readDb = opts.readDb ?? db;
+    this.readDb = readDb;
+    this.applyIdle = opts.applyIdle ?? (() => Promise.resolve());
     this.vectors = new VectorIndexes(db);
     this.applier = new Applier(db, this.vectors);
-    this.reader = new Reader(db);
-    this.searcher = new Searcher(db, this.vectors);
-    this.wsDimStmt = db.prepare('SELECT dim, bytes FROM workspaces WHERE workspace = ?');
-    this.wsStatsStmt = db.prepare('SELECT workspace, dim, document_count, bytes, last_write_at FROM workspaces ORDER BY workspace');
-    this.storageOfStmt = db.prepare('SELECT storage FROM documents WHERE workspace = ? AND id = ?');
-    this.etagFieldsStmt = db.prepare('SELECT content_hash, path, language, metadata FROM documents WHERE workspace = ? AND id = ?');
+    this.reader = new Reader(readDb);
+    this.searcher = new Searcher(readDb, this.vectors);
+    this.wsDimStmt = readDb.prepare('SELECT dim, bytes FROM workspaces WHERE workspace = ?');
+    this.wsStatsStmt = readDb.prepare('SELECT workspace, dim, document_count, bytes, last_write_at FROM workspaces ORDER BY workspace');
+    this.storageOfStmt = readDb.prepare('SELECT storage FROM documents WHERE workspace = ? AND id = ?');
+    this.etagFieldsStmt = readDb.prepare('SELECT content_hash, path, language, metadata FROM documents WHERE workspace = ? AND id = ?');
   }
 
   // ---- writes: prepare (leader) ----
@@ -340,6 +356,12 @@ export class DocumentStore {
     return this.applier.apply(op);
   }
 
+  /** apply(op) as steps, one document at a time (Applier.steps); the caller holds the transaction. */
+  applySteps(op: Op): Generator<void, ApplyResult, void> {
+    this.assertOpen();
+    return this.applier.steps(op);
+  }
+
   /**
    * Documents of `op` that this replica's apply refused (a workspace dimension set by a write
    * prepared concurrently), with the reason. For the write handler after propose resolved.
@@ -403,7 +425,12 @@ export class DocumentStore {
   /** Ranked ids and scores only. */
   async searchHits(ws: string, query: string, k: number, mode: SearchMode, vector?: Float32Array): Promise<SearchHit[]> {
     if (mode === 'lexical') return this.searcher.lexical(ws, query, k);
+    // The in-memory vector indexes are read only while no apply transaction is open (they hold
+    // its documents before it commits); the workspace's dimension, for the query's embedding, is
+    // read once the last one committed.
+    await this.applyIdle();
     const q = vector ?? (await this.queryVector(ws, query));
+    await this.applyIdle();
     if (mode === 'vector') return this.searcher.vector(ws, q, k);
     return this.searcher.hybrid(ws, query, q, k);
   }
@@ -458,7 +485,7 @@ export class DocumentStore {
   /** sha256 over documents, workspaces, vectors and centroids in canonical order. */
   checksum(): string {
     this.assertOpen();
-    return stateChecksum(this.db);
+    return stateChecksum(this.readDb);
   }
 
   /** Drops in-memory state (vector indexes). Does not close the database, which the caller owns. */

@@ -458,7 +458,9 @@ export interface StateImage {
 
 export class SimState implements ReplicaState {
   private img: StateImage = { index: 0, term: 0, value: 0 };
-  readonly counts = { applied: 0, installs: 0 };
+  /** A batch left open by startApply: what it has applied so far, visible to no one. */
+  private open: { entries: Entry[]; next: number; img: StateImage } | null = null;
+  readonly counts = { applied: 0, installs: 0, left_open: 0 };
 
   /** Told how many entries each apply transaction applied (the simulation charges CPU time for them). */
   onApply: (entries: number) => void = () => undefined;
@@ -482,28 +484,61 @@ export class SimState implements ReplicaState {
   }
 
   applyEntries(entries: Entry[]): number {
-    let { index, term, value } = this.img;
-    for (const e of entries) {
-      if (e.index <= index) continue;
-      invariant(e.index === index + 1, `${this.node} applies ${e.index} after ${index}: entries must be applied in order`);
-      value = foldState(value, e);
-      index = e.index;
-      term = e.term;
+    this.startApply(entries, Infinity);
+    return this.img.index;
+  }
+
+  /**
+   * As StateHolder's: entries are applied one at a time (each charged to the simulated CPU clock
+   * by onApply) and, once performance.now() is past the deadline, the batch is left open: its
+   * entries invisible (appliedIndex and the image unchanged) until continueApply commits it. A
+   * crash, a wipe or an install drops it.
+   */
+  startApply(entries: Entry[], deadline: number): boolean {
+    invariant(this.open === null, `${this.node} startApply while a batch is open`);
+    if (entries.length === 0) return true;
+    this.open = { entries, next: 0, img: { ...this.img } };
+    return this.continueApply(deadline);
+  }
+
+  continueApply(deadline: number): boolean {
+    const b = this.open;
+    invariant(b !== null, `${this.node} continueApply with no open batch`);
+    while (b.next < b.entries.length) {
+      const e = b.entries[b.next++] as Entry;
+      if (e.index <= b.img.index) continue;
+      invariant(e.index === b.img.index + 1, `${this.node} applies ${e.index} after ${b.img.index}: entries must be applied in order`);
+      b.img = { index: e.index, term: e.term, value: foldState(b.img.value, e) };
       this.counts.applied++;
+      this.onApply(1);
+      if (performance.now() > deadline && b.next < b.entries.length) {
+        this.counts.left_open++;
+        return false;
+      }
     }
-    const n = index - this.img.index;
-    this.img = { index, term, value };
-    if (n > 0) this.onApply(n);
-    return index;
+    this.open = null;
+    this.img = b.img;
+    return true;
+  }
+
+  applyOpen(): boolean {
+    return this.open !== null;
+  }
+
+  /** The process died: an open batch's transaction is gone with it. */
+  crash(): void {
+    this.open = null;
   }
 
   /** Replaces the whole state (a snapshot install): durable on return. */
   install(img: StateImage): void {
+    this.open = null;
     this.img = { ...img };
     this.counts.installs++;
   }
 
   wipe(): void {
+    this.open = null;
     this.img = { index: 0, term: 0, value: 0 };
   }
 }
@@ -577,10 +612,12 @@ export class SimDisk {
 
   crash(keep?: number): void {
     this.log.crash(keep);
+    this.state.crash();
   }
 
   loseWal(): void {
     this.log.loseWal();
+    this.state.crash();
   }
 
   wipe(): void {

@@ -750,6 +750,7 @@ export class Sim {
     const L = this.leaderNode();
     const counts: Record<string, number> = { ...this.counts, ...prefixed('net_', this.net.counts) };
     for (const n of this.nodes.values()) for (const [k, v] of Object.entries(n.disk.log.counts)) counts[`disk_${k}`] = (counts[`disk_${k}`] ?? 0) + v;
+    counts.state_left_open = [...this.nodes.values()].reduce((n, node) => n + node.disk.state.counts.left_open, 0);
     counts.entries_replaced = this.history.replaced;
     counts.callbacks = this.sched.ran;
     counts.immediates = this.sched.immediates;
