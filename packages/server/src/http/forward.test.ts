@@ -21,6 +21,7 @@ interface Seen {
   method: string;
   url: string;
   forwardedBy: string | undefined;
+  requestId: string | undefined;
   body: string;
 }
 
@@ -35,8 +36,11 @@ beforeAll(async () => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const forwardedBy = req.headers['x-cairn-forwarded-by'];
-      seen.push({ method: req.method ?? '', url: req.url ?? '', forwardedBy: typeof forwardedBy === 'string' ? forwardedBy : undefined, body: Buffer.concat(chunks).toString('utf8') });
+      const header = (name: string): string | undefined => {
+        const v = req.headers[name];
+        return typeof v === 'string' ? v : undefined;
+      };
+      seen.push({ method: req.method ?? '', url: req.url ?? '', forwardedBy: header('x-cairn-forwarded-by'), requestId: header('x-request-id'), body: Buffer.concat(chunks).toString('utf8') });
       res.writeHead(201, { 'content-type': 'application/json', 'x-cairn-index': '0' });
       res.end(JSON.stringify({ answered_by: 'leader' }));
     });
@@ -96,6 +100,19 @@ describe('a follower', () => {
     expect(seen.filter((s) => s.method === 'POST').every((s) => s.body.includes('"content":"x"'))).toBe(true);
     expect(counts.writes - before.writes).toBe(writes.length);
     expect(counts.queries - before.queries).toBe(0);
+  });
+
+  it('sends the leader the request id it answers, a new one when the client sent an unusable one', async () => {
+    for (const given of ['client-id.1', 'not usable']) {
+      seen.length = 0;
+      const res = await follower.app.request('/api/v1/documents', { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': given }, body: '{"content":"x"}' });
+      expect(res.status).toBe(201);
+      const answered = res.headers.get('x-request-id');
+      expect(answered).not.toBeNull();
+      if (given === 'client-id.1') expect(answered).toBe(given);
+      else expect(answered).not.toBe(given);
+      expect(seen.map((s) => s.requestId)).toEqual([answered]);
+    }
   });
 
   it('serves reads itself and does not count them as writes', async () => {

@@ -13,9 +13,12 @@ import type { StateMachine } from '../replication/state.ts';
 import { httpRequest } from '../replication/transport.ts';
 import type { HttpResult } from '../replication/transport.ts';
 
-/** Request headers passed on to the leader (preconditions included: the leader's log entry decides them). */
+/**
+ * Request headers passed on to the leader (preconditions included: the leader's log entry decides
+ * them). X-Request-Id is this node's id of the request (access-log.ts), not the client's header.
+ */
 const FORWARDED_HEADERS = [
-  'content-type', 'x-workspace-id', 'authorization', 'x-write-concern', 'x-request-id', 'x-resource-tier', 'if-match', 'if-none-match',
+  'content-type', 'x-workspace-id', 'authorization', 'x-write-concern', 'x-resource-tier', 'if-match', 'if-none-match',
 ];
 /** Response headers passed back to the client. */
 const RETURNED_HEADERS = ['content-type', 'x-cairn-index', 'retry-after', 'x-request-id', 'etag'];
@@ -189,6 +192,9 @@ function forwardToLeader<S extends StateMachine>(opts: ForwardOptions<S>, agent:
       const v = c.req.header(h);
       if (v !== undefined) headers[h] = v;
     }
+    const requestId: unknown = c.get('requestId');
+    const id = typeof requestId === 'string' ? requestId : c.req.header('x-request-id');
+    if (id !== undefined) headers['x-request-id'] = id;
     const tooLarge = (): Promise<Response> => bodyTooLargeAnswer(c, opts.body_bytes_max);
     if (Number(c.req.header('content-length') ?? '0') > opts.body_bytes_max) return tooLarge();
     const body = c.req.method === 'GET' || c.req.method === 'HEAD' ? undefined : await readBodyCapped(c, opts.body_bytes_max);

@@ -65,7 +65,9 @@ export function createPublicApi(input: PublicApiDeps): Hono {
   api.use('*', async function limitBody(c: Context, next: Next) {
     if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
     // A declared length is checked here, so the body is then read straight from the socket;
-    // only a chunked body (no length) goes through the counting stream of hono's bodyLimit.
+    // only a chunked body (no length) goes through the counting stream of hono's bodyLimit. Its
+    // declared-length check would do the same comparison, but it first reads `c.req.raw.body`,
+    // which makes @hono/node-server build a web stream for every request.
     const declared = c.req.header('content-length');
     if (declared !== undefined && c.req.header('transfer-encoding') === undefined) {
       if (Number(declared) > deps.config.server.body_bytes_max) return bodyTooLargeAnswer(c, deps.config.server.body_bytes_max);

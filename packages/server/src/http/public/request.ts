@@ -1,9 +1,9 @@
 // Reading a request: JSON body, workspace, write concern, minimum index, auth.
 
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { WriteConcern } from '../../config/types.ts';
 import { workspace_id_pattern, workspace_id_rule } from '../../store/validate.ts';
+import { bearer, secretsEqual } from '../secret.ts';
 import { ApiError, errorBody } from './errors.ts';
 
 export const default_workspace = 'default';
@@ -94,18 +94,17 @@ export function minIndex(c: Context): number | undefined {
   return Number(raw);
 }
 
-function digest(s: string): Buffer {
-  return createHash('sha256').update(s, 'utf8').digest();
-}
-
-/** Bearer token check in constant time; no token configured = open. */
+/**
+ * Bearer token check in constant time (secret.ts); no token configured = open. Not hono's
+ * bearerAuth: it answers 400 rather than 401 for a header it cannot parse and for any token
+ * outside RFC 6750's token characters (`server.auth_token` may hold others, which it would then
+ * never accept), and it throws its answer as an HTTPException, which this API's error handler
+ * would turn into another body.
+ */
 export function bearerAuth(token: string): MiddlewareHandler {
-  const expected = digest(token);
   return async function requireBearer(c, next) {
     if (token === '') return next();
-    const header = c.req.header('authorization') ?? '';
-    const m = /^Bearer\s+(.+)$/i.exec(header);
-    if (m?.[1] === undefined || !timingSafeEqual(digest(m[1].trim()), expected)) {
+    if (!secretsEqual(bearer(c.req.header('authorization')), token)) {
       c.header('WWW-Authenticate', 'Bearer');
       return c.json(errorBody('unauthorized', 'a valid bearer token is required (Authorization: Bearer <server.auth_token>)', 'Authorization'), 401);
     }
