@@ -1,8 +1,7 @@
 // The operator surface of a node: GET /metrics (Prometheus text), /api/v1/cluster/* (overview,
-// nodes, live events), GET /dashboard. The HTTP metrics middleware is registered here, so it
-// measures every route registered after it: the public API, write forwarding and these routes
-// (the /_raft routes are registered before it and are not in the HTTP histograms; replication
-// has its own metrics).
+// nodes, live events), GET /dashboard. The HTTP metrics middleware is registered here, first of
+// the node's routes (node.ts), so it measures all of them: these, /_raft/*, write forwarding and
+// the public API.
 //
 // With server.auth_token set, all of it asks for that token (Bearer, or the password of Basic for
 // a browser); the whole of /metrics, not only its workspace-labelled series, so a scrape either
