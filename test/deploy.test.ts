@@ -68,7 +68,7 @@ describe('nginx/nginx.conf', () => {
   it('sends /_raft/* to the leader, with the followers as backups', () => {
     expect(upstreamServers(shippedNginx, 'cairn_leader')).toEqual(['node-1:8080', 'node-2:8080', 'node-3:8080']);
     expect(shippedNginx).toMatch(/server node-2:8080 [^;]*backup;\s+# node-2\n[^\n]*server node-3:8080 [^;]*backup;/);
-    expect(shippedNginx).toMatch(/location \/_raft\/ \{\s+proxy_pass http:\/\/cairn_leader;/);
+    expect(shippedNginx).toMatch(/location \/_raft\/ \{\s+proxy_next_upstream error timeout;\s+proxy_pass http:\/\/cairn_leader;/);
   });
 
   it('is accepted by nginx -t (service names mapped to loopback)', () => {

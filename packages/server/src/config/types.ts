@@ -114,6 +114,7 @@ export interface CairnConfig {
     endpoints: string[];
     load_balancing: {
       strategy: string;
+      /** The guide's seconds between health checks: accepted; nginx's checks are passive and ignore it (deploy/nginx.ts). */
       health_check_interval: number;
       max_load_factor: number;
       /** The guide's `enable_circuit_breaker`; nginx's passive health (max_fails) is the breaker. */

@@ -18,22 +18,51 @@ const rules = (r: Record<string, unknown>): Record<string, unknown> => ({ cluste
 describe('renderNginxConf', () => {
   it('hashes the workspace over every node with weights 3/2/1, keepalive and passive health', () => {
     const conf = renderNginxConf(config());
-    const upstream = block(conf, 'cairn_cluster');
-    expect(upstream).toContain('hash $http_x_workspace_id consistent;');
-    expect(upstream).toContain('server 127.0.0.1:8080 weight=3 max_fails=3 fail_timeout=30s;');
-    expect(upstream).toContain('server 127.0.0.1:8081 weight=2 max_fails=3 fail_timeout=30s;');
-    expect(upstream).toContain('server 127.0.0.1:8082 weight=1 max_fails=3 fail_timeout=30s;');
-    expect(upstream).toMatch(/keepalive \d+;/);
+    for (const name of ['cairn_cluster', 'cairn_cluster_read']) {
+      const upstream = block(conf, name);
+      expect(upstream).toContain('hash $http_x_workspace_id consistent;');
+      expect(upstream).toContain('server 127.0.0.1:8080 weight=3 max_fails=1 fail_timeout=0s;');
+      expect(upstream).toContain('server 127.0.0.1:8081 weight=2 max_fails=1 fail_timeout=0s;');
+      expect(upstream).toContain('server 127.0.0.1:8082 weight=1 max_fails=1 fail_timeout=0s;');
+      expect(upstream).toMatch(/keepalive \d+;/);
+      // Below the nodes' keepAliveTimeout of 65 s: nginx closes an idle connection first.
+      expect(upstream).toContain('keepalive_timeout 60s;');
+    }
     expect(conf).toContain('proxy_set_header Connection "";');
     expect(conf).toContain('proxy_http_version 1.1;');
   });
 
-  it('retries on errors, timeouts, 502 and 503, bounded, without replaying sent POSTs', () => {
+  it('takes a node back within a second whatever health_check_interval says', () => {
+    for (const interval of [1, 30, 3_600]) {
+      const conf = renderNginxConf(config({ cluster: { load_balancing: { health_check_interval: interval } } }));
+      expect(conf.match(/fail_timeout=\d+s/g)?.every((t) => t === 'fail_timeout=0s')).toBe(true);
+    }
+  });
+
+  it('passes reads on after errors, timeouts, 502, 503 and 504, bounded, and never a sent write', () => {
     const conf = renderNginxConf(config());
-    expect(conf).toContain('proxy_next_upstream error timeout http_502 http_503;');
+    const server = conf.slice(conf.indexOf('    server {'));
+    expect(server).toMatch(/^        proxy_next_upstream error timeout http_502 http_503 http_504;$/m);
     expect(conf).toContain('proxy_next_upstream_tries 3;');
     expect(conf).toMatch(/proxy_next_upstream_timeout \d+s;/);
-    expect(conf).not.toMatch(/proxy_next_upstream [^;]*non_idempotent/);
+    // non_idempotent only where every POST is a read.
+    const readPosts = /location ~ \^\(\/workspace\/\[\^\/\]\+\)\?\/api\/v1\/\(search\|assemble\|context\/assemble\)\$ \{([^}]*)\}/.exec(conf)?.[1] ?? '';
+    expect(readPosts).toContain('proxy_next_upstream error timeout http_502 http_503 http_504 non_idempotent;');
+    expect(readPosts).toContain('proxy_pass http://$cairn_pinned_read;');
+    expect(conf.match(/proxy_next_upstream [^;]*non_idempotent/g)).toHaveLength(1);
+    // Methods nginx would replay once sent (DELETE, PUT, ...) are never passed on.
+    expect(conf).toMatch(/map \$request_method \$cairn_send_once \{\s+GET 0;\s+HEAD 0;\s+POST 0;\s+default 1;\s+\}/);
+    expect(conf).toMatch(/if \(\$cairn_send_once\) \{\s+rewrite \^ \/_cairn\/send-once last;\s+\}/);
+    expect(conf).toMatch(/location = \/_cairn\/send-once \{\s+internal;\s+proxy_next_upstream off;\s+proxy_pass http:\/\/\$cairn_pinned\$request_uri;/);
+    // Reads and writes of a workspace: the same ring, their own failure marks.
+    expect(conf).toMatch(/map \$request_method \$cairn_upstream \{\s+GET \$cairn_pinned_read;\s+HEAD \$cairn_pinned_read;\s+default \$cairn_pinned;/);
+    expect(block(conf, 'cairn_cluster').replace(/\s+/g, ' ')).toBe(block(conf, 'cairn_cluster_read').replace(/\s+/g, ' '));
+  });
+
+  it("passes a status route on only when its node does not answer (its 503 is the answer)", () => {
+    const conf = renderNginxConf(config());
+    expect(conf).toMatch(/location = \/health \{\s+proxy_next_upstream error timeout;\s+proxy_pass http:\/\/\$cairn_pinned_read;/);
+    expect(conf).toMatch(/location \/_raft\/ \{\s+proxy_next_upstream error timeout;\s+proxy_pass http:\/\/cairn_leader;/);
   });
 
   it('sizes the body limit and read timeout from the config', () => {
@@ -45,11 +74,14 @@ describe('renderNginxConf', () => {
 
   it('pins a workspace to its first preferred node with the other allowed nodes as backups', () => {
     const conf = renderNginxConf(config(rules({ 'mission-architect': { preferred_nodes: ['node-2', 'node-1'], avoid_nodes: ['node-3'] } })));
-    const upstream = block(conf, 'cairn_pin_1_mission_architect');
-    expect(upstream).not.toContain('hash');
-    expect(upstream).toMatch(/server 127\.0\.0\.1:8081 weight=2 max_fails=3 fail_timeout=30s;\s+# node-2\n\s+server 127\.0\.0\.1:8080 [^;]* backup;/);
-    expect(upstream).not.toContain('127.0.0.1:8082');
+    for (const name of ['cairn_pin_1_mission_architect', 'cairn_pin_1_mission_architect_read']) {
+      const upstream = block(conf, name);
+      expect(upstream).not.toContain('hash');
+      expect(upstream).toMatch(/server 127\.0\.0\.1:8081 weight=2 max_fails=1 fail_timeout=0s;\s+# node-2\n\s+server 127\.0\.0\.1:8080 [^;]* backup;/);
+      expect(upstream).not.toContain('127.0.0.1:8082');
+    }
     expect(conf).toContain('"~^mission-architect$" cairn_pin_1_mission_architect;');
+    expect(conf).toContain('"~^mission-architect$" cairn_pin_1_mission_architect_read;');
   });
 
   it('hashes a workspace that only avoids nodes over the remaining ones', () => {
@@ -83,7 +115,6 @@ describe('renderNginxConf', () => {
     const conf = renderNginxConf(config({ replication: { leader: 'node-2' } }));
     expect(block(conf, 'cairn_leader')).toMatch(/server 127\.0\.0\.1:8081 [^;]*;\s+# node-2 \(leader\)/);
     expect(block(conf, 'cairn_leader').match(/backup;/g)).toHaveLength(2);
-    expect(conf).toMatch(/location \/_raft\/ \{\s+proxy_pass http:\/\/cairn_leader;/);
   });
 
   it('keeps every path under the prefix when running unprivileged', () => {

@@ -3,16 +3,47 @@
 // and a `map` choosing between them. nginx/nginx.conf is exactly what this renders for
 // configs/cluster.docker.yaml (test/deploy.test.ts keeps them equal).
 //
-// Retries. `proxy_next_upstream error timeout http_502 http_503` moves a request to another node
-// when its node is down or refuses, at most `proxy_next_upstream_tries` (one per node) within
-// `proxy_next_upstream_timeout`. nginx never replays a POST that it has already sent unless
-// `non_idempotent` is given, and we do not give it: Cairn's writes replace by document id (a
-// client retry is harmless), but a blind replay by the proxy is not the same thing. A stalled node
-// (SIGSTOP, GC pause) that already received the write may still forward it to the leader after
-// the replay and after a newer write to the same id, and replace the newer document with the
-// older one. Connection failures (refused, connect timeout) are still retried for every method,
-// because then nothing was sent; that covers a stopped or crashed node. GET, HEAD, DELETE and the
-// read-only routes sent with GET are retried on timeouts and 502/503 as well.
+// Taking a node back. Open-source nginx has passive health checks only: a node is marked failed
+// when a request to it fails, skipped while marked, and tried again by the next request after
+// that. nginx keeps that time in whole seconds, and `max_fails=1 fail_timeout=0` skips a failed
+// node for the rest of the second in which it failed: a restarted node gets requests again
+// within a second of answering. The cost is one failed attempt per second and nginx worker on a
+// node that is down, passed on to the next node: microseconds for a refused connection, up to
+// proxy_connect_timeout (1 s) for a host that does not answer at all. The guide's
+// `health_check_interval` (30 s) would keep a node that is back out of rotation for 30 s, so it no
+// longer sets fail_timeout.
+//
+// Passing requests on. A request that fails on its node (refused, connect timeout, reset, or an
+// answer 502/503/504) goes to the next node, at most `proxy_next_upstream_tries` (one per node)
+// within `proxy_next_upstream_timeout`. With `hash ... consistent` the next node is the next one
+// clockwise on the hash ring that has not been tried and is not marked failed, the same one for
+// every request of the workspace, so a workspace moves as a whole and comes back as a whole.
+//
+// Never a write twice. A write that a node may have received is not sent to another: that node
+// may still pass it to the leader after the copy, and after a newer write to the same id, and
+// replace the newer document with the older one (a stalled node: SIGSTOP, a GC pause, a
+// partition). nginx marks a request sent once it starts writing it to a connection, and never
+// passes a sent POST on unless `non_idempotent` is given, which it is not for writes: document
+// writes are POSTs, passed on only when they were not sent (connection refused, connect timeout),
+// when no node has them. nginx would pass a sent DELETE (or PUT) on after a reset or a read
+// timeout, and `proxy_request_buffering off` does not stop that for a request without a body,
+// so those methods go to a location that never passes anything on ($cairn_send_once): a DELETE
+// that reaches a node that is down answers 502 no_upstream and marks the node failed like any
+// failed request, and the client's retry (harmless: a delete is by id) goes to the next node.
+// A node's own 502/503/504 to a write passes through to the client untouched and does not mark
+// the node failed.
+//
+// Reads are GET and HEAD, and the POSTs that only read: /api/v1/search, /api/v1/assemble,
+// /api/v1/context/assemble (also under /workspace/<id>/). Those are passed on like GETs
+// (`non_idempotent` in their location only); a copy of a read changes nothing (an assemble
+// counts its tokens against the rate limit of each node it reaches, nothing else). Status
+// routes (/health, /_raft/*) are passed on only when their node does not answer: a node's 503
+// there is its answer.
+//
+// Reads and writes use separate upstreams (`<name>_read`) with the same servers, so the same ring
+// and the same node for a workspace, but their own failure marks: a read failing on its node
+// (the embedding service down answers searches 502, a min_index that no node reaches answers
+// 504) marks that node failed for reads only and never turns writes away from it.
 
 import { basename } from 'node:path';
 import { join } from 'node:path';
@@ -38,11 +69,22 @@ export interface NginxRenderOptions {
 
 export const NGINX_UPSTREAM = 'cairn_cluster';
 export const NGINX_LEADER_UPSTREAM = 'cairn_leader';
+/** Suffix of the twin upstream that reads go to (same servers, its own failure marks). */
+export const NGINX_READ_SUFFIX = '_read';
+/** The internal location that requests nginx must send at most once are rewritten to. */
+export const NGINX_SEND_ONCE_LOCATION = '/_cairn/send-once';
+/** The POST routes that only read (with an optional /workspace/<id> prefix). */
+export const NGINX_READ_POST_ROUTES = ['search', 'assemble', 'context/assemble'];
 const UPSTREAM_KEEPALIVE = 32;
-const CONNECT_TIMEOUT_S = 2;
+/** Below the nodes' keepAliveTimeout (65 s, node.ts): nginx, not the node, closes an idle connection. */
+const UPSTREAM_KEEPALIVE_TIMEOUT_S = 60;
+const CONNECT_TIMEOUT_S = 1;
 const SEND_TIMEOUT_S = 30;
 const RETRY_WINDOW_S = 10;
-const MAX_FAILS = 3;
+/** One failure marks a node failed ... */
+const MAX_FAILS = 1;
+/** ... for the rest of that second (nginx counts fail_timeout in whole seconds). */
+const FAIL_TIMEOUT_S = 0;
 
 export function renderNginxConf(config: CairnConfig, opts: NginxRenderOptions = {}): string {
   const nodes = config.replication.nodes;
@@ -52,7 +94,7 @@ export function renderNginxConf(config: CairnConfig, opts: NginxRenderOptions = 
     throw new Error(`nginx weights: expected ${nodes.length} positive integers, got ${JSON.stringify(weights)}`);
   }
   const lb = config.cluster.load_balancing;
-  const health = lb.enable_circuit_breaker ? `max_fails=${MAX_FAILS} fail_timeout=${lb.health_check_interval}s` : 'max_fails=0';
+  const health = lb.enable_circuit_breaker ? `max_fails=${MAX_FAILS} fail_timeout=${FAIL_TIMEOUT_S}s` : 'max_fails=0';
   const server = (i: number, extra = ''): string => {
     const node = nodes[i] as NodeSpec;
     const role = node.id === config.replication.leader ? ' (leader)' : '';
@@ -63,6 +105,10 @@ export function renderNginxConf(config: CairnConfig, opts: NginxRenderOptions = 
   // apply; an assemble may call the embedding service. Then some slack.
   const readTimeoutS =
     Math.ceil((config.replication.commit_timeout_ms + config.server.read_wait_ms_max + config.embedding.timeout_ms) / 1000) + 10;
+  const keepalive = (connections: number): string[] => [
+    `        keepalive ${connections};`,
+    `        keepalive_timeout ${UPSTREAM_KEEPALIVE_TIMEOUT_S}s;`,
+  ];
 
   const lines: string[] = [];
   const out = (text = ''): void => {
@@ -75,6 +121,7 @@ export function renderNginxConf(config: CairnConfig, opts: NginxRenderOptions = 
   out('# Requests carry the workspace in X-Workspace-ID; hashing it keeps a workspace on one node');
   out('# (cache locality, reads of its own writes). Any node can serve any request: followers');
   out('# forward writes to the leader. Affinity rules pin a workspace to its preferred nodes.');
+  out('# Why the health and retry settings are what they are: packages/server/src/deploy/nginx.ts.');
   out();
   out(`worker_processes ${opts.workerProcesses ?? (opts.prefix === undefined ? 'auto' : 1)};`);
   if (opts.prefix !== undefined) {
@@ -107,11 +154,15 @@ export function renderNginxConf(config: CairnConfig, opts: NginxRenderOptions = 
   out('    client_body_buffer_size 1m;');
   out();
   out(`    # Default: ${balance === 'least_conn;' ? `least connections (load_balancing.strategy ${lb.strategy})` : 'consistent hash of the workspace id'}.`);
-  out(`    upstream ${NGINX_UPSTREAM} {`);
-  out(`        ${balance}`);
-  for (let i = 0; i < nodes.length; i++) out(server(i));
-  out(`        keepalive ${UPSTREAM_KEEPALIVE};`);
-  out('    }');
+  out(`    # ${lb.enable_circuit_breaker ? `A node that fails is skipped for the rest of that second (max_fails=${MAX_FAILS} fail_timeout=${FAIL_TIMEOUT_S}s).` : 'enable_circuit_breaker is off: a node is never skipped (max_fails=0).'}`);
+  out('    # Writes go to the first upstream, reads to its twin _read: same ring, own failure marks.');
+  for (const suffix of ['', NGINX_READ_SUFFIX]) {
+    out(`    upstream ${NGINX_UPSTREAM}${suffix} {`);
+    out(`        ${balance}`);
+    for (let i = 0; i < nodes.length; i++) out(server(i));
+    for (const line of keepalive(UPSTREAM_KEEPALIVE)) out(line);
+    out('    }');
+  }
 
   out();
   out('    # Replication and operator routes (sync-status, resync_stats, force-resync) are the');
@@ -120,17 +171,35 @@ export function renderNginxConf(config: CairnConfig, opts: NginxRenderOptions = 
   const leaderIndex = nodes.findIndex((n) => n.id === config.replication.leader);
   out(server(leaderIndex));
   for (let i = 0; i < nodes.length; i++) if (i !== leaderIndex) out(server(i, ' backup'));
-  out(`        keepalive ${Math.max(4, Math.floor(UPSTREAM_KEEPALIVE / 4))};`);
+  for (const line of keepalive(Math.max(4, Math.floor(UPSTREAM_KEEPALIVE / 4)))) out(line);
   out('    }');
 
-  const pinned = renderAffinity(config, server, balance);
+  const pinned = renderAffinity(config, server, balance, keepalive(Math.max(4, Math.floor(UPSTREAM_KEEPALIVE / 4))));
   for (const line of pinned.upstreams) out(line);
   out();
   out('    # The upstream for each request: a pinned workspace goes to its own upstream.');
   out('    # Keys are case-sensitive regexes (plain map strings would ignore case).');
-  out('    map $http_x_workspace_id $cairn_pinned {');
-  out(`        default ${NGINX_UPSTREAM};`);
-  for (const line of pinned.map) out(line);
+  for (const suffix of ['', NGINX_READ_SUFFIX]) {
+    out(`    map $http_x_workspace_id $cairn_pinned${suffix} {`);
+    out(`        default ${NGINX_UPSTREAM}${suffix};`);
+    for (const [key, name] of pinned.map) out(`        ${key} ${name}${suffix};`);
+    out('    }');
+  }
+  out();
+  out('    # GET and HEAD read; the read-only POSTs have their own location below.');
+  out('    map $request_method $cairn_upstream {');
+  out('        GET $cairn_pinned_read;');
+  out('        HEAD $cairn_pinned_read;');
+  out('        default $cairn_pinned;');
+  out('    }');
+  out();
+  out('    # Methods that nginx would pass on to another node after sending them (it never does so');
+  out(`    # for a POST): sent from ${NGINX_SEND_ONCE_LOCATION}, which never passes a request on.`);
+  out('    map $request_method $cairn_send_once {');
+  out('        GET 0;');
+  out('        HEAD 0;');
+  out('        POST 0;');
+  out('        default 1;');
   out('    }');
   out();
   out('    server {');
@@ -150,12 +219,16 @@ export function renderNginxConf(config: CairnConfig, opts: NginxRenderOptions = 
   out(`        proxy_read_timeout ${readTimeoutS}s;`);
   out('        proxy_request_buffering on;');
   out('        proxy_buffering on;');
-  out('        # Retry on another node only when that is safe: see the comment in');
-  out('        # packages/server/src/deploy/nginx.ts. No non_idempotent: a sent POST is not replayed.');
-  out('        proxy_next_upstream error timeout http_502 http_503;');
+  out('        # To the next node on failure; a sent POST never (no non_idempotent here): see');
+  out('        # packages/server/src/deploy/nginx.ts.');
+  out('        proxy_next_upstream error timeout http_502 http_503 http_504;');
   out(`        proxy_next_upstream_tries ${nodes.length};`);
   out(`        proxy_next_upstream_timeout ${RETRY_WINDOW_S}s;`);
   out('        add_header X-Cairn-Upstream $upstream_addr always;');
+  out();
+  out(`        if ($cairn_send_once) {`);
+  out(`            rewrite ^ ${NGINX_SEND_ONCE_LOCATION} last;`);
+  out('        }');
   out();
   out("        # nginx's own errors in the API's JSON shape. A node's own 5xx passes through untouched");
   out('        # (proxy_intercept_errors stays off); these answer what nginx decides itself.');
@@ -174,18 +247,37 @@ export function renderNginxConf(config: CairnConfig, opts: NginxRenderOptions = 
   out('            return 200 "ok\\n";');
   out('        }');
   out();
-  out('        # Node health (with X-Workspace-ID: the node serving that workspace).');
+  out('        # Node health (with X-Workspace-ID: the node serving that workspace). Its 503 is its');
+  out('        # answer: passed on only when the node does not answer.');
   out('        location = /health {');
-  out('            proxy_pass http://$cairn_pinned;');
+  out('            proxy_next_upstream error timeout;');
+  out('            proxy_pass http://$cairn_pinned_read;');
   out('        }');
   out();
-  out('        # Replication status and operations for dashboards and operators: the leader.');
+  out('        # Replication status and operations for dashboards and operators: the leader, a');
+  out('        # follower only when the leader does not answer.');
   out('        location /_raft/ {');
+  out('            proxy_next_upstream error timeout;');
   out(`            proxy_pass http://${NGINX_LEADER_UPSTREAM};`);
   out('        }');
   out();
+  out('        # POSTs that only read: passed on like a GET.');
+  out(`        location ~ ^(/workspace/[^/]+)?/api/v1/(${NGINX_READ_POST_ROUTES.join('|')})$ {`);
+  out('            proxy_next_upstream error timeout http_502 http_503 http_504 non_idempotent;');
+  out('            proxy_pass http://$cairn_pinned_read;');
+  out('        }');
+  out();
+  out('        # DELETE and the other methods in $cairn_send_once: to one node only, even when it was');
+  out('        # not sent (nginx cannot tell for these). $request_uri: as the client sent it.');
+  out(`        location = ${NGINX_SEND_ONCE_LOCATION} {`);
+  out('            internal;');
+  out('            proxy_next_upstream off;');
+  out('            proxy_pass http://$cairn_pinned$request_uri;');
+  out('        }');
+  out();
+  out('        # Reads (GET, HEAD) and writes (POST).');
   out('        location / {');
-  out('            proxy_pass http://$cairn_pinned;');
+  out('            proxy_pass http://$cairn_upstream;');
   out('        }');
   out('    }');
   out('}');
@@ -203,21 +295,23 @@ export function nginxErrors(config: CairnConfig): Array<{ status: number; code: 
 }
 
 /**
- * An upstream per affinity rule with preferred or avoided nodes. With preferred nodes, the first
- * one is the only primary and the rest (the other preferred nodes, then the others not avoided)
- * are `backup`: nginx forbids `backup` together with `hash`, and round robin over several
- * primaries would move the workspace between nodes on every request. With only avoided nodes,
- * the workspace is hashed over the nodes that remain. Avoided nodes are never listed.
+ * An upstream per affinity rule with preferred or avoided nodes (and its twin for reads). With
+ * preferred nodes, the first one is the only primary and the rest (the other preferred nodes,
+ * then the others not avoided) are `backup`: nginx forbids `backup` together with `hash`, and
+ * round robin over several primaries would move the workspace between nodes on every request.
+ * With only avoided nodes, the workspace is hashed over the nodes that remain. Avoided nodes are
+ * never listed. `map` holds [map key, upstream name without the read suffix].
  */
 function renderAffinity(
   config: CairnConfig,
   server: (i: number, extra?: string) => string,
   balance: string,
-): { upstreams: string[]; map: string[] } {
+  keepalive: string[],
+): { upstreams: string[]; map: Array<[string, string]> } {
   const nodes = config.replication.nodes;
   const index = (id: string): number => nodes.findIndex((n) => n.id === id);
   const upstreams: string[] = [];
-  const map: string[] = [];
+  const map: Array<[string, string]> = [];
   let count = 0;
   for (const [workspace, rule] of Object.entries(config.cluster.affinity.rules)) {
     if (!config.cluster.affinity.workspace_routing) break;
@@ -232,19 +326,21 @@ function renderAffinity(
       rule.avoid_nodes.length > 0 ? `avoids ${rule.avoid_nodes.join(', ')}` : '',
     ].filter((s) => s !== '');
     upstreams.push(`    # Workspace "${workspace}" ${why.join('; ')}.`);
-    upstreams.push(`    upstream ${name} {`);
-    if (preferred.length > 0) {
-      const primary = preferred[0] as string;
-      upstreams.push(server(index(primary)));
-      const rest = [...preferred.slice(1), ...allowed.map((n) => n.id).filter((id) => !preferred.includes(id))];
-      for (const id of rest) upstreams.push(server(index(id), ' backup'));
-    } else {
-      upstreams.push(`        ${balance}`);
-      for (const node of allowed) upstreams.push(server(index(node.id)));
+    for (const suffix of ['', NGINX_READ_SUFFIX]) {
+      upstreams.push(`    upstream ${name}${suffix} {`);
+      if (preferred.length > 0) {
+        const primary = preferred[0] as string;
+        upstreams.push(server(index(primary)));
+        const rest = [...preferred.slice(1), ...allowed.map((n) => n.id).filter((id) => !preferred.includes(id))];
+        for (const id of rest) upstreams.push(server(index(id), ' backup'));
+      } else {
+        upstreams.push(`        ${balance}`);
+        for (const node of allowed) upstreams.push(server(index(node.id)));
+      }
+      upstreams.push(...keepalive);
+      upstreams.push('    }');
     }
-    upstreams.push(`        keepalive ${Math.max(4, Math.floor(UPSTREAM_KEEPALIVE / 4))};`);
-    upstreams.push('    }');
-    map.push(`        "~^${workspace.replace(/[.]/g, '\\.')}$" ${name};`);
+    map.push([`"~^${workspace.replace(/[.]/g, '\\.')}$"`, name]);
   }
   return { upstreams, map };
 }
