@@ -176,6 +176,8 @@ export class FileSnapshotReceiver implements SnapshotReceiver {
     }
     const checked = performance.now();
     const state = this.state;
+    // No checkpoint of the state may run while its files are replaced (StateHolder.settled).
+    await state.settled();
     return {
       index: r.last_index,
       term: r.last_term,

@@ -256,7 +256,7 @@ export function fileRecoveryPorts<S extends StateMachine>(
   transport: Transport,
   dir: string = path.dirname(state.file),
 ): Pick<RecoveryOptions, 'log' | 'state' | 'marker' | 'peers'> {
-  return { log, state, marker: metaRecoveryMarker(log), peers: new HttpRecoveryPeers({ transport, dir, install: (file) => state.install(file) }) };
+  return { log, state, marker: metaRecoveryMarker(log), peers: new HttpRecoveryPeers({ transport, dir, install: (file) => state.install(file), settled: () => state.settled() }) };
 }
 
 /**
@@ -571,6 +571,8 @@ export interface HttpRecoveryPeersOptions {
   dir: string;
   /** Replaces this node's state by a verified copy file (StateHolder.install). */
   install: (file: string) => { index: number; term: number };
+  /** Resolves when the state may be replaced (no checkpoint of it running: StateHolder.settled). */
+  settled?: () => Promise<void>;
 }
 
 /** The followers over their /_raft routes (raft-routes.ts): what the daemon's recovery talks to. */
@@ -613,6 +615,7 @@ export class HttpRecoveryPeers implements RecoveryPeers {
       }
       const ok = await quickCheck(file, signal);
       if (ok !== 'ok') throw new Error(`${f.id}: state copy failed quick_check: ${ok.slice(0, 200)}`);
+      await this.o.settled?.();
       return { index, term, bytes, install: () => this.o.install(file), discard: () => removeDbFiles(file) };
     } catch (err) {
       removeDbFiles(file);

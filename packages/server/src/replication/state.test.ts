@@ -296,3 +296,39 @@ process.kill(process.pid, 'SIGKILL');
     expect(state.machine.workspaceStats()['ws']?.document_count).toBe(1);
   });
 });
+
+describe('state.db checkpoints', () => {
+  it('are not run by commits on the event loop but in a worker past wal_checkpoint_bytes, and an install waits for them', async () => {
+    const file = path.join(tempDir(), 'state.db');
+    const state = new StateHolder(file, kv);
+    disks.defer(() => state.close());
+    expect(state.machine.db.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+    const per = 256 * 1024;
+    const batches = Math.ceil(StateHolder.wal_checkpoint_bytes / (3 * per * 4)) + 1;
+    let next = 1;
+    for (let b = 0; b < batches; b++) {
+      state.applyEntries(kvEntries(next, 4, per));
+      next += 4;
+    }
+    const walBefore = fs.statSync(`${file}-wal`).size;
+    expect(walBefore).toBeGreaterThan(4 * per);
+    await state.settled();
+    expect(state.lastCheckpointError).toBeNull();
+    expect(state.checkpoints).toBe(1);
+    // Backfilled frames are reused: the WAL does not grow past what one checkpoint interval wrote.
+    for (let b = 0; b < batches; b++) {
+      state.applyEntries(kvEntries(next, 4, per));
+      next += 4;
+    }
+    await state.settled();
+    expect(state.checkpoints).toBe(2);
+    expect(fs.statSync(`${file}-wal`).size).toBeLessThan(walBefore * 2);
+    const copyFrom = new StateHolder(path.join(tempDir(), 'state.db'), kv);
+    copyFrom.applyEntries(kvEntries(1, 3));
+    const copy = path.join(tempDir(), 'copy.db');
+    await copyFrom.snapshotTo(copy);
+    copyFrom.close();
+    expect(state.install(copy)).toEqual({ index: 3, term: 1 });
+    expect(kvCount(state.machine.db)).toBe(3);
+  });
+});

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { invariant } from '@cairn/raft';
 import type { Entry } from '@cairn/raft';
-import { copyDatabase } from './sqlite-worker.ts';
+import { checkpointDatabase, copyDatabase } from './sqlite-worker.ts';
 import { isExclusive, openWalDatabase } from './storage-errors.ts';
 
 export interface Applier {
@@ -59,6 +59,9 @@ interface OpenBatch {
 export function openStateDb(file: string): Database.Database {
   const db = openWalDatabase(file);
   db.pragma('synchronous = NORMAL');
+  // Checkpoints are StateHolder's, off the event loop (an automatic one runs in the commit that
+  // crosses 1000 pages, with its fsyncs, on the thread that serves and replicates).
+  db.pragma('wal_autocheckpoint = 0');
   db.exec(`CREATE TABLE IF NOT EXISTS raft_applied (id INTEGER PRIMARY KEY CHECK (id = 1),
            applied_index INTEGER NOT NULL, applied_term INTEGER NOT NULL);
            INSERT OR IGNORE INTO raft_applied (id, applied_index, applied_term) VALUES (1, 0, 0);`);
@@ -179,7 +182,63 @@ export class StateHolder<S extends StateMachine> {
     this.batch = null;
     this.applied = { index: b.index, term: b.term };
     this.notifyIdle();
+    this.afterCommit(b.entries);
     return true;
+  }
+
+  /** Bytes written to the WAL (estimated) since the last checkpoint started. */
+  private walBytes = 0;
+  private checkpointing: Promise<void> | null = null;
+
+  /**
+   * Resolves once no checkpoint of state.db runs in a worker. install() must wait for it: the
+   * worker's connection, closing after the files were swapped, would take itself for the last
+   * one and remove the new -wal by its name.
+   */
+  async settled(): Promise<void> {
+    while (this.checkpointing !== null) await this.checkpointing;
+  }
+
+  checkpoints = 0;
+  lastCheckpointError: string | null = null;
+  /** After about this many bytes written to the WAL, it is checkpointed into state.db. */
+  static readonly wal_checkpoint_bytes = 16 * 1024 * 1024;
+
+  /**
+   * Counts what a batch wrote to the WAL (its payloads thrice: the rows, the full-text index and
+   * the vectors, plus a page) and, past wal_checkpoint_bytes, checkpoints state.db: PASSIVE with
+   * synchronous=FULL on a second connection in a worker thread, as log.db is; on this connection
+   * in exclusive mode (no other can open the file).
+   */
+  private afterCommit(entries: Entry[]): void {
+    for (const e of entries) this.walBytes += 3 * e.payload.byteLength;
+    this.walBytes += 4096;
+    if (this.walBytes < StateHolder.wal_checkpoint_bytes || this.checkpointing !== null) return;
+    this.walBytes = 0;
+    if (this.readDb === null) {
+      try {
+        this.db.pragma('synchronous = FULL');
+        this.db.pragma('wal_checkpoint(PASSIVE)');
+        this.checkpoints++;
+        this.lastCheckpointError = null;
+      } catch (err) {
+        this.lastCheckpointError = (err as Error).message;
+      } finally {
+        this.db.pragma('synchronous = NORMAL');
+      }
+      return;
+    }
+    this.checkpointing = checkpointDatabase(this.file).then(
+      () => {
+        this.checkpoints++;
+        this.lastCheckpointError = null;
+      },
+      (err: unknown) => {
+        this.lastCheckpointError = (err as Error).message;
+      },
+    ).finally(() => {
+      this.checkpointing = null;
+    });
   }
 
   /** Resolves once no batch is open (at once when none is). */
@@ -264,6 +323,7 @@ export class StateHolder<S extends StateMachine> {
 
   /** Replaces the whole state by a verified snapshot file (full replace: deletions included). */
   install(file: string): { index: number; term: number } {
+    invariant(this.checkpointing === null, 'state.db replaced while a checkpoint of it runs: await settled() first');
     // A batch left open is rolled back: the snapshot replaces everything it would have written.
     this.abortBatch();
     this.current.close();

@@ -18,6 +18,23 @@ function randomText(rand: () => number, n: number): string {
 }
 
 describe('DocumentStore writes', () => {
+  it('prepares a bulk of many short documents (in the prepare pool, in groups) as each would be alone', async () => {
+    using t = openTestStore({ embedder: new HashingEmbedder({ dim: 64 }) });
+    const rand = seededRandom(5);
+    const raws = Array.from({ length: 400 }, (_, i) => ({ id: `d${i}`, content: randomText(rand, 40 + (i % 17)) }));
+    const bulk = await t.store.preparePutMany('ws', raws);
+    expect(bulk.errors).toEqual([]);
+    expect(bulk.op?.docs).toHaveLength(400);
+    for (const [i, raw] of raws.entries()) {
+      const alone = (await t.store.preparePut('ws', raw)).docs[0];
+      const got = bulk.op?.docs[i];
+      expect(got?.id).toBe(raw.id);
+      expect(got?.tokens).toBe(alone?.tokens);
+      expect(got?.content_hash).toBe(alone?.content_hash);
+      expect(Buffer.from(got?.vector ?? [])).toEqual(Buffer.from(alone?.vector ?? []));
+    }
+  });
+
   it('checks documents against the limits it was given, not only the defaults', async () => {
     const store = new DocumentStore(new Database(':memory:'), {
       embedder: new HashingEmbedder({ dim: 64 }), clock: fixedClock(), limits: { document_bytes_max: 100, metadata_bytes_max: 64, metadata_depth_max: 2 },

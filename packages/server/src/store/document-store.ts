@@ -50,6 +50,8 @@ export const preview_chars_max = 240;
  * a thread round trip costs ~0.2 ms plus copying the text.
  */
 export const prepare_inline_chars_max = 16 * 1024;
+/** Small contents of one bulk request go to the prepare pool in groups of about this many characters. */
+export const prepare_group_chars = 128 * 1024;
 
 export interface DocumentStoreOptions {
   embedder: Embedder;
@@ -252,21 +254,46 @@ export class DocumentStore {
   }
 
   /**
-   * prepareWork for each task, in order: small contents on the event loop (in slices), large ones
-   * in the prepare pool. One request holds at most threads_max of the pool's slots at a time, so
-   * a bulk of large documents goes in rounds and only concurrent requests can fill the queue.
+   * prepareWork for each task: a request's small contents, when they are few in all (at most
+   * prepare_inline_chars_max), on the event loop one after the other; otherwise in the prepare
+   * pool, large contents alone and small ones in groups. One request holds at most threads_max of
+   * the pool's slots at a time, so a bulk goes in rounds and only concurrent requests can fill the
+   * queue.
    */
   private async prepareWorkOf(tasks: PrepareTask[]): Promise<PrepareResult[]> {
-    const out: (PrepareResult | null)[] = await Promise.all(
-      tasks.map(async (t) => (t.content.length > prepare_inline_chars_max ? null : prepareWork(t))),
-    );
-    const large = tasks.flatMap((t, i) => (out[i] === null ? [i] : []));
-    if (large.length === 0) return out as PrepareResult[];
+    const out: (PrepareResult | null)[] = tasks.map(() => null);
+    const small = tasks.flatMap((t, i) => (t.content.length > prepare_inline_chars_max ? [] : [i]));
+    const smallChars = small.reduce((n, i) => n + (tasks[i] as PrepareTask).content.length, 0);
+    // Jobs for the pool: each large content alone, small ones in groups of about
+    // prepare_group_chars (a bulk of a thousand short documents is a few jobs, not a second of
+    // microtasks on the event loop). Small contents of one request that are few in all are
+    // prepared here, one after the other.
+    const jobs: number[][] = tasks.flatMap((t, i) => (t.content.length > prepare_inline_chars_max ? [[i]] : []));
+    if (smallChars <= prepare_inline_chars_max) {
+      for (const i of small) out[i] = await prepareWork(tasks[i] as PrepareTask);
+    } else {
+      let group: number[] = [];
+      let chars = 0;
+      for (const i of small) {
+        group.push(i);
+        chars += (tasks[i] as PrepareTask).content.length;
+        if (chars >= prepare_group_chars) {
+          jobs.push(group);
+          group = [];
+          chars = 0;
+        }
+      }
+      if (group.length > 0) jobs.push(group);
+    }
     const pool = this.preparePool();
-    for (let r = 0; r < large.length; r += pool.threads_max) {
-      const round = large.slice(r, r + pool.threads_max);
-      const results = await Promise.all(round.map((i) => pool.run(tasks[i] as PrepareTask)));
-      round.forEach((i, k) => (out[i] = results[k] ?? null));
+    for (let r = 0; r < jobs.length; r += pool.threads_max) {
+      const round = jobs.slice(r, r + pool.threads_max);
+      const results = await Promise.all(
+        round.map((job) => (job.length === 1 && (tasks[job[0] as number] as PrepareTask).content.length > prepare_inline_chars_max
+          ? pool.run(tasks[job[0] as number] as PrepareTask).then((x) => [x])
+          : pool.runGroup(job.map((i) => tasks[i] as PrepareTask)))),
+      );
+      round.forEach((job, k) => job.forEach((i, m) => (out[i] = results[k]?.[m] ?? null)));
     }
     return out.map((w) => {
       if (w === null) throw new Error('invariant: every task was prepared');

@@ -19,6 +19,18 @@ describe('PreparePool', () => {
     expect(Buffer.from((inWorker.vector as Float32Array).buffer)).toEqual(Buffer.from((direct as Float32Array).buffer));
   });
 
+  it('prepares a group of small contents in order, each as alone', async () => {
+    const tasks = Array.from({ length: 30 }, (_, i) => ({ content: `note ${i} about ${'rivers '.repeat(i)}`, hashing_dim: i % 2 === 0 ? 64 : null }));
+    const grouped = await pool.runGroup(tasks);
+    expect(grouped).toHaveLength(30);
+    for (const [i, t] of tasks.entries()) {
+      const alone = await prepareWork(t);
+      expect(grouped[i]?.tokens).toBe(alone.tokens);
+      expect(grouped[i]?.content_hash).toBe(alone.content_hash);
+      expect(grouped[i]?.vector === null ? null : Buffer.from((grouped[i]?.vector as Float32Array).buffer)).toEqual(alone.vector === null ? null : Buffer.from(alone.vector.buffer));
+    }
+  });
+
   it('refuses a task with 503 overloaded when its threads and queue are full', async () => {
     const task = { content: 'q'.repeat(200_000), hashing_dim: null };
     const running = pool.run(task);

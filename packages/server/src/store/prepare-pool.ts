@@ -64,12 +64,23 @@ export class PreparePool {
 
   /** Runs one task on a worker thread; rejects with OverloadedError when the queue is full. */
   async run(task: PrepareTask): Promise<PrepareResult> {
+    return (await this.runTask(task)) as PrepareResult;
+  }
+
+  /** Runs a group of small tasks, in order, as one task on a worker thread. */
+  async runGroup(tasks: PrepareTask[]): Promise<PrepareResult[]> {
+    const out = (await this.runTask(tasks)) as PrepareResult[];
+    if (out.length !== tasks.length) throw new Error(`invariant: ${tasks.length} tasks prepared as ${out.length}`);
+    return out;
+  }
+
+  private async runTask(task: PrepareTask | PrepareTask[]): Promise<PrepareResult | PrepareResult[]> {
     if (this.pending >= this.threads_max + this.queue_max) {
       throw new OverloadedError(`the prepare pool is full (${this.threads_max} threads busy, ${this.queue_max} tasks queued): retry later`);
     }
     this.pending += 1;
     try {
-      return (await this.pool.run(task)) as PrepareResult;
+      return (await this.pool.run(task)) as PrepareResult | PrepareResult[];
     } catch (err) {
       if (err instanceof Error && /queue is at limit/i.test(err.message)) throw new OverloadedError(`the prepare pool is full: ${err.message}`);
       throw err;
