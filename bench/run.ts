@@ -1,11 +1,13 @@
 // npm run bench -- [--rounds 3] [--seconds 10] [--docs 100000] [--sections writes,lag,catchup,load,query,resync,profile] [--no-md]
 // npm run bench -- --sections abuse [--abuse-seconds 20] [--abuse-each-seconds 6] [--abuse-writers 8]
+// npm run bench -- --sections availability [--availability-down-ms 5000]
 //
 // Replication benchmarks of a three-node Cairn cluster against a three-member etcd cluster
 // (Debian's etcd-server) on the same machine, measured alternately in the same run with the same
 // load generator (wrk, 32 connections, 1 KiB values). Results go to bench/results/*.json and to
-// the "## Replication" section of BENCHMARKS.md. The abuse section (hostile requests, bench/abuse.ts,
-// not in the default list) writes its own section of BENCHMARKS.md.
+// the "## Replication" section of BENCHMARKS.md. The abuse section (hostile requests, bench/abuse.ts)
+// and the availability section (writes through nginx while nodes are killed, bench/availability.ts),
+// neither in the default list, write their own sections of BENCHMARKS.md.
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -33,6 +35,10 @@ import { writeMarkdown } from './markdown.ts';
 import { measureAbuse } from './abuse.ts';
 import type { AbuseResult } from './abuse.ts';
 import { writeAbuseMarkdown } from './abuse-markdown.ts';
+import { availability_defaults, measureAvailability } from './availability.ts';
+import type { AvailabilityResult } from './availability.ts';
+import { writeAvailabilityMarkdown } from './availability-markdown.ts';
+import { findNginx } from '../packages/server/src/deploy/nginx-run.ts';
 
 const { values } = parseArgs({
   options: {
@@ -47,6 +53,8 @@ const { values } = parseArgs({
     /** abuse: length of each single-kind run after them (0: none). */
     'abuse-each-seconds': { type: 'string', default: '6' },
     'abuse-writers': { type: 'string', default: '8' },
+    /** availability: how long the killed nodes stay down. */
+    'availability-down-ms': { type: 'string', default: String(availability_defaults.down_ms) },
     'no-md': { type: 'boolean', default: false },
     /** Only write BENCHMARKS.md from an earlier results file. */
     'from-json': { type: 'string' },
@@ -87,6 +95,9 @@ export interface BenchResults {
   abuse?: AbuseResult;
   /** Written by hand after an abuse run (merged in with --from-json): what else ran on the machine. */
   abuse_notes?: string[];
+  availability?: AvailabilityResult;
+  /** Written by hand after an availability run (merged in with --from-json). */
+  availability_notes?: string[];
   profile?: ReturnType<typeof summarizeProfile> & {
     rps: number;
     /** CPU ms per write of node-1 (leader), node-2, node-3 during the profiled run. */
@@ -251,6 +262,12 @@ async function main(): Promise<void> {
     await etcd?.stop();
     await cluster?.stop();
   }
+  await section(results, 'availability', async () => {
+    const nginx = findNginx();
+    if (nginx === undefined) throw new Error('nginx is not installed');
+    const version = spawnSync(nginx, ['-v'], { encoding: 'utf8' }).stderr.trim().replace(/^nginx version: /, '');
+    results.availability = await measureAvailability({ ...availability_defaults, down_ms: Number(values['availability-down-ms']) }, log, version);
+  });
   await section(results, 'profile', async () => {
     const dir = join(REPO_ROOT, 'bench', 'results', `profile-${results.date.replace(/[:.]/g, '-')}`);
     const profiled = await startBenchCluster({ profileDir: dir, profileAll: true });
@@ -274,9 +291,12 @@ async function main(): Promise<void> {
   if (!values['no-md']) {
     const md = join(REPO_ROOT, 'BENCHMARKS.md');
     const read = (): string => (existsSync(md) ? readFileSync(md, 'utf8') : '# Cairn benchmarks\n');
-    // A run of the abuse section alone leaves the replication figures as they are.
-    if ([...sections].some((s) => s !== 'abuse')) writeMarkdown(md, read(), results);
+    // A run of the abuse or availability section alone leaves the replication figures as they are.
+    if ([...sections].some((s) => s !== 'abuse' && s !== 'availability')) writeMarkdown(md, read(), results);
     if (results.abuse !== undefined) writeAbuseMarkdown(md, read(), { ...results, abuse: results.abuse, notes: results.abuse_notes ?? [] });
+    if (results.availability !== undefined) {
+      writeAvailabilityMarkdown(md, read(), { ...results, availability: results.availability, notes: results.availability_notes ?? [] });
+    }
     log(`BENCHMARKS.md updated`);
   }
 }
@@ -310,6 +330,9 @@ if (values['from-json'] !== undefined) {
     writeMarkdown(md, existsSync(md) ? readFileSync(md, 'utf8') : '# Cairn benchmarks\n', merged);
   }
   if (merged.abuse !== undefined) writeAbuseMarkdown(md, readFileSync(md, 'utf8'), { ...merged, abuse: merged.abuse, notes: merged.abuse_notes ?? [] });
+  if (merged.availability !== undefined) {
+    writeAvailabilityMarkdown(md, readFileSync(md, 'utf8'), { ...merged, availability: merged.availability, notes: merged.availability_notes ?? [] });
+  }
   log('BENCHMARKS.md updated');
 } else {
   await main();

@@ -1,0 +1,249 @@
+// Availability of quorum writes through nginx while nodes are killed and restarted: a fresh
+// three-node cluster with nginx in front (the config `cairn nginx-config` renders), writers that
+// each write to one workspace every interval (three workspaces per node, so every node serves
+// some), and per scenario: kill -9 of some nodes, a pause, a restart. Next to the writers, a
+// prober writes directly to each killed node, which says when that node itself takes writes again;
+// the difference to the first write through nginx that the node serves is nginx's part.
+
+import { loadConfig } from '../packages/server/src/config/load.ts';
+import { startNginx } from '../test/helpers/nginx.ts';
+import type { TestNginx } from '../test/helpers/nginx.ts';
+import { freePort } from '../test/helpers/ports.ts';
+import { httpStatus } from '../test/helpers/wait.ts';
+import { startBenchCluster } from './cairn.ts';
+import type { BenchCluster } from './cairn.ts';
+import { load1, round, sleep } from './stats.ts';
+
+export interface AvailabilityOptions {
+  /** ms between the writes of one writer (each writer has at most one write in flight). */
+  interval_ms: number;
+  /** Workspaces (one writer each) per node. */
+  workspaces_per_node: number;
+  /** How long the killed nodes stay down. */
+  down_ms: number;
+  /** Per write. */
+  timeout_ms: number;
+}
+
+export const availability_defaults: AvailabilityOptions = { interval_ms: 20, workspaces_per_node: 3, down_ms: 5_000, timeout_ms: 5_000 };
+
+interface Write {
+  workspace: string;
+  /** The node nginx sends the workspace to when every node is up. */
+  home: string;
+  start: number;
+  end: number;
+  status: number;
+  code: string;
+  served_by: string | null;
+}
+
+export interface ScenarioResult {
+  scenario: string;
+  killed: string[];
+  down_ms: number;
+  load: number;
+  writes: number;
+  acknowledged: number;
+  failed: number;
+  /** Failed writes that were in flight at the kill (sent to a node that then died: outcome unknown to the client). */
+  failed_in_flight_at_kill: number;
+  /** Failed writes started while the killed nodes were down, and after the restart. */
+  failed_while_down: number;
+  failed_after_restart: number;
+  /** Failed writes started once every killed node had taken a write sent to it directly: nginx's part. */
+  failed_after_direct: number;
+  /** status or error code -> count, over the failed writes. */
+  failures: Record<string, number>;
+  /** Longest time without an acknowledged write through nginx, over all workspaces and over the killed nodes' workspaces. */
+  gap_all_ms: number;
+  gap_killed_ms: number;
+  /** From the restart: every killed node answers HTTP; takes a write sent to it directly; serves an acknowledged write through nginx. */
+  answering_ms: number;
+  direct_write_ms: number;
+  nginx_write_ms: number;
+  /** nginx_write_ms - direct_write_ms: how long nginx kept the nodes out after they took writes. */
+  nginx_after_direct_ms: number;
+}
+
+export interface AvailabilityResult {
+  options: AvailabilityOptions;
+  nginx_version: string;
+  scenarios: ScenarioResult[];
+}
+
+type Log = (line: string) => void;
+
+async function write(base: string, workspace: string, id: string, timeoutMs: number): Promise<{ status: number; code: string; served_by: string | null }> {
+  try {
+    const response = await fetch(`${base}/api/v1/documents?write_concern=quorum`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-workspace-id': workspace },
+      body: JSON.stringify({ id, content: `availability ${id}` }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const text = await response.text();
+    let code = String(response.status);
+    try {
+      const body = JSON.parse(text) as { error?: { code?: string } };
+      if (body.error?.code !== undefined) code = `${response.status} ${body.error.code}`;
+    } catch {
+      // Not JSON: the status says enough.
+    }
+    return { status: response.status, code, served_by: response.headers.get('x-served-by') };
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code;
+    return { status: 0, code: cause ?? (error as Error).name, served_by: null };
+  }
+}
+
+/** Writers through nginx, one per workspace, each paced at interval_ms. */
+class Writers {
+  readonly writes: Write[] = [];
+  private running = true;
+  private readonly loops: Array<Promise<void>>;
+
+  constructor(url: string, homes: Map<string, string>, o: AvailabilityOptions) {
+    let seq = 0;
+    this.loops = [...homes].map(async ([workspace, home]) => {
+      while (this.running) {
+        const start = Date.now();
+        const r = await write(url, workspace, `d${seq++}`, o.timeout_ms);
+        this.writes.push({ workspace, home, start, end: Date.now(), ...r });
+        await sleep(Math.max(0, o.interval_ms - (Date.now() - start)));
+      }
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.all(this.loops);
+  }
+}
+
+/** Calls `attempt` every interval until it succeeds; the time that attempt started (NaN after the deadline). */
+async function firstSuccess(attempt: () => Promise<boolean>, intervalMs: number, deadline: number): Promise<number> {
+  for (;;) {
+    const start = Date.now();
+    if (await attempt()) return start;
+    if (Date.now() > deadline) return Number.NaN;
+    await sleep(Math.max(0, intervalMs - (Date.now() - start)));
+  }
+}
+
+/** Longest time between acknowledgements (by completion) within [from, to]. */
+function longestGap(writes: Write[], from: number, to: number): number {
+  const acks = writes.filter((w) => w.status === 201 && w.end >= from && w.end <= to).map((w) => w.end).sort((a, b) => a - b);
+  let gap = 0;
+  let last = from;
+  for (const t of acks) {
+    gap = Math.max(gap, t - last);
+    last = t;
+  }
+  return Math.max(gap, to - last);
+}
+
+async function scenario(cluster: BenchCluster, lb: TestNginx, homes: Map<string, string>, name: string, killed: string[], o: AvailabilityOptions, log: Log): Promise<ScenarioResult> {
+  const load = load1();
+  const writers = new Writers(lb.url, homes, o);
+  await sleep(2_000);
+  const nodes = killed.map((id) => cluster.node(id));
+  const killAt = Date.now();
+  await Promise.all(nodes.map((n) => n.process.kill9()));
+  await sleep(Math.max(0, o.down_ms - (Date.now() - killAt)));
+  const restartAt = Date.now();
+  for (const n of nodes) n.process.start();
+  const deadline = restartAt + 60_000;
+  let probe = 0;
+  const [answering, direct, viaNginx] = await Promise.all([
+    Promise.all(nodes.map((n) => firstSuccess(async () => (await httpStatus(`${n.url}/_raft/health`, 500)) !== undefined, o.interval_ms, deadline))),
+    Promise.all(nodes.map((n) => firstSuccess(async () => (await write(n.url, `probe-${n.id}`, `p${probe++}`, o.timeout_ms)).status === 201, o.interval_ms, deadline))),
+    // The first acknowledged write through nginx that each killed node served, started after the restart.
+    Promise.all(
+      nodes.map(async (n) => {
+        for (;;) {
+          const w = writers.writes.find((x) => x.start >= restartAt && x.status === 201 && x.served_by === n.id);
+          if (w !== undefined) return w.start;
+          if (Date.now() > deadline) return Number.NaN;
+          await sleep(o.interval_ms);
+        }
+      }),
+    ),
+  ]);
+  await sleep(2_000);
+  await writers.stop();
+  const end = Date.now();
+  for (const n of nodes) await cluster.waitReady(n);
+
+  const all = writers.writes;
+  const failedWrites = all.filter((w) => w.status !== 201);
+  const failures: Record<string, number> = {};
+  for (const w of failedWrites) failures[w.code] = (failures[w.code] ?? 0) + 1;
+  const killedHomes = all.filter((w) => killed.includes(w.home));
+  const since = (t: number): number => round(t - restartAt, 0);
+  const answeringMs = since(Math.max(...answering));
+  const directMs = since(Math.max(...direct));
+  const nginxMs = since(Math.max(...viaNginx));
+  const result: ScenarioResult = {
+    scenario: name,
+    killed,
+    down_ms: restartAt - killAt,
+    load,
+    writes: all.length,
+    acknowledged: all.length - failedWrites.length,
+    failed: failedWrites.length,
+    failed_in_flight_at_kill: failedWrites.filter((w) => w.start < killAt && w.end >= killAt).length,
+    failed_while_down: failedWrites.filter((w) => w.start >= killAt && w.start < restartAt).length,
+    failed_after_restart: failedWrites.filter((w) => w.start >= restartAt).length,
+    failed_after_direct: failedWrites.filter((w) => w.start >= Math.max(...direct)).length,
+    failures,
+    gap_all_ms: longestGap(all, killAt - 1_000, end),
+    gap_killed_ms: longestGap(killedHomes, killAt - 1_000, end),
+    answering_ms: answeringMs,
+    direct_write_ms: directMs,
+    nginx_write_ms: nginxMs,
+    nginx_after_direct_ms: nginxMs - directMs,
+  };
+  log(`availability ${name}: ${JSON.stringify(result)}`);
+  return result;
+}
+
+export async function measureAvailability(o: AvailabilityOptions, log: Log, nginxVersion: string): Promise<AvailabilityResult> {
+  const scenarios: ScenarioResult[] = [];
+  const plan: Array<[string, (c: BenchCluster) => string[]]> = [
+    ['full restart', (c) => c.nodes.map((n) => n.id)],
+    ['follower kill', () => ['node-2']],
+    ['leader kill', (c) => [c.leader.id]],
+  ];
+  for (const [name, pick] of plan) {
+    // A fresh cluster and nginx for each scenario: no marks or connections left from the last one.
+    const cluster = await startBenchCluster();
+    let lb: TestNginx | undefined;
+    try {
+      lb = await startNginx(loadConfig({ file: cluster.configPath, env: {}, anyNode: true }), await freePort());
+      const homes = await workspaces(lb.url, cluster, o.workspaces_per_node);
+      scenarios.push(await scenario(cluster, lb, homes, name, pick(cluster), o, log));
+    } finally {
+      await lb?.stop();
+      await cluster.stop();
+    }
+  }
+  return { options: o, nginx_version: nginxVersion, scenarios };
+}
+
+/** `perNode` workspaces that nginx sends to each node: workspace -> node. */
+async function workspaces(url: string, cluster: BenchCluster, perNode: number): Promise<Map<string, string>> {
+  const homes = new Map<string, string>();
+  const count = new Map<string, number>();
+  for (let i = 0; i < 2_000 && homes.size < perNode * cluster.nodes.length; i++) {
+    const workspace = `avail-${i}`;
+    const response = await fetch(`${url}/health`, { headers: { 'x-workspace-id': workspace } });
+    await response.arrayBuffer();
+    const node = response.headers.get('x-served-by');
+    if (node === null || (count.get(node) ?? 0) >= perNode) continue;
+    count.set(node, (count.get(node) ?? 0) + 1);
+    homes.set(workspace, node);
+  }
+  if (homes.size < perNode * cluster.nodes.length) throw new Error(`found ${homes.size} workspaces, not ${perNode} on each node`);
+  return homes;
+}
