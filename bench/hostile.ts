@@ -105,6 +105,24 @@ function chunkedPost(url: string): Promise<Answer> {
   });
 }
 
+const prose_words = ('the of and to in is that for it as was with be by on not he this are or his from at which but have an they you were ' +
+  'replica leader follower snapshot index vector cluster token budget query workspace river stone lantern harbor meadow').split(' ');
+
+/** `chars` characters of seeded prose: words of a small vocabulary and a tail of rare ones, sentences. */
+function prose(chars: number, seed: number): string {
+  let s = seed >>> 0;
+  const parts: string[] = [];
+  let n = 0;
+  while (n < chars) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    const w = s % 23 === 0 ? `w${(s >>> 8) % 50_000}` : (prose_words[(s >>> 8) % prose_words.length] as string);
+    const piece = s % 11 === 0 ? `${w}. ` : `${w} `;
+    parts.push(piece);
+    n += piece.length;
+  }
+  return parts.join('').slice(0, chars);
+}
+
 /** A seeded run of CJK characters (U+4E00..U+9FFF), no spaces. */
 function cjk(chars: number): string {
   let s = 0x2545f491;
@@ -129,8 +147,12 @@ export function hostileKinds(leader: string, follower: string): Map<string, Send
   const json = { 'content-type': 'application/json', 'x-workspace-id': 'abuse-hostile' };
   const doc = (id: string, content: string): Buffer => Buffer.from(JSON.stringify({ id, content }));
   const oneMiB = lazy(() => doc('x-1mib', 'x'.repeat(MiB)));
-  // The whole body is 8 MiB - 20 bytes (body_bytes_max is 8 MiB by default).
+  // The whole body is 8 MiB - 20 bytes: over body_bytes_max (512 KiB by default), refused as it streams.
   const eightMiB = lazy(() => doc('x-8mib', 'x'.repeat(8 * MiB - 20 - doc('x-8mib', '').length)));
+  // The largest valid document (document_bytes_max, 256 KiB): prose of many distinct words, the costliest to index.
+  const prose256k = lazy(() => doc('prose-256k', prose(256 * 1024, 1)));
+  // A valid bulk: 330 documents of 1.4 KB of prose (470 KB, under body_bytes_max): one log entry.
+  const bulk = lazy(() => Buffer.from(JSON.stringify(Array.from({ length: 330 }, (_, i) => ({ id: `bulk-${i}`, content: prose(1400, i + 2) })))));
   const cjkDoc = lazy(() => doc('cjk-256k', cjk(256 * 1024)));
   const deep = lazy(() => Buffer.from(`{"id":"deep","content":"x","metadata":${'{"a":'.repeat(4_999)}{}${'}'.repeat(4_999)}}`));
   const glob = { 'content-type': 'application/json', 'x-workspace-id': 'abuse-glob' };
@@ -138,6 +160,8 @@ export function hostileKinds(leader: string, follower: string): Map<string, Send
   const kinds = new Map<string, Send>([
     ['doc 1 MiB of x', () => call(`${leader}/api/v1/documents`, { method: 'POST', headers: json, body: oneMiB() })],
     ['doc 8 MiB - 20 B body of x', () => call(`${leader}/api/v1/documents`, { method: 'POST', headers: json, body: eightMiB() })],
+    ['doc 256 KiB of prose', () => call(`${leader}/api/v1/documents`, { method: 'POST', headers: json, body: prose256k() })],
+    ['bulk 330 docs, 470 KB', () => call(`${leader}/api/v1/documents/bulk`, { method: 'POST', headers: json, body: bulk() })],
     ['doc 256k CJK chars', () => call(`${leader}/api/v1/documents`, { method: 'POST', headers: json, body: cjkDoc() })],
     ['assemble **a**a...**b', () => call(`${leader}/api/v1/assemble`, { method: 'POST', headers: glob, body: assemble([`${'**a'.repeat(12)}**b`]) })],
     ['assemble [z-a]', () => call(`${leader}/api/v1/assemble`, { method: 'POST', headers: glob, body: assemble(['[z-a]']) })],

@@ -1,7 +1,8 @@
 // The event loop a node serves the API on is the one it replicates on: no request's work may
-// hold it for long. On three real nodes, while hostile requests run on the leader (a 1 MiB
-// document without a space, 1 MiB of random letters, 256k CJK characters without a space, an
-// include pattern that is exponential for a backtracking RegExp over a long path, an invalid
+// hold it for long. On three real nodes, while hostile requests run on the leader (documents of
+// the largest size taken, 256 KiB: without a space, of random letters, of CJK characters without
+// a space; the issue's 1 MiB and 256k-CJK documents, refused with 413; an include pattern
+// that is exponential for a backtracking RegExp over a long path, an invalid
 // pattern), the leader's /_raft/health is polled every 50 ms; no poll may take long (before the
 // fixes they took 3-5 s and the followers fell behind). The large documents are written (201),
 // the invalid pattern is a 400 JSON error, and afterwards every node serves the same data.
@@ -40,11 +41,18 @@ describe('event loop budget on hostile input', () => {
     cluster = await startCluster({ nodes: 3 });
     const leader = cluster.leader.url;
     const rand = seeded(9);
+    // The largest documents the defaults take (document_bytes_max: 256 KiB of UTF-8).
     const docs: Record<string, string> = {
-      x: 'x'.repeat(1 << 20),
-      letters: Array.from({ length: 1 << 20 }, () => String.fromCharCode(97 + Math.floor(rand() * 26))).join(''),
-      cjk: Array.from({ length: 256 * 1024 }, () => String.fromCharCode(0x4e00 + Math.floor(rand() * 20_000))).join(''),
+      x: 'x'.repeat(256 * 1024),
+      letters: Array.from({ length: 256 * 1024 }, () => String.fromCharCode(97 + Math.floor(rand() * 26))).join(''),
+      cjk: Array.from({ length: Math.floor((256 * 1024) / 3) }, () => String.fromCharCode(0x4e00 + Math.floor(rand() * 20_000))).join(''),
     };
+    // The issue's sizes: refused, quickly, naming the limit.
+    const tooLarge = {
+      'x-1mib': ['x'.repeat(1 << 20), 'body_too_large'],
+      'cjk-256k': [Array.from({ length: 256 * 1024 }, () => String.fromCharCode(0x4e00 + Math.floor(rand() * 20_000))).join(''), 'body_too_large'],
+      'x-over': ['x'.repeat(256 * 1024 + 1), 'document_too_large'],
+    } as const;
     const small = await call(leader, '/documents', { id: 'apples', path: 'a'.repeat(30), content: 'a short note about apples and pears' });
     expect(small.status, JSON.stringify(small.body)).toBe(201);
 
@@ -61,6 +69,7 @@ describe('event loop budget on hostile input', () => {
     })();
 
     const writes = Object.entries(docs).map(([id, content]) => call(leader, '/documents', { id, content }));
+    const refused = Object.entries(tooLarge).map(async ([id, [content, code]]) => ({ code, answer: await call(leader, '/documents', { id, content }) }));
     const exponential = call(leader, '/assemble', { query: 'apples', include_patterns: [`${'**a'.repeat(12)}**b`] });
     const invalid = call(leader, '/assemble', { query: 'apples', include_patterns: ['[z-a]'] });
     const written = await Promise.all(writes);
@@ -71,6 +80,10 @@ describe('event loop budget on hostile input', () => {
     await poller;
 
     for (const w of written) expect(w.status, JSON.stringify(w.body)).toBe(201);
+    for (const { code, answer } of await Promise.all(refused)) {
+      expect(answer.status).toBe(413);
+      expect(answer.body).toMatchObject({ error: { code } });
+    }
     expect(exp.status, JSON.stringify(exp.body)).toBe(200);
     expect(exp.body.documents).toEqual([]);
     expect(bad.status).toBe(400);

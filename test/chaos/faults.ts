@@ -75,7 +75,7 @@ const RESUME_ANSWER_MS_MAX = 5_000;
 const HEALTH_ANSWER_MS_MAX = 2_000;
 const HEALTH_POLL_MS = 200;
 /** server.body_bytes_max of the chaos cluster (the default): a large document's body stays under it. */
-const BODY_BYTES_MAX = 1_572_864;
+const BODY_BYTES_MAX = 524_288;
 /** Room in a write's body for the JSON around its content, bytes. */
 const BODY_OVERHEAD_BYTES_MAX = 1_024;
 /** How long followers must stay healthy in the leader's sync-status to count as back, ms. */
@@ -132,7 +132,7 @@ export const CI_TIMINGS: FaultTimings = {
   clockJumpMs: [1_500, 3_000],
   clockJumpS: [600, 86_400],
   hotKeyMs: [1_000, 3_000],
-  largeDocBytes: [64 * 1024, 1024 * 1024],
+  largeDocBytes: [64 * 1024, 256 * 1024],
   largeDocCount: [8, 16],
 };
 
@@ -630,7 +630,7 @@ export async function injectFault(ctx: FaultContext, kind: FaultKind, n: number)
       return record('one id', `${r.attempted} writes of one document id by many clients in ${hold} ms, ${r.ok} acknowledged`);
     }
     case 'large_documents': {
-      // Documents of up to 1 MB through the leader; its health must keep answering meanwhile.
+      // Documents of up to 256 KiB (document_bytes_max) through the leader; its health must keep answering meanwhile.
       const bytes = rng.int(...t.largeDocBytes);
       const count = rng.int(...t.largeDocCount);
       if (bytes + BODY_OVERHEAD_BYTES_MAX > BODY_BYTES_MAX) throw new Error(`large_documents: ${bytes} bytes of content would not fit body_bytes_max ${BODY_BYTES_MAX}`);
