@@ -224,7 +224,8 @@ export class FollowerHandler {
 
   private applyTo(commit: number): void {
     this.applyTarget = Math.max(this.applyTarget, commit);
-    if (this.installing || this.divergedAt !== null || this.stopped) return;
+    // One slice a turn (see LeaderDriver.applyTo): the scheduled one goes on with the new target.
+    if (this.installing || this.divergedAt !== null || this.stopped || this.applyScheduled) return;
     const { log, state } = this.d;
     let r: { applied: boolean; more: boolean };
     try {

@@ -428,9 +428,12 @@ export class LeaderDriver {
    * The leader's state, like every replica's, holds committed entries only, and only once that
    * commit is durable: what a quorum has durably. So a snapshot (a copy of state) never carries an
    * entry the followers could not apply yet, and a read on the leader never sees a write a quorum
-   * does not hold. A backlog is applied a slice at a time (apply-slice.ts).
+   * does not hold. A backlog is applied a slice at a time (apply-slice.ts), one slice a turn:
+   * while the next slice is scheduled, the other events of this turn (append answers, flushes)
+   * leave the applying to it, or each of them would run a slice and the turn would last several.
    */
   private applyTo(target: number): void {
+    if (this.applyScheduled) return;
     let r: { applied: boolean; more: boolean };
     try {
       r = applySlice(this.d.log, this.d.state, target);

@@ -40,7 +40,8 @@ function kvCount(db: Database.Database): number {
 }
 
 function documents(): StateFactory<DocumentStore> {
-  return documentStateFactory(new HashingEmbedder({ dim: 64 }));
+  // Documents larger than the default limit fill the small disks below in a few writes.
+  return documentStateFactory(new HashingEmbedder({ dim: 64 }), { document_bytes_max: 4 * 1024 * 1024, metadata_bytes_max: 65_536, metadata_depth_max: 32 });
 }
 
 async function putEntry(store: DocumentStore, index: number, id: string, content: string): Promise<Entry> {
