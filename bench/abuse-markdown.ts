@@ -48,7 +48,7 @@ export function renderAbuse(r: AbuseRun): string {
   const command = r.command.startsWith('`') ? r.command : `\`${r.command}\``;
   out.push(`Measured ${r.date.slice(0, 16).replace('T', ' ')} UTC at commit ${r.commit} with ${command} on ${r.machine} (2 shared cores).`);
   out.push('');
-  out.push(`Three nodes on loopback (bench/cairn.ts, default settings: body_bytes_max and document_bytes_max 8 MiB). Two phases of ${o.seconds} s:`);
+  out.push(`Three nodes on loopback (bench/cairn.ts, default settings: body_bytes_max 512 KiB, document_bytes_max 256 KiB). Two phases of ${o.seconds} s:`);
   out.push(`${o.writers} writers doing quorum writes of ~80-byte documents to the leader (node-1), one at a time each, while a probe GETs the`);
   out.push(`leader's \`/_raft/health\` every ${o.probe_interval_ms} ms (one in flight); in the second phase one hostile client (bench/hostile.ts, its own`);
   out.push('process) sends the kinds below one at a time, in a loop. Writers and probe run in the bench process; a 3 s warm-up is not recorded.');
