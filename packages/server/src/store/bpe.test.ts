@@ -1,7 +1,7 @@
 import { Tiktoken } from 'js-tiktoken/lite';
 import cl100k from 'js-tiktoken/ranks/cl100k_base';
 import { describe, expect, it } from 'vitest';
-import { encodeTokens, encodeTokensWhole } from './tokens.ts';
+import { encodeTokens, encodeTokensWhole, truncateToTokens, vocab } from './tokens.ts';
 
 const reference = new Tiktoken(cl100k);
 
@@ -12,6 +12,30 @@ function randomText(seed: number, length: number): string {
   for (let i = 0; i < length; i++) t += String.fromCodePoint(rnd() < 0.7 ? 32 + Math.floor(rnd() * 95) : 0x80 + Math.floor(rnd() * 0x2f00));
   return t;
 }
+
+describe('the vocabulary read from js-tiktoken\'s ranks', () => {
+  it('holds every token js-tiktoken holds, at its rank', () => {
+    const theirs = (reference as unknown as { rankMap: Map<string, number> }).rankMap;
+    const { ranks, bytes } = vocab();
+    expect(ranks.size).toBe(theirs.size);
+    for (const [commaKey, rank] of theirs) {
+      const key = String.fromCharCode(...commaKey.split(',').map(Number));
+      expect(ranks.get(key)).toBe(rank);
+      expect(bytes[rank]?.toString('latin1')).toBe(key);
+    }
+  });
+
+  it('decodes a cut as js-tiktoken does (a character cut in two is U+FFFD, then dropped)', () => {
+    const text = 'naïve café — 東京 🌋 and ' + 'ab'.repeat(40);
+    const ids = reference.encode(text, [], []);
+    for (let n = 0; n <= ids.length; n++) {
+      const expected = reference.decode(ids.slice(0, n));
+      const cut = truncateToTokens(text, n);
+      expect(expected.startsWith(cut), `${n} tokens`).toBe(true);
+      expect(cut.endsWith('\uFFFD')).toBe(false);
+    }
+  });
+});
 
 describe('the O(n log n) byte-pair encoder', () => {
   it('gives the same token ids as js-tiktoken on prose, code, unicode and long runs', () => {

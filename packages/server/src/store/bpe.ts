@@ -5,20 +5,8 @@
 // bytes have the lowest rank, the leftmost one on ties (a heap ordered by rank, then position),
 // until no adjacent pair is a token. tokens.test.ts checks it against js-tiktoken's encode().
 
-/** Rank lookup keyed by the bytes as a string of char codes 0-255 (see latin1Ranks). */
+/** Rank lookup keyed by the bytes as a string of char codes 0-255 (tokens.ts's vocab()). */
 export type Ranks = Map<string, number>;
-
-/** js-tiktoken's rankMap (keyed by the bytes joined with ",") re-keyed as bpe.ts looks it up. */
-export function latin1Ranks(commaKeyed: Map<string, number>): Ranks {
-  const out: Ranks = new Map();
-  for (const [k, rank] of commaKeyed) {
-    let s = '';
-    for (const b of k.split(',')) s += String.fromCharCode(Number(b));
-    out.set(s, rank);
-  }
-  if (out.size !== commaKeyed.size) throw new Error('invariant: re-keying the ranks kept every rank');
-  return out;
-}
 
 interface Pair {
   rank: number;

@@ -1,5 +1,7 @@
-// Token counting with a real tokenizer: js-tiktoken's cl100k_base (ranks ship with the package;
-// no network). The encoder is built once per process, on first use (~0.5 s).
+// Token counting with a real tokenizer: js-tiktoken's cl100k_base ranks (they ship with the
+// package; no network), read once per process into the tables bpe.ts merges with (vocab(): about
+// 0.1 s; building js-tiktoken's own encoder took 0.8 s idle and 3-5 s while three nodes started on
+// 2 cores, before the node could listen).
 //
 // Special-token text such as "<|endoftext|>" in a document is ordinary text here (encoded as
 // its characters), never an error.
@@ -29,9 +31,8 @@
 // ordinary. encodeTokens cuts the same way, so its ids decode to the text and their number is
 // countTokens.
 
-import { Tiktoken } from 'js-tiktoken/lite';
 import cl100k from 'js-tiktoken/ranks/cl100k_base';
-import { bytePairEncode, latin1Ranks } from './bpe.ts';
+import { bytePairEncode } from './bpe.ts';
 import type { Ranks } from './bpe.ts';
 
 /** Pieces whose counts are cached; the cache is cleared when full. */
@@ -43,27 +44,56 @@ export const cut_tokens_drift_max = 2;
 /** The async variants give the event loop a turn at least this often (ms of work between turns). */
 export const slice_ms_max = 2;
 
-let encoder: Tiktoken | null = null;
 const pieceCounts = new Map<string, number>();
 const piecePattern = new RegExp(cl100k.pat_str, 'gu');
 
-function enc(): Tiktoken {
-  // The same encoder getEncoding('cl100k_base') builds, without parsing every other encoding's ranks.
-  encoder ??= new Tiktoken(cl100k);
-  return encoder;
+const utf8 = new TextEncoder();
+const utf8Decoder = new TextDecoder('utf-8');
+
+interface Vocab {
+  /** Rank of each token, keyed by its bytes as char codes 0-255 (what bpe.ts looks up). */
+  ranks: Ranks;
+  /** The bytes of each token, by rank. */
+  bytes: Buffer[];
 }
 
-const utf8 = new TextEncoder();
+let vocabulary: Vocab | null = null;
 
-let rankTable: Ranks | null = null;
+/**
+ * cl100k's ranks as js-tiktoken ships them: lines of `<name> <first rank> <token> <token> ...`,
+ * each token base64, ranked from the first rank on in order (js-tiktoken's Tiktoken reads them so).
+ */
+export function vocab(): Vocab {
+  if (vocabulary !== null) return vocabulary;
+  const ranks: Ranks = new Map();
+  const bytes: Buffer[] = [];
+  for (const line of cl100k.bpe_ranks.split('\n')) {
+    if (line === '') continue;
+    const parts = line.split(' ');
+    const first = Number.parseInt(parts[1] ?? '', 10);
+    if (!Number.isInteger(first)) throw new Error('cl100k ranks: a line without its first rank (js-tiktoken format changed?)');
+    for (let i = 2; i < parts.length; i++) {
+      const b = Buffer.from(parts[i] as string, 'base64');
+      ranks.set(b.toString('latin1'), first + i - 2);
+      bytes[first + i - 2] = b;
+    }
+  }
+  vocabulary = { ranks, bytes };
+  return vocabulary;
+}
 
 function ranks(): Ranks {
-  if (rankTable !== null) return rankTable;
-  // js-tiktoken keeps its ranks keyed by the bytes joined with ","; bpe.ts looks them up by bytes.
-  const map = (enc() as unknown as { rankMap?: Map<string, number> }).rankMap;
-  if (!(map instanceof Map)) throw new Error('js-tiktoken: rankMap not found (library version changed?)');
-  rankTable = latin1Ranks(map);
-  return rankTable;
+  return vocab().ranks;
+}
+
+/** The text of token ids (a cut inside a character decodes to U+FFFD, as js-tiktoken's decode). */
+function decodeTokens(ids: number[]): string {
+  const { bytes } = vocab();
+  return utf8Decoder.decode(Buffer.concat(ids.map((id) => {
+    const b = bytes[id];
+    if (b === undefined) throw new Error(`invariant: token id ${id} is not in cl100k`);
+    return b;
+  })));
 }
 
 function encodePiece(piece: string): number[] {
@@ -234,10 +264,10 @@ function prefixOfTokens(text: string, ids: number[], tokens_max: number): string
   if (tokens_max <= 0) return '';
   if (ids.length <= tokens_max) return text;
   let n = tokens_max;
-  let out = enc().decode(ids.slice(0, n));
+  let out = decodeTokens(ids.slice(0, n));
   while (n > 0 && out.endsWith('\uFFFD')) {
     n -= 1;
-    out = enc().decode(ids.slice(0, n));
+    out = decodeTokens(ids.slice(0, n));
   }
   return out;
 }
