@@ -311,3 +311,34 @@ describe('bad values name their key and what was expected', () => {
     }
   });
 });
+
+describe('unknown keys', () => {
+  // Every section of the file refuses a key it does not know, with the key's full path: a typo
+  // anywhere is reported instead of silently running on the default.
+  it.each([
+    ['(top level)', 'flavour: 1\n', 'flavour'],
+    ['cluster', 'cluster:\n  flavour: 1\n', 'cluster.flavour'],
+    ['cluster.discovery', 'cluster:\n  discovery:\n    flavour: 1\n', 'cluster.discovery.flavour'],
+    ['discovery (top-level fragment)', 'discovery:\n  flavour: 1\n', 'cluster.discovery.flavour'],
+    ['cluster.affinity', 'cluster:\n  affinity:\n    flavour: 1\n', 'cluster.affinity.flavour'],
+    ['affinity (top-level fragment)', 'affinity:\n  flavour: 1\n', 'cluster.affinity.flavour'],
+    ['cluster.affinity.rules.<workspace>', 'cluster:\n  affinity:\n    rules:\n      ws:\n        flavour: 1\n', 'cluster.affinity.rules.ws.flavour'],
+    ['cluster.load_balancing', 'cluster:\n  load_balancing:\n    flavour: 1\n', 'cluster.load_balancing.flavour'],
+    ['load_balancing (top-level fragment)', 'load_balancing:\n  flavour: 1\n', 'cluster.load_balancing.flavour'],
+    ['cluster.resource_limits.<workspace>', 'cluster:\n  resource_limits:\n    ws:\n      flavour: 1\n', 'cluster.resource_limits.ws.flavour'],
+    ['resource_limits.<workspace>', 'resource_limits:\n  default:\n    flavour: 1\n', 'resource_limits.default.flavour'],
+    ['replication', 'replication:\n  flavour: 1\n', 'replication.flavour'],
+    ['replication.nodes[i]', 'replication:\n  nodes: [{id: node-1, address: "h:1"}, {id: node-2, address: "h:2", flavour: 1}]\n', 'replication.nodes[1].flavour'],
+    ['server', 'server:\n  flavour: 1\n', 'server.flavour'],
+    ['embedding', 'embedding:\n  flavour: 1\n', 'embedding.flavour'],
+  ])('are refused in %s', (_section, yaml, path) => {
+    const errors = errorsOf(yaml);
+    expect(errors, yaml).toHaveLength(1);
+    expect(errors[0]).toMatch(new RegExp(`^${path.replaceAll('.', '\\.').replaceAll('[', '\\[').replaceAll(']', '\\]')}: unknown key`));
+  });
+
+  it('are refused next to known keys of the same section, and name the key they resemble', () => {
+    expect(errorsOf('server:\n  port: 8080\n  prot: 8081\n')).toEqual([expect.stringMatching(/^server\.prot: unknown key \(did you mean "port"\?\)/)]);
+    expect(errorsOf('embedding:\n  dim: 64\n  dims: 64\n')).toEqual([expect.stringMatching(/^embedding\.dims: unknown key \(did you mean "dim"\?\)/)]);
+  });
+});
