@@ -200,6 +200,26 @@ describe('DocumentStore FTS exactness', () => {
     expect(t.db.prepare('SELECT count(*) AS n FROM documents_fts').get()).toEqual({ n: 0 });
   });
 
+  it("never finds a deleted document's words in the document written after it (in any workspace)", async () => {
+    // The index is external-content: a delete that left the old row's terms behind stays hidden
+    // while no row has that rowid, and shows once SQLite gives the rowid to the next document.
+    using t = openTestStore();
+    await t.put('ws', { id: 'kept', content: 'common words only' });
+    for (const [round, ws] of ['ws', 'other', 'ws'].entries()) {
+      const word = `zebra${round}`;
+      await t.put('ws', { id: `gone-${round}`, content: `common ${word} crossing` });
+      expect(await lex(t.store, word)).toEqual([`gone-${round}`]);
+      t.applyLogged(t.store.prepareDelete('ws', [`gone-${round}`]));
+      await t.put(ws, { id: `next-${round}`, content: `common yak${round}` });
+      for (const w of ['ws', 'other']) {
+        expect(await t.store.searchHits(w, word, 10, 'lexical'), `${word} in ${w} after the delete`).toEqual([]);
+        expect(await t.store.search(w, { query: word, mode: 'lexical', k: 10 }), `${word} in ${w} (search)`).toEqual([]);
+      }
+      expect((await t.store.searchHits(ws, `yak${round}`, 10, 'lexical')).map((h) => h.id)).toEqual([`next-${round}`]);
+    }
+    expect(t.db.prepare("SELECT count(*) AS n FROM documents_fts WHERE documents_fts MATCH 'zebra0 OR zebra1 OR zebra2'").get()).toEqual({ n: 0 });
+  });
+
   it('never lets FTS5 syntax in a query raise an error', async () => {
     using t = openTestStore();
     await t.put('ws', { id: 'd', content: 'NEAR the "quoted" column:value and star*' });
