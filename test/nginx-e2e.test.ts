@@ -96,7 +96,9 @@ describe('nginx in front of three nodes', () => {
   it('serves /health per workspace and /_raft/* from the leader', async () => {
     const health = await viaNginx('sticky-ws', '/health');
     expect(health.status).toBe(200);
-    expect(health.body['status']).toBeDefined();
+    expect(health.body['status'], JSON.stringify(health.body)).toBe('healthy');
+    expect(health.body['node_id']).toBe(health.node);
+    expect(health.body['conditions']).toEqual([]);
     for (const path of ['/_raft/sync-status', '/_raft/health', '/_raft/resync_stats']) {
       const answer = await viaNginx('any-ws', path);
       expect(answer.status, `${path}: ${JSON.stringify(answer.body)}`).toBe(200);

@@ -114,6 +114,8 @@ function follower(applied = 0): { handler: FollowerHandler; state: StateHolder<K
 /** Hands each body to the follower in this process, as HTTP would (a copy of the bytes), optionally altered or delayed. */
 class Direct implements Transport {
   posts = 0;
+  /** The offsets of the chunks in the order the follower was handed them. */
+  readonly arrived: number[] = [];
   constructor(
     private readonly handler: FollowerHandler,
     private readonly alter: (n: number, body: Uint8Array) => Promise<Uint8Array> | Uint8Array = (_n, b) => b,
@@ -121,6 +123,11 @@ class Direct implements Transport {
 
   async post(_address: string, _path: string, body: Uint8Array): Promise<PostResult> {
     const bytes = await this.alter(this.posts++, new Uint8Array(body));
+    try {
+      this.arrived.push(decodeSnapshotChunk(bytes).offset);
+    } catch {
+      // Not a chunk this file can decode (a corrupted one): the follower refuses it below.
+    }
     try {
       return { status: 200, body: encode(await this.handler.handleSnapshotChunk(bytes)) };
     } catch (err) {
@@ -191,6 +198,12 @@ describe('snapshot transfer', () => {
     const sent = await streamSnapshot(target(transport), snap);
     expect(sent.inflight).toBe(2);
     expect(sent.chunks).toBe(Math.ceil(snap.bytes / (16 * 1024)));
+    // They did arrive out of order: chunk 3 (offset 48 KiB) before chunk 2 (32 KiB), and every
+    // chunk once.
+    const kib16 = 16 * 1024;
+    expect(sent.chunks).toBeGreaterThan(4);
+    expect(transport.arrived.slice(0, 4)).toEqual([0, kib16, 3 * kib16, 2 * kib16]);
+    expect([...transport.arrived].sort((a, b) => a - b)).toEqual(Array.from({ length: sent.chunks }, (_, i) => i * kib16));
     expect(sent.final).toMatchObject({ installed: true, applied_index: 300, phases: { quick_check: 'by the leader' } });
     expect(f.state.appliedIndex()).toBe(300);
     expect(rows(f.state.machine.db)).toEqual(rows(leader.machine.db));

@@ -1,7 +1,8 @@
 // Retrieval on a corpus this project did not write: the README files of installed npm packages.
 // For each document the query is one sentence that occurs in no other document of the corpus
 // (the qualifying sentence nearest its middle, so the pick is deterministic and not tuned).
-// The document must rank in the top 3 in at least 90 % of the queries, lexical and hybrid.
+// The document must rank in the top 3 in at least 90 % of the queries, lexical and hybrid, and in
+// at least 60 % by vector search alone.
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -17,6 +18,13 @@ const readme_bytes_min = 1024;
 const readme_bytes_max = 256 * 1024;
 const top_n = 3;
 const hit_rate_min = 0.9;
+/**
+ * Vector search alone, with the built-in hashing embedder (hashed word and character n-grams, not
+ * a language model): measured 78 % over 148 queries, where picking 3 of ~150 documents at random
+ * finds the right one 2 % of the time. A floor well under the measure and far above chance: an
+ * embedder or index that stopped placing a document near its own sentences falls through it.
+ */
+const vector_hit_rate_min = 0.6;
 
 /** README.md of every package (scoped ones too, nested node_modules too), sorted by path. */
 function findReadmes(dir: string, out: string[] = [], depth = 0): string[] {
@@ -117,10 +125,11 @@ describe('retrieval on installed npm package READMEs', () => {
     expect(rate).toBeGreaterThanOrEqual(hit_rate_min);
   });
 
-  it('reports the vector-only hit rate (informative: the hashing embedder is not a language model)', async () => {
+  it(`finds the document in the top 3 for at least ${vector_hit_rate_min * 100} percent of queries by vector alone`, async () => {
     let hits = 0;
     for (const c of cases) if ((await t.store.searchHits('readmes', c.query, top_n, 'vector')).some((h) => h.id === c.id)) hits += 1;
-    console.log(`vector: top-${top_n} hit rate ${((hits / cases.length) * 100).toFixed(1)} % over ${cases.length} queries`);
-    expect(hits).toBeGreaterThan(0);
+    const rate = hits / cases.length;
+    console.log(`vector: top-${top_n} hit rate ${(rate * 100).toFixed(1)} % over ${cases.length} queries`);
+    expect(rate).toBeGreaterThanOrEqual(vector_hit_rate_min);
   });
 });
