@@ -12,15 +12,18 @@
 // every follower read its own writes, the shared-key history is linearizable (writes and leader
 // reads) and its follower reads keep their promises (test/chaos/HISTORY.md), every fault got what
 // the product promises for it, and no node is left with a condition. Replay a failure with
-// `npm run chaos -- --seed <seed> --faults <n>` (it writes the history beside the report).
+// `npm run chaos -- --seed <seed> --faults <n>` (it writes the history beside the report); the
+// seed is in the test's name and in test-artifacts/chaos-seed.txt.
 import { describe, expect, it } from 'vitest';
 import { findLibfaketime } from './chaos/cluster.ts';
 import { FAULT_KINDS } from './chaos/faults.ts';
 import { reportText, runChaos } from './chaos/run.ts';
+import { runSeed } from './helpers/seeds.ts';
 
-const seed = process.env['CAIRN_CHAOS_SEED'] !== undefined ? Number(process.env['CAIRN_CHAOS_SEED']) : Math.floor(Math.random() * 2 ** 31);
 // planFaults deals the kinds in shuffled rounds: two full rounds hold every kind twice.
 const faults = 2 * FAULT_KINDS.length;
+// Random per run unless CAIRN_CHAOS_SEED is set; also in test-artifacts/chaos-seed.txt.
+const seed = runSeed('chaos', 'CAIRN_CHAOS_SEED', (s) => `npm run chaos -- --seed ${s} --faults ${faults}   (or CAIRN_CHAOS_SEED=${s} npx vitest run test/chaos.test.ts)`);
 
 describe('chaos', () => {
   it(`loses no acknowledged write and ends with identical nodes (seed ${seed})`, async () => {

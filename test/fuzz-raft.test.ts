@@ -8,7 +8,7 @@
 // Every answer must come back (no hang) and be below 500; a 4xx carries a JSON error. Afterwards
 // every process is alive, the raft fuzz changed no node's data, and exactly the public writes that
 // were acknowledged are present, identically on every node.
-// Replay with CAIRN_FUZZ_SEED=<seed>.
+// Replay with CAIRN_FUZZ_SEED=<seed> (the seed is in the test names and in test-artifacts/fuzz-seed.txt).
 import { createHash } from 'node:crypto';
 import { pack, unpack } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,8 +20,10 @@ import { join } from 'node:path';
 import { checksum, listIds, waitConverged } from './chaos/checker.ts';
 import type { NodeChecksum } from './chaos/checker.ts';
 import { Prng } from './chaos/prng.ts';
+import { runSeed } from './helpers/seeds.ts';
 
-const seed = process.env['CAIRN_FUZZ_SEED'] !== undefined ? Number(process.env['CAIRN_FUZZ_SEED']) : Math.floor(Math.random() * 2 ** 31);
+// Random per run unless CAIRN_FUZZ_SEED is set; also in test-artifacts/fuzz-seed.txt.
+const seed = runSeed('fuzz', 'CAIRN_FUZZ_SEED', (s) => `CAIRN_FUZZ_SEED=${s} npx vitest run test/fuzz-raft.test.ts`);
 const RAFT_CASES = 1_500;
 const PUBLIC_CASES = Number(process.env['CAIRN_FUZZ_PUBLIC_CASES'] ?? 1_000);
 const CONCURRENCY = 8;
