@@ -4,7 +4,7 @@
 // transaction, fsynced) BEFORE it answers, then applies entries up to `commit_to` that are durable.
 import { entryIsIntact } from './checksum.ts';
 import type { LogReader } from './log.ts';
-import { invariant } from './types.ts';
+import { designationOf, invariant } from './types.ts';
 import type { AppendRequest, AppendResponse, Entry } from './types.ts';
 
 export type AppendDecision =
@@ -17,6 +17,14 @@ export type AppendDecision =
       term: number;
       /** Apply up to here once the append is durable. Never below the current commit. */
       commit_to: number;
+      /** The node the last designation entry among `append` names (record it before appending), or null. */
+      designate: string | null;
+      /**
+       * The node to persist as the leader with `term`, when this append hands leadership over: it
+       * comes from another node than the one the follower knows, in a newer term that its entries
+       * prove (see leaderRefusal). null otherwise.
+       */
+      leader: string | null;
       response: AppendResponse;
     }
   | { kind: 'reject'; response: AppendResponse }
@@ -28,8 +36,33 @@ export interface FollowerView {
   current_term: number;
   /** What the follower applied (its state's applied index): entries up to here are final. */
   commit_index: number;
-  /** The configured leader: appends from any other node id are refused. */
+  /**
+   * The leader this follower knows: the configured one, or the last one it persisted (a handover).
+   * Appends from any other node are refused unless they carry a newer term (leaderRefusal).
+   */
   leader_id: string;
+  /** The node the last designation entry this follower appended names (ENTRY_LEADER), or null. */
+  designated: string | null;
+}
+
+/**
+ * Whether a replication request from `leader_id` in `term` may be taken, or why not. From the
+ * leader the follower knows: yes (the term is checked on its own). From another node: only in a
+ * term newer than every term the follower has seen, and only from the node a designation names:
+ * the last one the follower appended, or one among the request's entries. Leadership moves only by
+ * a handover: the leader logs a designation of the target, waits until the target holds it and
+ * everything before it, records the target as the leader durably (it never leads again) and tells
+ * the target, which opens a new term above every term it holds. So a request from a node that is
+ * not the leader, in an older term or without a designation, is refused: neither a crafted append
+ * nor one from an old life of the cluster moves leadership. The follower records the new leader
+ * with the first term it persists from it (proven by the entries), so no request of the old
+ * leader's terms is taken after that.
+ */
+export function leaderRefusal(view: Pick<FollowerView, 'leader_id' | 'current_term' | 'designated'>, leader_id: string, term: number, entries: readonly Pick<Entry, 'type' | 'payload'>[] = []): string | null {
+  if (leader_id === view.leader_id) return null;
+  if (term <= view.current_term) return `replication requests come from the leader ${view.leader_id}, not ${leader_id} (term ${term}, this node's term ${view.current_term})`;
+  if (view.designated === leader_id || entries.some((e) => designationOf(e) === leader_id)) return null;
+  return `replication requests come from the leader ${view.leader_id}; ${leader_id} was not designated to take over (the last designation this node holds names ${view.designated ?? 'nobody'})`;
 }
 
 /** Checks shape and integrity of a decoded request before any decision is made on it. */
@@ -59,9 +92,8 @@ export function validateAppend(req: AppendRequest): string | null {
 export function decideAppend(view: FollowerView, req: AppendRequest): AppendDecision {
   const problem = validateAppend(req);
   if (problem !== null) return { kind: 'invalid', status: 400, code: 'bad_append', message: problem };
-  if (req.leader_id !== view.leader_id) {
-    return { kind: 'invalid', status: 409, code: 'wrong_leader', message: `appends come from the configured leader ${view.leader_id}, not ${req.leader_id}` };
-  }
+  const refusal = leaderRefusal(view, req.leader_id, req.term, req.entries);
+  if (refusal !== null) return { kind: 'invalid', status: 409, code: 'wrong_leader', message: refusal };
   if (req.term < view.current_term) {
     return { kind: 'invalid', status: 409, code: 'stale_term', message: `stale term ${req.term} < ${view.current_term}` };
   }
@@ -145,12 +177,15 @@ function accept(view: FollowerView, term: number, truncateFrom: number | null, a
   // Only what the leader reports committed, and only what we hold that matches the leader.
   const commitTo = Math.max(view.commit_index, Math.min(leaderCommit, match));
   invariant(commitTo <= Math.max(lastAfter, view.commit_index), `commit ${commitTo} beyond last index ${lastAfter}`);
+  const persistTerm = provenTerm(view, req);
   return {
     kind: 'accept',
     truncate_from: truncateFrom,
     append,
-    term: provenTerm(view, req),
+    term: persistTerm,
     commit_to: commitTo,
+    designate: append.reduce<string | null>((d, e) => designationOf(e) ?? d, null),
+    leader: req.leader_id !== view.leader_id && persistTerm > view.current_term ? req.leader_id : null,
     response: { success: true, term, match_index: match, last_index: Math.max(lastAfter, match) },
   };
 }

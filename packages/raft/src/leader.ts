@@ -222,6 +222,25 @@ export class LeaderCore {
     };
   }
 
+  /**
+   * Whether leadership can be handed to `target` now, or why not. The leader has stopped taking
+   * writes; it hands over once its last entry is durable, committed with that commit durable and
+   * applied here (so every write it acknowledged or will acknowledge is in it), and held by the
+   * target (so the target's log holds everything this leader ever acknowledged, and the target,
+   * opening a term above it, continues it). `last_index` is the leader's log's last index, which
+   * includes writes proposed but not yet durable.
+   */
+  transferReadiness(target: string, last_index: number): { ready: true } | { ready: false; reason: string } {
+    const p = this.progress.get(target);
+    if (p === undefined) return { ready: false, reason: `${target} is not a follower of this leader` };
+    if (p.health === 'desynced' || p.needs_snapshot || p.snapshotting) return { ready: false, reason: `${target} is ${p.health}${p.desync_reason === null ? '' : ` (${p.desync_reason})`}: it needs a snapshot first` };
+    if (this.durable < last_index) return { ready: false, reason: `the log is durable to ${this.durable} of ${last_index}` };
+    if (this.persistedCommit < last_index) return { ready: false, reason: `committed to ${this.persistedCommit} of ${last_index}` };
+    if (this.applied < last_index) return { ready: false, reason: `applied to ${this.applied} of ${last_index}` };
+    if (p.match_index < last_index) return { ready: false, reason: `${target} holds ${p.match_index} of ${last_index}` };
+    return { ready: true };
+  }
+
   /** Where the leader's log may be compacted now, or null when nothing can go. */
   compactionTarget(log: LogReader, retain: number): number | null {
     const to = compactionPoint({ applied: this.applied, last: this.durable, retain, needed: this.neededIndex() });

@@ -3,11 +3,30 @@
 
 export const ENTRY_NOOP = 0;
 export const ENTRY_COMMAND = 1;
+/**
+ * A leader's designation of the follower it hands leadership to (payload: that node's id, UTF-8).
+ * A follower takes a newer term from a node other than its leader only from the node the last
+ * designation it holds (or the append carrying it) names: see leaderRefusal.
+ */
+export const ENTRY_LEADER = 2;
+
+const utf8 = new TextEncoder();
+const utf8Decoder = new TextDecoder();
+
+/** The payload of a designation of `id`. */
+export function designationPayload(id: string): Uint8Array {
+  return utf8.encode(id);
+}
+
+/** The node an entry designates as the next leader, or null when it is no designation. */
+export function designationOf(e: Pick<Entry, 'type' | 'payload'>): string | null {
+  return e.type === ENTRY_LEADER ? utf8Decoder.decode(e.payload) : null;
+}
 
 export interface Entry {
   index: number;
   term: number;
-  /** ENTRY_NOOP (a leader's first entry in its term) or ENTRY_COMMAND. */
+  /** ENTRY_NOOP (a leader's first entry in its term), ENTRY_COMMAND or ENTRY_LEADER. */
   type: number;
   payload: Uint8Array;
   /** crc32 over index, term, type and payload (see checksum.ts). */

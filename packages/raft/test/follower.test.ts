@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ENTRY_COMMAND, MemoryLog, applyBound, compactionPoint, decideAppend, decideSnapshot, makeEntry, validateAppend } from '../src/index.ts';
+import { ENTRY_COMMAND, ENTRY_LEADER, MemoryLog, applyBound, compactionPoint, decideAppend, decideSnapshot, designationPayload, leaderRefusal, makeEntry, validateAppend } from '../src/index.ts';
 import type { AppendDecision, Entry, FollowerView } from '../src/index.ts';
 import { entries, logOf, request } from './helpers.ts';
 
 function view(log: MemoryLog, current_term = 1, commit_index = 0): FollowerView {
-  return { log, current_term, commit_index, leader_id: 'leader' };
+  return { log, current_term, commit_index, leader_id: 'leader', designated: null };
 }
 
 function accepted(d: AppendDecision): Extract<AppendDecision, { kind: 'accept' }> {
@@ -271,5 +271,39 @@ describe('applyBound and compactionPoint', () => {
     expect(compactionPoint({ applied: 50, last: 100, retain: 10 })).toBe(50);
     expect(compactionPoint({ applied: 100, last: 100, retain: 10 })).toBe(90);
     expect(compactionPoint({ applied: 100, last: 100, retain: 0, needed: 40 })).toBe(39);
+  });
+});
+
+describe('decideAppend: a leader that took over', () => {
+  const designation = (prev: number, term: number, id: string): Entry => makeEntry(prev + 1, term, ENTRY_LEADER, designationPayload(id));
+
+  it('refuses another node in the terms it has seen, or without a designation, and takes the designated one in a newer term', () => {
+    const v = view(logOf([1, 1, 2]), 2);
+    expect(decideAppend(v, request({ term: 2, leader_id: 'other', prev_index: 3, prev_term: 2, entries: [] }))).toMatchObject({ kind: 'invalid', status: 409, code: 'wrong_leader' });
+    expect(leaderRefusal(v, 'leader', 2)).toBeNull();
+    expect(leaderRefusal(v, 'other', 2)).toContain('the leader leader');
+    expect(leaderRefusal(v, 'other', 3)).toContain('not designated');
+    expect(decideAppend(v, request({ term: 3, leader_id: 'other', prev_index: 3, prev_term: 2, entries: entries(3, [3]) }))).toMatchObject({ kind: 'invalid', code: 'wrong_leader' });
+    expect(leaderRefusal({ ...v, designated: 'other' }, 'other', 3)).toBeNull();
+    expect(leaderRefusal({ ...v, designated: 'third' }, 'other', 3)).toContain('names third');
+    expect(leaderRefusal(v, 'other', 3, [designation(3, 2, 'other')])).toBeNull();
+  });
+
+  it('records a designation it appends, and the new leader only with the newer term its entries prove', () => {
+    const log = logOf([1, 1, 2]);
+    const d = accepted(decideAppend(view(log, 2), request({ term: 2, prev_index: 3, prev_term: 2, entries: [designation(3, 2, 'other')] })));
+    expect(d.designate).toBe('other');
+    expect(d.leader).toBeNull();
+    persist(log, d);
+    const designated = { ...view(log, 2), designated: 'other' };
+    // A probe of the new leader: its term is not proven by anything the follower holds.
+    const probe = accepted(decideAppend(designated, request({ term: 3, leader_id: 'other', prev_index: 4, prev_term: 2, entries: [] })));
+    expect(probe.leader).toBeNull();
+    expect(probe.term).toBe(2);
+    // Its first entry (the NOOP of its term) proves the term: the leader changes with it.
+    const first = accepted(decideAppend(designated, request({ term: 3, leader_id: 'other', prev_index: 4, prev_term: 2, entries: entries(4, [3]) })));
+    expect(first.leader).toBe('other');
+    expect(first.term).toBe(3);
+    expect(first.designate).toBeNull();
   });
 });

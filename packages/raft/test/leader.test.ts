@@ -541,3 +541,31 @@ describe('LeaderCore: acknowledgements follow what a quorum holds now', () => {
     expect(core.ackIndex('quorum')).toBe(10);
   });
 });
+
+describe('LeaderCore: transferReadiness', () => {
+  it('is ready only once the target holds the whole log, committed, durable and applied here', () => {
+    const { core, log } = leaderWith(5);
+    expect(core.transferReadiness('c', 5)).toEqual({ ready: false, reason: 'c is not a follower of this leader' });
+    expect(core.transferReadiness('a', 5)).toMatchObject({ ready: false });
+    catchUp(core, log, 'a', 0);
+    // Committed (a and the leader hold it) but the commit is not durable nor applied yet.
+    expect(core.transferReadiness('a', 5)).toEqual({ ready: false, reason: 'committed to 0 of 5' });
+    core.onCommitPersisted(5);
+    expect(core.transferReadiness('a', 5)).toEqual({ ready: false, reason: 'applied to 0 of 5' });
+    core.onApplied(5);
+    expect(core.transferReadiness('a', 5)).toEqual({ ready: true });
+    // b holds nothing: not ready to lead.
+    expect(core.transferReadiness('b', 5)).toEqual({ ready: false, reason: 'b holds 0 of 5' });
+    // A write proposed but not durable on the leader yet keeps it from handing over.
+    expect(core.transferReadiness('a', 6)).toEqual({ ready: false, reason: 'the log is durable to 5 of 6' });
+  });
+
+  it('is not ready while the target needs a snapshot', () => {
+    const { core, log } = leaderWith(3);
+    catchUp(core, log, 'a', 0);
+    core.onCommitPersisted(3);
+    core.onApplied(3);
+    core.requestSnapshot('a', 'forced');
+    expect(core.transferReadiness('a', 3)).toMatchObject({ ready: false });
+  });
+});

@@ -90,8 +90,9 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const { app } = built;
   replica.start();
 
-  const retrainer = replica.isLeader() ? new Retrainer(replica, logger, { check_ms: retrain_check_ms }) : null;
-  retrainer?.start();
+  // On every node: it trains only while this node leads (leadership can be handed over).
+  const retrainer = new Retrainer(replica, logger, { check_ms: retrain_check_ms });
+  retrainer.start();
 
   const server = await new Promise<Server>((resolve) => {
     const s = serve({ fetch: app.fetch, port: config.server.port, hostname: config.server.host }, () => resolve(s as Server));
@@ -108,7 +109,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     url: `http://${config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host}:${port}`,
     close(): Promise<void> {
       closing ??= (async () => {
-        await retrainer?.close();
+        await retrainer.close();
         // Stop accepting, let in-flight requests finish (bounded), then flush and close.
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();

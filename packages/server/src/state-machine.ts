@@ -2,7 +2,7 @@
 // encoded once on the leader (with embeddings and token counts computed there), so replicas
 // apply identical bytes and end with identical state.
 import type Database from 'better-sqlite3';
-import { ENTRY_NOOP } from '@cairn/raft';
+import { ENTRY_COMMAND } from '@cairn/raft';
 import type { Entry } from '@cairn/raft';
 import type { Embedder } from './embed/index.ts';
 import type { StateContext, StateFactory } from './replication/state.ts';
@@ -17,12 +17,13 @@ export function documentStateFactory(embedder: Embedder, limits?: DocumentLimits
     return {
       machine: store,
       applier: {
+        // Only commands change the state (a NOOP opens a term, a designation hands leadership over).
         apply(entry: Entry): void {
-          if (entry.type === ENTRY_NOOP) return;
+          if (entry.type !== ENTRY_COMMAND) return;
           store.apply(decodeOp(entry.payload));
         },
         *steps(entry: Entry): Generator<void, void, void> {
-          if (entry.type === ENTRY_NOOP) return;
+          if (entry.type !== ENTRY_COMMAND) return;
           yield* store.applySteps(decodeOp(entry.payload));
         },
       },

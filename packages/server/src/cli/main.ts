@@ -11,6 +11,7 @@ const subcommands: Record<string, Subcommand> = {
   cluster: { summary: 'run a local three-node cluster (+ nginx): [--base-port 8080] [--nginx-port 8000] [--data-dir ./data]', load: () => import('./cluster.ts') },
   'nginx-config': { summary: 'render nginx.conf for a cluster config: --config FILE', load: () => import('./nginx-config.ts') },
   status: { summary: 'print a table of the cluster nodes: --url http://127.0.0.1:8080', load: () => import('./status.ts') },
+  ingest: { summary: 'write files as documents: PATH... --workspace W [--sync] [--include GLOB] [--exclude GLOB]', load: () => import('./ingest.ts') },
   'force-resync': { summary: 'send a snapshot to a follower now: --url URL --target ID|HOST:PORT', load: () => import('./force-resync.ts') },
 };
 

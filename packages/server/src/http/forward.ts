@@ -167,6 +167,12 @@ export function forwardWrites<S extends StateMachine>(opts: ForwardOptions<S>): 
   const forward = forwardToLeader(opts, agent);
   return async function forwardWritesToLeader(c, next) {
     if (replica.isLeader() || !isWriteRequest(c)) return next();
+    // Forwarded once already: the two nodes disagree on the leader for a moment (a handover in
+    // progress), and passing it on again could send it round between them.
+    if (c.req.header('x-cairn-forwarded-by') !== undefined) {
+      c.header('Retry-After', '1');
+      return c.json({ error: { code: 'leader_changing', message: `${replica.self.id} does not lead (it follows ${replica.leader.id}), and the write came forwarded from ${c.req.header('x-cairn-forwarded-by')}: leadership is being handed over, retry`, leader: replica.leader.id } }, 503);
+    }
     // The leader sees neither the browser's Origin nor the Host it was sent to: decide here.
     let answer: Response | undefined;
     const refused = await guardCrossSite(c, async () => {

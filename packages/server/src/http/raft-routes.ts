@@ -13,6 +13,7 @@ import type { Context } from 'hono';
 import { ReplicationError } from '../replication/errors.ts';
 import { STATE_COPY_HEADERS, StateCopyBusy, encodeLogEntriesPage } from '../replication/recovery.ts';
 import type { StateCopy } from '../replication/recovery.ts';
+import { transfer_timeout_ms } from '../replication/replica.ts';
 import type { Replica } from '../replication/replica.ts';
 import type { StateMachine } from '../replication/state.ts';
 import { MSGPACK, encode } from '../replication/wire.ts';
@@ -188,6 +189,61 @@ export function createRaftRoutes<S extends StateMachine>(deps: RaftRouteDeps<S>)
     try {
       const r = await replica.forceResync(target);
       return c.json(r, r.success ? 200 : 502);
+    } catch (err) {
+      return failure(c, err);
+    }
+  });
+
+  // A planned handover of leadership (operator token, as force-resync): any node passes it on to
+  // the leader; the leader answers once it handed over (and whether the target confirmed).
+  app.post('/transfer-leadership', async (c) => {
+    if (cfg.operator_token !== '' && !secretsEqual(operatorToken(c), cfg.operator_token)) {
+      c.header('WWW-Authenticate', 'Bearer realm="cairn"');
+      return c.json({ error: { code: 'unauthorized', message: 'transfer-leadership needs the operator token (Authorization: Bearer <replication.operator_token>); the cluster secret is not accepted', field: 'Authorization' } }, 401);
+    }
+    const target = c.req.query('target');
+    if (target === undefined || target === '') {
+      return c.json({ error: { code: 'missing_target', message: 'query parameter target is required (a follower\'s node id or host:port from sync-status)', field: 'target' } }, 400);
+    }
+    if (!replica.isLeader()) {
+      const leader = replica.leader;
+      if (leader.id === replica.self.id) {
+        c.header('Retry-After', '1');
+        return c.json({ error: { code: 'not_ready', message: `${replica.self.id} is taking over leadership: retry`, leader: leader.id } }, 503);
+      }
+      try {
+        const res = await fetch(`http://${leader.address}/_raft/transfer-leadership?target=${encodeURIComponent(target)}`, {
+          method: 'POST',
+          headers: operatorHeaders(c),
+          signal: AbortSignal.timeout(transfer_timeout_ms + 10_000),
+        });
+        return c.body(await res.text(), res.status as 200, { 'content-type': 'application/json' });
+      } catch (err) {
+        c.header('Retry-After', '1');
+        return c.json({ error: { code: 'leader_unavailable', message: `leader ${leader.id} (${leader.address}) unreachable: ${(err as Error).message}`, leader: leader.id } }, 503);
+      }
+    }
+    try {
+      return c.json(await replica.transferLeadership(target), 200);
+    } catch (err) {
+      return failure(c, err);
+    }
+  });
+
+  app.post('/timeout-now', async (c) => {
+    const denied = requireSecret(c);
+    if (denied) return denied;
+    let req: { cluster_id: string; from: string; term: number; last_index: number; last_term: number };
+    try {
+      const o = await c.req.json<Record<string, unknown>>();
+      const ints = ['term', 'last_index', 'last_term'].every((k) => { const v = o[k]; return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0; });
+      if (typeof o.cluster_id !== 'string' || typeof o.from !== 'string' || !ints) throw new Error('expected {cluster_id, from, term, last_index, last_term}');
+      req = o as typeof req;
+    } catch (err) {
+      return c.json({ error: { code: 'bad_request', message: `timeout-now body: ${(err as Error).message}` } }, 400);
+    }
+    try {
+      return c.json(replica.handleTimeoutNow(req), 200);
     } catch (err) {
       return failure(c, err);
     }

@@ -4,14 +4,14 @@
 // install decided by the core). Requests are handled one at a time (a mutex), so a snapshot
 // install never interleaves with an append. Its world comes in through ports.ts, so the seeded
 // simulation runs this code.
-import { compactionPoint, decideAppend, decideSnapshot } from '@cairn/raft';
-import type { FollowerView } from '@cairn/raft';
+import { compactionPoint, decideAppend, decideSnapshot, leaderRefusal } from '@cairn/raft';
+import type { AppendRequest, FollowerView } from '@cairn/raft';
 import type { Logger } from 'pino';
 import type { ReplicationConfig } from '../config/types.ts';
 import { applySlice } from './apply-slice.ts';
 import type { NodeCondition } from './condition.ts';
 import { ReplicationError } from './errors.ts';
-import type { Clock, DigestState, ReplicaLog, ReplicaState, SnapshotReceiver, TimerHandle } from './ports.ts';
+import type { Clock, DigestState, LeadershipRecord, ReplicaLog, ReplicaState, SnapshotReceiver, TimerHandle } from './ports.ts';
 import type { ReplicationEvent, ReplicationObserver, ResyncStats } from './stats.ts';
 import { isDiskFull } from './storage-errors.ts';
 import { IndexWaiters } from './waiters.ts';
@@ -40,6 +40,10 @@ export interface FollowerDeps {
   storage_id: string;
   /** The state's digest, which the leader compares with its own (none: /_raft/digest answers 404). */
   digest?: DigestState;
+  /** The leader recorded at a handover (none: cfg.leader leads, always). */
+  leadership?: LeadershipRecord;
+  /** A new leader took over (its first request this node took in a newer term). */
+  onLeader?(id: string): void;
 }
 
 /** How long a digest request waits for this node to reach the leader's index before it is computed. */
@@ -107,8 +111,40 @@ export class FollowerHandler {
     return this.d.log.meta('term');
   }
 
+  /** The leader this node follows: the one recorded at a handover, else the configured one. */
+  leaderId(): string {
+    return this.d.leadership?.leader() ?? this.d.cfg.leader;
+  }
+
   private view(): FollowerView {
-    return { log: this.d.log, current_term: this.currentTerm(), commit_index: this.d.state.appliedIndex(), leader_id: this.d.cfg.leader };
+    return { log: this.d.log, current_term: this.currentTerm(), commit_index: this.d.state.appliedIndex(), leader_id: this.leaderId(), designated: this.d.leadership?.designated() ?? null };
+  }
+
+  /** Records the node a designation entry names, before the entry is appended (durable). */
+  private designate(id: string): void {
+    if (this.d.leadership === undefined || this.d.leadership.designated() === id) return;
+    try {
+      this.d.leadership.recordDesignated(id);
+    } catch (err) {
+      throw this.writeFailed(err, 'designation record');
+    }
+  }
+
+  /**
+   * Records `leader` as the leader (durable, before the term that proves it is persisted with the
+   * log: a crash between leaves the new leader with the old term, whose next request is newer).
+   */
+  private takeLeader(leader: string): void {
+    if (leader === this.leaderId()) return;
+    if (this.d.leadership === undefined) throw new ReplicationError(409, 'wrong_leader', `replication requests come from the configured leader ${this.d.cfg.leader}, not ${leader}`);
+    try {
+      this.d.leadership.recordLeader(leader);
+    } catch (err) {
+      throw this.writeFailed(err, 'leader record');
+    }
+    this.d.logger.info({ leader, term_before: this.currentTerm() }, 'a new leader took over');
+    this.d.hooks.event({ kind: 'leader_changed', detail: `${leader} leads (this node's term was ${this.currentTerm()})` });
+    this.d.onLeader?.(leader);
   }
 
   private serialized<T>(fn: () => Promise<T> | T): Promise<T> {
@@ -117,14 +153,13 @@ export class FollowerHandler {
     return run;
   }
 
-  private checkRequest(cluster_id: string, leader_id: string, term: number): void {
+  private checkRequest(cluster_id: string, leader_id: string, term: number, entries: AppendRequest['entries'] = []): void {
     const cfg = this.d.cfg;
     if (cluster_id !== cfg.cluster_id) {
       throw new ReplicationError(409, 'wrong_cluster', `request from cluster "${cluster_id}", this node is in "${cfg.cluster_id}"`);
     }
-    if (leader_id !== cfg.leader) {
-      throw new ReplicationError(409, 'wrong_leader', `replication requests come from the configured leader ${cfg.leader}, not ${leader_id}`);
-    }
+    const refusal = leaderRefusal({ leader_id: this.leaderId(), current_term: this.currentTerm(), designated: this.d.leadership?.designated() ?? null }, leader_id, term, entries);
+    if (refusal !== null) throw new ReplicationError(409, 'wrong_leader', refusal);
     if (term < this.currentTerm()) {
       throw new ReplicationError(409, 'stale_term', `term ${term} is older than this node's term ${this.currentTerm()}`, { term: this.currentTerm() });
     }
@@ -146,14 +181,14 @@ export class FollowerHandler {
       }
     })();
     const { log, cfg, clock } = this.d;
-    this.checkRequest(req.cluster_id, req.leader_id, req.term);
+    this.checkRequest(req.cluster_id, req.leader_id, req.term, req.entries);
     if (req.prev_index > log.lastIndex() && req.prev_index - log.lastIndex() <= cfg.batch_size * cfg.inflight_batches_max) {
       // Pipelined appends may arrive out of order: give the predecessor a moment.
       await this.lastIndexWaiters.wait(req.prev_index, Math.min(GAP_WAIT_MS, Math.floor(cfg.append_timeout_ms / 4)));
     }
     const answer = await this.serialized((): { response: Buffer; commit: number | null; written?: { entries: number; started: number } } => {
       if (this.installing) throw new ReplicationError(503, 'installing_snapshot', 'a snapshot is being installed');
-      this.checkRequest(req.cluster_id, req.leader_id, req.term);
+      this.checkRequest(req.cluster_id, req.leader_id, req.term, req.entries);
       this.lastContactMs = clock.now();
       this.leaderIdSeen = req.leader_id;
       this.leaderCommitSeen = Math.max(this.leaderCommitSeen, req.leader_commit);
@@ -169,6 +204,8 @@ export class FollowerHandler {
         return { response: this.answer(decision.response), commit: null };
       }
       const termChanged = decision.term !== this.currentTerm();
+      if (decision.designate !== null) this.designate(decision.designate);
+      if (decision.leader !== null) this.takeLeader(decision.leader);
       if (decision.append.length > 0 || decision.truncate_from !== null || termChanged || decision.commit_to > log.meta('commit_index')) {
         const started = performance.now();
         try {
@@ -387,6 +424,8 @@ export class FollowerHandler {
         throw this.writeFailed(err, 'snapshot install');
       }
       const term = Math.max(chunk.term, this.currentTerm());
+      // A snapshot from a node that took over (a newer term, which the install persists).
+      if (chunk.leader_id !== this.leaderId()) this.takeLeader(chunk.leader_id);
       try {
         if (decision.keep_log) {
           // The log holds the snapshot's entry: the entries after it stay (the leader may have counted them).

@@ -10,7 +10,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { TermRecord } from './ports.ts';
+import type { LeadershipRecord, TermRecord } from './ports.ts';
 import { fsyncDir } from './state.ts';
 
 export const IDENTITY_FILE = 'identity.json';
@@ -24,6 +24,22 @@ export interface Identity {
   created_at: string;
   /** The highest term this node's leader opened (absent: none yet). */
   term?: number;
+  /** The leader this node knows after a handover (absent: the configured one). */
+  leader?: string;
+  /** The node the last designation entry this node appended names (absent: none). */
+  designated?: string;
+  /**
+   * A handover this node made that the target has not confirmed yet: where this node's log ended,
+   * for the target to check against its own. Told again until it confirms (also after a restart).
+   */
+  handover?: PendingHandover;
+}
+
+export interface PendingHandover {
+  to: string;
+  term: number;
+  last_index: number;
+  last_term: number;
 }
 
 /** The identity at dir/identity.json, created when absent; throws when it names another cluster or node. */
@@ -72,6 +88,22 @@ function parseIdentity(text: string, file: string): Identity {
     }
     identity.term = o.term;
   }
+  if (o.leader !== undefined) {
+    if (typeof o.leader !== 'string' || o.leader.length === 0) {
+      throw new Error(`${file}: leader is not a node id: refusing to start without knowing which node leads`);
+    }
+    identity.leader = o.leader;
+  }
+  if (o.designated !== undefined) {
+    if (typeof o.designated !== 'string' || o.designated.length === 0) throw new Error(`${file}: designated is not a node id`);
+    identity.designated = o.designated;
+  }
+  if (o.handover !== undefined) {
+    const h = o.handover as Record<string, unknown> | null;
+    const ok = h !== null && typeof h === 'object' && typeof h.to === 'string' && [h.term, h.last_index, h.last_term].every((x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0);
+    if (!ok) throw new Error(`${file}: handover is not {to, term, last_index, last_term}: refusing to start without knowing which handover is pending`);
+    identity.handover = { to: h.to as string, term: h.term as number, last_index: h.last_index as number, last_term: h.last_term as number };
+  }
   return identity;
 }
 
@@ -80,7 +112,7 @@ function parseIdentity(text: string, file: string): Identity {
  * TermRecord): written whole (writeAtomically), so it survives a kill -9 and the loss of log.db's
  * WAL; a wiped directory loses it with the identity (and recovers as data_gone).
  */
-export class FileTermRecord implements TermRecord {
+export class FileTermRecord implements TermRecord, LeadershipRecord {
   private identity: Identity;
 
   constructor(
@@ -96,7 +128,46 @@ export class FileTermRecord implements TermRecord {
 
   record(term: number): void {
     if (!Number.isSafeInteger(term) || term < this.recorded()) throw new Error(`term ${term} is below the recorded term ${this.recorded()}`);
-    const next: Identity = { ...this.identity, term };
+    this.write({ ...this.identity, term });
+  }
+
+  leader(): string | null {
+    return this.identity.leader ?? null;
+  }
+
+  recordLeader(id: string): void {
+    if (this.identity.leader === id) return;
+    this.write({ ...this.identity, leader: id });
+  }
+
+  designated(): string | null {
+    return this.identity.designated ?? null;
+  }
+
+  recordDesignated(id: string): void {
+    if (this.identity.designated === id) return;
+    this.write({ ...this.identity, designated: id });
+  }
+
+  /** The handover waiting for its target's confirmation, or null. */
+  pendingHandover(): PendingHandover | null {
+    return this.identity.handover ?? null;
+  }
+
+  /** The fence of a handover: `to` leads, and the handover waits for its confirmation; one durable write. */
+  recordHandedOver(h: PendingHandover): void {
+    this.write({ ...this.identity, leader: h.to, handover: { ...h } });
+  }
+
+  /** Records (or with null clears) the pending handover; durable on return. */
+  recordHandover(h: PendingHandover | null): void {
+    const next: Identity = { ...this.identity };
+    if (h === null) delete next.handover;
+    else next.handover = { ...h };
+    this.write(next);
+  }
+
+  private write(next: Identity): void {
     writeAtomically(path.join(this.dir, IDENTITY_FILE), JSON.stringify(next, null, 2) + '\n');
     this.identity = next;
   }

@@ -4,7 +4,7 @@
 // order: open a term, persist the commit index, apply, acknowledge, send. Every rule about what
 // and when lives in the core (packages/raft); this file does the I/O. Its world (clock, log,
 // state, network, snapshot bytes) comes in through ports.ts, so the seeded simulation runs it.
-import { ENTRY_COMMAND, ENTRY_NOOP, LeaderCore, makeEntry } from '@cairn/raft';
+import { ENTRY_COMMAND, ENTRY_LEADER, ENTRY_NOOP, LeaderCore, designationPayload, makeEntry } from '@cairn/raft';
 import type { FollowerHealth, LeaderAction, WriteConcern } from '@cairn/raft';
 import type { Logger } from 'pino';
 import type { NodeSpec, ReplicationConfig } from '../config/types.ts';
@@ -23,6 +23,8 @@ import { decodeAppendResponse, encode } from './wire.ts';
 import { planted } from '../testing/planted-defects.ts';
 
 interface Proposal {
+  /** ENTRY_COMMAND unless set (ENTRY_LEADER: a handover's designation). */
+  type?: number;
   payload: Uint8Array;
   concern: WriteConcern;
   resolve: (r: { index: number }) => void;
@@ -174,8 +176,67 @@ export class LeaderDriver {
     return this.followersById.get(id);
   }
 
+  /** The follower leadership is being handed to, while it is (proposals are refused meanwhile). */
+  transferringTo: string | null = null;
+
+  /**
+   * Hands leadership to `target`: takes no more writes (503 `leader_transfer`), flushes what is
+   * queued, and waits until the core says the target holds everything this leader acknowledged or
+   * will (LeaderCore.transferReadiness); then `fence` records the target as the leader (durable:
+   * from then on this node never leads again unless leadership is handed back) and it stops. Resolves with
+   * where its log ends, for the target to check against its own. When the target is not ready
+   * within timeout_ms, writes are taken again and it rejects (503 `transfer_timeout`).
+   */
+  async handOver(target: string, fence: (at: { term: number; last_index: number; last_term: number }) => void, timeout_ms: number): Promise<{ term: number; last_index: number; last_term: number }> {
+    if (this.stopped) throw shuttingDown();
+    if (this.transferringTo !== null) throw new ReplicationError(409, 'transfer_in_progress', `leadership is already being handed to ${this.transferringTo}`);
+    this.transferringTo = target;
+    const { clock, log } = this.d;
+    const deadline = clock.now() + timeout_ms;
+    // The designation goes last into the log: the followers take the target's newer term only
+    // from a node a designation names (leaderRefusal), and the target holds it before it leads.
+    const designated = new Promise<{ index: number }>((resolve, reject) => {
+      this.queue.push({ type: ENTRY_LEADER, payload: designationPayload(target), concern: 'quorum', resolve, reject });
+    });
+    designated.catch(() => undefined);
+    try {
+      for (;;) {
+        if (this.stopped) throw shuttingDown();
+        if (this.queue.length > 0) this.scheduleFlush();
+        const r = this.core.transferReadiness(target, log.lastIndex());
+        if (r.ready && this.queue.length === 0) break;
+        if (clock.now() >= deadline) {
+          throw new ReplicationError(503, 'transfer_timeout', `leadership not handed to ${target}: not ready within ${timeout_ms} ms (${r.ready ? `${this.queue.length} writes still queued` : r.reason}); this node leads on`, { retry_after_s: 1 });
+        }
+        await new Promise<void>((resolve) => clock.setTimeout(resolve, 5));
+        this.step();
+      }
+    } catch (err) {
+      this.transferringTo = null;
+      this.step();
+      throw err;
+    }
+    // Every acknowledgement due now is sent before the fence.
+    this.step();
+    const out = { term: this.term, last_index: log.lastIndex(), last_term: log.lastLogTerm() };
+    try {
+      // Durable: the target as the leader (this node never leads again) and what it must hold.
+      fence(out);
+    } catch (err) {
+      this.transferringTo = null;
+      this.step();
+      throw err;
+    }
+    this.d.hooks.event({ kind: 'leadership_handed_over', follower: target, detail: `to ${target} after index ${out.last_index} (term ${out.term})` });
+    this.stop();
+    return out;
+  }
+
   propose(payload: Uint8Array, concern: WriteConcern): Promise<{ index: number }> {
     if (this.stopped) return Promise.reject(shuttingDown());
+    if (this.transferringTo !== null) {
+      return Promise.reject(new ReplicationError(503, 'leader_transfer', `leadership is being handed to ${this.transferringTo}: retry`, { retry_after_s: 1, leader: this.transferringTo }));
+    }
     const refused = this.refusal();
     if (refused !== null) return Promise.reject(refused);
     if (this.queue.length >= this.proposals_queued_max) {
@@ -232,7 +293,7 @@ export class LeaderDriver {
     }
     const log = this.d.log;
     const first = log.lastIndex() + 1;
-    const entries = batch.map((p, i) => makeEntry(first + i, this.term, ENTRY_COMMAND, p.payload));
+    const entries = batch.map((p, i) => makeEntry(first + i, this.term, p.type ?? ENTRY_COMMAND, p.payload));
     const commit = this.core.commitIndex();
     const writeStarted = performance.now();
     try {

@@ -76,6 +76,21 @@ export interface TermRecord {
   record(term: number): void;
 }
 
+/**
+ * The leader this node knows, when leadership was handed over: kept outside the log (identity.json)
+ * like the term record, so a lost WAL cannot make a node that handed leadership away take it back.
+ * null: the configured leader (replication.leader) leads.
+ */
+export interface LeadershipRecord {
+  leader(): string | null;
+  /** Durable on return; throws when it could not be written. */
+  recordLeader(id: string): void;
+  /** The node the last designation entry this node appended names (ENTRY_LEADER), or null. */
+  designated(): string | null;
+  /** Durable on return; throws when it could not be written. */
+  recordDesignated(id: string): void;
+}
+
 /** The state the log's entries build (state.db). Applies are durable across a process crash. */
 export interface ReplicaState {
   appliedIndex(): number;

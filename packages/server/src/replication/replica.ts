@@ -42,9 +42,13 @@ export interface FollowerStatus {
   state_check: { at: string; leader_index: number; follower_index: number | null; result: string; detail: string } | null;
 }
 
+/** How long a handover waits for its target to hold everything before it gives up (and leads on). */
+export const transfer_timeout_ms = 10_000;
+/** A handover not yet confirmed by its target is told again this often. */
+export const handover_retry_ms = 500;
+
 export class Replica<S extends StateMachine> {
   readonly self: NodeSpec;
-  readonly leader: NodeSpec;
   readonly log: SqliteLog;
   readonly state: StateHolder<S>;
   readonly stats: ResyncStats = emptyResyncStats();
@@ -56,7 +60,9 @@ export class Replica<S extends StateMachine> {
   private readonly diskWatch: DiskSpaceWatch;
   private readonly appliedWaiters: IndexWaiters;
   private driver: LeaderDriver | null = null;
-  private readonly follower: FollowerHandler | null;
+  private follower: FollowerHandler | null = null;
+  private handoverTimer: NodeJS.Timeout | null = null;
+  private readonly roleListeners = new Set<() => void>();
   /** Cluster, node and storage id of this data directory (identity.json). */
   readonly identity: Identity;
   /** Set while the leader recovers what its storage lost from the followers (no writes meanwhile). */
@@ -76,11 +82,9 @@ export class Replica<S extends StateMachine> {
   ) {
     const rep = config.replication;
     const self = rep.nodes.find((n) => n.id === config.node_id);
-    const leader = rep.nodes.find((n) => n.id === rep.leader);
     if (self === undefined) throw new Error(`node_id ${config.node_id} is not in replication.nodes`);
-    if (leader === undefined) throw new Error(`replication.leader ${rep.leader} is not in replication.nodes`);
+    if (!rep.nodes.some((n) => n.id === rep.leader)) throw new Error(`replication.leader ${rep.leader} is not in replication.nodes`);
     this.self = self;
-    this.leader = leader;
     fs.mkdirSync(config.server.data_dir, { recursive: true });
     this.diskWatch = new DiskSpaceWatch({ dir: config.server.data_dir, condition: this.condition, free_bytes_min: disk_free_bytes_min_default, check_ms: disk_check_ms_default });
     // Refuses another node's or another cluster's data directory (throws).
@@ -97,8 +101,9 @@ export class Replica<S extends StateMachine> {
       observer: this.observerFanOut(),
     };
     this.hooks = hooks;
-    if (self.id === leader.id) {
-      this.follower = null;
+    const recorded = this.terms.leader();
+    if (recorded !== null && !rep.nodes.some((n) => n.id === recorded)) throw new Error(`identity.json names the leader ${recorded}, which is not in replication.nodes`);
+    if (self.id === this.leader.id) {
       // A log whose term is below the recorded one lost its tail: followers may hold entries of that
       // term past where it ends now (with no followers there is nobody to hold them).
       const check = checkLocalStorage(this.log, this.state, created, rep.nodes.length > 1 ? this.terms.recorded() : 0);
@@ -113,23 +118,48 @@ export class Replica<S extends StateMachine> {
       }
     } else {
       // A follower that lost its data starts empty: the leader resyncs it (a new storage id).
-      this.follower = new FollowerHandler({
-        cfg: rep,
-        log: this.log,
-        state: this.state,
-        snapshots: new FileSnapshotReceiver(this.state, config.server.data_dir, (m) => logger.warn(m)),
-        clock: systemClock,
-        logger,
-        hooks: { ...hooks, onDiskFull: () => this.diskWatch.start() },
-        condition: this.condition,
-        storage_id: this.identity.storage_id,
-        digest: () => stateDigestOf(this.state.file),
-      });
+      this.follower = this.makeFollower();
     }
   }
 
+  private makeFollower(): FollowerHandler {
+    const { config, logger } = this;
+    return new FollowerHandler({
+      cfg: config.replication,
+      log: this.log,
+      state: this.state,
+      snapshots: new FileSnapshotReceiver(this.state, config.server.data_dir, (m) => logger.warn(m)),
+      clock: systemClock,
+      logger,
+      hooks: { ...this.hooks, onDiskFull: () => this.diskWatch.start() },
+      condition: this.condition,
+      storage_id: this.identity.storage_id,
+      digest: () => stateDigestOf(this.state.file),
+      leadership: this.terms,
+      onLeader: (id) => {
+        if (this.terms.pendingHandover()?.to === id) this.handoverConfirmed();
+        for (const l of this.roleListeners) l();
+      },
+    });
+  }
+
+  /** The leader now: the one recorded at the last handover this node took part in, else the configured one. */
+  get leader(): NodeSpec {
+    const rep = this.config.replication;
+    const id = this.terms.leader() ?? rep.leader;
+    const spec = rep.nodes.find((n) => n.id === id);
+    if (spec === undefined) throw new Error(`invariant: the leader ${id} is not in replication.nodes`);
+    return spec;
+  }
+
+  /** Subscribe to "this node's role or the leader changed" (a handover). */
+  onRoleChange(listener: () => void): () => void {
+    this.roleListeners.add(listener);
+    return () => this.roleListeners.delete(listener);
+  }
+
   /** Constructs the leader's driver (once its storage is known to hold what it acknowledged). */
-  private startLeader(transport: Transport | undefined): void {
+  private startLeader(transport: Transport | undefined): LeaderDriver {
     const self = this.self;
     const rep = this.config.replication;
     const logger = this.logger;
@@ -159,11 +189,122 @@ export class Replica<S extends StateMachine> {
       digest: () => stateDigestOf(this.state.file),
       terms: this.terms,
     });
+    return this.driver;
   }
 
   start(): void {
     if (this.recovering !== null) void this.recover(this.recovering);
     this.driver?.start();
+    // A handover made before a restart that its target had not confirmed: tell it again.
+    if (this.terms.pendingHandover() !== null) this.scheduleHandoverNotice(0);
+  }
+
+  /**
+   * POST /_raft/transfer-leadership: hands leadership to a healthy follower (LeaderDriver.handOver),
+   * then follows it and tells it to take over (POST /_raft/timeout-now), again every
+   * handover_retry_ms until it confirms, also after a restart of this node.
+   */
+  async transferLeadership(target: string): Promise<{ leader: string; term: number; last_index: number; confirmed: boolean; message: string }> {
+    if (this.recovering !== null) throw this.recoveringError();
+    if (this.driver === null) throw new ReplicationError(409, 'not_leader', `leadership is handed over by the leader ${this.leader.id} (${this.leader.address})`, { leader: this.leader.id });
+    const spec = this.resolveFollower(target);
+    if (spec === undefined) {
+      const known = this.config.replication.nodes.filter((n) => n.id !== this.self.id).map((n) => `${n.id} (${n.address})`);
+      throw new ReplicationError(404, 'unknown_target', `no follower "${target}"; followers: ${known.join(', ')}`);
+    }
+    const p = this.driver.core.follower(spec.id);
+    if (p.health !== 'healthy') {
+      throw new ReplicationError(409, 'target_unhealthy', `${spec.id} is ${p.health}${p.desync_reason === null ? '' : ` (${p.desync_reason})`}: leadership goes only to a healthy follower`, { target: spec.id, health: p.health });
+    }
+    const driver = this.driver;
+    const at = await driver.handOver(spec.id, (h) => this.terms.recordHandedOver({ to: spec.id, ...h }), transfer_timeout_ms);
+    this.driver = null;
+    this.follower = this.makeFollower();
+    this.logger.info({ to: spec.id, last_index: at.last_index, term: at.term }, 'leadership handed over');
+    for (const l of this.roleListeners) l();
+    const confirmed = await this.tellTakeOver();
+    if (!confirmed) this.scheduleHandoverNotice(handover_retry_ms);
+    return {
+      leader: spec.id,
+      term: at.term,
+      last_index: at.last_index,
+      confirmed,
+      message: confirmed ? `${spec.id} leads` : `${spec.id} leads once it hears of it (told again every ${handover_retry_ms} ms)`,
+    };
+  }
+
+  /** Tells the target of the pending handover to take over; true once it confirmed. */
+  private async tellTakeOver(): Promise<boolean> {
+    const h = this.terms.pendingHandover();
+    if (h === null) return true;
+    const rep = this.config.replication;
+    const spec = rep.nodes.find((n) => n.id === h.to);
+    if (spec === undefined) return false;
+    try {
+      const res = await fetch(`http://${spec.address}/_raft/timeout-now`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(rep.secret === '' ? {} : { 'x-cairn-secret': rep.secret }) },
+        body: JSON.stringify({ cluster_id: rep.cluster_id, from: this.self.id, term: h.term, last_index: h.last_index, last_term: h.last_term }),
+        signal: AbortSignal.timeout(Math.max(rep.append_timeout_ms, 2000)),
+      });
+      const body = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
+      if (res.ok) {
+        this.handoverConfirmed();
+        return true;
+      }
+      this.logger.warn({ to: h.to, status: res.status, error: body.error }, 'the handover target did not take over yet');
+    } catch (err) {
+      this.logger.warn({ to: h.to, err: (err as Error).message }, 'the handover target is unreachable');
+    }
+    return false;
+  }
+
+  private handoverConfirmed(): void {
+    if (this.handoverTimer !== null) clearTimeout(this.handoverTimer);
+    this.handoverTimer = null;
+    if (this.terms.pendingHandover() !== null) this.terms.recordHandover(null);
+  }
+
+  private scheduleHandoverNotice(ms: number): void {
+    if (this.handoverTimer !== null || this.stopped) return;
+    this.handoverTimer = setTimeout(() => {
+      this.handoverTimer = null;
+      void this.tellTakeOver().then((ok) => {
+        if (!ok) this.scheduleHandoverNotice(handover_retry_ms);
+      });
+    }, ms);
+  }
+
+  /**
+   * POST /_raft/timeout-now, from the leader that handed leadership to this node: once this node's
+   * log holds exactly what the old leader's held, it records itself as the leader and leads (a new
+   * term, above every term it holds). Asked again once it leads, it confirms.
+   */
+  handleTimeoutNow(req: { cluster_id: string; from: string; term: number; last_index: number; last_term: number }): { ok: true; leader: string; term: number } {
+    const rep = this.config.replication;
+    if (req.cluster_id !== rep.cluster_id) throw new ReplicationError(409, 'wrong_cluster', `request from cluster "${req.cluster_id}", this node is in "${rep.cluster_id}"`);
+    if (this.driver !== null) return { ok: true, leader: this.self.id, term: this.driver.currentTerm() };
+    if (this.recovering !== null) throw this.recoveringError();
+    const f = this.follower;
+    if (f === null) throw new ReplicationError(503, 'not_ready', 'this node is neither leading nor following yet', { retry_after_s: 1 });
+    if (f.leaderId() !== req.from) throw new ReplicationError(409, 'wrong_leader', `${req.from} is not this node's leader (${f.leaderId()}): only the leader hands leadership over`);
+    if (req.term < f.currentTerm()) throw new ReplicationError(409, 'stale_term', `handover from term ${req.term}, this node is in term ${f.currentTerm()}`, { term: f.currentTerm() });
+    const log = this.log;
+    if (log.durableIndex() < req.last_index || log.termAt(req.last_index) !== req.last_term) {
+      throw new ReplicationError(409, 'not_caught_up', `this node's log holds ${log.durableIndex()} (term ${log.termAt(Math.min(req.last_index, log.lastIndex())) ?? '?'} at ${Math.min(req.last_index, log.lastIndex())}), the old leader's ended at ${req.last_index} (term ${req.last_term})`);
+    }
+    f.stop();
+    // Entries past the old leader's end were never committed (they are not in its log): dropped.
+    if (log.lastIndex() > req.last_index) log.write({ truncate_from: req.last_index + 1, entries: [] });
+    this.terms.recordLeader(this.self.id);
+    this.follower = null;
+    const driver = this.startLeader(this.transport);
+    driver.start();
+    const term = driver.currentTerm();
+    this.event({ kind: 'leader_changed', detail: `${this.self.id} leads from term ${term}, handed over by ${req.from} after index ${req.last_index}` });
+    this.logger.info({ from: req.from, term, last_index: req.last_index }, 'took over leadership');
+    for (const l of this.roleListeners) l();
+    return { ok: true, leader: this.self.id, term };
   }
 
   /** Recovers from the followers (retrying until it succeeds or the node stops), then leads. */
@@ -194,7 +335,12 @@ export class Replica<S extends StateMachine> {
     this.condition.clear('recovering');
   }
 
+  private stopped = false;
+
   stop(): void {
+    this.stopped = true;
+    if (this.handoverTimer !== null) clearTimeout(this.handoverTimer);
+    this.handoverTimer = null;
     this.recoveryStop.abort();
     this.diskWatch.stop();
     this.driver?.stop();
@@ -209,7 +355,7 @@ export class Replica<S extends StateMachine> {
   }
 
   isLeader(): boolean {
-    return this.self.id === this.leader.id;
+    return this.self.id === this.leader.id && this.follower === null;
   }
 
   role(): 'Leader' | 'Follower' {

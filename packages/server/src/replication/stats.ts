@@ -50,7 +50,7 @@ export function emptyResyncStats(): ResyncStats {
 /** Replication events (desyncs, resyncs) kept for the dashboard and the overview API. */
 export interface ReplicationEvent {
   at: string;
-  kind: 'desynced' | 'diverged' | 'recovered' | 'resync_started' | 'resync_succeeded' | 'resync_failed' | 'health_changed' | 'leader_started' | 'snapshot_installed';
+  kind: 'desynced' | 'diverged' | 'recovered' | 'resync_started' | 'resync_succeeded' | 'resync_failed' | 'health_changed' | 'leader_started' | 'leader_changed' | 'leadership_handed_over' | 'snapshot_installed';
   follower?: string;
   detail: string;
 }

@@ -21,7 +21,7 @@
 // The state's applies are durable at once (state.db survives a kill -9); a wipe loses them.
 import { RaftInvariantError, crc32, entryIsIntact } from '@cairn/raft';
 import type { Entry } from '@cairn/raft';
-import type { Clock, LogChange, LogMetaKey, ReplicaLog, ReplicaState, TermRecord } from '../../src/replication/ports.ts';
+import type { Clock, LeadershipRecord, LogChange, LogMetaKey, ReplicaLog, ReplicaState, TermRecord } from '../../src/replication/ports.ts';
 import { decode, encode } from '../../src/replication/wire.ts';
 import type { Prng } from './prng.ts';
 
@@ -587,6 +587,22 @@ export class SimDisk {
     },
   };
 
+  /** identity.json's leader (a handover): a crash or a lost WAL keep it, a wipe loses it. */
+  private leaderRecorded: string | null = null;
+
+  private designatedRecorded: string | null = null;
+
+  readonly leadership: LeadershipRecord = {
+    leader: () => this.leaderRecorded,
+    recordLeader: (id: string) => {
+      this.leaderRecorded = id;
+    },
+    designated: () => this.designatedRecorded,
+    recordDesignated: (id: string) => {
+      this.designatedRecorded = id;
+    },
+  };
+
   constructor(
     readonly node: string,
     rng: Prng,
@@ -626,5 +642,7 @@ export class SimDisk {
     this.generation++;
     this.identityWritten = false;
     this.termRecorded = 0;
+    this.leaderRecorded = null;
+    this.designatedRecorded = null;
   }
 }
