@@ -73,6 +73,14 @@ export function renderAvailability(r: AvailabilityRun): string {
   out.push('| scenario | killed | down ms | writes / failed | failed: in flight at the kill / while down / after restart / after direct write | failures | gap all ms | gap killed nodes\' workspaces ms | answering ms | direct write ms | via nginx ms | nginx after direct ms | load |');
   out.push('|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const s of a.scenarios) out.push(`| ${row(s)} |`);
+  const h = a.handover;
+  if (h !== undefined) {
+    out.push('', `A planned handover under the same writers (nothing killed): \`POST /_raft/transfer-leadership?target=${h.to}\` on ${h.from}, 2 s into the writes, then 3 s more.`, '');
+    out.push('| from | to | transfer answered | writes / acknowledged / failed | failures | longest gap without an acknowledgement ms | acknowledged writes missing on the new leader | load |');
+    out.push('|---|---|---|---:|---|---:|---:|---:|');
+    const codes = Object.entries(h.failures).map(([k, v]) => `${k} x${v}`).join(', ') || '-';
+    out.push(`| ${h.from} | ${h.to} | ${h.transfer_status} in ${h.transfer_ms} ms | ${h.writes} / ${h.acknowledged} / ${h.failed} | ${codes} | ${h.gap_all_ms} | ${h.lost} | ${h.load} |`);
+  }
   if ((r.notes ?? []).length > 0) {
     out.push('');
     for (const note of r.notes ?? []) out.push(note);

@@ -29,6 +29,7 @@ export const availability_defaults: AvailabilityOptions = { interval_ms: 20, wor
 
 interface Write {
   workspace: string;
+  id: string;
   /** The node nginx sends the workspace to when every node is up. */
   home: string;
   start: number;
@@ -66,10 +67,75 @@ export interface ScenarioResult {
   nginx_after_direct_ms: number;
 }
 
+/** A planned handover (POST /_raft/transfer-leadership) under the same writers: nothing is killed. */
+export interface HandoverResult {
+  from: string;
+  to: string;
+  load: number;
+  /** The transfer request's answer time and status. */
+  transfer_ms: number;
+  transfer_status: number;
+  writes: number;
+  acknowledged: number;
+  failed: number;
+  failures: Record<string, number>;
+  /** Longest time without an acknowledged write through nginx, over all workspaces. */
+  gap_all_ms: number;
+  /** Acknowledged writes the new leader does not hold afterwards. */
+  lost: number;
+}
+
 export interface AvailabilityResult {
   options: AvailabilityOptions;
   nginx_version: string;
   scenarios: ScenarioResult[];
+  handover?: HandoverResult;
+}
+
+async function handover(cluster: BenchCluster, lb: TestNginx, homes: Map<string, string>, o: AvailabilityOptions, log: Log): Promise<HandoverResult> {
+  const load = load1();
+  const from = cluster.leader.id;
+  const to = cluster.nodes.find((n) => n.id !== from)?.id ?? 'node-2';
+  const writers = new Writers(lb.url, homes, o);
+  await sleep(2_000);
+  const at = Date.now();
+  const res = await fetch(`${cluster.node(from).url}/_raft/transfer-leadership?target=${to}`, { method: 'POST', signal: AbortSignal.timeout(30_000) });
+  await res.arrayBuffer();
+  const transferMs = Date.now() - at;
+  await sleep(3_000);
+  await writers.stop();
+  const end = Date.now();
+  const all = writers.writes;
+  const failedWrites = all.filter((w) => w.status !== 201);
+  const failures: Record<string, number> = {};
+  for (const w of failedWrites) failures[w.code] = (failures[w.code] ?? 0) + 1;
+  let lost = 0;
+  const leader = cluster.node(to);
+  for (const workspace of homes.keys()) {
+    const held = new Set<string>();
+    let cursor: string | null = null;
+    do {
+      const page = (await (await fetch(`${leader.url}/api/v1/documents?limit=1000${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`, { headers: { 'x-workspace-id': workspace } })).json()) as { documents: Array<{ id: string }>; next_cursor: string | null };
+      for (const d of page.documents) held.add(d.id);
+      cursor = page.next_cursor;
+    } while (cursor !== null);
+    lost += all.filter((w) => w.workspace === workspace && w.status === 201 && !held.has(w.id)).length;
+  }
+  const result: HandoverResult = {
+    from,
+    to,
+    load,
+    transfer_ms: transferMs,
+    transfer_status: res.status,
+    writes: all.length,
+    acknowledged: all.length - failedWrites.length,
+    failed: failedWrites.length,
+    failures,
+    gap_all_ms: longestGap(all, at - 1_000, end),
+    lost,
+  };
+  log(`availability handover: ${JSON.stringify(result)}`);
+  return result;
 }
 
 type Log = (line: string) => void;
@@ -108,8 +174,9 @@ class Writers {
     this.loops = [...homes].map(async ([workspace, home]) => {
       while (this.running) {
         const start = Date.now();
-        const r = await write(url, workspace, `d${seq++}`, o.timeout_ms);
-        this.writes.push({ workspace, home, start, end: Date.now(), ...r });
+        const id = `d${seq++}`;
+        const r = await write(url, workspace, id, o.timeout_ms);
+        this.writes.push({ workspace, id, home, start, end: Date.now(), ...r });
         await sleep(Math.max(0, o.interval_ms - (Date.now() - start)));
       }
     });
@@ -228,7 +295,17 @@ export async function measureAvailability(o: AvailabilityOptions, log: Log, ngin
       await cluster.stop();
     }
   }
-  return { options: o, nginx_version: nginxVersion, scenarios };
+  const cluster = await startBenchCluster();
+  let lb: TestNginx | undefined;
+  let handed: HandoverResult;
+  try {
+    lb = await startNginx(loadConfig({ file: cluster.configPath, env: {}, anyNode: true }), await freePort());
+    handed = await handover(cluster, lb, await workspaces(lb.url, cluster, o.workspaces_per_node), o, log);
+  } finally {
+    await lb?.stop();
+    await cluster.stop();
+  }
+  return { options: o, nginx_version: nginxVersion, scenarios, handover: handed };
 }
 
 /** `perNode` workspaces that nginx sends to each node: workspace -> node. */
