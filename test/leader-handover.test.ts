@@ -3,6 +3,8 @@
 // Every acknowledged write is on every node afterwards, the old leader forwards writes to the new
 // one, writes stopped for well under a second, the new leader leads after every node restarts,
 // leadership goes back the same way, and a follower that is down is refused as a target.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startCluster } from './helpers/cluster.ts';
 import type { TestCluster } from './helpers/cluster.ts';
@@ -137,5 +139,42 @@ describe('leader handover', () => {
     await waitFor(async () => (await put(n1.url, 'back-on-node-1')).status === 201, { what: 'a write on node-1 leading again', timeoutMs: 10_000 });
     expect((await health(n1.url))).toMatchObject({ role: 'leader', leader_id: 'node-1' });
     expect((await health(n2.url))).toMatchObject({ role: 'follower', leader_id: 'node-1' });
+  }, 180_000);
+
+  it('a configured leader whose data directory is gone follows the node that leads instead of leading', async () => {
+    cluster = await startCluster({ nodes: 3 });
+    const [n1, n2, n3] = cluster.nodes as [NonNullable<TestCluster['nodes'][number]>, NonNullable<TestCluster['nodes'][number]>, NonNullable<TestCluster['nodes'][number]>];
+    const acked: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const r = await put(n1.url, `before-${i}`);
+      expect(r.status).toBe(201);
+      acked.push(`before-${i}`);
+    }
+    const handed = await transfer(n1.url, 'node-2');
+    expect(handed.status, JSON.stringify(handed.body)).toBe(200);
+    await waitFor(async () => (await put(n3.url, 'after-handover')).status === 201, { what: 'a write after the handover', timeoutMs: 10_000 });
+    acked.push('after-handover');
+
+    // node-1 (replication.leader in the config) loses its whole data directory, handover record included.
+    await n1.kill9();
+    rmSync(join(cluster.dir, 'data', 'node-1'), { recursive: true, force: true });
+    n1.start();
+    await n1.waitReady('answering');
+    await waitFor(async () => (await health(n1.url)).role === 'follower', { what: 'node-1 to follow', timeoutMs: 30_000 });
+    expect((await health(n1.url)).leader_id).toBe('node-2');
+    expect((await health(n2.url))).toMatchObject({ role: 'leader', leader_id: 'node-2' });
+    // It takes writes by forwarding them, and holds every acknowledged write once resynced.
+    const forwarded = await put(n1.url, 'through-the-wiped-node');
+    expect(forwarded).toMatchObject({ status: 201, leader: 'node-2' });
+    acked.push('through-the-wiped-node');
+    await waitFor(
+      async () => {
+        const res = await fetch(`${n1.url}/api/v1/documents?limit=1000&min_index=${forwarded.index}`, { headers: { 'x-workspace-id': ws } });
+        if (res.status !== 200) return false;
+        const ids = new Set(((await res.json()) as { documents: Array<{ id: string }> }).documents.map((d) => d.id));
+        return acked.every((id) => ids.has(id));
+      },
+      { what: 'node-1 to hold every acknowledged write', timeoutMs: 60_000 },
+    );
   }, 180_000);
 });

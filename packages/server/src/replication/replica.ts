@@ -307,9 +307,54 @@ export class Replica<S extends StateMachine> {
     return { ok: true, leader: this.self.id, term };
   }
 
+  /**
+   * A configured leader whose data directory is gone has no record of a handover: leadership may
+   * have moved on. It asks the other nodes (GET /_raft/health, until every one answered, as the
+   * recovery waits for every one anyway) which node leads; when one names another node, it follows
+   * that node (which resyncs it as a follower) instead of recovering and leading.
+   */
+  private async leaderElsewhere(): Promise<string | null> {
+    const peers = this.config.replication.nodes.filter((n) => n.id !== this.self.id);
+    const answers = new Map<string, { role: string; leader_id: string; term: number }>();
+    while (answers.size < peers.length) {
+      if (this.recoveryStop.signal.aborted) return null;
+      for (const p of peers) {
+        if (answers.has(p.id)) continue;
+        try {
+          const res = await fetch(`http://${p.address}/_raft/health`, { signal: AbortSignal.timeout(2_000) });
+          const h = (await res.json()) as { role?: unknown; leader_id?: unknown; term?: unknown };
+          if (typeof h.role === 'string' && typeof h.leader_id === 'string' && typeof h.term === 'number') answers.set(p.id, { role: h.role, leader_id: h.leader_id, term: h.term });
+        } catch {
+          // Not answering yet: asked again.
+        }
+      }
+      if (answers.size < peers.length) {
+        this.condition.set('recovering', `data directory gone: asking every node which one leads (${answers.size} of ${peers.length} answered)`);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+    const leading = [...answers].find(([, a]) => a.role === 'leader');
+    if (leading !== undefined) return leading[0] === this.self.id ? null : leading[0];
+    const newest = [...answers.values()].sort((a, b) => b.term - a.term)[0];
+    return newest === undefined || newest.leader_id === this.self.id ? null : newest.leader_id;
+  }
+
   /** Recovers from the followers (retrying until it succeeds or the node stops), then leads. */
   private async recover(check: Extract<StorageCheck, { ok: false }>): Promise<void> {
     const rep = this.config.replication;
+    if (check.reason === 'data_gone' && rep.nodes.length > 1) {
+      const other = await this.leaderElsewhere();
+      if (other !== null && rep.nodes.some((n) => n.id === other)) {
+        this.terms.recordLeader(other);
+        this.recovering = null;
+        this.follower = this.makeFollower();
+        this.condition.clear('recovering');
+        this.logger.warn({ leader: other }, 'data directory gone and another node leads: following it');
+        this.event({ kind: 'leader_changed', detail: `data directory gone; ${other} leads, this node follows it` });
+        for (const l of this.roleListeners) l();
+        return;
+      }
+    }
     const transport = this.transport ?? new HttpTransport(rep.secret);
     const r = await recoverUntilDone({
       ...fileRecoveryPorts(this.log, this.state, transport),
