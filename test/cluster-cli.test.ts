@@ -1,7 +1,8 @@
 // `cairn cluster` as a user runs it (`npm run cluster`): three real nodes and the machine's nginx
 // on free ports; everything answers through nginx; a node that dies is reported while the others
-// stay up; SIGINT stops everything and leaves no process behind.
+// stay up; SIGINT stops everything and leaves no process behind, also when the output is piped.
 
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -144,5 +145,57 @@ describe('cairn cluster without nginx', () => {
     await run.waitExit(30_000);
     expect(run.exitCode).toBe(0);
     await waitFor(() => tree.every((pid) => !pidAlive(pid)), { what: 'the nodes to be gone', timeoutMs: 5_000 });
+  });
+});
+
+describe('cairn cluster with its output piped', () => {
+  it('leaves no node and no nginx worker behind after Ctrl-C to `npm run cluster | tee log`', async () => {
+    requireNginx();
+    const base = await freePortRange(3);
+    const front = await freePort();
+    const out = join(dir, 'piped');
+    const logFile = join(dir, 'piped.log');
+    // A shell pipeline in its own process group, as a terminal runs it; Ctrl-C is SIGINT to the
+    // whole group: npm (which passes it on to its child as well), the cluster, and tee.
+    const pipeline = spawn('bash', ['-c', `npm run cluster -- --base-port ${base} --nginx-port ${front} --data-dir '${out}' 2>&1 | tee '${logFile}' > /dev/null`], {
+      cwd: REPO_ROOT,
+      env: nodeEnv(),
+      detached: true,
+      stdio: 'ignore',
+    });
+    const done = new Promise<void>((resolve) => pipeline.once('exit', () => resolve()));
+    const text = (): string => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
+    const group: number[] = [];
+    try {
+      await waitFor(() => text().includes('[cluster] dashboard:'), { what: 'the ready and dashboard lines', timeoutMs: 60_000 });
+      expect(text()).toContain(`[cluster] dashboard: http://127.0.0.1:${front}/dashboard`);
+      // Readable node lines (pino-pretty), without the request lines of the default level.
+      expect(text()).toMatch(/\[node-1\] \[\d\d:\d\d:\d\d\.\d{3}\] INFO: node started/);
+      expect(text()).not.toMatch(/^\[node-\d\] \{"level"/m);
+      const nginxPid = Number(/\[cluster\] nginx started \(pid (\d+)\)/.exec(text())?.[1]);
+      const nodePids = [...text().matchAll(/\[cluster\] node-\d started \(pid (\d+)\)/g)].map((m) => Number(m[1]));
+      group.push(nginxPid, ...descendants(nginxPid), ...nodePids);
+      expect(group.length).toBeGreaterThanOrEqual(5);
+      process.kill(-(pipeline.pid ?? 0), 'SIGINT');
+      await done;
+      await waitFor(() => group.every((pid) => !pidAlive(pid)), { what: 'the nodes, nginx and its workers to be gone', timeoutMs: 15_000 }).catch(() => {
+        throw new Error(`still alive: ${group.filter(pidAlive).join(', ')}\n${text()}`);
+      });
+      for (const port of [base, base + 1, base + 2, front]) expect(await isFree(port)).toBe(true);
+    } finally {
+      for (const pid of group) if (pidAlive(pid)) process.kill(pid, 'SIGKILL');
+      if (pipeline.exitCode === null && pipeline.signalCode === null) process.kill(-(pipeline.pid ?? 0), 'SIGKILL');
+    }
+  }, 120_000);
+
+  it('refuses an unknown flag with exit 2 and one line naming it', async () => {
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [CAIRN_BIN, 'cluster', '--nodes', '5'], { cwd: REPO_ROOT, env: nodeEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.once('exit', (code) => resolve({ code, stderr }));
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('cairn cluster: unknown flag --nodes; see `cairn cluster --help`\n');
   });
 });

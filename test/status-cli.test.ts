@@ -69,7 +69,7 @@ describe('cairn status', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const header = r.stdout.split('\n')[1] ?? '';
-    for (const h of ['ID', 'ADDRESS', 'ROLE', 'STATE', 'REACHABLE', 'APPLIED INDEX', 'LAG']) expect(header).toContain(h);
+    for (const h of ['ID', 'ADDRESS', 'ROLE', 'STATE', 'REACHABLE', 'APPLIED INDEX', 'LAG', 'RAFT TERM', 'RAFT INDEX', 'DB SIZE', 'ERRORS']) expect(header).toContain(h);
     expect(r.stdout.split('\n')[0]).toMatch(/^\+-+\+/);
     const rows = tableRows(r.stdout);
     expect(rows.map((c) => c[0])).toEqual(['node-1', 'node-2', 'node-3']);
@@ -77,6 +77,12 @@ describe('cairn status', () => {
     for (const row of rows.slice(1)) expect(row.slice(2, 5)).toEqual(['follower', 'healthy', 'yes']);
     const applied = rows.map((c) => Number(c[5]));
     expect(applied.every((a) => a >= 2)).toBe(true);
+    // etcdctl's endpoint status columns: raft term, raft index (commit), db size.
+    for (const row of rows) {
+      expect(Number(row[7])).toBeGreaterThanOrEqual(1);
+      expect(Number(row[8])).toBeGreaterThanOrEqual(2);
+      expect(row[9]).toMatch(/^[\d.]+ (KiB|MiB)$/);
+    }
     expect(r.stdout).toMatch(/3\/3 nodes reachable, leader node-1; seen from node-2/);
   });
 
@@ -119,11 +125,33 @@ describe('cairn force-resync', () => {
       async () => {
         const r = await cairn('status', '--url', cluster.leader.url);
         const parsed = tableRows(r.stdout);
-        return r.code === 0 && parsed[2]?.[4] === 'no' && /^(lagging|desynced)$/.test(parsed[2]?.[3] ?? '') ? parsed : false;
+        return r.code === 1 && parsed[2]?.[4] === 'no' && /^(lagging|desynced)$/.test(parsed[2]?.[3] ?? '') ? { parsed, r } : false;
       },
       { what: 'node-3 unreachable in cairn status', timeoutMs: 15_000, intervalMs: 200 },
     );
-    expect(rows[2]?.[3]).toMatch(/^(lagging|desynced)$/);
-    expect(rows[1]?.[4]).toBe('yes');
+    expect(rows.parsed[2]?.[3]).toMatch(/^(lagging|desynced)$/);
+    expect(rows.parsed[1]?.[4]).toBe('yes');
+    // Not healthy: exit 1, and a line saying why.
+    expect(rows.r.stderr).toMatch(/^cairn status: not healthy: follower node-3 (lagging|desynced)\n$/);
+  });
+
+  it('exits 1 naming the leader when the leader is unreachable', async () => {
+    await cluster.node('node-1').kill9();
+    const r = await waitFor(
+      async () => {
+        const got = await cairnProcess('status', '--url', cluster.node('node-2').url);
+        return got.code === 1 && /leader node-1 unreachable/.test(got.stderr) ? got : false;
+      },
+      { what: 'cairn status to report the leader unreachable', timeoutMs: 15_000, intervalMs: 300 },
+    );
+    const leaderRow = tableRows(r.stdout)[0];
+    expect(leaderRow?.slice(0, 5)).toEqual(['node-1', cluster.node('node-1').address, 'leader', 'unreachable', 'no']);
+    expect(leaderRow?.[leaderRow.length - 1]).not.toBe('');
+  });
+
+  it('refuses an unknown flag with exit 2 and one line naming it', async () => {
+    const r = await cairnProcess('status', '--url', cluster.node('node-2').url, '--verbose');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('cairn status: unknown flag --verbose; see `cairn status --help`\n');
   });
 });

@@ -1,7 +1,7 @@
 // `cairn force-resync --url URL --target ID|HOST:PORT [--token T] [--json]`: asks the leader
 // (through any node: a follower passes it on) to send a fresh snapshot to a follower now, and
 // waits until it is installed or failed. Exit 0 on success, 1 on failure, 2 on bad flags.
-import { parseArgs } from './args.ts';
+import { parseArgs, usageLine } from './args.ts';
 import { normaliseUrl, reason } from './status.ts';
 
 const HELP = `Usage: cairn force-resync --url URL --target ID|HOST:PORT [--token TOKEN] [--json] [--timeout-ms MS]
@@ -19,9 +19,9 @@ Makes the leader create a fresh snapshot and send it to the follower now (POST
 export async function run(args: string[]): Promise<number> {
   let flags: Map<string, string>;
   try {
-    flags = parseArgs(args, ['json', 'help']).flags;
+    flags = parseArgs(args, { booleans: ['json', 'help'], values: ['url', 'target', 'token', 'timeout-ms'] }).flags;
   } catch (error) {
-    process.stderr.write(`cairn force-resync: ${(error as Error).message}\n\n${HELP}`);
+    process.stderr.write(usageLine('force-resync', error));
     return 2;
   }
   if (flags.has('help')) {

@@ -13,6 +13,7 @@ const subcommands: Record<string, Subcommand> = {
   status: { summary: 'print a table of the cluster nodes: --url http://127.0.0.1:8080', load: () => import('./status.ts') },
   ingest: { summary: 'write files as documents: PATH... --workspace W [--sync] [--include GLOB] [--exclude GLOB]', load: () => import('./ingest.ts') },
   'force-resync': { summary: 'send a snapshot to a follower now: --url URL --target ID|HOST:PORT', load: () => import('./force-resync.ts') },
+  'transfer-leadership': { summary: 'hand leadership to a healthy follower: --to ID|HOST:PORT [--url URL]', load: () => import('./transfer-leadership.ts') },
 };
 
 export function usage(): string {

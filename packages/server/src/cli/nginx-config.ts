@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { tryLoadConfig } from '../config/load.ts';
 import { renderNginxConf } from '../deploy/nginx.ts';
-import { parseArgs } from './args.ts';
+import { parseArgs, usageLine } from './args.ts';
 
 const HELP = `Usage: cairn nginx-config --config FILE [--listen PORT] [--listen-host HOST] [--out FILE]
 
@@ -19,9 +19,9 @@ the nodes (weights 3/2/1), affinity rules as pinned upstreams, body limit and ti
 export async function run(args: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs(args, ['help']);
+    parsed = parseArgs(args, { booleans: ['help'], values: ['config', 'listen', 'listen-host', 'out'] });
   } catch (error) {
-    process.stderr.write(`cairn nginx-config: ${(error as Error).message}\n\n${HELP}`);
+    process.stderr.write(usageLine('nginx-config', error));
     return 2;
   }
   const flags = parsed.flags;

@@ -3,11 +3,13 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { tryLoadConfig } from '../config/index.ts';
+import { FLAG_PATHS } from '../config/load.ts';
 import type { CairnConfig } from '../config/types.ts';
 import { invariant_exit_code, isBrokenInvariant } from '../fatal.ts';
 import { startNode } from '../node.ts';
 import { plantedDefects } from '../testing/planted-defects.ts';
-import { parseArgs } from './args.ts';
+import { parseArgs, usageLine } from './args.ts';
+import { startupErrorLine } from './startup-errors.ts';
 
 const HELP = `Usage: cairn serve --config FILE [--node-id ID] [--port N] [--host H] [--data-dir DIR] [--validate]
 
@@ -43,9 +45,15 @@ export function resolveSecret(config: CairnConfig): string {
 export async function run(args: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs(args, ['validate', 'help']);
+    // Besides its own flags, serve takes the config's (--port, --data-dir, ...) and any
+    // --<section>.<key>, which the config's validation checks.
+    parsed = parseArgs(args, { booleans: ['validate', 'help'], values: ['config', ...Object.keys(FLAG_PATHS)], accepts: (name) => name.includes('.') });
   } catch (err) {
-    process.stderr.write(`cairn serve: ${(err as Error).message}\n${HELP}\n`);
+    process.stderr.write(usageLine('serve', err));
+    return 2;
+  }
+  if (parsed.positional.length > 0) {
+    process.stderr.write(usageLine('serve', new Error(`unexpected argument "${parsed.positional[0]}"`)));
     return 2;
   }
   if (parsed.flags.has('help')) {
@@ -70,17 +78,42 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write(`cairn serve: ${(err as Error).message}\n`);
     return 2;
   }
-  config.replication.secret = resolveSecret(config);
+  try {
+    config.replication.secret = resolveSecret(config);
+  } catch (err) {
+    const line = startupErrorLine(err);
+    if (line === null) throw err;
+    process.stderr.write(`cairn serve: ${config.node_id}: ${line}\n`);
+    return 1;
+  }
   // An error nothing caught (a broken invariant in a driver's callback, say) ends the process
-  // with one clear line and a non-zero code, so that the supervisor restarts it.
+  // with one clear line and a non-zero code, so that the supervisor restarts it. While the node
+  // starts, the system's refusals (a port in use, a data directory that cannot be made) are one
+  // line naming the port or path: the listen error arrives this way, as an 'error' event.
+  let starting = true;
+  const startupFailure = (err: unknown): boolean => {
+    const line = starting ? startupErrorLine(err) : null;
+    if (line === null) return false;
+    process.stderr.write(`cairn serve: ${config.node_id}: ${line}\n`);
+    return true;
+  };
   const fatal = (kind: string) => (err: unknown): void => {
+    if (startupFailure(err)) process.exit(1);
     const e = err instanceof Error ? err : new Error(String(err));
     process.stderr.write(`cairn ${config.node_id}: ${isBrokenInvariant(e) ? 'broken invariant' : kind}: ${e.message}\n${e.stack ?? ''}\n`);
     process.exit(isBrokenInvariant(e) ? invariant_exit_code : 1);
   };
   process.on('uncaughtException', fatal('uncaught exception'));
   process.on('unhandledRejection', fatal('unhandled rejection'));
-  const node = await startNode({ config });
+  let node: Awaited<ReturnType<typeof startNode>>;
+  try {
+    node = await startNode({ config });
+  } catch (err) {
+    // Exit now: whatever the node had opened before it failed must not keep the process up.
+    if (startupFailure(err)) process.exit(1);
+    throw err;
+  }
+  starting = false;
   if (defects.size > 0) process.stderr.write(`cairn ${config.node_id}: RUNNING WITH PLANTED DEFECTS (test only): ${[...defects].join(', ')}\n`);
   process.stdout.write(`cairn ${config.node_id} (${node.replica.role().toLowerCase()}) listening on ${node.url}\n`);
   return new Promise<number>((resolve) => {

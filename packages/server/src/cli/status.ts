@@ -1,15 +1,18 @@
 // `cairn status --url http://127.0.0.1:8080 [--token T] [--json] [--timeout-ms 3000]`: the cluster's nodes as a
-// table (like `etcdctl endpoint status -w table`), from /api/v1/cluster/nodes of any node; a node
-// without that route is read from its /_raft/health instead. Exit 0 when the table was printed, 1
-// when the url is unreachable or answers nonsense, 2 on bad flags.
+// table (like `etcdctl endpoint status -w table`: term, index, db size), from /api/v1/cluster/nodes
+// of any node; a node without that route is read from its /_raft/health instead. Exit 0 when the
+// leader is reachable and every follower healthy, 1 when not (the table is printed all the same,
+// then a line saying why), or when the url is unreachable or answers nonsense; 2 on bad flags.
 import type { NodeRow } from '../cluster/types.ts';
-import { parseArgs } from './args.ts';
+import { parseArgs, usageLine } from './args.ts';
 
 const HELP = `Usage: cairn status [--url URL] [--token TOKEN] [--json] [--timeout-ms MS]
 
 Prints one row per cluster node: id, address, role, state (healthy, lagging, desynced, unknown,
 unreachable; the leader's view of each follower), reachable, applied index, lag (entries behind
-the leader), append latency, version and uptime. Works against any node.
+the leader), raft term, raft index (commit index), db size (log.db + state.db with their WALs),
+append latency, version, uptime and the error that made it unreachable. Works against any node.
+Exits 1 when the leader is unreachable or a follower is not healthy (0 when all is well).
   --url URL         a node (default http://127.0.0.1:8080, or $CAIRN_URL)
   --token TOKEN     server.auth_token when one is configured (also $CAIRN_AUTH_TOKEN); without
                     it such a node is read from /_raft/health (no peers)
@@ -17,7 +20,23 @@ the leader), append latency, version and uptime. Works against any node.
   --timeout-ms MS   how long to wait for the node (default 3000)
 `;
 
-export type StatusRow = Pick<NodeRow, 'id' | 'address' | 'role' | 'state' | 'reachable' | 'applied_index' | 'lag' | 'last_latency_ms' | 'version' | 'uptime_s'>;
+export type StatusRow = Pick<NodeRow, 'id' | 'address' | 'role' | 'state' | 'reachable' | 'applied_index' | 'lag' | 'last_latency_ms' | 'version' | 'uptime_s'> &
+  Partial<Pick<NodeRow, 'term' | 'commit_index' | 'db_size_bytes' | 'error'>>;
+
+/** 1.5 KiB, 12.0 MiB: binary units, one decimal. */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v.toFixed(1)} ${units[u]}`;
+}
+
+const dash = (v: number | null | undefined, f: (n: number) => string = String): string => (v === null || v === undefined ? '-' : f(v));
 
 export const columns: Array<[string, (r: StatusRow) => string]> = [
   ['ID', (r) => r.id],
@@ -25,12 +44,29 @@ export const columns: Array<[string, (r: StatusRow) => string]> = [
   ['ROLE', (r) => r.role],
   ['STATE', (r) => r.state],
   ['REACHABLE', (r) => (r.reachable ? 'yes' : 'no')],
-  ['APPLIED INDEX', (r) => (r.applied_index === null ? '-' : String(r.applied_index))],
-  ['LAG', (r) => (r.lag === null ? '-' : String(r.lag))],
-  ['LATENCY', (r) => (r.last_latency_ms === null ? '-' : `${r.last_latency_ms}ms`)],
+  ['APPLIED INDEX', (r) => dash(r.applied_index)],
+  ['LAG', (r) => dash(r.lag)],
+  ['RAFT TERM', (r) => dash(r.term)],
+  ['RAFT INDEX', (r) => dash(r.commit_index)],
+  ['DB SIZE', (r) => dash(r.db_size_bytes, formatBytes)],
+  ['LATENCY', (r) => dash(r.last_latency_ms, (n) => `${n}ms`)],
   ['VERSION', (r) => r.version ?? '-'],
-  ['UPTIME', (r) => (r.uptime_s === null ? '-' : `${r.uptime_s}s`)],
+  ['UPTIME', (r) => dash(r.uptime_s, (n) => `${n}s`)],
+  ['ERRORS', (r) => r.error ?? ''],
 ];
+
+/**
+ * Why the cluster is not well, one phrase per problem; empty when the leader is reachable and
+ * every follower healthy. Rows without the leader (a follower's /_raft/health) cannot show it.
+ */
+export function problems(rows: StatusRow[]): string[] {
+  const out: string[] = [];
+  const leader = rows.find((r) => r.role === 'leader');
+  if (leader === undefined) out.push('the leader was not seen (pass --token, or ask the leader)');
+  else if (!leader.reachable) out.push(`leader ${leader.id} unreachable${leader.error ? ` (${leader.error})` : ''}`);
+  for (const r of rows) if (r.role === 'follower' && r.state !== 'healthy') out.push(`follower ${r.id} ${r.state}`);
+  return out;
+}
 
 /** A boxed table in the style of etcdctl's `-w table`. */
 export function formatTable(rows: StatusRow[]): string {
@@ -65,6 +101,8 @@ export function rowsFromRaftHealth(h: Record<string, unknown>): StatusRow[] {
       reachable: true,
       applied_index: typeof h['last_applied'] === 'number' ? h['last_applied'] : null,
       lag: role === 'leader' ? 0 : null,
+      term: typeof h['term'] === 'number' ? h['term'] : null,
+      commit_index: typeof h['commit_index'] === 'number' ? h['commit_index'] : null,
       last_latency_ms: null,
       version: null,
       uptime_s: null,
@@ -143,9 +181,9 @@ export function normaliseUrl(raw: string): string {
 export async function run(args: string[]): Promise<number> {
   let flags: Map<string, string>;
   try {
-    flags = parseArgs(args, ['json', 'help']).flags;
+    flags = parseArgs(args, { booleans: ['json', 'help'], values: ['url', 'token', 'timeout-ms'] }).flags;
   } catch (error) {
-    process.stderr.write(`cairn status: ${(error as Error).message}\n\n${HELP}`);
+    process.stderr.write(usageLine('status', error));
     return 2;
   }
   if (flags.has('help')) {
@@ -171,13 +209,16 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write(`cairn status: ${(error as Error).message}\n`);
     return 1;
   }
+  const wrong = problems(result.rows);
   if (flags.has('json')) {
-    process.stdout.write(`${JSON.stringify({ observed_by: result.observed_by, source: result.source, nodes: result.rows }, null, 2)}\n`);
-    return 0;
+    process.stdout.write(`${JSON.stringify({ observed_by: result.observed_by, source: result.source, healthy: wrong.length === 0, problems: wrong, nodes: result.rows }, null, 2)}\n`);
+    return wrong.length === 0 ? 0 : 1;
   }
   const reachable = result.rows.filter((r) => r.reachable).length;
   const leader = result.rows.find((r) => r.role === 'leader');
   process.stdout.write(`${formatTable(result.rows)}\n`);
   process.stdout.write(`${reachable}/${result.rows.length} nodes reachable, leader ${leader?.id ?? 'unknown'}${leader !== undefined && !leader.reachable ? ' (unreachable)' : ''}; seen from ${result.observed_by ?? base}${result.source.endsWith('/_raft/health') ? ' (via /_raft/health: peers not asked)' : ''}\n`);
-  return 0;
+  if (wrong.length === 0) return 0;
+  process.stderr.write(`cairn status: not healthy: ${wrong.join('; ')}\n`);
+  return 1;
 }

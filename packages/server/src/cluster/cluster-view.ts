@@ -3,7 +3,8 @@
 // short timeout. The leader's view of its followers (state, lag, latency) wins over anything a
 // follower says about itself. Any node can build the view, so the overview, the dashboard and
 // `cairn status` work against whichever node nginx or the operator reaches.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { NodeSpec } from '../config/types.ts';
 import type { Replica } from '../replication/replica.ts';
 import type { DocumentStore } from '../store/document-store.ts';
@@ -22,6 +23,21 @@ export const snapshot_events_max = 30;
 export const snapshot_workspaces_max = 50;
 /** Events a node reports about itself. */
 const self_events_max = 50;
+/** The files of a node's data directory that `db_size_bytes` adds up. */
+export const db_files = ['log.db', 'log.db-wal', 'state.db', 'state.db-wal'] as const;
+
+/** Bytes of the node's databases and their WAL files (a missing file counts 0). */
+export function dbSizeBytes(dataDir: string): number {
+  let total = 0;
+  for (const f of db_files) {
+    try {
+      total += statSync(join(dataDir, f)).size;
+    } catch {
+      // not there (yet): 0
+    }
+  }
+  return total;
+}
 
 interface PeerState {
   spec: NodeSpec;
@@ -84,6 +100,7 @@ export class ClusterView {
       last_log_index: r.log.lastIndex(),
       in_sync: sync.ok,
       status: sync.reason,
+      db_size_bytes: dbSizeBytes(r.config.server.data_dir),
       version,
       started_at: new Date(r.startedAt).toISOString(),
       uptime_s: Math.round((this.clock() - r.startedAt) / 1000),
@@ -227,6 +244,7 @@ export class ClusterView {
           : (leaderView.resyncs_by_follower?.[spec.id] ?? leaderView.events.filter((e) => e.kind === 'resync_succeeded' && e.follower === spec.id).length),
       snapshot_in_progress: f?.snapshot_in_progress ?? false,
       in_sync: s?.in_sync ?? null,
+      db_size_bytes: s?.db_size_bytes ?? null,
       version: s === undefined || s.version === 'unknown' ? null : s.version,
       uptime_s: s === undefined || s.started_at === '' ? null : s.uptime_s,
       write_rate_per_s: s?.write_rate_per_s ?? null,

@@ -17,6 +17,8 @@ export interface NodeSelf {
   last_log_index: number;
   in_sync: boolean;
   status: string;
+  /** Bytes of log.db and state.db with their WAL files; absent from a node that predates it. */
+  db_size_bytes?: number;
   version: string;
   started_at: string;
   uptime_s: number;
@@ -56,6 +58,8 @@ export interface NodeRow {
   resyncs: number;
   snapshot_in_progress: boolean;
   in_sync: boolean | null;
+  /** Bytes of the node's log.db and state.db with their WAL files; null if unknown. */
+  db_size_bytes: number | null;
   version: string | null;
   uptime_s: number | null;
   write_rate_per_s: number | null;

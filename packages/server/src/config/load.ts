@@ -128,7 +128,8 @@ export function envOverrides(env: NodeJS.ProcessEnv): Override[] {
   return out;
 }
 
-const FLAG_PATHS: Record<string, string> = {
+/** The flags `cairn serve` maps to config keys (beside any `--<section>.<key>`). */
+export const FLAG_PATHS: Record<string, string> = {
   'node-id': 'node_id',
   port: 'server.port',
   host: 'server.host',

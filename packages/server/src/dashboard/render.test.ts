@@ -5,7 +5,7 @@ import { renderPage, renderSections } from './render.ts';
 function row(id: string, over: Partial<NodeRow> = {}): NodeRow {
   return {
     id, address: `${id}:80`, role: 'follower', reachable: true, state: 'healthy', applied_index: 10, commit_index: 10, last_log_index: 10, term: 1, lag: 0,
-    last_latency_ms: 1, consecutive_failures: 0, resyncs: 0, snapshot_in_progress: false, in_sync: true, version: '0.1.0', uptime_s: 5,
+    last_latency_ms: 1, consecutive_failures: 0, resyncs: 0, snapshot_in_progress: false, in_sync: true, db_size_bytes: 4096, version: '0.1.0', uptime_s: 5,
     write_rate_per_s: 0, query_rate_per_s: 0, error: null, seen_ms_ago: 0, ...over,
   };
 }

@@ -12,7 +12,8 @@ import { createInterface } from 'node:readline';
 import { stringify } from 'yaml';
 import { readConfigFile, tryLoadConfig } from '../config/load.ts';
 import type { CairnConfig } from '../config/types.ts';
-import { findNginx, NGINX_INSTALL_ADVICE, startNginx } from './nginx-run.ts';
+import type { LogView } from './log-view.ts';
+import { findNginx, killGroup, NGINX_INSTALL_ADVICE, startNginx } from './nginx-run.ts';
 import type { NginxHandle } from './nginx-run.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..', '..', '..');
@@ -21,6 +22,11 @@ const NODE_COUNT = 3;
 const READY_DEADLINE_MS = 60_000;
 const STOP_DEADLINE_MS = 10_000;
 const POLL_MS = 100;
+/**
+ * A second SIGINT this soon after the first is the same Ctrl-C arriving twice: the terminal sends
+ * it to the whole foreground process group, and `npm run` passes on the one it gets to its child.
+ */
+export const SIGNAL_REPEAT_MS = 1_000;
 
 export interface LocalClusterOptions {
   basePort: number;
@@ -30,10 +36,14 @@ export interface LocalClusterOptions {
   host: string;
   log: (line: string) => void;
   error: (line: string) => void;
+  /** What to show of each line a node prints (default: every line as it is). */
+  view?: LogView;
+  /** server.log_level of the nodes (default: the shipped config's). */
+  nodeLogLevel?: string;
 }
 
 /** The cluster.yaml the local cluster runs with. */
-export function localClusterYaml(opts: Pick<LocalClusterOptions, 'basePort' | 'dataDir' | 'host'>): Record<string, unknown> {
+export function localClusterYaml(opts: Pick<LocalClusterOptions, 'basePort' | 'dataDir' | 'host' | 'nodeLogLevel'>): Record<string, unknown> {
   const shipped = join(REPO_ROOT, 'configs', 'cluster.yaml');
   const base = existsSync(shipped) ? readConfigFile(shipped).raw : {};
   const cluster = { ...asRecord(base['cluster']) };
@@ -56,6 +66,7 @@ export function localClusterYaml(opts: Pick<LocalClusterOptions, 'basePort' | 'd
       ...asRecord(base['server']),
       host: opts.host,
       data_dir: join(opts.dataDir, '{node_id}'),
+      ...(opts.nodeLogLevel === undefined ? {} : { log_level: opts.nodeLogLevel }),
     },
   };
 }
@@ -91,26 +102,32 @@ export async function runLocalCluster(opts: LocalClusterOptions): Promise<number
 
   let stopping = false;
   let forced = false;
+  let firstSignalAt = 0;
   let stopRequested: () => void = () => undefined;
   const stopSignal = new Promise<void>((resolveStop) => {
     stopRequested = resolveStop;
   });
   const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping && Date.now() - firstSignalAt < SIGNAL_REPEAT_MS) return;
     if (stopping) {
       forced = true;
       opts.log(`[cluster] ${signal} again: killing everything now`);
-      for (const child of children) child.process.kill('SIGKILL');
+      for (const child of children) killGroup(child.process, 'SIGKILL');
+      if (nginx !== undefined) killGroup(nginx.process, 'SIGKILL');
       return;
     }
     stopping = true;
+    firstSignalAt = Date.now();
     opts.log(`[cluster] ${signal}: stopping nginx and the nodes`);
     stopRequested();
   };
   // The children run in their own process groups, so a Ctrl-C reaches only this process and
-  // the shutdown happens in order; if this process ends any other way, take them along.
+  // the shutdown happens in order; if this process ends any other way, take them along. Each is
+  // killed as a group: a SIGKILL to nginx's master alone leaves its workers running, holding the
+  // port (the master cannot pass on a SIGKILL).
   const killAll = (): void => {
-    for (const child of children) if (child.process.exitCode === null) child.process.kill('SIGKILL');
-    if (nginx?.process.exitCode === null) nginx.process.kill('SIGKILL');
+    for (const child of children) killGroup(child.process, 'SIGKILL');
+    if (nginx !== undefined) killGroup(nginx.process, 'SIGKILL');
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -155,8 +172,8 @@ function spawnNode(id: string, url: string, configPath: string, opts: LocalClust
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
-  prefixLines(child.stdout, `[${id}] `, opts.log);
-  prefixLines(child.stderr, `[${id}] `, opts.error);
+  prefixLines(child.stdout, `[${id}] `, opts.log, opts.view);
+  prefixLines(child.stderr, `[${id}] `, opts.error, opts.view);
   opts.log(`[cluster] ${id} started (pid ${child.pid}) on ${url}`);
   const exited = new Promise<void>((resolveExit) => {
     child.once('exit', (code, signal) => {
@@ -169,9 +186,12 @@ function spawnNode(id: string, url: string, configPath: string, opts: LocalClust
   return { id, url, process: child, exited };
 }
 
-function prefixLines(stream: NodeJS.ReadableStream | null, prefix: string, write: (line: string) => void): void {
+function prefixLines(stream: NodeJS.ReadableStream | null, prefix: string, write: (line: string) => void, view: LogView = (line) => line): void {
   if (stream === null) return;
-  createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => write(prefix + line));
+  createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
+    const shown = view(line);
+    if (shown !== null) write(prefix + shown);
+  });
 }
 
 async function waitAllAnswer(children: Child[], opts: LocalClusterOptions): Promise<void> {
@@ -213,6 +233,7 @@ function printReady(config: CairnConfig, children: Child[], nginx: NginxHandle |
   const nodes = children.map((c) => `${c.id}${c.id === config.replication.leader ? ' (leader)' : ''} ${c.url}`).join(', ');
   const front = nginx === undefined ? 'no nginx' : `nginx ${nginx.url}`;
   opts.log(`[cluster] ready: ${front}; ${nodes}; config ${configPath}. Ctrl-C stops everything.`);
+  opts.log(`[cluster] dashboard: ${nginx?.url ?? children[0]?.url ?? ''}/dashboard`);
   if (nginx !== undefined) {
     opts.log(`[cluster] try: curl -H "X-Workspace-ID: mission-architect" -X POST ${nginx.url}/api/v1/assemble -d '{"query": "AI enforcement patterns"}'`);
   }
@@ -223,7 +244,7 @@ async function stopChildren(children: Child[], forced: () => boolean): Promise<v
     if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill(forced() ? 'SIGKILL' : 'SIGTERM');
   }
   const timer = setTimeout(() => {
-    for (const child of children) if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGKILL');
+    for (const child of children) killGroup(child.process, 'SIGKILL');
   }, STOP_DEADLINE_MS);
   await Promise.all(children.map((c) => c.exited));
   clearTimeout(timer);

@@ -14,6 +14,20 @@ const START_DEADLINE_MS = 10_000;
 const STOP_DEADLINE_MS = 5_000;
 const POLL_MS = 50;
 
+/**
+ * Sends `signal` to the process group a detached child leads (itself and what it forked: nginx's
+ * workers), or to the child alone when it shares ours. Nothing when it has exited.
+ */
+export function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // Not a group leader (not detached), or the group is gone.
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+  }
+}
+
 /** CAIRN_NGINX_BIN if set, else `nginx` on PATH, else /usr/sbin/nginx; undefined when none is executable. */
 export function findNginx(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const explicit = env['CAIRN_NGINX_BIN'];
@@ -77,9 +91,10 @@ export async function startNginx(config: CairnConfig, opts: NginxStartOptions): 
   const binary = opts.binary ?? findNginx();
   if (binary === undefined) throw new Error(NGINX_INSTALL_ADVICE);
   const confPath = writeNginxConf(config, { ...opts, binary });
+  const detached = opts.detached ?? false;
   const child = spawn(binary, [...baseArgs(opts.dir, confPath), '-g', 'daemon off;'], {
     stdio: opts.stdio ?? 'ignore',
-    detached: opts.detached ?? false,
+    detached,
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const host = opts.listenHost ?? '127.0.0.1';
@@ -88,11 +103,17 @@ export async function startNginx(config: CairnConfig, opts: NginxStartOptions): 
   const stop = async (): Promise<void> => {
     if (stopped) return exited;
     stopped = true;
-    if (child.exitCode !== null || child.signalCode !== null) return;
+    if (child.exitCode !== null || child.signalCode !== null) {
+      // A master that died without its workers (killed) leaves them in its group.
+      if (detached) killGroup(child, 'SIGKILL');
+      return;
+    }
     child.kill('SIGQUIT');
-    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_DEADLINE_MS);
+    // The master waits for its workers to finish; a SIGKILL must reach them too.
+    const timer = setTimeout(() => (detached ? killGroup(child, 'SIGKILL') : child.kill('SIGKILL')), STOP_DEADLINE_MS);
     await exited;
     clearTimeout(timer);
+    if (detached) killGroup(child, 'SIGKILL');
   };
   const handle: NginxHandle = { pid: child.pid ?? -1, process: child, confPath, dir: opts.dir, url, stop };
   const deadline = Date.now() + START_DEADLINE_MS;
