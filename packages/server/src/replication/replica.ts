@@ -329,7 +329,8 @@ export class Replica<S extends StateMachine> {
         }
       }
       if (answers.size < peers.length) {
-        this.condition.set('recovering', `data directory gone: asking every node which one leads (${answers.size} of ${peers.length} answered)`);
+        const waiting = peers.filter((p) => !answers.has(p.id)).map((p) => `${p.id} (${p.address})`);
+        this.condition.set('recovering', `data directory gone: asking every node which one leads before recovering; waiting for ${waiting.join(', ')}`);
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
     }
