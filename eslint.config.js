@@ -3,7 +3,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'data/**', '.bench/**', '**/dist/**', 'test-artifacts/**', 'packages/server/src/dashboard/static/**'] },
+  { ignores: ['node_modules/**', 'data/**', '.bench/**', '**/dist/**', 'test-artifacts/**', 'packages/server/src/dashboard/static/**', '.stryker-tmp/**', 'reports/**'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {

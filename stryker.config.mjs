@@ -1,0 +1,68 @@
+// Mutation testing (StrykerJS): `npm run mutate` changes the code of the folders below one small
+// edit at a time (a mutant) and runs the tests that cover it; a mutant no test notices "survived".
+// TESTING.md has the scores, the times and the survivors worth a test. Not part of `npm test`/CI.
+//
+//   npm run mutate                          every folder below (hours on 2 cores)
+//   CAIRN_MUTATE=raft npm run mutate        one folder: raft, replication, store or config
+//
+// Incremental: results are kept per folder in stryker/incremental-<folder>.json (committed), so a
+// rerun tests only the mutants in code or tests that changed since. `-- --force` reruns everything.
+//
+// Which tests: only in-process ones (packages/*/src, packages/*/test; never test/, whose real
+// node processes run the unmutated tree and take minutes each), and of those, vitest's related
+// mode runs only the test files that import the mutated file, then only the tests that covered
+// the mutant in the first run (coverageAnalysis perTest). A mutant of packages/raft is seen by
+// packages/raft/test only: the server imports @cairn/raft through node_modules, which the sandbox
+// links to the unmutated package.
+//
+// concurrency 1: this machine has 2 cores shared with other work; raise it on a machine of your own.
+
+// tsconfig: the package's own, for the type checker's program (the root one also holds test/ and
+// bench/, and checking each mutant against it took about 5 s; the package's is a fraction of that).
+const server = { tsconfig: 'packages/server/tsconfig.json' };
+const folders = {
+  raft: { mutate: ['packages/raft/src/**/*.ts'], testFiles: ['packages/raft/test/**/*.test.ts'], tsconfig: 'packages/raft/tsconfig.json' },
+  replication: { ...server, mutate: ['packages/server/src/replication/**/*.ts'], testFiles: ['packages/server/src/**/*.test.ts', 'packages/server/test/**/*.test.ts'] },
+  store: { ...server, mutate: ['packages/server/src/store/**/*.ts'], testFiles: ['packages/server/src/**/*.test.ts'] },
+  config: { ...server, mutate: ['packages/server/src/config/**/*.ts'], testFiles: ['packages/server/src/**/*.test.ts'] },
+};
+
+const chosen = (process.env.CAIRN_MUTATE ?? '').trim();
+if (chosen !== '' && !(chosen in folders)) {
+  throw new Error(`CAIRN_MUTATE=${chosen}: expected one of ${Object.keys(folders).join(', ')}`);
+}
+const selected = chosen === '' ? Object.values(folders) : [folders[chosen]];
+const name = chosen === '' ? 'all' : chosen;
+const tsconfigs = [...new Set(selected.map((f) => f.tsconfig))];
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: 'vitest',
+  vitest: { configFile: 'vitest.config.ts', related: true },
+  checkers: ['typescript'],
+  tsconfigFile: tsconfigs.length === 1 ? tsconfigs[0] : 'tsconfig.json',
+  typescriptChecker: { prioritizePerformanceOverAccuracy: true },
+  coverageAnalysis: 'perTest',
+  mutate: [
+    ...selected.flatMap((f) => f.mutate),
+    '!**/*.test.ts',
+    '!**/testing.ts',
+    '!**/testing-disk.ts',
+  ],
+  // The simulation's seeded run covers nearly every replication mutant: `npm run mutate` sets
+  // SIM_SEEDS=20 (200 in `npm test`) so that each of those runs takes seconds.
+  testFiles: [...new Set(selected.flatMap((f) => f.testFiles))],
+  concurrency: 1,
+  timeoutMS: 20_000,
+  timeoutFactor: 2,
+  dryRunTimeoutMinutes: 30,
+  incremental: true,
+  incrementalFile: `stryker/incremental-${name}.json`,
+  ignoreStatic: true,
+  reporters: ['clear-text', 'progress-append-only', 'html', 'json'],
+  htmlReporter: { fileName: `reports/mutation/${name}.html` },
+  jsonReporter: { fileName: `reports/mutation/${name}.json` },
+  clearTextReporter: { allowColor: false, logTests: false, reportMutants: false, reportScoreTable: true },
+  tempDirName: '.stryker-tmp',
+  cleanTempDir: true,
+};
