@@ -201,8 +201,12 @@ export class StateHolder<S extends StateMachine> {
 
   checkpoints = 0;
   lastCheckpointError: string | null = null;
-  /** After about this many bytes written to the WAL, it is checkpointed into state.db. */
-  static readonly wal_checkpoint_bytes = 16 * 1024 * 1024;
+  /**
+   * After about this many bytes written to the WAL, it is checkpointed into state.db: SQLite's own
+   * default, 1000 pages. A longer WAL fills a small disk during an apply, after the write was
+   * logged, so the write times out (503 not_replicated) instead of being refused (507 disk_full).
+   */
+  static readonly wal_checkpoint_bytes = 4 * 1024 * 1024;
 
   /**
    * Counts what a batch wrote to the WAL (its payloads thrice: the rows, the full-text index and
