@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, envVariables, loadConfig, tryLoadConfig } from './load.ts';
+import type { CairnConfig } from './types.ts';
 
 const here = import.meta.dirname;
 const testdata = (name: string): string => join(here, 'testdata', name);
@@ -340,5 +341,58 @@ describe('unknown keys', () => {
   it('are refused next to known keys of the same section, and name the key they resemble', () => {
     expect(errorsOf('server:\n  port: 8080\n  prot: 8081\n')).toEqual([expect.stringMatching(/^server\.prot: unknown key \(did you mean "port"\?\)/)]);
     expect(errorsOf('embedding:\n  dim: 64\n  dims: 64\n')).toEqual([expect.stringMatching(/^embedding\.dims: unknown key \(did you mean "dim"\?\)/)]);
+  });
+});
+
+describe('values at the edges', () => {
+  function configOf(text: string): CairnConfig {
+    const result = tryLoadConfig({ file: tempYaml(text), flags: { 'node-id': 'node-1' }, env: {} });
+    expect(result.errors, text).toEqual([]);
+    return result.config as CairnConfig;
+  }
+
+  it.each([
+    ['replication:\n  heartbeat_ms: 500\n  silence_lagging_ms: 500\n', 'replication.silence_lagging_ms: expected more than heartbeat_ms (500), got 500'],
+    ['replication:\n  nodes: [{id: node-1, address: "h:1"}, {id: node-2, address: "h:1"}]\n', 'replication.nodes[1].address: expected a unique address, got "h:1" twice'],
+    ['replication:\n  nodes: [{id: node-1, address: "h:0"}]\n', 'replication.nodes[0].address: expected a port from 1 to 65535, got "h:0"'],
+    ['replication:\n  nodes: [{id: node-1, address: "h:65536"}]\n', 'replication.nodes[0].address: expected a port from 1 to 65535, got "h:65536"'],
+    ['replication:\n  nodes: []\n', 'replication.nodes: expected at least one node, got an empty list'],
+    ['replication:\n  nodes: 7\n', 'replication.nodes: expected a list of {id, address}, got 7'],
+    ['replication:\n  nodes: [5]\n', 'replication.nodes[0]: expected {id, address}, got 5'],
+    ['resource_limits: [1]\n', 'resource_limits: expected a mapping of workspace -> limits, got a list'],
+    ['resource_limits:\n  "bad name!":\n    priority: 1\n', 'resource_limits.bad name!: expected a workspace name of letters, digits, ".", "_" or "-" (at most 128)'],
+    ['cluster:\n  affinity:\n    rules: [1]\n', 'cluster.affinity.rules: expected a mapping of workspace -> rule, got a list'],
+    ['cluster:\n  affinity:\n    rules:\n      "bad name!":\n        preferred_nodes: [node-1]\n', 'cluster.affinity.rules.bad name!: expected a workspace name of letters, digits, ".", "_" or "-" (at most 128)'],
+    ['cluster:\n  affinity:\n    rules:\n      ws: 3\n', 'cluster.affinity.rules.ws: expected a mapping (preferred_nodes, avoid_nodes, resource_tier, sticky_session, locality), got 3'],
+    ['server:\n  port: [1]\n', 'server.port: expected an integer from 1 to 65535, got a list'],
+    ['server:\n  port: {a: 1}\n', 'server.port: expected an integer from 1 to 65535, got a mapping'],
+    ['server:\n  port: true\n', 'server.port: expected an integer from 1 to 65535, got true'],
+    ['replication:\n  cluster_id: "  "\n', 'replication.cluster_id: expected a non-empty string, got "  "'],
+    ['replication:\n  batch_size: ".5"\n', 'replication.batch_size: expected an integer from 1 to 10000, got ".5"'],
+  ])('%j is refused with its reason', (yaml, expected) => {
+    expect(errorsOf(yaml)).toEqual([expected]);
+  });
+
+  it('takes the edges that are valid: equal retention and threshold, port 65535, an empty avoid list', () => {
+    expect(configOf('replication:\n  resync_threshold: 4000\n  log_retain_entries: 4000\n').replication.log_retain_entries).toBe(4000);
+    expect(configOf('replication:\n  nodes: [{id: node-1, address: "h:65535"}]\n').server.port).toBe(65535);
+    expect(configOf('cluster:\n  affinity:\n    rules:\n      ws:\n        avoid_nodes: []\n').cluster.affinity.rules['ws']).toMatchObject({ avoid_nodes: [], preferred_nodes: [] });
+  });
+
+  it('reads text values as an environment variable would give them: trimmed, numbers and words', () => {
+    expect(configOf('server:\n  port: " 8085 "\n').server.port).toBe(8085);
+    expect(configOf('server:\n  log_level: " debug "\n').server.log_level).toBe('debug');
+    expect(configOf('cluster:\n  enabled: " no "\n').cluster.enabled).toBe(false);
+    expect(configOf('replication:\n  batch_size: "2e1"\n').replication.batch_size).toBe(20);
+    expect(configOf('replication:\n  batch_size: "+5"\n').replication.batch_size).toBe(5);
+    // A null value is the default, as an absent one.
+    expect(configOf('server:\n  port: null\n').server.port).toBe(8080);
+  });
+
+  it('names nodes from "id=address" items and numbers the bare addresses by position', () => {
+    expect(configOf('replication:\n  nodes: ["h:1", "alpha = h:2"]\n').replication.nodes).toEqual([
+      { id: 'node-1', address: 'h:1' },
+      { id: 'alpha', address: 'h:2' },
+    ]);
   });
 });
