@@ -1,0 +1,34 @@
+// The term a follower persists from an append (provenTerm): the request's term only once an entry
+// of that term is in the request or at prev_index. An append of the leader's new life that still
+// carries only entries of older terms proves nothing yet (the mutation run found that case untested).
+import { describe, expect, it } from 'vitest';
+import { decideAppend } from '../src/index.ts';
+import type { AppendDecision, FollowerView, MemoryLog } from '../src/index.ts';
+import { entries, logOf, request } from './helpers.ts';
+
+function view(log: MemoryLog, current_term: number): FollowerView {
+  return { log, current_term, commit_index: 0, leader_id: 'leader', designated: null };
+}
+
+function accepted(d: AppendDecision): Extract<AppendDecision, { kind: 'accept' }> {
+  if (d.kind !== 'accept') throw new Error(`expected accept, got ${JSON.stringify(d)}`);
+  return d;
+}
+
+describe('the term a follower persists', () => {
+  it('stays the old one for a newer-term append whose entries are all of older terms', () => {
+    const d = accepted(decideAppend(view(logOf([1]), 1), request({ term: 4, prev_index: 1, prev_term: 1, entries: entries(1, [1, 2]) })));
+    expect(d.append.map((e) => e.index)).toEqual([2, 3]);
+    expect(d.term).toBe(1);
+  });
+
+  it('becomes the request term once one of its entries has it, even after older ones', () => {
+    const d = accepted(decideAppend(view(logOf([1]), 1), request({ term: 4, prev_index: 1, prev_term: 1, entries: entries(1, [2, 4]) })));
+    expect(d.term).toBe(4);
+  });
+
+  it('stays what it is for an append of its own term', () => {
+    const d = accepted(decideAppend(view(logOf([1, 3]), 3), request({ term: 3, prev_index: 2, prev_term: 3, entries: entries(2, [3]) })));
+    expect(d.term).toBe(3);
+  });
+});
