@@ -16,6 +16,7 @@ import { StateComparer, state_compare_after_snapshot_ms } from './state-compare.
 import type { StateCheck } from './state-compare.ts';
 import type { ReplicationEvent, ReplicationObserver, ResyncStats } from './stats.ts';
 import { isDiskFull } from './storage-errors.ts';
+import type { SpaceReserve } from './storage-errors.ts';
 import type { Transport } from './transport.ts';
 import { IndexWaiters } from './waiters.ts';
 import { WriteAcks } from './write-acks.ts';
@@ -59,6 +60,8 @@ export interface LeaderDeps {
    * take back, so a term could be opened twice).
    */
   terms?: TermRecord;
+  /** Space kept free for applying what is logged (none: only the disk's own errors say it is full). */
+  space?: SpaceReserve;
 }
 
 /** A compaction is considered this often. */
@@ -286,7 +289,7 @@ export class LeaderDriver {
     if (this.core.termToOpen() !== null) return;
     const batch = this.queue.splice(0, this.d.cfg.batch_size);
     if (batch.length === 0) return;
-    const refused = this.refusal();
+    const refused = this.refusal() ?? this.roomFor(batch);
     if (refused !== null) {
       for (const p of batch) p.reject(refused);
       return;
@@ -388,15 +391,26 @@ export class LeaderDriver {
     );
   }
 
+  /** Null when the disk keeps its reserve after this batch, else the refusal (disk_full is set). */
+  private roomFor(batch: Proposal[]): ReplicationError | null {
+    if (this.d.space === undefined) return null;
+    let bytes = 0;
+    for (const p of batch) bytes += p.payload.byteLength;
+    const low = this.d.space.admit(bytes);
+    return low === null ? null : this.diskFull(low);
+  }
+
+  /** Sets disk_full (writes are refused with 507 until the disk watch finds space again). */
+  private diskFull(message: string): ReplicationError {
+    if (!this.d.condition.has('disk_full')) this.d.logger.error(`disk full: ${message}; writes are refused until space is freed`);
+    this.d.condition.set('disk_full', message);
+    this.d.hooks.onDiskFull?.();
+    return new ReplicationError(507, 'disk_full', `the leader's disk is full: ${message}`, { retry_after_s: 5 });
+  }
+
   /** A log or state write threw: the disk is full (507 until space is freed), or it failed (503). */
   private writeFailed(err: unknown, what: string): ReplicationError {
-    if (isDiskFull(err)) {
-      const message = `${what} failed: ${(err as Error).message}`;
-      if (!this.d.condition.has('disk_full')) this.d.logger.error({ err: (err as Error).message }, `disk full: ${what} failed; writes are refused until space is freed`);
-      this.d.condition.set('disk_full', message);
-      this.d.hooks.onDiskFull?.();
-      return new ReplicationError(507, 'disk_full', `the leader's disk is full: ${message}`, { retry_after_s: 5 });
-    }
+    if (isDiskFull(err)) return this.diskFull(`${what} failed: ${(err as Error).message}`);
     this.d.logger.error({ err }, `${what} failed`);
     return new ReplicationError(503, 'log_write_failed', `${what} failed: ${(err as Error).message}`, { retry_after_s: 1 });
   }

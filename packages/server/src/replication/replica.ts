@@ -13,7 +13,7 @@ import { FileSnapshotReceiver, FileSnapshotShipper } from './file-snapshots.ts';
 import { LeaderDriver } from './leader-driver.ts';
 import { systemClock } from './ports.ts';
 import { stateDigestOf } from '../store/state-digest.ts';
-import { DiskSpaceWatch, disk_check_ms_default, disk_free_bytes_min_default } from './storage-errors.ts';
+import { DiskReserve, DiskSpaceWatch, disk_check_ms_default, disk_free_bytes_min_default, disk_reserve_bytes_default } from './storage-errors.ts';
 import { fileRecoveryPorts, logPosition, makeStateCopy, metaRecoveryMarker, readLogEntries, recoverAlone, recoverUntilDone } from './recovery.ts';
 import type { LogEntriesAnswer, LogPosition, StateCopy } from './recovery.ts';
 import { SqliteLog } from './sqlite-log.ts';
@@ -58,6 +58,7 @@ export class Replica<S extends StateMachine> {
   readonly condition = new NodeCondition();
   /** While the disk is full: clears `disk_full` once space is back (the drivers then resume). */
   private readonly diskWatch: DiskSpaceWatch;
+  private readonly space: DiskReserve;
   private readonly appliedWaiters: IndexWaiters;
   private driver: LeaderDriver | null = null;
   private follower: FollowerHandler | null = null;
@@ -86,7 +87,16 @@ export class Replica<S extends StateMachine> {
     if (!rep.nodes.some((n) => n.id === rep.leader)) throw new Error(`replication.leader ${rep.leader} is not in replication.nodes`);
     this.self = self;
     fs.mkdirSync(config.server.data_dir, { recursive: true });
-    this.diskWatch = new DiskSpaceWatch({ dir: config.server.data_dir, condition: this.condition, free_bytes_min: disk_free_bytes_min_default, check_ms: disk_check_ms_default });
+    this.space = new DiskReserve({ dir: config.server.data_dir, reserve_bytes: disk_reserve_bytes_default, look_every_bytes: disk_reserve_bytes_default / 8 });
+    void this.space.look();
+    this.diskWatch = new DiskSpaceWatch({
+      dir: config.server.data_dir,
+      condition: this.condition,
+      // A full disk is taken as freed once the leader's reserve is free again (else it would refuse the next write at once).
+      free_bytes_min: Math.max(disk_free_bytes_min_default, disk_reserve_bytes_default),
+      check_ms: disk_check_ms_default,
+      onFreed: (free) => this.space.measured(free),
+    });
     // Refuses another node's or another cluster's data directory (throws).
     const { identity, created } = loadIdentity(config.server.data_dir, rep.cluster_id, self.id);
     this.identity = identity;
@@ -188,6 +198,7 @@ export class Replica<S extends StateMachine> {
       condition: this.condition,
       digest: () => stateDigestOf(this.state.file),
       terms: this.terms,
+      space: this.space,
     });
     return this.driver;
   }

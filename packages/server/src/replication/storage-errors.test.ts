@@ -6,7 +6,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NodeCondition } from './condition.ts';
-import { DiskSpaceWatch, freeBytes, isDiskFull, isExclusive, isIoError, openWalDatabase } from './storage-errors.ts';
+import { DiskReserve, DiskSpaceWatch, freeBytes, isDiskFull, isExclusive, isIoError, openWalDatabase } from './storage-errors.ts';
 import { TestDisks, fillDisk } from './testing-disk.ts';
 
 const disks = new TestDisks('storage');
@@ -147,6 +147,40 @@ describe('DiskSpaceWatch', () => {
     while (condition.has('disk_full') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     expect(condition.has('disk_full')).toBe(false);
     expect(freed).toBe(1);
+  });
+});
+
+describe('DiskReserve', () => {
+  it('on a real 8 MB tmpfs: admits batches while the estimate keeps the reserve free, refuses the one that would not, and measures again', async (ctx) => {
+    const dir = tmpfs(8);
+    if (dir === null) {
+      console.log('skipped: mount -t tmpfs is not allowed here (needs root)');
+      ctx.skip();
+      return;
+    }
+    const reserve = new DiskReserve({ dir, reserve_bytes: 4 * 1024 * 1024, look_every_bytes: 512 * 1024 });
+    // Before the first measurement everything is admitted, and a measurement starts.
+    expect(reserve.admit(1)).toBeNull();
+    await reserve.look();
+    const free = await freeBytes(dir);
+    expect(reserve.free).toBe(free);
+    // 4 bytes reach the disk per payload byte: 1 MiB of payload leaves about free - 4 MiB, the limit.
+    const room = Math.floor((free - 4 * 1024 * 1024) / 4);
+    expect(reserve.admit(room + 1)).toMatch(/below the 4194304 kept/);
+    expect(reserve.admit(room - 1024)).toBeNull();
+    // What was admitted counts: the next byte beyond the room is refused, without any write to the disk.
+    expect(reserve.admit(2048)).toMatch(/bytes would be left free/);
+    // The disk itself has not changed: a measurement puts the estimate back to what it is.
+    await reserve.look();
+    expect(reserve.free).toBe(await freeBytes(dir));
+    expect(reserve.admit(2048)).toBeNull();
+    // A filler takes the space for real: once measured, the reserve refuses.
+    fs.writeFileSync(path.join(dir, 'filler'), Buffer.alloc(5 * 1024 * 1024, 1));
+    await reserve.look();
+    expect(reserve.admit(1)).toMatch(/kept for applying what is logged/);
+    fs.rmSync(path.join(dir, 'filler'));
+    reserve.measured(await freeBytes(dir));
+    expect(reserve.admit(1)).toBeNull();
   });
 });
 

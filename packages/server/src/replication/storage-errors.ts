@@ -62,6 +62,71 @@ export async function freeBytes(dir: string): Promise<number> {
 export const disk_free_bytes_min_default = 1024 * 1024;
 /** How often the free space is looked at while the disk is full, unless configured otherwise. */
 export const disk_check_ms_default = 1000;
+/**
+ * Space the leader keeps free on its data directory's disk: what applying the writes it already
+ * logged and checkpointing both WALs may still take after it refused the next one. Without it a
+ * write could be logged and committed and then fail to apply for lack of space, so that its
+ * client waited for an answer that could only be a timeout.
+ */
+export const disk_reserve_bytes_default = 8 * 1024 * 1024;
+/** Bytes that reach the disk per byte of a logged payload: the log, then the state's rows, full-text index and vectors. */
+const write_amplification = 4;
+
+/** Admits writes while the disk keeps its reserve (see DiskReserve); the simulation has none. */
+export interface SpaceReserve {
+  /** Before a batch of `bytes` payload is logged: null to go on, or why there is no room. */
+  admit(bytes: number): string | null;
+}
+
+/**
+ * Free space as last measured (statfs) minus what was written since, estimated from the payload
+ * bytes admitted. A batch is refused once the estimate falls below reserve_bytes (the leader then
+ * sets disk_full, and the disk watch clears it once a measurement finds the reserve free again);
+ * the free space is measured again after every look_every_bytes written (asynchronously: admit
+ * never waits), so the estimate is off by at most that much.
+ */
+export class DiskReserve implements SpaceReserve {
+  /** Free bytes at the last measurement (null before the first). */
+  free: number | null = null;
+  /** Bytes estimated written since that measurement started. */
+  private since = 0;
+  private looking: Promise<void> | null = null;
+
+  constructor(private readonly opts: { dir: string; reserve_bytes: number; look_every_bytes: number }) {}
+
+  admit(bytes: number): string | null {
+    const left = this.free === null ? null : this.free - this.since - bytes * write_amplification;
+    if (left !== null && left < this.opts.reserve_bytes) {
+      return `about ${Math.max(0, left)} bytes would be left free, below the ${this.opts.reserve_bytes} kept for applying what is logged`;
+    }
+    this.since += bytes * write_amplification;
+    if (this.free === null || this.since >= this.opts.look_every_bytes) void this.look();
+    return null;
+  }
+
+  /** Measures the free space now (one measurement at a time). */
+  look(): Promise<void> {
+    this.looking ??= (async () => {
+      const before = this.since;
+      try {
+        const free = await freeBytes(this.opts.dir);
+        this.free = free;
+        this.since -= before;
+      } catch {
+        // statfs failed: keep the old figure; the log's own write errors still say when it is full.
+      } finally {
+        this.looking = null;
+      }
+    })();
+    return this.looking;
+  }
+
+  /** A measurement made elsewhere (the disk watch saw space come back). */
+  measured(free: number): void {
+    this.free = free;
+    this.since = 0;
+  }
+}
 
 export interface DiskSpaceWatchOptions {
   /** The data directory (any path on the file system to watch). */
@@ -71,8 +136,8 @@ export interface DiskSpaceWatchOptions {
   free_bytes_min: number;
   /** Poll interval while the disk is full. */
   check_ms: number;
-  /** Called after the disk_full condition was cleared. */
-  onFreed?: () => void;
+  /** Called after the disk_full condition was cleared, with the free bytes measured. */
+  onFreed?: (free: number) => void;
 }
 
 /**
@@ -132,7 +197,7 @@ export class DiskSpaceWatch {
     this.stop();
     if (condition.has('disk_full')) {
       condition.clear('disk_full');
-      this.opts.onFreed?.();
+      this.opts.onFreed?.(this.lastFreeBytes ?? 0);
     }
     return true;
   }
