@@ -17,6 +17,8 @@ import { transfer_timeout_ms } from '../replication/replica.ts';
 import type { Replica } from '../replication/replica.ts';
 import type { StateMachine } from '../replication/state.ts';
 import { MSGPACK, encode } from '../replication/wire.ts';
+import { decodeTimeoutNow } from '../replication/handover.ts';
+import type { TimeoutNowRequest } from '../replication/handover.ts';
 import { crossSiteGuard } from './cross-site.ts';
 import { bearer, secretsEqual } from './secret.ts';
 
@@ -233,12 +235,10 @@ export function createRaftRoutes<S extends StateMachine>(deps: RaftRouteDeps<S>)
   app.post('/timeout-now', async (c) => {
     const denied = requireSecret(c);
     if (denied) return denied;
-    let req: { cluster_id: string; from: string; term: number; last_index: number; last_term: number };
+    let req: TimeoutNowRequest;
     try {
-      const o = await c.req.json<Record<string, unknown>>();
-      const ints = ['term', 'last_index', 'last_term'].every((k) => { const v = o[k]; return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0; });
-      if (typeof o.cluster_id !== 'string' || typeof o.from !== 'string' || !ints) throw new Error('expected {cluster_id, from, term, last_index, last_term}');
-      req = o as typeof req;
+      // msgpack from the old leader (HandoverNotice), JSON from an operator's curl.
+      req = decodeTimeoutNow(new Uint8Array(await c.req.arrayBuffer()), (c.req.header('content-type') ?? '').startsWith(MSGPACK));
     } catch (err) {
       return c.json({ error: { code: 'bad_request', message: `timeout-now body: ${(err as Error).message}` } }, 400);
     }

@@ -13,6 +13,8 @@ import { FileSnapshotReceiver, FileSnapshotShipper } from './file-snapshots.ts';
 import { LeaderDriver } from './leader-driver.ts';
 import { systemClock } from './ports.ts';
 import { stateDigestOf } from '../store/state-digest.ts';
+import { HandoverNotice, handOverTo, takeOver } from './handover.ts';
+import type { TimeoutNowRequest } from './handover.ts';
 import { DiskReserve, DiskSpaceWatch, disk_check_ms_default, disk_free_bytes_min_default, disk_reserve_bytes_default } from './storage-errors.ts';
 import { fileRecoveryPorts, logPosition, makeStateCopy, metaRecoveryMarker, readLogEntries, recoverAlone, recoverUntilDone } from './recovery.ts';
 import type { LogEntriesAnswer, LogPosition, StateCopy } from './recovery.ts';
@@ -62,7 +64,9 @@ export class Replica<S extends StateMachine> {
   private readonly appliedWaiters: IndexWaiters;
   private driver: LeaderDriver | null = null;
   private follower: FollowerHandler | null = null;
-  private handoverTimer: NodeJS.Timeout | null = null;
+  /** Tells the target of a pending handover to take over (created once the node's parts exist). */
+  private readonly notice: HandoverNotice;
+  private noticeTransport: HttpTransport | null = null;
   private readonly roleListeners = new Set<() => void>();
   /** Cluster, node and storage id of this data directory (identity.json). */
   readonly identity: Identity;
@@ -101,6 +105,17 @@ export class Replica<S extends StateMachine> {
     const { identity, created } = loadIdentity(config.server.data_dir, rep.cluster_id, self.id);
     this.identity = identity;
     this.terms = new FileTermRecord(config.server.data_dir, identity);
+    this.notice = new HandoverNotice({
+      record: this.terms,
+      clock: systemClock,
+      transport: transport ?? (this.noticeTransport = new HttpTransport(rep.secret)),
+      cluster_id: rep.cluster_id,
+      self: self.id,
+      address: (id) => rep.nodes.find((n) => n.id === id)?.address,
+      timeout_ms: Math.max(rep.append_timeout_ms, 2000),
+      retry_ms: handover_retry_ms,
+      warn: (detail, message) => logger.warn(detail, message),
+    });
     this.log = new SqliteLog(path.join(config.server.data_dir, 'log.db'));
     this.state = new StateHolder(path.join(config.server.data_dir, 'state.db'), factory);
     this.appliedWaiters = new IndexWaiters(() => this.state.appliedIndex());
@@ -147,7 +162,7 @@ export class Replica<S extends StateMachine> {
       digest: () => stateDigestOf(this.state.file),
       leadership: this.terms,
       onLeader: (id) => {
-        if (this.terms.pendingHandover()?.to === id) this.handoverConfirmed();
+        if (this.terms.pendingHandover()?.to === id) this.notice.confirmed();
         for (const l of this.roleListeners) l();
       },
     });
@@ -207,7 +222,7 @@ export class Replica<S extends StateMachine> {
     if (this.recovering !== null) void this.recover(this.recovering);
     this.driver?.start();
     // A handover made before a restart that its target had not confirmed: tell it again.
-    if (this.terms.pendingHandover() !== null) this.scheduleHandoverNotice(0);
+    this.notice.schedule(0);
   }
 
   /**
@@ -223,18 +238,14 @@ export class Replica<S extends StateMachine> {
       const known = this.config.replication.nodes.filter((n) => n.id !== this.self.id).map((n) => `${n.id} (${n.address})`);
       throw new ReplicationError(404, 'unknown_target', `no follower "${target}"; followers: ${known.join(', ')}`);
     }
-    const p = this.driver.core.follower(spec.id);
-    if (p.health !== 'healthy') {
-      throw new ReplicationError(409, 'target_unhealthy', `${spec.id} is ${p.health}${p.desync_reason === null ? '' : ` (${p.desync_reason})`}: leadership goes only to a healthy follower`, { target: spec.id, health: p.health });
-    }
     const driver = this.driver;
-    const at = await driver.handOver(spec.id, (h) => this.terms.recordHandedOver({ to: spec.id, ...h }), transfer_timeout_ms);
+    const at = await handOverTo(driver, spec.id, this.terms, transfer_timeout_ms);
     this.driver = null;
     this.follower = this.makeFollower();
     this.logger.info({ to: spec.id, last_index: at.last_index, term: at.term }, 'leadership handed over');
     for (const l of this.roleListeners) l();
-    const confirmed = await this.tellTakeOver();
-    if (!confirmed) this.scheduleHandoverNotice(handover_retry_ms);
+    const confirmed = await this.notice.tell();
+    if (!confirmed) this.notice.schedule(handover_retry_ms);
     return {
       leader: spec.id,
       term: at.term,
@@ -244,70 +255,19 @@ export class Replica<S extends StateMachine> {
     };
   }
 
-  /** Tells the target of the pending handover to take over; true once it confirmed. */
-  private async tellTakeOver(): Promise<boolean> {
-    const h = this.terms.pendingHandover();
-    if (h === null) return true;
-    const rep = this.config.replication;
-    const spec = rep.nodes.find((n) => n.id === h.to);
-    if (spec === undefined) return false;
-    try {
-      const res = await fetch(`http://${spec.address}/_raft/timeout-now`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...(rep.secret === '' ? {} : { 'x-cairn-secret': rep.secret }) },
-        body: JSON.stringify({ cluster_id: rep.cluster_id, from: this.self.id, term: h.term, last_index: h.last_index, last_term: h.last_term }),
-        signal: AbortSignal.timeout(Math.max(rep.append_timeout_ms, 2000)),
-      });
-      const body = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string } };
-      if (res.ok) {
-        this.handoverConfirmed();
-        return true;
-      }
-      this.logger.warn({ to: h.to, status: res.status, error: body.error }, 'the handover target did not take over yet');
-    } catch (err) {
-      this.logger.warn({ to: h.to, err: (err as Error).message }, 'the handover target is unreachable');
-    }
-    return false;
-  }
-
-  private handoverConfirmed(): void {
-    if (this.handoverTimer !== null) clearTimeout(this.handoverTimer);
-    this.handoverTimer = null;
-    if (this.terms.pendingHandover() !== null) this.terms.recordHandover(null);
-  }
-
-  private scheduleHandoverNotice(ms: number): void {
-    if (this.handoverTimer !== null || this.stopped) return;
-    this.handoverTimer = setTimeout(() => {
-      this.handoverTimer = null;
-      void this.tellTakeOver().then((ok) => {
-        if (!ok) this.scheduleHandoverNotice(handover_retry_ms);
-      });
-    }, ms);
-  }
-
   /**
    * POST /_raft/timeout-now, from the leader that handed leadership to this node: once this node's
    * log holds exactly what the old leader's held, it records itself as the leader and leads (a new
    * term, above every term it holds). Asked again once it leads, it confirms.
    */
-  handleTimeoutNow(req: { cluster_id: string; from: string; term: number; last_index: number; last_term: number }): { ok: true; leader: string; term: number } {
+  handleTimeoutNow(req: TimeoutNowRequest): { ok: true; leader: string; term: number } {
     const rep = this.config.replication;
     if (req.cluster_id !== rep.cluster_id) throw new ReplicationError(409, 'wrong_cluster', `request from cluster "${req.cluster_id}", this node is in "${rep.cluster_id}"`);
     if (this.driver !== null) return { ok: true, leader: this.self.id, term: this.driver.currentTerm() };
     if (this.recovering !== null) throw this.recoveringError();
     const f = this.follower;
     if (f === null) throw new ReplicationError(503, 'not_ready', 'this node is neither leading nor following yet', { retry_after_s: 1 });
-    if (f.leaderId() !== req.from) throw new ReplicationError(409, 'wrong_leader', `${req.from} is not this node's leader (${f.leaderId()}): only the leader hands leadership over`);
-    if (req.term < f.currentTerm()) throw new ReplicationError(409, 'stale_term', `handover from term ${req.term}, this node is in term ${f.currentTerm()}`, { term: f.currentTerm() });
-    const log = this.log;
-    if (log.durableIndex() < req.last_index || log.termAt(req.last_index) !== req.last_term) {
-      throw new ReplicationError(409, 'not_caught_up', `this node's log holds ${log.durableIndex()} (term ${log.termAt(Math.min(req.last_index, log.lastIndex())) ?? '?'} at ${Math.min(req.last_index, log.lastIndex())}), the old leader's ended at ${req.last_index} (term ${req.last_term})`);
-    }
-    f.stop();
-    // Entries past the old leader's end were never committed (they are not in its log): dropped.
-    if (log.lastIndex() > req.last_index) log.write({ truncate_from: req.last_index + 1, entries: [] });
-    this.terms.recordLeader(this.self.id);
+    takeOver(req, { cluster_id: rep.cluster_id, self: this.self.id, follower: f, log: this.log, record: this.terms });
     this.follower = null;
     const driver = this.startLeader(this.transport);
     driver.start();
@@ -396,8 +356,8 @@ export class Replica<S extends StateMachine> {
 
   stop(): void {
     this.stopped = true;
-    if (this.handoverTimer !== null) clearTimeout(this.handoverTimer);
-    this.handoverTimer = null;
+    this.notice.stop();
+    this.noticeTransport?.close();
     this.recoveryStop.abort();
     this.diskWatch.stop();
     this.driver?.stop();

@@ -1,0 +1,163 @@
+// A planned leadership handover, as every node carries it out: the daemon (replica.ts) and the
+// seeded simulation (test/sim) run these same steps on their own parts.
+//
+// 1. The leader (handOverTo): refuses a target that is not a healthy follower, then
+//    LeaderDriver.handOver: no new writes, a designation of the target logged last, and once the
+//    core says the target holds everything (LeaderCore.transferReadiness) the fence: the target
+//    recorded as the leader together with the pending handover, one durable write. From then on
+//    this node never leads again unless leadership is handed back; it follows the target.
+// 2. The old leader tells the target (HandoverNotice: POST /_raft/timeout-now), again every
+//    retry_ms until it confirms, also after a restart (the pending handover is on disk).
+// 3. The target (takeOver): only from the leader it follows, only when its durable log ends
+//    exactly where the old leader's did; then it stops following, drops any entries past that end
+//    (never committed: the old leader did not hold them), records itself as the leader and leads
+//    in a new term above every term it holds (its LeaderDriver opens it).
+import type { LeaderDriver } from './leader-driver.ts';
+import type { FollowerHandler } from './follower-handler.ts';
+import type { PendingHandover } from './identity.ts';
+import type { Clock, LeadershipRecord, ReplicaLog, TimerHandle } from './ports.ts';
+import type { Transport } from './transport.ts';
+import { ReplicationError } from './errors.ts';
+import { decode, encode } from './wire.ts';
+
+/** identity.json's part in a handover (FileTermRecord; SimDisk in the simulation). */
+export interface HandoverRecord extends LeadershipRecord {
+  /** The handover waiting for its target's confirmation, or null. */
+  pendingHandover(): PendingHandover | null;
+  /** The fence: `to` leads, and the handover waits for its confirmation; durable on return. */
+  recordHandedOver(h: PendingHandover): void;
+  /** Records (or with null clears) the pending handover; durable on return. */
+  recordHandover(h: PendingHandover | null): void;
+}
+
+/** The body of POST /_raft/timeout-now. */
+export interface TimeoutNowRequest {
+  cluster_id: string;
+  /** The old leader. */
+  from: string;
+  /** The old leader's term, and where its log ended at the fence. */
+  term: number;
+  last_index: number;
+  last_term: number;
+}
+
+/** Parses a timeout-now body (msgpack or JSON, already decoded); throws naming what is wrong. */
+export function parseTimeoutNow(o: unknown): TimeoutNowRequest {
+  const r = o as Record<string, unknown> | null;
+  const ints = r !== null && typeof r === 'object' && ['term', 'last_index', 'last_term'].every((k) => Number.isSafeInteger(r[k]) && (r[k] as number) >= 0);
+  if (!ints || typeof r.cluster_id !== 'string' || typeof r.from !== 'string') throw new Error('expected {cluster_id, from, term, last_index, last_term}');
+  return { cluster_id: r.cluster_id, from: r.from, term: r.term as number, last_index: r.last_index as number, last_term: r.last_term as number };
+}
+
+/**
+ * The leader's side: hands leadership to `target` once it is a healthy follower holding
+ * everything, with the fence recorded durably. Resolves with the pending handover (what the
+ * target must be told); the caller stops leading and follows the target.
+ */
+export async function handOverTo(driver: LeaderDriver, target: string, record: HandoverRecord, timeout_ms: number): Promise<PendingHandover> {
+  const p = driver.core.follower(target);
+  if (p.health !== 'healthy') {
+    throw new ReplicationError(409, 'target_unhealthy', `${target} is ${p.health}${p.desync_reason === null ? '' : ` (${p.desync_reason})`}: leadership goes only to a healthy follower`, { target, health: p.health });
+  }
+  const at = await driver.handOver(target, (h) => record.recordHandedOver({ to: target, ...h }), timeout_ms);
+  return { to: target, ...at };
+}
+
+/**
+ * The target's side of POST /_raft/timeout-now, for a node that follows (`follower`): throws a
+ * ReplicationError when it may not take over (another cluster, not from its leader, an older
+ * term, its log not ending where the old leader's did); else stops the follower, drops entries
+ * past the old leader's end and records this node as the leader. The caller then starts its
+ * leader driver, which opens a new term.
+ */
+export function takeOver(req: TimeoutNowRequest, t: { cluster_id: string; self: string; follower: FollowerHandler; log: ReplicaLog; record: LeadershipRecord }): void {
+  if (req.cluster_id !== t.cluster_id) throw new ReplicationError(409, 'wrong_cluster', `request from cluster "${req.cluster_id}", this node is in "${t.cluster_id}"`);
+  const f = t.follower;
+  if (f.leaderId() !== req.from) throw new ReplicationError(409, 'wrong_leader', `${req.from} is not this node's leader (${f.leaderId()}): only the leader hands leadership over`);
+  if (req.term < f.currentTerm()) throw new ReplicationError(409, 'stale_term', `handover from term ${req.term}, this node is in term ${f.currentTerm()}`, { term: f.currentTerm() });
+  const log = t.log;
+  if (log.durableIndex() < req.last_index || log.termAt(req.last_index) !== req.last_term) {
+    const at = Math.min(req.last_index, log.lastIndex());
+    throw new ReplicationError(409, 'not_caught_up', `this node's log holds ${log.durableIndex()} (term ${log.termAt(at) ?? '?'} at ${at}), the old leader's ended at ${req.last_index} (term ${req.last_term})`);
+  }
+  f.stop();
+  // Entries past the old leader's end were never committed (they are not in its log): dropped.
+  if (log.lastIndex() > req.last_index) log.write({ truncate_from: req.last_index + 1, entries: [] });
+  t.record.recordLeader(t.self);
+}
+
+export interface HandoverNoticeDeps {
+  record: HandoverRecord;
+  clock: Clock;
+  transport: Transport;
+  cluster_id: string;
+  self: string;
+  /** host:port of a node, or undefined for one not in the cluster. */
+  address(id: string): string | undefined;
+  timeout_ms: number;
+  retry_ms: number;
+  warn(detail: Record<string, unknown>, message: string): void;
+}
+
+/** Tells the target of the pending handover to take over, until it confirms. */
+export class HandoverNotice {
+  private timer: TimerHandle | null = null;
+  private stopped = false;
+
+  constructor(private readonly d: HandoverNoticeDeps) {}
+
+  /** Tells the target now; true once it confirmed (the pending handover is then cleared). */
+  async tell(): Promise<boolean> {
+    const h = this.d.record.pendingHandover();
+    if (h === null) return true;
+    const address = this.d.address(h.to);
+    if (address === undefined) return false;
+    const req: TimeoutNowRequest = { cluster_id: this.d.cluster_id, from: this.d.self, term: h.term, last_index: h.last_index, last_term: h.last_term };
+    try {
+      const res = await this.d.transport.post(address, '/_raft/timeout-now', encode(req), this.d.timeout_ms);
+      if (res.status === 200) {
+        this.confirmed();
+        return true;
+      }
+      let error: unknown = null;
+      try {
+        error = (JSON.parse(res.body.toString('utf8')) as { error?: unknown }).error;
+      } catch {
+        error = res.body.toString('utf8').slice(0, 200);
+      }
+      this.d.warn({ to: h.to, status: res.status, error }, 'the handover target did not take over yet');
+    } catch (err) {
+      this.d.warn({ to: h.to, err: (err as Error).message }, 'the handover target is unreachable');
+    }
+    return false;
+  }
+
+  /** Tells the target after ms, then every retry_ms until it confirms (nothing when none is pending). */
+  schedule(ms: number): void {
+    if (this.timer !== null || this.stopped || this.d.record.pendingHandover() === null) return;
+    this.timer = this.d.clock.setTimeout(() => {
+      this.timer = null;
+      void this.tell().then((ok) => {
+        if (!ok) this.schedule(this.d.retry_ms);
+      });
+    }, ms);
+  }
+
+  /** The target leads (it answered, or an append of its own arrived): the pending handover is cleared. */
+  confirmed(): void {
+    if (this.timer !== null) this.d.clock.clearTimeout(this.timer);
+    this.timer = null;
+    if (this.d.record.pendingHandover() !== null) this.d.record.recordHandover(null);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer !== null) this.d.clock.clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
+
+/** Decodes a timeout-now body: msgpack (what HandoverNotice sends) or JSON. */
+export function decodeTimeoutNow(body: Uint8Array, msgpack: boolean): TimeoutNowRequest {
+  return parseTimeoutNow(msgpack ? decode(body) : JSON.parse(Buffer.from(body).toString('utf8')));
+}
