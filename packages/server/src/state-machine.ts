@@ -10,10 +10,16 @@ import { DocumentStore } from './store/document-store.ts';
 import { decodeOp } from './store/op.ts';
 import type { DocumentLimits } from './store/validate.ts';
 
-/** `limits`: config.server's document size and metadata limits (the defaults when absent). */
-export function documentStateFactory(embedder: Embedder, limits?: DocumentLimits): StateFactory<DocumentStore> {
+/**
+ * `limits`: config.server's document size and metadata limits (the defaults when absent);
+ * `passage_tokens`: config.server.passage_tokens_target.
+ */
+export function documentStateFactory(embedder: Embedder, limits?: DocumentLimits, passage_tokens?: number): StateFactory<DocumentStore> {
   return (db: Database.Database, ctx: StateContext) => {
-    const store = new DocumentStore(db, { embedder, readDb: ctx.readDb, applyIdle: ctx.applyIdle, ...(limits === undefined ? {} : { limits }) });
+    const store = new DocumentStore(db, {
+      embedder, readDb: ctx.readDb, applyIdle: ctx.applyIdle, ...(limits === undefined ? {} : { limits }),
+      ...(passage_tokens === undefined ? {} : { passage_tokens }),
+    });
     return {
       machine: store,
       applier: {

@@ -74,6 +74,7 @@ export const SERVER: Section<ServerConfig> = {
     patterns_max: { kind: 'int', min: 0, max: 10_000 },
     pattern_chars_max: { kind: 'int', min: 1, max: 65_536 },
     read_wait_ms_max: { kind: 'int', min: 0, max: 600_000 },
+    passage_tokens_target: { kind: 'int', min: 16, max: 8_192 },
     log_level: { kind: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
   },
   defaults: {
@@ -91,6 +92,7 @@ export const SERVER: Section<ServerConfig> = {
     patterns_max: 64,
     pattern_chars_max: 512,
     read_wait_ms_max: 5_000,
+    passage_tokens_target: 256,
     log_level: 'info',
   },
 };

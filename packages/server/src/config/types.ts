@@ -91,6 +91,8 @@ export interface ServerConfig {
   pattern_chars_max: number;
   /** How long a read waits for ?min_index, and a forwarded write for local apply, ms. */
   read_wait_ms_max: number;
+  /** Target size of a document's passages, tokens (cl100k_base); applied when a document is written. */
+  passage_tokens_target: number;
   log_level: string;
 }
 

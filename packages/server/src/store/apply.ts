@@ -12,6 +12,7 @@ import { checkPrecondition, documentEtag } from './etag.ts';
 import type { PreconditionFailure } from './etag.ts';
 import { assertOp, bytesToUint32, bytesToVector } from './op.ts';
 import type { CentroidsOp, DeleteOp, Op, OpDocument, PutOp } from './op.ts';
+import { assertPassagesCover, bytesToPassages, wholePassage } from './passages.ts';
 import type { VectorIndexes } from './vectors.ts';
 import { planted } from '../testing/planted-defects.ts';
 
@@ -82,6 +83,9 @@ export class Applier {
   private readonly docInsert: Statement;
   private readonly docUpdate: Statement;
   private readonly docDelete: Statement;
+  private readonly passagesDelete: Statement;
+  private readonly passageInsert: Statement;
+  private readonly passageFtsInsert: Statement;
 
   constructor(
     db: Database,
@@ -106,6 +110,12 @@ export class Applier {
        content_hash = @content_hash, bytes = @bytes, storage = @storage, updated_at = @ts WHERE workspace = @ws AND id = @id`,
     );
     this.docDelete = db.prepare('DELETE FROM documents WHERE workspace = ? AND id = ?');
+    // The passages_fts_delete trigger removes each deleted passage's index row.
+    this.passagesDelete = db.prepare('DELETE FROM passages WHERE workspace = ? AND doc_id = ?');
+    this.passageInsert = db.prepare(
+      'INSERT INTO passages (workspace, doc_id, n, start, "end", line_start, line_end, tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.passageFtsInsert = db.prepare('INSERT INTO passages_fts (rowid, content, path) VALUES (?, ?, ?)');
   }
 
   apply(op: Op): ApplyResult {
@@ -203,8 +213,10 @@ export class Applier {
         row.document_count += 1;
       } else {
         this.docUpdate.run(params);
+        this.passagesDelete.run(op.ws, doc.id);
         row.bytes -= existing.storage;
       }
+      this.insertPassages(op.ws, doc);
       row.bytes += params.storage;
       this.vectors.put(op.ws, doc.id, bytesToVector(doc.vector));
       changed += 1;
@@ -214,6 +226,19 @@ export class Applier {
     row.last_write_at = Math.max(row.last_write_at, op.ts);
     this.saveWorkspace(op.ws, row);
     return { changed, skipped };
+  }
+
+  /**
+   * The document's passages as the op carries them (v4), or one passage covering it (an op
+   * logged before passages): rows and their full-text index entries.
+   */
+  private insertPassages(ws: string, doc: OpDocument): void {
+    const passages = doc.passages === undefined ? [wholePassage(doc.content, doc.tokens)] : bytesToPassages(doc.passages);
+    assertPassagesCover(passages, doc.content.length, `passages of ${doc.id}`);
+    passages.forEach((p, n) => {
+      const { lastInsertRowid } = this.passageInsert.run(ws, doc.id, n, p.start, p.end, p.line_start, p.line_end, p.tokens);
+      this.passageFtsInsert.run(lastInsertRowid, doc.content.slice(p.start, p.end), doc.path);
+    });
   }
 
   private *applyDelete(op: DeleteOp): Generator<void, ApplyResult, void> {
@@ -232,6 +257,7 @@ export class Applier {
       if (existing === undefined || row === undefined) continue;
       if (planted('skip_deletes')) continue; // a planted defect (test only): this node keeps deleted documents
       this.docDelete.run(op.ws, id);
+      this.passagesDelete.run(op.ws, id);
       this.vectors.remove(op.ws, id);
       row.document_count -= 1;
       row.bytes -= existing.storage;

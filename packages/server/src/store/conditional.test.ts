@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkPrecondition, documentEtag } from './etag.ts';
 import type { EtagFields } from './etag.ts';
-import { assertOp, conditional_op_version, decodeOp, encodeOp, op_version } from './op.ts';
+import { assertOp, conditional_op_version, decodeOp, encodeOp, op_version, passages_op_version } from './op.ts';
 import type { DeleteOp, PutOp } from './op.ts';
 import { openTestStore } from './testing.ts';
 
@@ -59,25 +59,25 @@ function doc(op: PutOp): PutOp['docs'][number] {
 }
 
 describe('conditional ops', () => {
-  it('are v3 with a request id and the precondition on the document, and survive the msgpack round trip', async () => {
+  it('are v4 puts (v3 deletes) with a request id and the precondition on the document, and survive the msgpack round trip', async () => {
     using t = openTestStore();
     const op = await t.store.preparePut('ws', { id: 'd', content: 'hello' }, { if_match: ['abc', 'W/"def"'] });
-    expect(op).toMatchObject({ v: conditional_op_version, rid: expect.any(String), docs: [{ id: 'd', if_match: ['abc', 'W/"def"'] }] });
+    expect(op).toMatchObject({ v: passages_op_version, rid: expect.any(String), docs: [{ id: 'd', if_match: ['abc', 'W/"def"'] }] });
     const wire = decodeOp(encodeOp(op));
     expect({ ...wire, docs: [] }).toEqual({ ...op, docs: [] });
-    expect(wire.kind === 'put' && { ...wire.docs[0], vector: null }).toEqual({ ...doc(op), vector: null });
+    expect(wire.kind === 'put' && { ...wire.docs[0], vector: null, passages: null }).toEqual({ ...doc(op), vector: null, passages: null });
     const create = await t.store.preparePut('ws', { id: 'd', content: 'hello' }, { if_none_match: true });
-    expect(decodeOp(encodeOp(create))).toMatchObject({ v: conditional_op_version, docs: [{ if_none_match: true }] });
+    expect(decodeOp(encodeOp(create))).toMatchObject({ v: passages_op_version, docs: [{ if_none_match: true }] });
     const del = t.store.prepareDelete('ws', ['d'], { if_match: '*' });
     expect(decodeOp(encodeOp(del))).toEqual({ kind: 'delete', v: conditional_op_version, ws: 'ws', ts: del.ts, ids: ['d'], if_match: '*', rid: del.rid });
   });
 
-  it('leave unconditional ops v1 without any new field', async () => {
+  it('leave unconditional ops without a precondition field (puts v4 with passages, deletes v1)', async () => {
     using t = openTestStore();
     const op = await t.store.preparePut('ws', { id: 'd', content: 'hello' });
-    expect(op.v).toBe(op_version);
+    expect(op.v).toBe(passages_op_version);
     expect(Object.keys(op).sort()).toEqual(['docs', 'kind', 'ts', 'v', 'ws']);
-    expect(Object.keys(op.docs[0] ?? {}).sort()).toEqual(['bytes', 'content', 'content_hash', 'id', 'language', 'metadata', 'path', 'tokens', 'vector']);
+    expect(Object.keys(op.docs[0] ?? {}).sort()).toEqual(['bytes', 'content', 'content_hash', 'id', 'language', 'metadata', 'passages', 'path', 'tokens', 'vector']);
     expect(Object.keys(t.store.prepareDelete('ws', ['d'])).sort()).toEqual(['ids', 'kind', 'ts', 'v', 'ws']);
   });
 
@@ -87,7 +87,11 @@ describe('conditional ops', () => {
     const d = doc(put);
     const del: DeleteOp = t.store.prepareDelete('ws', ['d'], { if_match: ['abc'] });
     const bad: [unknown, RegExp][] = [
-      [{ ...put, v: op_version }, /needs v3/],
+      [{ ...put, v: op_version }, /passages need v4/],
+      [{ ...put, v: conditional_op_version }, /passages need v4/],
+      [{ ...put, v: op_version, docs: [{ ...d, passages: undefined }] }, /needs v3/],
+      [{ ...put, docs: [{ ...d, passages: undefined }] }, /op.docs\[\].passages/],
+      [{ ...put, docs: [{ ...d, passages: new Uint8Array(19) }] }, /op.docs\[\].passages/],
       [{ ...put, rid: undefined }, /op.rid/],
       [{ ...put, rid: '' }, /op.rid/],
       [{ ...put, rid: 'x'.repeat(65) }, /op.rid/],
@@ -99,7 +103,7 @@ describe('conditional ops', () => {
       [{ ...put, docs: [{ ...d, if_match: undefined, if_none_match: false }] }, /if_none_match/],
       [{ ...put, docs: [{ ...d, if_none_match: true }] }, /both/],
       [{ ...put, docs: [{ ...d, if_match: undefined }] }, /no precondition/],
-      [{ ...put, v: 4 }, /op.v/],
+      [{ ...put, v: 5 }, /op.v/],
       [{ ...del, v: op_version }, /needs v3|a precondition needs v3|op.rid/],
       [{ ...del, if_match: undefined }, /op.if_match/],
       [{ ...del, ids: ['d', 'e'] }, /exactly one id/],
@@ -108,7 +112,7 @@ describe('conditional ops', () => {
     ];
     for (const [op, re] of bad) expect(() => assertOp(op), JSON.stringify(op, (_k, v: unknown) => (v instanceof Uint8Array ? '<bytes>' : v))).toThrow(re);
     const unconditionalWithRid: PutOp = { ...(await t.store.preparePut('ws', { content: 'x' })), rid: 'r' };
-    expect(() => assertOp(unconditionalWithRid)).toThrow(/op.rid/);
+    expect(() => assertOp(unconditionalWithRid)).toThrow(/no precondition/);
   });
 });
 

@@ -24,7 +24,8 @@ import { stateChecksum } from './checksum.ts';
 import { InputError } from './errors.ts';
 import { documentEtag } from './etag.ts';
 import type { Precondition } from './etag.ts';
-import { centroids_assigned_op_version, conditional_op_version, op_version, uint32ToBytes, vectorToBytes } from './op.ts';
+import { centroids_assigned_op_version, conditional_op_version, op_version, passages_op_version, uint32ToBytes, vectorToBytes } from './op.ts';
+import { passage_tokens_target_default, splitPassages } from './passages.ts';
 import type { CentroidsOp, DeleteOp, NoopOp, Op, OpDocument, PutOp } from './op.ts';
 import { Reader } from './read.ts';
 import type { ListPage, StoredDocument } from './read.ts';
@@ -63,6 +64,8 @@ export interface DocumentStoreOptions {
   preparePool?: () => PreparePool;
   /** Document size and metadata limits (config.server's); the config defaults when absent. */
   limits?: DocumentLimits;
+  /** Target passage size in tokens for the documents this node prepares (config server.passage_tokens_target). */
+  passage_tokens?: number;
   /**
    * A second connection to the same database for reads (get, list, search, facts): it sees
    * committed state only, so a batch of entries applied over several event-loop turns in one
@@ -116,6 +119,7 @@ export class DocumentStore {
   private readonly requestId: () => string;
   private readonly preparePool: () => PreparePool;
   private readonly limits: DocumentLimits | undefined;
+  private readonly passageTokens: number;
   private readonly vectors: VectorIndexes;
   private readonly applier: Applier;
   private readonly reader: Reader;
@@ -135,6 +139,8 @@ export class DocumentStore {
     ensureSchema(db);
     this.embedder = opts.embedder;
     this.limits = opts.limits;
+    this.passageTokens = opts.passage_tokens ?? passage_tokens_target_default;
+    splitPassages('', this.passageTokens); // refuses a target out of range here, not at the first write
     this.clock = opts.clock ?? Date.now;
     this.requestId = opts.requestId ?? randomUUID;
     this.preparePool = opts.preparePool ?? sharedPreparePool;
@@ -167,7 +173,7 @@ export class DocumentStore {
     if (precondition === null) return op;
     const [doc] = op.docs;
     if (doc === undefined || op.docs.length !== 1) throw new Error(`invariant: a single put holds ${op.docs.length} documents`);
-    return { ...op, v: conditional_op_version, docs: [{ ...doc, ...opPrecondition(precondition) }], rid: this.requestId() };
+    return { ...op, docs: [{ ...doc, ...opPrecondition(precondition) }], rid: this.requestId() };
   }
 
   /**
@@ -211,7 +217,9 @@ export class DocumentStore {
     if (valid.length === 0) return { op: null, ids: [], items: [], errors };
     // Tokens, sha256 and (hashing embedder) the vector, large contents in the pool's threads.
     const hashing_dim = this.embedder instanceof HashingEmbedder ? this.embedder.dim : null;
-    const tasks = valid.map(({ input }) => ({ content: input.content, hashing_dim: input.vector === null ? hashing_dim : null }));
+    const tasks = valid.map(({ input }) => ({
+      content: input.content, hashing_dim: input.vector === null ? hashing_dim : null, passage_tokens: this.passageTokens,
+    }));
     const work = await this.prepareWorkOf(tasks);
     const prepared = new Map<DocumentInput, PrepareResult>();
     valid.forEach((v, i) => {
@@ -247,9 +255,10 @@ export class DocumentStore {
         content_hash: w.content_hash,
         bytes: Buffer.byteLength(input.content, 'utf8'),
         vector: vectorToBytes(input.vector),
+        passages: w.passages,
       });
     }
-    const op: PutOp = { kind: 'put', v: op_version, ws, ts: this.clock(), docs };
+    const op: PutOp = { kind: 'put', v: passages_op_version, ws, ts: this.clock(), docs };
     return { op, ids: docs.map((d) => d.id), items: embeddable.map((v) => v.item), errors };
   }
 

@@ -8,6 +8,7 @@
 import { Packr } from 'msgpackr';
 import { assertIfMatch } from './etag.ts';
 import type { IfMatch } from './etag.ts';
+import { passage_fields } from './passages.ts';
 
 export const op_version = 1;
 /**
@@ -23,6 +24,13 @@ export const centroids_assigned_op_version = 2;
  * these fields.
  */
 export const conditional_op_version = 3;
+/**
+ * Version of a put op whose documents carry their passages (offsets, lines and token counts,
+ * computed at prepare time, passages.ts), conditional or not: a conditional v4 put carries `rid`
+ * and its preconditions as v3 does. v1 and v3 puts (logged before passages) still apply: each of
+ * their documents is stored as one passage (passages.ts wholePassage), on every replica alike.
+ */
+export const passages_op_version = 4;
 /** Longest request id of a conditional op (a UUID is 36). */
 export const rid_chars_max = 64;
 
@@ -42,6 +50,8 @@ export interface OpDocument {
   bytes: number;
   /** Embedding: little-endian float32 bytes, length = 4 * workspace dim. */
   vector: Uint8Array;
+  /** v4: the passages (passages.ts passagesToBytes: 5 little-endian uint32 each), covering `content`. */
+  passages?: Uint8Array;
   /** v3: apply only when the current document's ETag is one of these (`*`: it exists). */
   if_match?: IfMatch;
   /** v3: apply only when the document is absent. Never together with if_match. */
@@ -156,13 +166,16 @@ export function assertOp(op: unknown): asserts op is Op {
   const versionKnown =
     o.v === op_version ||
     (o.v === centroids_assigned_op_version && o.kind === 'centroids') ||
-    (o.v === conditional_op_version && (o.kind === 'put' || o.kind === 'delete'));
+    (o.v === conditional_op_version && (o.kind === 'put' || o.kind === 'delete')) ||
+    (o.v === passages_op_version && o.kind === 'put');
   if (!versionKnown) {
     throw new TypeError(
-      `op.v: expected ${op_version} (or ${centroids_assigned_op_version} for centroids, ${conditional_op_version} for conditional put/delete), got ${String(o.v)}`,
+      `op.v: expected ${op_version} (or ${centroids_assigned_op_version} for centroids, ${conditional_op_version} for conditional put/delete, ${passages_op_version} for put with passages), got ${String(o.v)}`,
     );
   }
-  const conditional = o.v === conditional_op_version;
+  const withPassages = o.v === passages_op_version;
+  // A v4 put is conditional when it carries a request id (then as v3: at least one precondition).
+  const conditional = o.v === conditional_op_version || (withPassages && o.rid !== undefined);
   if (typeof o.ts !== 'number' || !Number.isFinite(o.ts)) throw new TypeError('op.ts: not a finite number');
   switch (o.kind) {
     case 'noop':
@@ -175,6 +188,13 @@ export function assertOp(op: unknown): asserts op is Op {
         if (typeof d.tokens !== 'number' || typeof d.bytes !== 'number') throw new TypeError('op.docs[]: tokens/bytes not numbers');
         if (typeof d.content_hash !== 'string') throw new TypeError('op.docs[]: content_hash not a string');
         if (!(d.vector instanceof Uint8Array)) throw new TypeError('op.docs[]: vector not bytes');
+        if (withPassages) {
+          if (!(d.passages instanceof Uint8Array) || d.passages.byteLength === 0 || d.passages.byteLength % (passage_fields * 4) !== 0) {
+            throw new TypeError(`op.docs[].passages: not a non-empty multiple of ${passage_fields * 4} bytes`);
+          }
+        } else if (d.passages !== undefined) {
+          throw new TypeError('op.docs[].passages: passages need v4');
+        }
       }
       assertPutPreconditions(o, conditional);
       return;
@@ -224,7 +244,7 @@ function assertPutPreconditions(o: Record<string, unknown>, conditional: boolean
   let carried = 0;
   for (const d of o.docs as Record<string, unknown>[]) {
     if (d.if_match === undefined && d.if_none_match === undefined) continue;
-    if (!conditional) throw new TypeError('op.docs[]: a precondition needs v3');
+    if (!conditional) throw new TypeError('op.docs[]: a precondition needs v3, or v4 with a request id (op.rid)');
     if (d.if_match !== undefined && d.if_none_match !== undefined) throw new TypeError('op.docs[]: both if_match and if_none_match');
     if (d.if_match !== undefined) assertIfMatch(d.if_match, 'op.docs[].if_match');
     if (d.if_none_match !== undefined && d.if_none_match !== true) throw new TypeError('op.docs[].if_none_match: not true');

@@ -24,11 +24,14 @@ export interface TestStore {
   [Symbol.dispose](): void;
 }
 
-export function openTestStore(opts: { embedder?: Embedder; clock?: () => number; file?: string } = {}): TestStore {
+export function openTestStore(opts: { embedder?: Embedder; clock?: () => number; file?: string; passage_tokens?: number } = {}): TestStore {
   const dir = mkdtempSync(join(tmpdir(), 'cairn-store-'));
   const db = new Database(opts.file ?? join(dir, 'state.db'));
   db.pragma('journal_mode = WAL');
-  const store = new DocumentStore(db, { embedder: opts.embedder ?? new HashingEmbedder({ dim: 64 }), clock: opts.clock ?? fixedClock() });
+  const store = new DocumentStore(db, {
+    embedder: opts.embedder ?? new HashingEmbedder({ dim: 64 }), clock: opts.clock ?? fixedClock(),
+    ...(opts.passage_tokens === undefined ? {} : { passage_tokens: opts.passage_tokens }),
+  });
   const applyLogged = (op: Op): void => {
     const wire = decodeOp(encodeOp(op));
     db.transaction(() => store.apply(wire))();

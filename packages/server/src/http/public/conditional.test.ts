@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { conditional_op_version, op_version } from '../../store/op.ts';
+import { passages_op_version } from '../../store/op.ts';
 import { parseIfMatch } from './precondition.ts';
 import { openTestApi } from './testing.ts';
 import type { TestApi } from './testing.ts';
@@ -59,7 +59,7 @@ describe('ETags', () => {
 });
 
 describe('conditional puts', () => {
-  it('applies with a matching If-Match: 201 with the new ETag, as one v3 log entry', async () => {
+  it('applies with a matching If-Match: 201 with the new ETag, as one conditional log entry', async () => {
     using api = openTestApi();
     const { etag } = (await put(api, { id: 'd', content: 'v0' })).body as Written;
     const { res, body } = await put(api, { id: 'd', content: 'v1' }, { 'If-Match': `"${etag}"` });
@@ -67,7 +67,7 @@ describe('conditional puts', () => {
     const next = body as Written;
     expect(next.etag).not.toBe(etag);
     expect(await etagOf(api, 'd')).toBe(next.etag);
-    expect(api.replicator.proposed.map((op) => op.v)).toEqual([op_version, conditional_op_version]);
+    expect(api.replicator.proposed.map((op) => [op.v, op.kind === 'put' && op.rid !== undefined])).toEqual([[passages_op_version, false], [passages_op_version, true]]);
   });
 
   it('answers 412 with the current ETag and the index of the entry on a mismatch, leaving the document as it was', async () => {
