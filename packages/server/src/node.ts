@@ -85,7 +85,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   // Load the tokenizer's ranks now rather than in the first request that needs them.
   countTokens('warm up');
   const { document_bytes_max, metadata_bytes_max, metadata_depth_max } = config.server;
-  const replica = new Replica(config, documentStateFactory(embedder, { document_bytes_max, metadata_bytes_max, metadata_depth_max }), logger, opts.transport);
+  const replica = new Replica(config, documentStateFactory(embedder, { document_bytes_max, metadata_bytes_max, metadata_depth_max }, config.server.passage_tokens_target), logger, opts.transport);
   const built = buildApp(config, replica, logger);
   const { app } = built;
   replica.start();
