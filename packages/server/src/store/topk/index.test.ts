@@ -1,0 +1,143 @@
+// TopKIndex against BM25 computed from scratch over a model of the rows: after random puts,
+// replacements and removals (with the lists rebuilt along the way), search(q, k) is exactly the
+// reference's top k: the same rows in the same order with the same scores, ties by row id.
+// The vocabulary is small and Zipf-like and frequencies are small integers or halves, so equal
+// scores are common and the tie rule is exercised.
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { idf, saturation } from './bm25.ts';
+import { TopKIndex } from './index.ts';
+import type { RowTerms, TopKHit } from './index.ts';
+import { rowTerms, tokens } from './terms.ts';
+
+const vocabulary = Array.from({ length: 40 }, (_, i) => `w${i}`);
+
+/** BM25 over the model, independent of the index's lists. */
+function reference(rows: Map<number, RowTerms>, query: readonly string[], k: number): TopKHit[] {
+  const n = rows.size;
+  if (n === 0) return [];
+  let total = 0;
+  for (const r of rows.values()) total += r.length;
+  const avgdl = total / n;
+  const distinct = [...new Set(query)];
+  const idfs = distinct.map((t) => {
+    let df = 0;
+    for (const r of rows.values()) if (r.terms.has(t)) df += 1;
+    return df === 0 ? 0 : idf(n, df);
+  });
+  const hits: TopKHit[] = [];
+  for (const [row, r] of rows) {
+    let score = 0;
+    let matched = false;
+    distinct.forEach((t, i) => {
+      const tf = r.terms.get(t);
+      // float32 frequencies, as the index holds them
+      score += tf === undefined ? 0 : (idfs[i] as number) * saturation(Math.fround(tf), r.length, avgdl);
+      matched ||= tf !== undefined;
+    });
+    if (matched) hits.push({ row, score });
+  }
+  return hits.sort((a, b) => b.score - a.score || a.row - b.row).slice(0, k);
+}
+
+const zipfWord = fc.integer({ min: 0, max: 999 }).map((x) => vocabulary[Math.floor(vocabulary.length * (x / 1000) ** 3)] as string);
+
+const rowArb = fc
+  .record({
+    words: fc.array(fc.tuple(zipfWord, fc.constantFrom(0.5, 1, 1, 2, 3)), { minLength: 0, maxLength: 12 }),
+    extra: fc.integer({ min: 0, max: 20 }),
+  })
+  .map(({ words, extra }): RowTerms => {
+    const terms = new Map<string, number>();
+    for (const [w, f] of words) terms.set(w, (terms.get(w) ?? 0) + f);
+    let length = extra;
+    for (const f of terms.values()) length += Math.ceil(f);
+    return { terms, length };
+  });
+
+type Step = { kind: 'put'; row: number; doc: RowTerms } | { kind: 'remove'; row: number } | { kind: 'search'; query: string[]; k: number };
+
+const stepArb: fc.Arbitrary<Step> = fc.oneof(
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('put' as const), row: fc.integer({ min: 0, max: 60 }), doc: rowArb }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('remove' as const), row: fc.integer({ min: 0, max: 60 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('search' as const),
+      query: fc.array(zipfWord, { minLength: 1, maxLength: 8 }),
+      k: fc.integer({ min: 1, max: 15 }),
+    }),
+  },
+);
+
+describe('TopKIndex', () => {
+  it('answers exactly the top k of BM25 over every row, through puts, replacements and removals', () => {
+    fc.assert(
+      fc.property(fc.array(stepArb, { minLength: 1, maxLength: 120 }), fc.integer({ min: 1, max: 40 }), (steps, compactMin) => {
+        const index = new TopKIndex({ dead_postings_compact_min: compactMin });
+        const model = new Map<number, RowTerms>();
+        for (const step of steps) {
+          if (step.kind === 'put') {
+            index.put(step.row, step.doc);
+            model.set(step.row, step.doc);
+          } else if (step.kind === 'remove') {
+            index.remove(step.row);
+            model.delete(step.row);
+          } else {
+            expect(index.search(step.query, step.k)).toEqual(reference(model, step.query, step.k));
+          }
+        }
+        expect(index.size).toBe(model.size);
+        // A final check of every query word once more, with k large enough to list every match.
+        for (const w of vocabulary.slice(0, 5)) expect(index.search([w, 'w7', 'w30'], 100)).toEqual(reference(model, [w, 'w7', 'w30'], 100));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('rebuilds its lists when removed versions pile up and still answers the same', () => {
+    const index = new TopKIndex({ dead_postings_compact_min: 10 });
+    const model = new Map<number, RowTerms>();
+    for (let round = 0; round < 5; round++) {
+      for (let row = 0; row < 50; row++) {
+        const doc = rowTerms([{ text: `w${row % 7} w${(row * round) % 11} common common`, weight: 1 }]);
+        index.put(row, doc);
+        model.set(row, doc);
+      }
+    }
+    expect(index.compactions).toBeGreaterThan(0);
+    expect(index.search(['w3', 'common', 'w5'], 10)).toEqual(reference(model, ['w3', 'common', 'w5'], 10));
+  });
+
+  it('breaks equal scores by the smaller row id, also among rows added in another order', () => {
+    const index = new TopKIndex();
+    for (const row of [9, 3, 7, 1, 5]) index.put(row, rowTerms([{ text: 'same words here', weight: 1 }]));
+    index.put(4, rowTerms([{ text: 'other text entirely', weight: 1 }]));
+    expect(index.search(['words'], 3).map((h) => h.row)).toEqual([1, 3, 5]);
+  });
+
+  it('answers nothing for words no row holds, or after every row is removed', () => {
+    const index = new TopKIndex();
+    expect(index.search(['anything'], 5)).toEqual([]);
+    index.put(1, rowTerms([{ text: 'alpha beta', weight: 1 }]));
+    expect(index.search(['gamma'], 5)).toEqual([]);
+    index.remove(1);
+    expect(index.search(['alpha'], 5)).toEqual([]);
+  });
+
+  it('refuses a k or a row id outside its limits', () => {
+    const index = new TopKIndex();
+    expect(() => index.search(['a'], 0)).toThrow(/k 0/);
+    expect(() => index.put(1.5, rowTerms([]))).toThrow(/row id/);
+  });
+});
+
+describe('terms', () => {
+  it('cuts text into lower-case words without diacritics, weighting columns', () => {
+    expect(tokens('Résumé of the NAÏVE café, 2024-03 東京')).toEqual(['resume', 'of', 'the', 'naive', 'cafe', '2024', '03', '東京']);
+    const r = rowTerms([{ text: 'index the Index', weight: 1 }, { text: 'docs/index.md', weight: 0.5 }]);
+    expect(r.terms.get('index')).toBe(2.5);
+    expect(r.length).toBe(6);
+  });
+});
