@@ -23,6 +23,7 @@ import { ClusterView } from '../cluster/cluster-view.ts';
 import { EventHub } from '../cluster/event-hub.ts';
 import { RateSampler } from '../cluster/rates.ts';
 import { createClusterRoutes } from './cluster/routes.ts';
+import { createBackupRoutes } from './backup-routes.ts';
 
 export interface OperationsMountDeps {
   config: CairnConfig;
@@ -61,6 +62,7 @@ export function mountOperations(app: Hono, deps: OperationsMountDeps): Operation
   const hub = new EventHub(view, replica);
   app.route('/api/v1/cluster', createClusterRoutes(view, hub));
   app.route('/dashboard', createDashboardRoutes(view, hub, { tokenRequired: config.replication.operator_token !== '' }));
+  app.route('/_raft', createBackupRoutes(replica));
   return {
     metrics,
     rates,
