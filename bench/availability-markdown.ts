@@ -81,6 +81,19 @@ export function renderAvailability(r: AvailabilityRun): string {
     const codes = Object.entries(h.failures).map(([k, v]) => `${k} x${v}`).join(', ') || '-';
     out.push(`| ${h.from} | ${h.to} | ${h.transfer_status} in ${h.transfer_ms} ms | ${h.writes} / ${h.acknowledged} / ${h.failed} | ${codes} | ${h.gap_all_ms} | ${h.lost} | ${h.load} |`);
   }
+  const rr = a.rolling_restart;
+  if (rr !== undefined) {
+    out.push(
+      '',
+      `Measured ${rr.measured_at.slice(0, 16).replace('T', ' ')} UTC at commit ${rr.commit} (\`npm run bench -- --sections availability\`): a rolling restart under the same writers (deploy/rolling-restart.ts, what \`cairn rolling-restart\` runs, with each node stopped by SIGTERM and started again${rr.keep_leader ? ', leadership handed back' : ''}), 2 s into the writes, then 2 s more: ${ms(rr.total_ms)} ms in all, ${rr.writes} writes / ${rr.acknowledged} acknowledged / ${rr.failed} failed (${failures(rr.failures)}), longest gap without an acknowledgement ${ms(rr.gap_all_ms)} ms, ${rr.lost} acknowledged writes missing on the leader at the end (${rr.leader}), load ${rr.load}.`,
+      '',
+      'Per step (a write counts for the step it started in): how long the step took (the node back and healthy in the leader\'s view, or the new leader leading), the writes that failed, how long some write was failing (the union of the failed writes\' start-to-answer times), and the longest time without any acknowledged write.',
+      '',
+      '| step | ms | failed writes | failing ms | failures | longest gap without an acknowledgement ms |',
+      '|---|---:|---:|---:|---|---:|',
+    );
+    for (const st of rr.steps) out.push(`| ${st.step} | ${ms(st.ms)} | ${st.failed} | ${ms(st.failed_ms)} | ${failures(st.failures)} | ${ms(st.gap_ms)} |`);
+  }
   if ((r.notes ?? []).length > 0) {
     out.push('');
     for (const note of r.notes ?? []) out.push(note);

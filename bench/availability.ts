@@ -5,7 +5,9 @@
 // prober writes directly to each killed node, which says when that node itself takes writes again;
 // the difference to the first write through nginx that the node serves is nginx's part.
 
+import { execFileSync } from 'node:child_process';
 import { loadConfig } from '../packages/server/src/config/load.ts';
+import { rollingRestart } from '../packages/server/src/deploy/rolling-restart.ts';
 import { startNginx } from '../test/helpers/nginx.ts';
 import type { TestNginx } from '../test/helpers/nginx.ts';
 import { freePort } from '../test/helpers/ports.ts';
@@ -85,11 +87,133 @@ export interface HandoverResult {
   lost: number;
 }
 
+/** One step of a rolling restart: a node's restart until it is back, or a handover. */
+export interface RollingStep {
+  step: string;
+  /** From the step's start to its end (the node back and healthy, the new leader leading). */
+  ms: number;
+  /** Writes through nginx started during the step that failed. */
+  failed: number;
+  /** How long some write was failing: the union of those failed writes' [start, end] (0: none failed). */
+  failed_ms: number;
+  /** status or error code -> count, over those failed writes. */
+  failures: Record<string, number>;
+  /** Longest time without an acknowledged write through nginx during the step. */
+  gap_ms: number;
+}
+
+/** A rolling restart (deploy/rolling-restart.ts, SIGTERM and start of each node) under the same writers. */
+export interface RollingRestartResult {
+  /** When and at which commit this block was measured (it may be merged beside older rows). */
+  measured_at: string;
+  commit: string;
+  load: number;
+  keep_leader: boolean;
+  /** The rolling restart's own time, first step to last. */
+  total_ms: number;
+  /** Who led at the end. */
+  leader: string;
+  writes: number;
+  acknowledged: number;
+  failed: number;
+  failures: Record<string, number>;
+  gap_all_ms: number;
+  steps: RollingStep[];
+  /** Acknowledged writes the leader at the end does not hold. */
+  lost: number;
+}
+
 export interface AvailabilityResult {
   options: AvailabilityOptions;
   nginx_version: string;
   scenarios: ScenarioResult[];
   handover?: HandoverResult;
+  rolling_restart?: RollingRestartResult;
+}
+
+/** Acknowledged writes of `writes` that the node at `url` does not list. */
+async function lostOn(url: string, homes: Map<string, string>, writes: Write[]): Promise<number> {
+  let lost = 0;
+  for (const workspace of homes.keys()) {
+    const held = new Set<string>();
+    let cursor: string | null = null;
+    do {
+      const page = (await (await fetch(`${url}/api/v1/documents?limit=1000${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`, { headers: { 'x-workspace-id': workspace } })).json()) as { documents: Array<{ id: string }>; next_cursor: string | null };
+      for (const d of page.documents) held.add(d.id);
+      cursor = page.next_cursor;
+    } while (cursor !== null);
+    lost += writes.filter((w) => w.workspace === workspace && w.status === 201 && !held.has(w.id)).length;
+  }
+  return lost;
+}
+
+async function rolling(cluster: BenchCluster, lb: TestNginx, homes: Map<string, string>, o: AvailabilityOptions, log: Log): Promise<RollingRestartResult> {
+  const load = load1();
+  const writers = new Writers(lb.url, homes, o);
+  await sleep(2_000);
+  // Each progress line starts a step; "X: back" and the end of a handover close one.
+  const marks: Array<{ at: number; line: string }> = [];
+  const start = Date.now();
+  const result = await rollingRestart({
+    nodes: cluster.nodes.map((n) => ({ id: n.id, url: n.url })),
+    restarter: {
+      async restart(node) {
+        const n = cluster.node(node.id);
+        await n.process.stop();
+        n.process.start();
+      },
+    },
+    operatorToken: '',
+    authToken: '',
+    timeoutMs: 60_000,
+    keepLeader: true,
+    progress: (line) => marks.push({ at: Date.now(), line }),
+    pollMs: 50,
+  });
+  const finish = Date.now();
+  await sleep(2_000);
+  await writers.stop();
+  const end = Date.now();
+  const all = writers.writes;
+  const failedWrites = all.filter((w) => w.status !== 201);
+  const failures: Record<string, number> = {};
+  for (const w of failedWrites) failures[w.code] = (failures[w.code] ?? 0) + 1;
+  const steps: RollingStep[] = [];
+  for (let i = 0; i < marks.length; i++) {
+    const m = marks[i] as { at: number; line: string };
+    const restartOf = /^(\S+): restarting$/.exec(m.line);
+    const handover = /^leadership: (\S+) -> (\S+)$/.exec(m.line);
+    if (restartOf === null && handover === null) continue;
+    const next = marks[i + 1]?.at ?? finish;
+    const failed = failedWrites.filter((w) => w.start >= m.at && w.start < next);
+    const codes: Record<string, number> = {};
+    for (const w of failed) codes[w.code] = (codes[w.code] ?? 0) + 1;
+    steps.push({
+      step: restartOf !== null ? `restart ${restartOf[1]}` : `handover ${handover?.[1]} -> ${handover?.[2]}`,
+      ms: next - m.at,
+      failed: failed.length,
+      failed_ms: unionMs(failed),
+      failures: codes,
+      gap_ms: longestGap(all, m.at, next),
+    });
+  }
+  const out: RollingRestartResult = {
+    measured_at: new Date(start).toISOString(),
+    commit: gitCommit(),
+    load,
+    keep_leader: true,
+    total_ms: finish - start,
+    leader: result.leader,
+    writes: all.length,
+    acknowledged: all.length - failedWrites.length,
+    failed: failedWrites.length,
+    failures,
+    gap_all_ms: longestGap(all, start - 1_000, end),
+    steps,
+    lost: await lostOn(cluster.node(result.leader).url, homes, all),
+  };
+  log(`availability rolling restart: ${JSON.stringify(out)}`);
+  return out;
 }
 
 async function handover(cluster: BenchCluster, lb: TestNginx, homes: Map<string, string>, o: AvailabilityOptions, log: Log): Promise<HandoverResult> {
@@ -109,18 +233,7 @@ async function handover(cluster: BenchCluster, lb: TestNginx, homes: Map<string,
   const failedWrites = all.filter((w) => w.status !== 201);
   const failures: Record<string, number> = {};
   for (const w of failedWrites) failures[w.code] = (failures[w.code] ?? 0) + 1;
-  let lost = 0;
-  const leader = cluster.node(to);
-  for (const workspace of homes.keys()) {
-    const held = new Set<string>();
-    let cursor: string | null = null;
-    do {
-      const page = (await (await fetch(`${leader.url}/api/v1/documents?limit=1000${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`, { headers: { 'x-workspace-id': workspace } })).json()) as { documents: Array<{ id: string }>; next_cursor: string | null };
-      for (const d of page.documents) held.add(d.id);
-      cursor = page.next_cursor;
-    } while (cursor !== null);
-    lost += all.filter((w) => w.workspace === workspace && w.status === 201 && !held.has(w.id)).length;
-  }
+  const lost = await lostOn(cluster.node(to).url, homes, all);
   const result: HandoverResult = {
     from,
     to,
@@ -196,6 +309,32 @@ async function firstSuccess(attempt: () => Promise<boolean>, intervalMs: number,
     if (Date.now() > deadline) return Number.NaN;
     await sleep(Math.max(0, intervalMs - (Date.now() - start)));
   }
+}
+
+function gitCommit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The length of the union of the writes' [start, end] intervals. */
+function unionMs(writes: Write[]): number {
+  const spans = writes.map((w) => [w.start, w.end] as const).sort((a, b) => a[0] - b[0]);
+  let total = 0;
+  let from = Number.NaN;
+  let to = Number.NaN;
+  for (const [s, e] of spans) {
+    if (Number.isNaN(from) || s > to) {
+      if (!Number.isNaN(from)) total += to - from;
+      from = s;
+      to = e;
+    } else {
+      to = Math.max(to, e);
+    }
+  }
+  return Number.isNaN(from) ? 0 : total + (to - from);
 }
 
 /** Longest time between acknowledgements (by completion) within [from, to]. */
@@ -305,7 +444,21 @@ export async function measureAvailability(o: AvailabilityOptions, log: Log, ngin
     await lb?.stop();
     await cluster.stop();
   }
-  return { options: o, nginx_version: nginxVersion, scenarios, handover: handed };
+  const rolled = await measureRollingRestart(o, log);
+  return { options: o, nginx_version: nginxVersion, scenarios, handover: handed, rolling_restart: rolled };
+}
+
+/** The rolling restart alone, on a fresh cluster and nginx. */
+export async function measureRollingRestart(o: AvailabilityOptions, log: Log): Promise<RollingRestartResult> {
+  const cluster = await startBenchCluster();
+  let lb: TestNginx | undefined;
+  try {
+    lb = await startNginx(loadConfig({ file: cluster.configPath, env: {}, anyNode: true }), await freePort());
+    return await rolling(cluster, lb, await workspaces(lb.url, cluster, o.workspaces_per_node), o, log);
+  } finally {
+    await lb?.stop();
+    await cluster.stop();
+  }
 }
 
 /** `perNode` workspaces that nginx sends to each node: workspace -> node. */

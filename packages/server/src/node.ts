@@ -13,6 +13,7 @@ import { endOnBrokenInvariant } from './fatal.ts';
 import { accessLog } from './http/access-log.ts';
 import { forwardWrites } from './http/forward.ts';
 import { createRaftRoutes } from './http/raft-routes.ts';
+import { createRollingRoutes } from './http/rolling-routes.ts';
 import { mountOperations } from './http/mount-operations.ts';
 import type { OperationsMount } from './http/mount-operations.ts';
 import { mountPublicApi } from './http/mount-public.ts';
@@ -67,6 +68,7 @@ export function buildApp(config: CairnConfig, replica: Replica<DocumentStore>, l
   // Operations first: its request metrics middleware then also counts /_raft/* routes.
   const operations = mountOperations(app, { config, replica, logger });
   app.route('/_raft', createRaftRoutes({ replica, stateChecksum: () => replica.state.machine.checksum() }));
+  app.route('/_raft', createRollingRoutes({ config }));
   app.onError((err, c) => {
     endOnBrokenInvariant(err, logger, `${c.req.method} ${c.req.path}`);
     logger.error({ err }, 'unhandled error');

@@ -13,6 +13,8 @@ const HELP = `Usage: cairn cluster [--base-port 8080] [--nginx-port 8000] [--dat
 Starts node-1, node-2, node-3 on 127.0.0.1:<base-port>..<base-port+2> (node-1 leads) and nginx
 on 127.0.0.1:<nginx-port> hashing X-Workspace-ID over them. Writes the config it uses to
 <data-dir>/cluster.yaml; each node keeps its data in <data-dir>/<node id>. Ctrl-C stops all.
+Restarts its nodes one at a time on request: \`cairn rolling-restart --data-dir <data-dir>\`
+(or the dashboard's Rolling restart) finds it through <data-dir>/control.json.
   --base-port N    first node port (default 8080)
   --nginx-port N   nginx port (default 8000)
   --data-dir DIR   data and generated config (default ./data)

@@ -14,6 +14,7 @@ const subcommands: Record<string, Subcommand> = {
   ingest: { summary: 'write files as documents: PATH... --workspace W [--sync] [--include GLOB] [--exclude GLOB]', load: () => import('./ingest.ts') },
   'force-resync': { summary: 'send a snapshot to a follower now: --url URL --target ID|HOST:PORT', load: () => import('./force-resync.ts') },
   'transfer-leadership': { summary: 'hand leadership to a healthy follower: --to ID|HOST:PORT [--url URL]', load: () => import('./transfer-leadership.ts') },
+  'rolling-restart': { summary: 'restart every node once, leader last: [--data-dir DIR] | --restart-command CMD [--keep-leader]', load: () => import('./rolling-restart.ts') },
   backup: { summary: 'copy the state through the leader, checksummed: --out FILE [--url URL]', load: () => import('./backup.ts') },
   restore: { summary: 'seed a new cluster from a backup: FILE --config CLUSTER.yaml | --data-dir DIR', load: () => import('./restore.ts') },
 };

@@ -140,6 +140,16 @@ export function renderSections(s: ClusterSnapshot, opts: { tokenRequired: boolea
   };
 }
 
+/**
+ * The rolling restart action (POST /_raft/rolling-restart, http/rolling-routes.ts): outside the
+ * live sections, so the stream's updates leave the checkbox and the progress line alone.
+ */
+export function renderRollingRestart(opts: { tokenRequired: boolean }): string {
+  return `<form method="post" action="/_raft/rolling-restart" class="rolling"><button type="submit" data-token="${opts.tokenRequired ? '1' : '0'}" title="Restart every node once, one at a time: followers first, the leader after handing leadership to a follower">Rolling restart</button>
+<label><input type="checkbox" name="keep_leader" value="true" checked> hand leadership back to the current leader</label></form>
+<p id="rolling-result" role="status"></p>`;
+}
+
 export interface PageOptions {
   tokenRequired: boolean;
   css: string;
@@ -158,7 +168,7 @@ export function renderPage(s: ClusterSnapshot, history: { write: RateHistory; qu
 <section><h2>Overview</h2><div id="summary">${sec.summary}</div></section>
 <section class="two"><div><h2>Topology</h2><div id="topology">${sec.topology}</div></div>
 <div><h2>Rates</h2>${renderChart('chart-write', 'Writes (log entries)', history.write.write, '#2563eb')}${renderChart('chart-query', 'Queries', history.query.query, '#15803d')}</div></section>
-<section><h2>Nodes</h2><div id="nodes">${sec.nodes}</div><p id="resync-result" role="status"></p></section>
+<section><h2>Nodes</h2><div id="nodes">${sec.nodes}</div><p id="resync-result" role="status"></p>${renderRollingRestart(opts)}</section>
 <section class="two"><div><h2>Replication events</h2><div id="events">${sec.events}</div></div><div><h2>Workspaces</h2><div id="workspaces">${sec.workspaces}</div></div></section>
 </main>
 <script id="seed" type="application/json">${seed}</script>

@@ -12,6 +12,8 @@ import { createInterface } from 'node:readline';
 import { stringify } from 'yaml';
 import { readConfigFile, tryLoadConfig } from '../config/load.ts';
 import type { CairnConfig } from '../config/types.ts';
+import { startClusterControl, SUPERVISOR_TOKEN_ENV, SUPERVISOR_URL_ENV } from './cluster-control.ts';
+import type { ClusterControl } from './cluster-control.ts';
 import type { LogView } from './log-view.ts';
 import { findNginx, killGroup, NGINX_INSTALL_ADVICE, startNginx } from './nginx-run.ts';
 import type { NginxHandle } from './nginx-run.ts';
@@ -134,7 +136,42 @@ export async function runLocalCluster(opts: LocalClusterOptions): Promise<number
   process.on('SIGHUP', onSignal);
   process.on('exit', killAll);
 
-  const children: Child[] = config.replication.nodes.map((node) => spawnNode(node.id, `http://${node.address}`, configPath, opts, () => stopping));
+  // The control endpoint (cluster-control.ts): restarts a node on request, one at a time, and
+  // runs the dashboard's rolling restart; the nodes are told where it is.
+  const planned = new Set<string>();
+  const children: Child[] = [];
+  const control: ClusterControl = await startClusterControl(
+    {
+      nodes: () => children.map((c) => ({ id: c.id, url: c.url, pid: c.process.pid, running: c.process.exitCode === null && c.process.signalCode === null })),
+      restart: (id) => restartChild(id),
+      timeoutMs: READY_DEADLINE_MS,
+      log: opts.log,
+    },
+    join(dataDir, 'control.json'),
+  );
+  const supervisorEnv = { [SUPERVISOR_URL_ENV]: control.url, [SUPERVISOR_TOKEN_ENV]: control.token };
+  const spawnOne = (id: string, url: string): Child => spawnNode(id, url, configPath, opts, () => stopping || planned.has(id), supervisorEnv);
+  const restartChild = async (id: string): Promise<{ old_pid: number | undefined; pid: number | undefined }> => {
+    const i = children.findIndex((c) => c.id === id);
+    const old = children[i];
+    if (old === undefined) throw new Error(`no node ${id}`);
+    if (stopping) throw new Error('the cluster is stopping');
+    planned.add(id);
+    try {
+      if (old.process.exitCode === null && old.process.signalCode === null) old.process.kill('SIGTERM');
+      const timer = setTimeout(() => killGroup(old.process, 'SIGKILL'), STOP_DEADLINE_MS);
+      await old.exited;
+      clearTimeout(timer);
+    } finally {
+      planned.delete(id);
+    }
+    if (stopping) throw new Error('the cluster is stopping');
+    opts.log(`[cluster] ${id} stopped (pid ${old.process.pid}) for a restart`);
+    const next = spawnOne(id, old.url);
+    children[i] = next;
+    return { old_pid: old.process.pid, pid: next.process.pid };
+  };
+  for (const node of config.replication.nodes) children.push(spawnOne(node.id, `http://${node.address}`));
   let nginx: NginxHandle | undefined;
   let code = 0;
   try {
@@ -150,6 +187,7 @@ export async function runLocalCluster(opts: LocalClusterOptions): Promise<number
     stopping = true;
     code = 1;
   }
+  await control.close();
   await nginx?.stop();
   await stopChildren(children, () => forced);
   process.off('SIGINT', onSignal);
@@ -160,12 +198,13 @@ export async function runLocalCluster(opts: LocalClusterOptions): Promise<number
   return code;
 }
 
-function spawnNode(id: string, url: string, configPath: string, opts: LocalClusterOptions, stopping: () => boolean): Child {
+function spawnNode(id: string, url: string, configPath: string, opts: LocalClusterOptions, stopping: () => boolean, extraEnv: Record<string, string>): Child {
   const env = { ...process.env };
   // The config file places each node; variables meant for a single node would move them all.
   for (const key of Object.keys(env)) {
     if (/^(CAIRN_(NODE_ID|SERVER_(PORT|HOST|DATA_DIR)|REPLICATION_NODES)|CONTEXTLITE_(PORT|HOST|DB_PATH|NODE_ID))$/.test(key)) delete env[key];
   }
+  Object.assign(env, extraEnv);
   const child = spawn(process.execPath, [CAIRN_BIN, 'serve', '--config', configPath, '--node-id', id], {
     cwd: REPO_ROOT,
     env,

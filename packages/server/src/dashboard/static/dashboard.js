@@ -77,5 +77,67 @@
     }
   });
 
+  // Rolling restart: started on the node (which passes it to the supervisor that runs it), then
+  // its steps polled until done or failed; a poll may fail while the node serving this page
+  // restarts, and the next one goes on.
+  const ROLLING_POLL_MS = 1000;
+  const ROLLING_POLLS_MAX = 900;
+  async function followRolling(out) {
+    for (let i = 0; i < ROLLING_POLLS_MAX; i++) {
+      await new Promise((r) => setTimeout(r, ROLLING_POLL_MS));
+      let s;
+      try {
+        const res = await fetch('/_raft/rolling-restart');
+        s = await res.json();
+      } catch (err) {
+        out.textContent = `Rolling restart: waiting for an answer (${err.message})…`;
+        continue;
+      }
+      if (s.error) {
+        out.textContent = `Rolling restart: ${s.error.message}`;
+        continue;
+      }
+      out.dataset.state = s.state;
+      const last = s.steps.length ? s.steps[s.steps.length - 1] : 'starting';
+      out.textContent = s.state === 'running' ? `Rolling restart: ${last}` : `Rolling restart ${s.state}: ${s.message}`;
+      if (s.state !== 'running') return;
+    }
+  }
+
+  document.addEventListener('submit', async (ev) => {
+    const form = ev.target.closest && ev.target.closest('form.rolling');
+    if (!form) return;
+    ev.preventDefault();
+    const button = form.querySelector('button');
+    const keep = form.querySelector('input[name=keep_leader]').checked;
+    const headers = {};
+    if (button.dataset.token === '1') {
+      const token = window.prompt('Operator token (replication.operator_token) for a rolling restart:');
+      if (!token) return;
+      headers.Authorization = `Bearer ${token}`;
+    } else if (!window.confirm(`Restart every node once, one at a time${keep ? ', and hand leadership back' : ''}?`)) {
+      return;
+    }
+    const out = document.getElementById('rolling-result');
+    out.dataset.state = 'starting';
+    out.textContent = 'Starting a rolling restart…';
+    button.disabled = true;
+    try {
+      const res = await fetch(`/_raft/rolling-restart?keep_leader=${keep}`, { method: 'POST', headers });
+      const body = await res.json().catch(() => ({}));
+      if (res.status !== 202) {
+        out.dataset.state = 'refused';
+        out.textContent = `Rolling restart refused: ${(body.error && body.error.message) || `HTTP ${res.status}`}`;
+        return;
+      }
+      await followRolling(out);
+    } catch (err) {
+      out.dataset.state = 'refused';
+      out.textContent = `Rolling restart failed to start: ${err.message}`;
+    } finally {
+      button.disabled = false;
+    }
+  });
+
   connect();
 })();
