@@ -17,6 +17,9 @@ const subcommands: Record<string, Subcommand> = {
   'rolling-restart': { summary: 'restart every node once, leader last: [--data-dir DIR] | --restart-command CMD [--keep-leader]', load: () => import('./rolling-restart.ts') },
   backup: { summary: 'copy the state through the leader, checksummed: --out FILE [--url URL]', load: () => import('./backup.ts') },
   restore: { summary: 'seed a new cluster from a backup: FILE --config CLUSTER.yaml | --data-dir DIR', load: () => import('./restore.ts') },
+  export: { summary: 'write a workspace\'s documents as JSON lines: --workspace W [--out FILE]', load: () => import('./export.ts') },
+  import: { summary: 'write JSON lines of documents into a workspace: --workspace W [FILE]', load: () => import('./import.ts') },
+  reembed: { summary: 're-embed a workspace with the current provider: --workspace W [--to W2]', load: () => import('./reembed.ts') },
 };
 
 export function usage(): string {
