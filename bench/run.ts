@@ -1,6 +1,7 @@
 // npm run bench -- [--rounds 3] [--seconds 10] [--docs 100000] [--sections writes,lag,catchup,load,query,resync,profile] [--no-md]
 // npm run bench -- --sections abuse [--abuse-seconds 20] [--abuse-each-seconds 6] [--abuse-writers 8]
 // npm run bench -- --sections availability [--availability-down-ms 5000]
+// npm run bench -- --sections search|search-lexical [--docs 100000] [--search-queries 200]   (bench/search.ts)
 //
 // Replication benchmarks of a three-node Cairn cluster against a three-member etcd cluster
 // (Debian's etcd-server) on the same machine, measured alternately in the same run with the same
@@ -39,6 +40,7 @@ import { availability_defaults, measureAvailability } from './availability.ts';
 import type { AvailabilityResult } from './availability.ts';
 import { writeAvailabilityMarkdown } from './availability-markdown.ts';
 import { findNginx } from '../packages/server/src/deploy/nginx-run.ts';
+import { searchLexicalSection, searchSection } from './search.ts';
 
 const { values } = parseArgs({
   options: {
@@ -55,6 +57,8 @@ const { values } = parseArgs({
     'abuse-writers': { type: 'string', default: '8' },
     /** availability: how long the killed nodes stay down. */
     'availability-down-ms': { type: 'string', default: String(availability_defaults.down_ms) },
+    /** search: queries measured per system. */
+    'search-queries': { type: 'string', default: '200' },
     'no-md': { type: 'boolean', default: false },
     /** Only write BENCHMARKS.md from an earlier results file. */
     'from-json': { type: 'string' },
@@ -334,6 +338,11 @@ if (values['from-json'] !== undefined) {
     writeAvailabilityMarkdown(md, readFileSync(md, 'utf8'), { ...merged, availability: merged.availability, notes: merged.availability_notes ?? [] });
   }
   log('BENCHMARKS.md updated');
+} else if (sections.size === 1 && (sections.has('search') || sections.has('search-lexical'))) {
+  // Needs no cluster: it builds a follower's state.db in process (bench/search.ts).
+  const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
+  const meta = { docs, queries: Number(values['search-queries']), md: !values['no-md'], command, commit: gitCommit(), machine: machine(), log };
+  await (sections.has('search') ? searchSection(meta) : searchLexicalSection(meta));
 } else {
   await main();
 }

@@ -1,0 +1,129 @@
+// Writes the "## Search" section of BENCHMARKS.md: one block per corpus size, each replaced by a
+// run at that size and left alone by runs at other sizes; the section is appended the first time.
+
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import type { LexicalScaleResult, SearchBenchResult } from './search.ts';
+
+const START = '<!-- search-bench:start -->';
+const END = '<!-- search-bench:end -->';
+const blockStart = (docs: number | string): string => `<!-- search-bench:${docs}:start -->`;
+const blockEnd = (docs: number | string): string => `<!-- search-bench:${docs}:end -->`;
+
+export interface SearchRun {
+  date: string;
+  command: string;
+  commit: string;
+  machine: string;
+  search: SearchBenchResult;
+}
+
+const intro = `## Search (\`npm run bench -- --sections search\`)
+
+One query at a time over one workspace of N documents, every system on the same documents and
+queries in the same run (bench/search.ts, corpus bench/search-corpus.ts). The corpus: a
+50,000-word pseudo-word vocabulary drawn by Zipf's law (s = 1), documents of 100 to 5,000 words
+(density ~ n^-1.5: many short pages and a long tail, mean ~710 words), seeded; 200 queries of 2
+to 8 words: runs of consecutive words from a document (45 %), such runs with one or two words
+replaced by a frequent or a rare word (30 %), and one or two frequent words with rare ones (25 %).
+
+How the follower's state is built: the documents go through the store's prepare path (token
+counts, passages, the built-in hashing embedder at 384 dimensions) in bulk ops of 100 and are
+applied by the store's Applier into a state.db on disk, then one retraining op builds the IVF
+centroids: the state a follower holds after applying the same log, without loading the text
+through HTTP into three nodes on 2 cores. Cairn's figures are DocumentStore calls in the bench
+process on that state.db (the calls the HTTP handlers make; no HTTP). "today" is the store as it
+ships: search at passage granularity (the default: passages_fts, documents ranked by their
+passages), assemble of passages, and the document-level lexical list (documents_fts);
+"top-k index" replaces only the lexical list by packages/server/src/store/topk (an in-memory
+BM25 index searched with MaxScore, built from state.db at start: one over documents, one over
+passages, each passage's text being its slice of the document plus the path), the rest of
+search and assemble unchanged. Plain SQLite FTS5 is
+\`SELECT rowid FROM documents_fts WHERE documents_fts MATCH '"a" OR "b" ...' ORDER BY rank LIMIT 10\`
+on the same state.db; LanceDB 0.31.0 is \`table.query().fullTextSearch(q).limit(10)\` over the
+documents' content with \`Index.fts()\` defaults, LANCE_CPU_THREADS=2.
+
+The machine is shared: these runs had a 1-minute load average of 20 to 35 on its 2 cores (other
+test suites), so wall times carry long waits for a core. The CPU columns (CPU time of the bench
+process per query, all its threads, LanceDB's included) are the steadier comparison; a query's
+CPU time is a lower bound of its latency on an idle machine. At 100,000 documents the follower's
+state.db was not built: at that load the prepare path applied about 1,100 documents a minute,
+so 100,000 would have taken about 90 minutes; the lexical-only block compares the lexical
+systems there (\`--sections search-lexical\`), without hybrid and assemble.
+`;
+
+export function renderSearch(r: SearchRun): string {
+  const s = r.search;
+  const lines = [
+    `### ${s.docs.toLocaleString('en-US')} documents`,
+    '',
+    `${r.date.slice(0, 16).replace('T', ' ')} UTC, \`${r.command}\`, commit ${r.commit}, ${r.machine}.`,
+    `${s.words_total.toLocaleString('en-US')} words, ${Math.round(s.text_bytes / 2 ** 20)} MiB of text; state.db ${Math.round(s.build.state_db_bytes / 2 ** 20)} MiB` +
+      `${s.build.state_db_s === null ? ' (cached from an earlier run)' : `, built in ${s.build.state_db_s} s`}; LanceDB table and index ` +
+      `${s.build.lance_s === null ? 'cached from an earlier run' : `built in ${s.build.lance_s} s`}; top-k index built from state.db in ${s.build.topk_s} s, ` +
+      `${s.build.topk_postings.toLocaleString('en-US')} postings, ~${s.build.topk_heap_mb} MB of heap; over the ${s.build.passages.toLocaleString('en-US')} passages in ` +
+      `${s.build.topk_passages_s} s, ${s.build.topk_passage_postings.toLocaleString('en-US')} postings, ~${s.build.topk_passages_heap_mb} MB.`,
+    `Queries hold ${s.query_words_mean} words on average and FTS5 matches ${s.fts5_matches_mean.toLocaleString('en-US')} documents per query on average.`,
+    `Answers: of the 10 best documents, the top-k index shares ${s.overlap_topk_fts5_at10} with FTS5's on average (it does not stem; FTS5 here uses porter), ` +
+      `LanceDB ${s.overlap_lance_fts5_at10}; of the 10 best passages, the top-k passage index shares ${s.overlap_topk_fts5_passages_at10} with passages_fts.`,
+    '',
+    '| what | p50 ms | p99 ms | mean ms | CPU p50 ms | CPU p99 ms | load (1 min) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...s.kinds.map((x) => `| ${x.kind} | ${x.p50_ms} | ${x.p99_ms} | ${x.mean_ms} | ${x.cpu_p50_ms} | ${x.cpu_p99_ms} | ${x.load} |`),
+    '',
+    `Ratios of p50: ${Object.entries(s.ratios).map(([name, v]) => `${name} ${v}`).join(', ')}.`,
+  ];
+  return lines.join('\n');
+}
+
+export function writeSearchMarkdown(path: string, r: SearchRun): void {
+  writeBlock(path, String(r.search.docs), renderSearch(r));
+}
+
+/** Replaces (or appends) the block `name` inside the section; the intro is rewritten. */
+function writeBlock(path: string, name: string, body: string): void {
+  let current = existsSync(path) ? readFileSync(path, 'utf8') : '# Cairn benchmarks\n';
+  if (!current.includes(START)) current = `${current.trimEnd()}\n\n${START}\n${intro}\n${END}\n`;
+  const s = current.indexOf(START);
+  const e = current.indexOf(END);
+  let section = current.slice(s + START.length, e);
+  const block = `${blockStart(name)}\n${body}\n${blockEnd(name)}`;
+  const bs = section.indexOf(blockStart(name));
+  const be = section.indexOf(blockEnd(name));
+  if (bs >= 0 && be > bs) section = `${section.slice(0, bs)}${block}${section.slice(be + blockEnd(name).length)}`;
+  else section = `${section.trimEnd()}\n\n${block}\n`;
+  const introEnd = section.indexOf('<!-- search-bench:');
+  section = `\n${intro}\n${introEnd >= 0 ? section.slice(introEnd) : ''}`;
+  writeFileSync(path, `${current.slice(0, s + START.length)}${section}${current.slice(e)}`);
+}
+
+export interface LexicalRun {
+  date: string;
+  command: string;
+  commit: string;
+  machine: string;
+  lexical: LexicalScaleResult;
+}
+
+export function renderLexical(r: LexicalRun): string {
+  const s = r.lexical;
+  return [
+    `### ${s.docs.toLocaleString('en-US')} documents, lexical only (\`--sections search-lexical\`)`,
+    '',
+    `${r.date.slice(0, 16).replace('T', ' ')} UTC, \`${r.command}\`, commit ${r.commit}, ${r.machine}.`,
+    `The same corpus and queries without a follower's state.db (see below): a plain FTS5 table of the documents' content and path with Cairn's tokenizer ` +
+      `(${s.build.fts5_s === null ? 'cached' : `built in ${s.build.fts5_s} s`}), LanceDB (${s.build.lance_s === null ? 'cached' : `built in ${s.build.lance_s} s`}), ` +
+      `and the top-k index built from the corpus in ${s.build.topk_s} s (${s.build.topk_postings.toLocaleString('en-US')} postings, ${s.words_total.toLocaleString('en-US')} words).`,
+    `Of the 10 best documents the top-k index shares ${s.overlap_topk_fts5_at10} with FTS5's on average (no stemming), LanceDB ${s.overlap_lance_fts5_at10}; ` +
+      `its answer equals scoring every matching row (bruteForce) for ${s.exact_same} of ${s.exact_checked} queries checked.`,
+    '',
+    '| what | p50 ms | p99 ms | mean ms | CPU p50 ms | CPU p99 ms | load (1 min) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...s.kinds.map((x) => `| ${x.kind} | ${x.p50_ms} | ${x.p99_ms} | ${x.mean_ms} | ${x.cpu_p50_ms} | ${x.cpu_p99_ms} | ${x.load} |`),
+    '',
+    `Ratios of p50: ${Object.entries(s.ratios).map(([name, v]) => `${name} ${v}`).join(', ')}.`,
+  ].join('\n');
+}
+
+export function writeLexicalMarkdown(path: string, r: LexicalRun): void {
+  writeBlock(path, `lexical-${r.lexical.docs}`, renderLexical(r));
+}
