@@ -17,6 +17,7 @@ import { documentStateFactory } from '../state-machine.ts';
 import type { DocumentStore } from '../store/document-store.ts';
 import { testConfig } from './public/testing.ts';
 import { createRaftRoutes } from './raft-routes.ts';
+import { openOneNode } from '../testing/one-node.ts';
 
 /** Header sets to try in turn. */
 function headerSets(...sets: Array<Record<string, string>>): Array<Record<string, string>> {
@@ -162,5 +163,21 @@ describe('POST /_raft/* refuses cross-site browser requests', () => {
   it('leaves the GET routes to anyone', async () => {
     const app = routesOf();
     expect((await app.request('/sync-status', { headers: { origin: 'http://evil.example' } })).status).toBe(200);
+  });
+});
+
+describe('GET /_raft/resync_stats', () => {
+  it("answers the replication overview's keys beside the counters' own names, with the same values", async () => {
+    const node = openOneNode();
+    cleanups.push(() => node.close());
+    Object.assign(node.replica.stats, { snapshots_created: 2, snapshot_send_attempts: 3, snapshot_send_successes: 2, snapshot_send_failures: 1 });
+    const res = await node.app.request('/_raft/resync_stats');
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { node_id: string; is_leader: boolean; resync_stats: Record<string, unknown> };
+    expect(body).toMatchObject({ node_id: 'node-1', is_leader: true });
+    expect(body.resync_stats).toMatchObject({
+      snapshots_created: 2, send_attempts: 3, send_successes: 2, send_failures: 1,
+      snapshot_send_attempts: 3, snapshot_send_successes: 2, snapshot_send_failures: 1,
+    });
   });
 });

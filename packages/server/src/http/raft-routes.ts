@@ -161,7 +161,10 @@ export function createRaftRoutes<S extends StateMachine>(deps: RaftRouteDeps<S>)
   });
 
   app.get('/resync_stats', (c) => {
-    return c.json({ node_id: replica.self.id, is_leader: replica.isLeader(), resync_stats: replica.stats });
+    const s = replica.stats;
+    // The replication overview's names (send_*) beside the counters' own (snapshot_send_*).
+    const stats = { ...s, send_attempts: s.snapshot_send_attempts, send_successes: s.snapshot_send_successes, send_failures: s.snapshot_send_failures };
+    return c.json({ node_id: replica.self.id, is_leader: replica.isLeader(), resync_stats: stats });
   });
 
   app.post('/force-resync', async (c) => {

@@ -27,6 +27,8 @@ import { registerSearchRoutes } from './search.ts';
 import { planted } from '../../testing/planted-defects.ts';
 import { bodyTooLargeAnswer } from '../forward.ts';
 import { isWriteRequest } from '../write-route.ts';
+import { openApiDocument } from '../openapi/document.ts';
+import { requestSchemas } from '../openapi/requests.ts';
 
 /** A write that carries documents in its body (create, bulk create). */
 function isDocumentWrite(c: Context): boolean {
@@ -39,7 +41,11 @@ function requestPriority(c: Context, dflt: number): number {
 }
 
 export function createPublicApi(input: PublicApiDeps): Hono {
-  const deps: RouteDeps = { ...input, limiter: input.limiter ?? new WorkspaceLimiter({ limits: (ws) => limitsFor(input.config, ws) }) };
+  const deps: RouteDeps = {
+    ...input,
+    limiter: input.limiter ?? new WorkspaceLimiter({ limits: (ws) => limitsFor(input.config, ws) }),
+    schemas: requestSchemas(input.config.server),
+  };
   const clock = input.clock ?? Date.now;
   const activity = new ActivityTracker(clock);
   const { logger } = deps;
@@ -110,6 +116,12 @@ export function createPublicApi(input: PublicApiDeps): Hono {
     c.header('X-Served-By', deps.nodeId);
   });
   app.get('/health', healthHandler(deps, activity, clock));
+  // Built on first request from this node's limits; open, as /health.
+  let spec: Record<string, unknown> | null = null;
+  app.get('/openapi.json', function openApi(c) {
+    spec ??= openApiDocument(deps.config.server);
+    return c.json(spec);
+  });
   app.route('/api/v1', api);
   app.route('/workspace/:workspace/api/v1', api);
   app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404));

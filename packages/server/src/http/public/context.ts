@@ -1,6 +1,7 @@
 // Shared types of the public API's routes.
 
 import type { WorkspaceLimiter } from '../../limits/workspace-limiter.ts';
+import type { RequestSchemas } from '../openapi/requests.ts';
 import type { PublicApiDeps } from './deps.ts';
 
 export interface ApiEnv {
@@ -14,4 +15,6 @@ export interface ApiEnv {
 
 export interface RouteDeps extends PublicApiDeps {
   limiter: WorkspaceLimiter;
+  /** The request schemas under this node's limits: the routes check requests against them, /openapi.json shows them. */
+  schemas: RequestSchemas;
 }

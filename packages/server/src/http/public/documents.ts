@@ -18,6 +18,7 @@ import { ApiError, errorBody } from './errors.ts';
 import type { ApiEnv, RouteDeps } from './context.ts';
 import { assertNoPrecondition, deletePrecondition, etagHeader, preconditionFailedBody, putPrecondition } from './precondition.ts';
 import { writeConcern } from './request.ts';
+import { checkRequest } from '../openapi/validate.ts';
 import { writeRoute } from '../write-route.ts';
 import { planted } from '../../testing/planted-defects.ts';
 
@@ -70,6 +71,7 @@ export function registerDocumentRoutes(api: Hono<ApiEnv>, deps: RouteDeps): void
   api.post('/documents', writeRoute, async (c) => {
     const ws = c.get('ws');
     const concern = writeConcern(c);
+    checkRequest(deps.schemas.document, c.get('body'));
     const asked = putPrecondition(c, c.get('body'));
     const store = deps.store();
     const early = checkedOnLeaderOnly(store, ws, (c.get('body') as { id?: unknown } | null)?.id, asked);
@@ -126,6 +128,7 @@ export function registerDocumentRoutes(api: Hono<ApiEnv>, deps: RouteDeps): void
   });
 
   api.get('/documents', (c) => {
+    checkRequest(deps.schemas.listQuery, c.req.query(), 'query');
     const limit = parseCount(c.req.query('limit'), 'limit', list_limit_default, list_limit_max);
     const page = deps.store().list(c.get('ws'), { limit, cursor: c.req.query('cursor') ?? null });
     return c.json(page);

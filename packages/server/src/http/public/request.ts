@@ -5,9 +5,9 @@ import type { WriteConcern } from '../../config/types.ts';
 import { workspace_id_pattern, workspace_id_rule } from '../../store/validate.ts';
 import { bearer, secretsEqual } from '../secret.ts';
 import { ApiError, errorBody } from './errors.ts';
+import { MinIndexParam, WriteConcernParam, write_concerns } from '../openapi/requests.ts';
 
 export const default_workspace = 'default';
-const write_concerns: readonly WriteConcern[] = ['leader', 'quorum', 'all'];
 
 /**
  * The body parsed as JSON whatever the Content-Type (the clustering guide's curl lines send
@@ -80,17 +80,16 @@ export function resolveWorkspace(c: Context, body: unknown): string {
 export function writeConcern(c: Context): WriteConcern | undefined {
   const raw = c.req.query('write_concern') ?? c.req.header('x-write-concern');
   if (raw === undefined || raw === '') return undefined;
-  if (!(write_concerns as readonly string[]).includes(raw)) {
-    throw new ApiError(400, 'invalid_value', `write_concern must be one of ${write_concerns.join(', ')}`, 'write_concern');
-  }
-  return raw as WriteConcern;
+  const parsed = WriteConcernParam.safeParse(raw);
+  if (!parsed.success) throw new ApiError(400, 'invalid_value', `write_concern must be one of ${write_concerns.join(', ')}`, 'write_concern');
+  return parsed.data satisfies WriteConcern;
 }
 
 /** ?min_index= or X-Min-Index: a non-negative integer, or undefined. */
 export function minIndex(c: Context): number | undefined {
   const raw = c.req.query('min_index') ?? c.req.header('x-min-index');
   if (raw === undefined || raw === '') return undefined;
-  if (!/^\d{1,15}$/.test(raw)) throw new ApiError(400, 'invalid_value', 'min_index must be a non-negative integer', 'min_index');
+  if (!MinIndexParam.safeParse(raw).success) throw new ApiError(400, 'invalid_value', 'min_index must be a non-negative integer', 'min_index');
   return Number(raw);
 }
 

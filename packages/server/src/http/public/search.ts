@@ -9,6 +9,7 @@ import { search_modes } from '../../store/search.ts';
 import type { SearchMode } from '../../store/search.ts';
 import { isPlainObject, parseCount, parseVector } from '../../store/validate.ts';
 import type { ApiEnv, RouteDeps } from './context.ts';
+import { checkRequest } from '../openapi/validate.ts';
 
 export const search_k_default = 10;
 
@@ -26,6 +27,7 @@ export function registerSearchRoutes(api: Hono<ApiEnv>, deps: RouteDeps): void {
 
   api.get('/documents/search', async (c) => {
     const ws = c.get('ws');
+    checkRequest(deps.schemas.lexicalQuery, c.req.query(), 'query');
     const query = parseBoundedQuery(c.req.query('q'), 'q', query_chars_max);
     const k = parseCount(c.req.query('limit'), 'limit', search_k_default, kMax(ws));
     const results = await deps.store().search(ws, { query, k, mode: 'lexical' });
@@ -35,6 +37,7 @@ export function registerSearchRoutes(api: Hono<ApiEnv>, deps: RouteDeps): void {
   api.post('/search', async (c) => {
     const ws = c.get('ws');
     const body = c.get('body');
+    const { granularity } = checkRequest(deps.schemas.search, body);
     if (!isPlainObject(body)) throw new InputError('invalid_type', 'body must be a JSON object', 'body');
     const query = parseBoundedQuery(body.query, 'query', query_chars_max);
     const k = parseCount(body.k, 'k', search_k_default, kMax(ws));
@@ -48,18 +51,21 @@ export function registerSearchRoutes(api: Hono<ApiEnv>, deps: RouteDeps): void {
         throw new InputError('dimension_mismatch', `vector has ${vector.length} dimensions; workspace ${ws} holds ${dim}`, 'vector');
       }
     }
-    const results = await store.search(ws, vector === undefined ? { query, k, mode } : { query, k, mode, vector });
+    // granularity is passed on as sent; a store that does not know it answers whole documents.
+    const options = { query, k, mode, ...(vector === undefined ? {} : { vector }), ...(granularity == null ? {} : { granularity }) };
+    const results = await store.search(ws, options);
     return c.json({ query, mode, k, results, total: results.length });
   });
 
   const assembleHandler = async (c: Context<ApiEnv>): Promise<Response> => {
     const ws = c.get('ws');
     const limits = deps.limiter.limits(ws);
+    const { granularity } = checkRequest(deps.schemas.assemble, c.get('body'));
     const req = parseAssembleRequest(c.get('body'), limits.max_documents_per_query, deps.config.server);
     const budget = deps.limiter.reserveTokens(ws, req.max_tokens);
     let used = 0;
     try {
-      const result = await deps.store().assemble(ws, { ...req, max_tokens: budget.granted });
+      const result = await deps.store().assemble(ws, { ...req, max_tokens: budget.granted, ...(granularity == null ? {} : { granularity }) });
       used = result.total_tokens;
       if (result.documents.length === 0 && budget.granted < req.max_tokens) {
         // What is left of the minute's budget was too small for any candidate: that is a rate limit.
