@@ -7,7 +7,11 @@
 //   result.documents.length  <= max_documents
 //   result.total_tokens       == tokens(result.context)
 
+import { assemblePassages } from './assemble-passages.ts';
+import type { AssembledPassage, PassageAssembleSource } from './assemble-passages.ts';
 import { InputError } from './errors.ts';
+import { parseGranularity } from './passage-search.ts';
+import type { Granularity } from './passage-search.ts';
 import { GlobError, PathMatcher } from './glob.ts';
 import { bytesToVector } from './op.ts';
 import type { Reader, StoredDocument } from './read.ts';
@@ -39,6 +43,8 @@ export interface AssembleRequest {
   max_documents: number;
   include_patterns: string[];
   exclude_patterns: string[];
+  /** "passage" (the default): the best passages; "document": whole documents, at most one cut. */
+  granularity?: Granularity;
 }
 
 export interface AssembledDocument {
@@ -49,6 +55,8 @@ export interface AssembledDocument {
   relevance_score: number;
   tokens: number;
   inclusion_reason: string;
+  /** Granularity "passage": the passages taken, in text order. */
+  passages?: AssembledPassage[];
 }
 
 export interface AssembleResult {
@@ -59,7 +67,7 @@ export interface AssembleResult {
 }
 
 /** What assembly needs from the store. */
-export interface AssembleSource {
+export interface AssembleSource extends PassageAssembleSource {
   searchHits(ws: string, query: string, k: number, mode: 'lexical' | 'vector', vector?: Float32Array): Promise<SearchHit[]>;
   queryVector(ws: string, query: string): Promise<Float32Array | null>;
 }
@@ -116,6 +124,7 @@ export function parseAssembleRequest(raw: unknown, documents_cap: number, limits
     max_documents: parseCount(raw.max_documents, 'max_documents', assemble_documents_default, Math.min(documents_cap, assemble_documents_max)),
     include_patterns: parsePatterns(raw.include_patterns, 'include_patterns', limits),
     exclude_patterns: parsePatterns(raw.exclude_patterns, 'exclude_patterns', limits),
+    granularity: parseGranularity(raw.granularity),
   };
 }
 
@@ -149,6 +158,10 @@ function rankNote(rank: number | undefined, name: string): string | null {
 
 export async function assemble(source: AssembleSource, reader: Reader, ws: string, req: AssembleRequest): Promise<AssembleResult> {
   const started = performance.now();
+  if ((req.granularity ?? 'passage') === 'passage') {
+    const r = await assemblePassages(source, reader, ws, req, { truncated_tokens_min, near_duplicate_cosine_min, vector_only_cosine_min });
+    return { context: r.context, documents: r.documents, total_tokens: r.total_tokens, processing_time_ms: Math.round((performance.now() - started) * 1000) / 1000 };
+  }
   const include = new PathMatcher(req.include_patterns);
   const exclude = new PathMatcher(req.exclude_patterns);
   const filtered = !include.empty || !exclude.empty;

@@ -30,7 +30,9 @@ import type { CentroidsOp, DeleteOp, NoopOp, Op, OpDocument, PutOp } from './op.
 import { Reader } from './read.ts';
 import type { ListPage, StoredDocument } from './read.ts';
 import { ensureSchema } from './schema.ts';
-import { Searcher } from './search.ts';
+import { PassageSearcher, Searcher } from './search.ts';
+import { rankByPassages, snippetOf } from './passage-search.ts';
+import type { Granularity, RankedByPassage } from './passage-search.ts';
 import { sharedPreparePool } from './prepare-pool.ts';
 import type { PreparePool } from './prepare-pool.ts';
 import { prepareWork } from './prepare-work.ts';
@@ -101,6 +103,21 @@ export interface SearchResult {
   language: string | null;
   tokens: number;
   preview: string;
+  /** Granularity "passage": the document's best passages for the query, best first. */
+  passages?: ResultPassage[];
+  /** Granularity "passage": a piece of the best passage around the first query word it holds. */
+  snippet?: string;
+}
+
+/** A passage of a search hit: where it is (UTF-16 offsets, 1-based inclusive lines) and its bm25. */
+export interface ResultPassage {
+  n: number;
+  start: number;
+  end: number;
+  line_start: number;
+  line_end: number;
+  tokens: number;
+  score: number;
 }
 
 export interface WorkspaceStats {
@@ -124,6 +141,8 @@ export class DocumentStore {
   private readonly applier: Applier;
   private readonly reader: Reader;
   private readonly searcher: Searcher;
+  /** Passage-level reads (passages_fts). */
+  readonly passageSearcher: PassageSearcher;
   private readonly wsDimStmt: Statement;
   private readonly wsStatsStmt: Statement;
   private readonly storageOfStmt: Statement;
@@ -151,6 +170,7 @@ export class DocumentStore {
     this.applier = new Applier(db, this.vectors);
     this.reader = new Reader(readDb);
     this.searcher = new Searcher(readDb, this.vectors);
+    this.passageSearcher = new PassageSearcher(readDb);
     this.wsDimStmt = readDb.prepare('SELECT dim, bytes FROM workspaces WHERE workspace = ?');
     this.wsStatsStmt = readDb.prepare('SELECT workspace, dim, document_count, bytes, last_write_at FROM workspaces ORDER BY workspace');
     this.storageOfStmt = readDb.prepare('SELECT storage FROM documents WHERE workspace = ? AND id = ?');
@@ -443,10 +463,30 @@ export class DocumentStore {
     return this.reader.list(ws, limit, opts.cursor);
   }
 
-  /** Ranked documents of one workspace. `vector` replaces the query's embedding in vector/hybrid modes. */
-  async search(ws: string, req: { query: string; k?: number; mode?: SearchMode; vector?: Float32Array }): Promise<SearchResult[]> {
+  /**
+   * Ranked documents of one workspace. `vector` replaces the query's embedding in vector/hybrid
+   * modes. Granularity "passage" (the default) ranks documents by their passages and gives each
+   * hit its best passages and a snippet; "document" ranks whole documents.
+   */
+  async search(ws: string, req: { query: string; k?: number; mode?: SearchMode; vector?: Float32Array; granularity?: Granularity }): Promise<SearchResult[]> {
     this.assertOpen();
     const k = Math.min(Math.max(1, req.k ?? 10), search_k_max);
+    if ((req.granularity ?? 'passage') === 'passage') {
+      const ranked = await this.searchPassages(ws, req.query, k, req.mode ?? 'hybrid', req.vector);
+      const rows = this.reader.many(ws, ranked.hits.map((h) => h.id));
+      const out: SearchResult[] = [];
+      for (const h of ranked.hits) {
+        const r = rows.get(h.id);
+        if (r === undefined) continue;
+        const ps = ranked.passages.get(h.id) ?? [];
+        out.push({
+          id: h.id, score: h.score, path: r.path, language: r.language, tokens: r.tokens, preview: r.content.slice(0, preview_chars_max),
+          passages: ps.map(({ doc_id: _d, ...p }) => p),
+          snippet: ps[0] === undefined ? r.content.slice(0, preview_chars_max) : snippetOf(r.content, ps[0], req.query),
+        });
+      }
+      return out;
+    }
     const hits = await this.searchHits(ws, req.query, k, req.mode ?? 'hybrid', req.vector);
     const rows = this.reader.many(ws, hits.map((h) => h.id));
     const out: SearchResult[] = [];
@@ -469,6 +509,18 @@ export class DocumentStore {
     await this.applyIdle();
     if (mode === 'vector') return this.searcher.vector(ws, q, k);
     return this.searcher.hybrid(ws, query, q, k);
+  }
+
+  /** Documents ranked by their passages, with the best passages of each (passage-search.ts). */
+  async searchPassages(ws: string, query: string, k: number, mode: SearchMode, vector?: Float32Array): Promise<RankedByPassage> {
+    this.assertOpen();
+    let q: Float32Array | null = null;
+    if (mode !== 'lexical') {
+      await this.applyIdle();
+      q = vector ?? (await this.queryVector(ws, query));
+      await this.applyIdle();
+    }
+    return rankByPassages(this.searcher, this.passageSearcher, ws, query, q, k, mode);
   }
 
   /** The query's embedding when the embedder matches the workspace's dimension, else null. */

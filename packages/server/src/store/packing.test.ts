@@ -14,7 +14,7 @@ const words = 'granite basalt quartz feldspar mica obsidian pumice slate marble 
 const content = Array.from({ length: 240 }, (_, i) => words[i % words.length]).join(' ');
 
 function request(max_tokens: number): AssembleRequest {
-  return { query: 'granite obsidian', max_tokens, max_documents: 5, include_patterns: [], exclude_patterns: [] };
+  return { query: 'granite obsidian', max_tokens, max_documents: 5, include_patterns: [], exclude_patterns: [], granularity: 'document' };
 }
 
 /** One document at path rocks.md; returns the tokens of its piece (header + content) as assembly counts them. */
@@ -26,7 +26,7 @@ async function oneDocument(t: TestStore): Promise<{ header: number; tokens: numb
   return { header: countTokens('--- rocks.md ---\n'), tokens };
 }
 
-describe('assembly packing at the budget edge', () => {
+describe('assembly packing of whole documents at the budget edge', () => {
   it('takes a document whole when header and content are exactly the budget', async () => {
     using t = openTestStore();
     const { header, tokens } = await oneDocument(t);

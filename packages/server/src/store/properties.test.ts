@@ -47,7 +47,13 @@ async function checkIsolation(store: DocumentStore, model: Model, rand: () => nu
       }
     }
     const assembled = await store.assemble(ws, { query, max_tokens: 2000, max_documents: 20, include_patterns: [], exclude_patterns: [] });
-    for (const d of assembled.documents) expect(ownContent(d.id)?.startsWith(d.content), `${why}, assemble`).toBe(true);
+    for (const d of assembled.documents) {
+      const own = ownContent(d.id) ?? '';
+      expect(d.passages?.length, why).toBeGreaterThan(0);
+      for (const p of d.passages ?? []) expect(own.slice(p.start, p.end), `${why}, assemble`).toBe(d.content.includes(own.slice(p.start, p.end)) ? own.slice(p.start, p.end) : '<missing>');
+    }
+    const whole = await store.assemble(ws, { query, max_tokens: 2000, max_documents: 20, include_patterns: [], exclude_patterns: [], granularity: 'document' });
+    for (const d of whole.documents) expect(ownContent(d.id)?.startsWith(d.content), `${why}, assemble by document`).toBe(true);
   }
 }
 
@@ -75,8 +81,8 @@ describe('workspace isolation (property)', () => {
 });
 
 describe('assembly budget (property)', () => {
-  it('never exceeds max_tokens by js-tiktoken\'s count nor max_documents, and reports that count', async () => {
-    using t = openTestStore();
+  it.each(['passage', 'document'] as const)('never exceeds max_tokens by js-tiktoken\'s count nor max_documents, and reports that count (granularity %s)', async (granularity) => {
+    using t = openTestStore({ passage_tokens: 64 });
     const seed = 11;
     const rand = seededRandom(seed);
     const docs = Array.from({ length: 40 }, (_, i) => ({
@@ -96,6 +102,7 @@ describe('assembly budget (property)', () => {
         max_documents: 1 + Math.floor(rand() * 15),
         include_patterns: rand() < 0.2 ? ['*.ts'] : [],
         exclude_patterns: rand() < 0.2 ? ['src/lib/**'] : [],
+        granularity,
       };
       const r = await t.store.assemble('ws', req);
       const why = `seed ${seed}, case ${i}: ${JSON.stringify(req)}`;
@@ -109,13 +116,16 @@ describe('assembly budget (property)', () => {
       included += r.documents.length;
       truncated += r.documents.filter((d) => d.inclusion_reason.includes('truncated')).length;
       for (const d of r.documents) {
-        expect(r.context.includes(d.content), why).toBe(true);
+        const own = docs.find((x) => x.id === d.id)?.content ?? '';
+        if (granularity === 'document') expect(r.context.includes(d.content), why).toBe(true);
+        for (const p of d.passages ?? []) expect(r.context.includes(own.slice(p.start, p.end)), `${why}: passage ${p.n} of ${d.id} in the context`).toBe(true);
         if (req.include_patterns.length > 0) expect(d.path?.endsWith('.ts'), why).toBe(true);
         if (req.exclude_patterns.length > 0) expect(d.path?.startsWith('src/lib/'), why).not.toBe(true);
       }
     }
     // The property is not vacuous: documents were packed, some of them cut to fit.
     expect(included).toBeGreaterThan(60);
-    expect(truncated).toBeGreaterThan(0);
+    // Whole documents are cut to fit; passages of 64 tokens mostly fit whole.
+    if (granularity === 'document') expect(truncated).toBeGreaterThan(0);
   });
 });

@@ -8,7 +8,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HashingEmbedder } from '../embed/hashing.ts';
-import type { SearchMode } from './search.ts';
+import { aggregatePassages } from './search.ts';
+import type { PassageAggregation, SearchMode } from './search.ts';
 import { openTestStore } from './testing.ts';
 import type { TestStore } from './testing.ts';
 
@@ -49,17 +50,32 @@ function findReadmes(dir: string, out: string[] = [], depth = 0): string[] {
   return out;
 }
 
-function sentences(text: string): string[] {
+function cleanSentence(s: string): string {
+  return s.replace(/[#>*`_[\]()|-]+/g, ' ').replace(/\s+/g, ' ').trim();
+}
+
+function qualifies(s: string): boolean {
+  return s.length >= 40 && s.length <= 240 && s.split(' ').length >= 6;
+}
+
+/** Each qualifying sentence, cleaned, with the raw text it came from. */
+function rawSentences(text: string): { s: string; raw: string }[] {
   return text
     .replace(/```[\s\S]*?```/g, ' ')
     .split(/(?<=[.!?])\s+|\n+/)
-    .map((s) => s.replace(/[#>*`_[\]()|-]+/g, ' ').replace(/\s+/g, ' ').trim())
-    .filter((s) => s.length >= 40 && s.length <= 240 && s.split(' ').length >= 6);
+    .map((raw) => ({ s: cleanSentence(raw), raw: raw.trim() }))
+    .filter(({ s }) => qualifies(s));
+}
+
+function sentences(text: string): string[] {
+  return rawSentences(text).map((x) => x.s);
 }
 
 interface Case {
   id: string;
   query: string;
+  /** Where the sentence sits in the document's content (UTF-16 offsets), when found verbatim. */
+  span: [number, number] | null;
 }
 
 
@@ -83,11 +99,13 @@ function buildCorpus(): { docs: { id: string; content: string; path: string }[];
   const cases: Case[] = [];
   docs.forEach((d, i) => {
     // The qualifying sentence nearest the middle of the document that no other document holds.
-    const own = sentences(d.content);
+    const own = rawSentences(d.content);
     const mid = Math.floor(own.length / 2);
-    const byDistance = own.map((s, k) => ({ s, k })).sort((a, b) => Math.abs(a.k - mid) - Math.abs(b.k - mid) || a.k - b.k);
+    const byDistance = own.map(({ s, raw }, k) => ({ s, raw, k })).sort((a, b) => Math.abs(a.k - mid) - Math.abs(b.k - mid) || a.k - b.k);
     const pick = byDistance.find(({ s }) => flat.every((other, j) => j === i || !other.includes(s)));
-    if (pick !== undefined) cases.push({ id: d.id, query: pick.s });
+    if (pick === undefined) return;
+    const at = d.content.indexOf(pick.raw);
+    cases.push({ id: d.id, query: pick.s, span: at === -1 ? null : [at, at + pick.raw.length] });
   });
   return { docs, cases };
 }
@@ -122,6 +140,58 @@ describe('retrieval on installed npm package READMEs', () => {
     const rate = 1 - misses.length / cases.length;
     if (rate < hit_rate_min) console.log(misses.join('\n'));
     console.log(`${mode}: top-${top_n} hit rate ${(rate * 100).toFixed(1)} % over ${cases.length} queries`);
+    expect(rate).toBeGreaterThanOrEqual(hit_rate_min);
+  });
+
+  it.each<SearchMode>(['lexical', 'hybrid'])('ranks the document in the top 3 by its passages, with the sentence in a passage it reports, for at least 90 percent of queries (%s)', async (mode) => {
+    let docHits = 0;
+    let passageHits = 0;
+    let located = 0;
+    for (const c of cases) {
+      const results = await t.store.search('readmes', { query: c.query, k: top_n, mode, granularity: 'passage' });
+      const hit = results.find((r) => r.id === c.id);
+      if (hit !== undefined) docHits += 1;
+      if (c.span === null) continue;
+      located += 1;
+      const [a, b] = c.span;
+      if (hit?.passages?.some((p) => p.start < b && p.end > a)) passageHits += 1;
+    }
+    const docRate = docHits / cases.length;
+    const passageRate = passageHits / located;
+    console.log(`${mode} by passages: document top-${top_n} ${(docRate * 100).toFixed(1)} % over ${cases.length}, its passage reported ${(passageRate * 100).toFixed(1)} % over ${located} located sentences`);
+    expect(located).toBeGreaterThanOrEqual(cases.length * 0.8);
+    expect(docRate).toBeGreaterThanOrEqual(hit_rate_min);
+    expect(passageRate).toBeGreaterThanOrEqual(hit_rate_min);
+  });
+
+  it('ranks documents better by their best passage than by a decayed sum of their top three (lexical, the measure behind the default)', () => {
+    const rate = (how: PassageAggregation): number => {
+      let hits = 0;
+      for (const c of cases) {
+        const docs = aggregatePassages(t.store.passageSearcher.lexical('readmes', c.query, 200), how).slice(0, top_n);
+        if (docs.some((d) => d.id === c.id)) hits += 1;
+      }
+      return hits / cases.length;
+    };
+    const max = rate('max');
+    const decayed = rate('decayed');
+    console.log(`passage aggregation, lexical top-${top_n}: max ${(max * 100).toFixed(1)} %, decayed sum ${(decayed * 100).toFixed(1)} % over ${cases.length} queries`);
+    expect(max).toBeGreaterThanOrEqual(decayed);
+  });
+
+  it('assembles under 1,000 tokens a context holding the query\'s sentence for at least 90 percent of queries', async () => {
+    let hits = 0;
+    let located = 0;
+    for (const c of cases) {
+      if (c.span === null) continue;
+      located += 1;
+      const [a, b] = c.span;
+      const r = await t.store.assemble('readmes', { query: c.query, max_tokens: 1000, max_documents: 10, include_patterns: [], exclude_patterns: [] });
+      expect(r.total_tokens).toBeLessThanOrEqual(1000);
+      if (r.documents.some((d) => d.id === c.id && d.passages?.some((p) => p.start <= a && p.end >= b))) hits += 1;
+    }
+    const rate = hits / located;
+    console.log(`assemble (1,000 tokens) holds the sentence: ${(rate * 100).toFixed(1)} % over ${located} queries`);
     expect(rate).toBeGreaterThanOrEqual(hit_rate_min);
   });
 

@@ -103,3 +103,110 @@ export function fuseScores(lists: { hits: SearchHit[]; weight: number }[]): Sear
     .map(([id, score]) => ({ id, score }))
     .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
+
+/** One passage found for a query: where it sits in its document and its score. */
+export interface PassageHit {
+  doc_id: string;
+  /** 0-based number of the passage in its document. */
+  n: number;
+  start: number;
+  end: number;
+  line_start: number;
+  line_end: number;
+  tokens: number;
+  /** bm25 of the passage (higher is better); 0 for a passage found by its document's vector only. */
+  score: number;
+}
+
+/**
+ * How a document's lexical score comes from its passages' (measured in retrieval.test.ts, see
+ * RANKING.md): `max` is its best passage's; `decayed` adds its next best at decreasing weights
+ * (1, 1/2, 1/4), which favours a document with several good passages.
+ */
+export type PassageAggregation = 'max' | 'decayed';
+export const passage_aggregation_default: PassageAggregation = 'max';
+const decay_weights = [1, 0.5, 0.25];
+
+/** Document scores from passage hits, best first; ties by id. */
+export function aggregatePassages(hits: PassageHit[], how: PassageAggregation = passage_aggregation_default): SearchHit[] {
+  const byDoc = new Map<string, number[]>();
+  for (const h of hits) {
+    const l = byDoc.get(h.doc_id);
+    if (l === undefined) byDoc.set(h.doc_id, [h.score]);
+    else l.push(h.score);
+  }
+  const out: SearchHit[] = [];
+  for (const [id, scores] of byDoc) {
+    scores.sort((a, b) => b - a);
+    const score = how === 'max' ? (scores[0] ?? 0) : scores.slice(0, decay_weights.length).reduce((s, x, i) => s + x * (decay_weights[i] ?? 0), 0);
+    out.push({ id, score });
+  }
+  return out.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+const passage_columns = 'p.doc_id AS doc_id, p.n AS n, p.start AS start, p."end" AS "end", p.line_start AS line_start, p.line_end AS line_end, p.tokens AS tokens';
+
+/** Passage-level reads: lexical search over passages_fts, and passages of given documents. */
+export class PassageSearcher {
+  private readonly lexicalStmt: Statement;
+  private readonly withinStmt: Statement;
+  private readonly firstStmt: Statement;
+  private readonly countStmt: Statement;
+
+  constructor(db: Database) {
+    this.lexicalStmt = db.prepare(
+      `SELECT ${passage_columns}, -bm25(passages_fts, 1.0, 0.5) AS score
+       FROM passages_fts JOIN passages p ON p.rowid = passages_fts.rowid
+       WHERE passages_fts MATCH ? AND p.workspace = ?
+       ORDER BY score DESC, p.doc_id, p.n LIMIT ?`,
+    );
+    this.withinStmt = db.prepare(
+      `SELECT ${passage_columns}, -bm25(passages_fts, 1.0, 0.5) AS score
+       FROM passages_fts JOIN passages p ON p.rowid = passages_fts.rowid
+       WHERE passages_fts MATCH ? AND p.workspace = ? AND p.doc_id IN (SELECT value FROM json_each(?))
+       ORDER BY score DESC, p.doc_id, p.n`,
+    );
+    this.firstStmt = db.prepare(`SELECT ${passage_columns}, 0 AS score FROM passages p WHERE p.workspace = ? AND p.doc_id = ? AND p.n = 0`);
+    this.countStmt = db.prepare(
+      `SELECT doc_id, count(*) AS c FROM passages WHERE workspace = ? AND doc_id IN (SELECT value FROM json_each(?)) GROUP BY doc_id`,
+    );
+  }
+
+  /** The best `depth` passages of the workspace for free text, best first. */
+  lexical(ws: string, text: string, depth: number): PassageHit[] {
+    const match = ftsQuery(text);
+    if (match === null) return [];
+    return this.lexicalStmt.all(match, ws, depth) as PassageHit[];
+  }
+
+  /**
+   * The best passages of each of `ids` for the text, at most `per_doc` each: those that match it
+   * lexically, else the document's first passage (score 0).
+   */
+  within(ws: string, text: string, ids: string[], per_doc: number): Map<string, PassageHit[]> {
+    const out = new Map<string, PassageHit[]>();
+    if (ids.length === 0) return out;
+    const match = ftsQuery(text);
+    if (match !== null) {
+      for (const h of this.withinStmt.all(match, ws, JSON.stringify(ids)) as PassageHit[]) {
+        const l = out.get(h.doc_id) ?? [];
+        if (l.length < per_doc) l.push(h);
+        out.set(h.doc_id, l);
+      }
+    }
+    for (const id of ids) {
+      if (out.has(id)) continue;
+      const first = this.firstStmt.get(ws, id) as PassageHit | undefined;
+      if (first !== undefined) out.set(id, [first]);
+    }
+    return out;
+  }
+
+  /** How many passages each of `ids` has. */
+  counts(ws: string, ids: string[]): Map<string, number> {
+    const out = new Map<string, number>();
+    if (ids.length === 0) return out;
+    for (const r of this.countStmt.all(ws, JSON.stringify(ids)) as { doc_id: string; c: number }[]) out.set(r.doc_id, r.c);
+    return out;
+  }
+}
