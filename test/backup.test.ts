@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CairnClient } from '@cairn/client';
+import { stateDigestOf } from '../packages/server/src/store/state-digest.ts';
 import { CAIRN_BIN, REPO_ROOT, startCluster } from './helpers/cluster.ts';
 import type { TestCluster } from './helpers/cluster.ts';
 import { freePorts } from './helpers/ports.ts';
@@ -178,6 +179,16 @@ describe('cairn restore', () => {
     // Nothing was written by any refusal (the directory may exist, empty).
     expect(existsSync(fresh) ? readdirSync(fresh) : []).toEqual([]);
   }, 300_000);
+
+  it('with --data-dir alone writes the verified state.db and nothing else', async () => {
+    const plain = join(dir, 'plain-node');
+    const r = await cairn(['restore', atRest, '--data-dir', plain]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\nrestore: start the leader on .*plain-node and the followers on empty data directories/);
+    expect(readdirSync(plain)).toEqual(['state.db']);
+    const digest = await stateDigestOf(join(plain, 'state.db'));
+    expect(digest).toMatchObject({ index: sourceChecksum.applied_index, checksum: sourceChecksum.state_checksum });
+  }, 120_000);
 
   it('refuses a data directory that holds a node\'s data', async () => {
     expectOneLine(
