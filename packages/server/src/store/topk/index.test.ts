@@ -86,6 +86,10 @@ describe('TopKIndex', () => {
             model.delete(step.row);
           } else {
             expect(index.search(step.query, step.k)).toEqual(reference(model, step.query, step.k));
+            // restricted to some rows (and one never written): the reference's hits among them
+            const some = [...model.keys()].filter((r) => r % 3 === step.k % 3).concat([1000]);
+            const among = new Set(some);
+            expect(index.scoreRows(step.query, some)).toEqual(reference(model, step.query, model.size + 1).filter((h) => among.has(h.row)));
           }
         }
         expect(index.size).toBe(model.size);

@@ -396,6 +396,36 @@ export class TopKIndex {
     return heap.sorted();
   }
 
+  /**
+   * The scores of the given rows that hold any of `terms` (absent and non-matching rows left
+   * out), best first, ties by the smaller row: search() restricted to these rows, at the cost of
+   * a binary search per row and term rather than a walk over every posting.
+   */
+  scoreRows(terms: readonly string[], rows: readonly number[]): TopKHit[] {
+    if (rows.length > k_max) throw new Error(`invariant: ${rows.length} rows to score, at most ${k_max}`);
+    if (this.rowDoc.size === 0) return [];
+    const avgdl = this.totalLength / this.rowDoc.size;
+    const qs = this.queryTerms(terms);
+    const hits: TopKHit[] = [];
+    for (const row of new Set(rows)) {
+      const doc = this.rowDoc.get(row);
+      if (doc === undefined) continue;
+      const length = this.docLength[doc] as number;
+      let score = 0;
+      let matched = false;
+      // summed in query order, as search() does (its absent terms add 0)
+      for (const q of qs) {
+        const p = q.list.seek(0, doc);
+        if (p < q.list.size && q.list.docs[p] === doc) {
+          score += q.idf * saturation(q.list.tfs[p] as number, length, avgdl);
+          matched = true;
+        }
+      }
+      if (matched) hits.push({ row, score });
+    }
+    return hits.sort((a, b) => b.score - a.score || a.row - b.row);
+  }
+
   /** Scores every live row (the reference search() must equal); for tests and checks. */
   bruteForce(terms: readonly string[], k: number): TopKHit[] {
     if (this.rowDoc.size === 0) return [];
