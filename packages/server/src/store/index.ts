@@ -1,5 +1,10 @@
 export { DocumentStore, derived_id_hex_chars, list_limit_max, search_k_max } from './document-store.ts';
-export type { BulkItemError, DocumentStoreOptions, PreparedPut, SearchResult, WorkspaceStats } from './document-store.ts';
+export type { BulkItemError, DocumentStoreOptions, PreparedPut, ResultPassage, SearchResult, WorkspaceStats } from './document-store.ts';
+export { granularities, parseGranularity } from './passage-search.ts';
+export type { Granularity } from './passage-search.ts';
+export { splitPassages, passage_tokens_target_default } from './passages.ts';
+export type { Passage } from './passages.ts';
+export type { AssembledPassage } from './assemble-passages.ts';
 export type { ApplyResult } from './apply.ts';
 export { assertOp, bytesToVector, decodeOp, encodeOp, op_version, vectorToBytes } from './op.ts';
 export type { CentroidsOp, DeleteOp, NoopOp, Op, OpDocument, PutOp } from './op.ts';
