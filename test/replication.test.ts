@@ -163,9 +163,12 @@ describe('replication on three real nodes', () => {
     }
   }, 180_000);
 
-  it('force-resync by curl with a follower given as host:port installs a fresh snapshot and is counted', async () => {
+  it('force-resync by curl with a follower given as host:port installs a fresh snapshot and is counted; every node holds the same passages', async () => {
     cluster = await startCluster({ nodes: 3 });
     await writeMany(cluster.leader.url, 'fr', 30, 4, 'f');
+    // A long page, split into passages by the leader: the snapshot and the checksum carry them.
+    const page = Array.from({ length: 12 }, (_, s) => `## Part ${s}\n\n${`Part ${s} of the heron survey counts nests by the reed marsh. `.repeat(20)}`).join('\n\n');
+    await put(cluster.leader.url, 'fr', 'survey', page);
     const target = cluster.node('node-2').address;
     const res = await json<{ target: string; success: boolean; message: string }>(`${cluster.leader.url}/_raft/force-resync?target=${target}`, { method: 'POST' });
     expect(res).toMatchObject({ target, success: true });
@@ -175,6 +178,15 @@ describe('replication on three real nodes', () => {
     const applied = await json<{ resync_stats: { snapshots_applied: number } }>(`${cluster.node('node-2').url}/_raft/resync_stats`);
     expect(applied.resync_stats.snapshots_applied).toBe(1);
     await converged(cluster);
+    const passagesOn = async (url: string): Promise<unknown> => {
+      const r = await json<{ results: { id: string; passages: unknown[] }[] }>(`${url}/api/v1/search`, {
+        method: 'POST', headers: { 'content-type': 'application/json', 'x-workspace-id': 'fr' }, body: JSON.stringify({ query: 'Part 7 heron survey', k: 1, mode: 'lexical' }),
+      });
+      return r.results.map((x) => [x.id, x.passages]);
+    };
+    const onLeader = await passagesOn(cluster.leader.url);
+    expect(JSON.stringify(onLeader)).toMatch(/"survey",\[\{"n":\d+/);
+    for (const n of cluster.nodes) expect(await passagesOn(n.url), n.id).toEqual(onLeader);
     const unknown = await fetch(`${cluster.leader.url}/_raft/force-resync?target=10.9.9.9:1`, { method: 'POST' });
     expect(unknown.status).toBe(404);
   }, 60_000);
