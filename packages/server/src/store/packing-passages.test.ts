@@ -5,7 +5,9 @@
 // adjacent ones merged under one header; near-duplicate documents still filtered.
 
 import { describe, expect, it } from 'vitest';
+import { parseAssembleRequest } from './assemble.ts';
 import type { AssembleRequest } from './assemble.ts';
+import { InputError } from './errors.ts';
 import { openTestStore } from './testing.ts';
 import { countTokens } from './tokens.ts';
 
@@ -93,5 +95,23 @@ describe('assembly by passages', () => {
     expect(r.documents).toHaveLength(1);
     expect(r.context).toBe(`--- docs/a.md ---\nAI enforcement patterns keep agents inside their policy.`);
     expect(r.documents[0]).toMatchObject({ id: 'a', content: 'AI enforcement patterns keep agents inside their policy.' });
+  });
+});
+
+describe('granularity in an assemble body', () => {
+  const limits = { patterns_max: 64, pattern_chars_max: 512, query_chars_max: 8192 };
+  it('is "passage" by default, takes "document", and refuses anything else naming the field', () => {
+    expect(parseAssembleRequest({ query: 'q' }, 50, limits).granularity).toBe('passage');
+    expect(parseAssembleRequest({ query: 'q', granularity: 'document' }, 50, limits).granularity).toBe('document');
+    for (const bad of ['paragraph', 7, true, ['passage'], '']) {
+      let err: unknown;
+      try {
+        parseAssembleRequest({ query: 'q', granularity: bad }, 50, limits);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, JSON.stringify(bad)).toBeInstanceOf(InputError);
+      expect((err as InputError).toJSON()).toMatchObject({ code: 'invalid_value', field: 'granularity' });
+    }
   });
 });
