@@ -227,8 +227,35 @@ export async function runSearchBench(opts: { docs: number; queries: number; log:
     `SELECT p.rowid AS rowid, p.doc_id AS doc_id, p.n AS n, p.start AS start, p."end" AS "end", p.line_start AS line_start, p.line_end AS line_end, p.tokens AS tokens
      FROM passages p WHERE p.rowid IN (SELECT value FROM json_each(?))`,
   );
-  /** PassageSearcher with its lexical list from the top-k passage index (within and counts as they are). */
+  const passagesOfDocsStmt = db.prepare(
+    `SELECT p.rowid AS rowid, p.doc_id AS doc_id, p.n AS n, p.start AS start, p."end" AS "end", p.line_start AS line_start, p.line_end AS line_end, p.tokens AS tokens
+     FROM passages p WHERE p.workspace = ? AND p.doc_id IN (SELECT value FROM json_each(?))`,
+  );
+  /** PassageSearcher with its lexical lists (lexical, within) from the top-k passage index; counts as it is. */
   class TopKPassageSearcher extends PassageSearcher {
+    override within(w: string, text: string, ids: string[], per_doc: number): Map<string, PassageHit[]> {
+      const out = new Map<string, PassageHit[]>();
+      if (ids.length === 0) return out;
+      const rows = passagesOfDocsStmt.all(w, JSON.stringify(ids)) as (PassageHit & { rowid: number })[];
+      const byRow = new Map(rows.map((r) => [r.rowid, r]));
+      const scored = passageIndex.scoreRows(queryTerms(text), rows.map((r) => r.rowid)).map((h) => ({ ...(byRow.get(h.row) as PassageHit & { rowid: number }), score: h.score }));
+      scored.sort((a, b) => b.score - a.score || (a.doc_id < b.doc_id ? -1 : a.doc_id > b.doc_id ? 1 : a.n - b.n));
+      for (const { rowid: _rowid, ...h } of scored) {
+        const l = out.get(h.doc_id) ?? [];
+        if (l.length < per_doc) l.push(h);
+        out.set(h.doc_id, l);
+      }
+      for (const id of ids) {
+        if (out.has(id)) continue;
+        const first = rows.find((r) => r.doc_id === id && r.n === 0);
+        if (first !== undefined) {
+          const { rowid: _rowid, ...h } = first;
+          out.set(id, [{ ...h, score: 0 }]);
+        }
+      }
+      return out;
+    }
+
     override lexical(_ws: string, text: string, depth: number): PassageHit[] {
       const hits = passageIndex.search(queryTerms(text), depth);
       const rows = new Map((passageRowsStmt.all(JSON.stringify(hits.map((h) => h.row))) as (PassageHit & { rowid: number })[]).map((r) => [r.rowid, r]));
