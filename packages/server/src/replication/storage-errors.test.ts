@@ -108,7 +108,8 @@ describe('DiskSpaceWatch', () => {
     watch.start();
     expect((watch as unknown as { timer: NodeJS.Timeout }).timer.hasRef()).toBe(false);
     expect(await watch.check()).toBe(false);
-    expect(watch.lastFreeBytes).toBe(await freeBytes(dir));
+    // Other processes write to this disk meanwhile: the figure is the disk's, give or take their writes.
+    expect(Math.abs((watch.lastFreeBytes ?? 0) - (await freeBytes(dir)))).toBeLessThan(256 * 1024 * 1024);
     expect(condition.has('disk_full')).toBe(true);
     condition.clear('disk_full');
     expect(await watch.check()).toBe(true);
