@@ -7,8 +7,7 @@
 //
 // Operator token (replication.operator_token), as force-resync: a backup holds every workspace.
 // Only the leader answers it; another node answers 409 not_leader naming the leader and its address.
-import fs from 'node:fs';
-import { Readable } from 'node:stream';
+import { stateCopyResponse } from './state-copy-response.ts';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { STATE_COPY_HEADERS, StateCopyBusy } from '../replication/recovery.ts';
@@ -68,23 +67,10 @@ export function createBackupRoutes<S extends StateMachine>(replica: Replica<S>):
       copy.release();
       throw err;
     }
-    const file = fs.createReadStream(copy.file);
-    file.once('close', () => copy.release());
-    // Deleted even if the answer is never read to its end (the reader keeps its open file).
-    setTimeout(() => copy.release(), replica.config.replication.snapshot_timeout_s * 1000 * 10).unref();
-    return new Response(Readable.toWeb(file) as ReadableStream<Uint8Array>, {
-      status: 200,
-      headers: {
-        'content-type': 'application/vnd.sqlite3',
-        'content-length': String(copy.bytes),
-        [BACKUP_HEADERS.index]: String(copy.index),
-        [BACKUP_HEADERS.term]: String(copy.term),
-        [BACKUP_HEADERS.bytes]: String(copy.bytes),
-        [BACKUP_HEADERS.sha256]: copy.sha256,
-        [BACKUP_HEADERS.state_checksum]: checksum,
-        [BACKUP_HEADERS.cluster_id]: replica.config.replication.cluster_id,
-        [BACKUP_HEADERS.node_id]: replica.self.id,
-      },
+    return stateCopyResponse(copy, replica.config.replication.snapshot_timeout_s * 1000 * 10, {
+      [BACKUP_HEADERS.state_checksum]: checksum,
+      [BACKUP_HEADERS.cluster_id]: replica.config.replication.cluster_id,
+      [BACKUP_HEADERS.node_id]: replica.self.id,
     });
   });
   return app;

@@ -6,12 +6,11 @@
 // Every POST here refuses a cross-site browser request (cross-site.ts, server.allowed_origins): on
 // a local cluster the operator token and the secret may be empty, and a web page must not be able
 // to force a resync or post a crafted append.
-import fs from 'node:fs';
-import { Readable } from 'node:stream';
+import { stateCopyResponse } from './state-copy-response.ts';
 import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { ReplicationError } from '../replication/errors.ts';
-import { STATE_COPY_HEADERS, StateCopyBusy, encodeLogEntriesPage } from '../replication/recovery.ts';
+import { StateCopyBusy, encodeLogEntriesPage } from '../replication/recovery.ts';
 import type { StateCopy } from '../replication/recovery.ts';
 import { transfer_timeout_ms } from '../replication/replica.ts';
 import type { Replica } from '../replication/replica.ts';
@@ -306,21 +305,7 @@ export function createRaftRoutes<S extends StateMachine>(deps: RaftRouteDeps<S>)
       c.header('Retry-After', '1');
       return c.json({ error: { code: 'busy', message: err.message } }, 503);
     }
-    const file = fs.createReadStream(copy.file);
-    file.once('close', () => copy.release());
-    // Deleted even if the answer is never read to its end (the reader keeps its open file).
-    setTimeout(() => copy.release(), cfg.snapshot_timeout_s * 1000).unref();
-    return new Response(Readable.toWeb(file) as ReadableStream<Uint8Array>, {
-      status: 200,
-      headers: {
-        'content-type': 'application/vnd.sqlite3',
-        'content-length': String(copy.bytes),
-        [STATE_COPY_HEADERS.index]: String(copy.index),
-        [STATE_COPY_HEADERS.term]: String(copy.term),
-        [STATE_COPY_HEADERS.bytes]: String(copy.bytes),
-        [STATE_COPY_HEADERS.sha256]: copy.sha256,
-      },
-    });
+    return stateCopyResponse(copy, cfg.snapshot_timeout_s * 1000);
   });
 
   return app;
