@@ -117,7 +117,7 @@ describe('cairn rolling-restart beside cairn cluster', () => {
 
   it('restarts every node once under quorum writes, node-1 leads again with --keep-leader, and no acknowledged write is lost', async () => {
     const before = await pids();
-    expect(Object.keys(before).sort()).toEqual(['node-1', 'node-2', 'node-3']);
+    expect(Object.keys(before).sort(), `nodes running before the restart; cairn cluster's log:\n${log().slice(-6000)}`).toEqual(['node-1', 'node-2', 'node-3']);
     const writer = new SteadyWriter(urls, 'rolling-cli');
     await waitFor(() => writer.acked.length >= 20, { what: '20 acknowledged writes', timeoutMs: 30_000 });
     const ran = await cairn(['rolling-restart', '--data-dir', dataDir, '--keep-leader']);

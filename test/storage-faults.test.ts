@@ -1,6 +1,6 @@
 // Storage faults on real node processes (three `cairn serve` nodes on loopback):
 //
-// - disk full: the leader's data directory on a 20 MB tmpfs. Writes are refused with 507
+// - disk full: the leader's data directory on a 40 MB tmpfs. Writes are refused with 507
 //   disk_full (never a crash, never a 500) while reads and health go on; freeing space lets
 //   writes resume without a restart; a leader killed with -9 while the disk is full starts again,
 //   serves reads and refuses writes (also after a clean stop and start); every acknowledged write
@@ -111,10 +111,12 @@ function stopFirst(cluster: TestCluster): void {
 
 describe('disk full on the leader', () => {
   it('refuses writes with 507 disk_full, keeps serving reads, resumes once space is freed, and starts again on a full disk', async (ctx) => {
-    // The leader's data directory: a 20 MB tmpfs with a 4 MB filler on it, linked into the cluster's directory.
+    // The leader's data directory: a 40 MB tmpfs with a 12 MB filler on it, linked into the cluster's
+    // directory. Removing the filler frees more than the 8 MiB the leader keeps for applying what it
+    // logged (disk_reserve_bytes_default), so writes can resume.
     const mount = tempDir('cairn-tmpfs-');
     try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=20m', 'tmpfs', mount], { stdio: 'pipe' });
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=40m', 'tmpfs', mount], { stdio: 'pipe' });
     } catch (err) {
       console.log(`skipped: cannot mount a tmpfs (${(err as Error).message.split('\n')[0]}); this test needs root`);
       ctx.skip();
@@ -125,7 +127,7 @@ describe('disk full on the leader', () => {
     const data = path.join(mount, 'data');
     fs.mkdirSync(data);
     const filler = path.join(mount, 'filler');
-    fs.writeFileSync(filler, Buffer.alloc(4 * 1024 * 1024, 1));
+    fs.writeFileSync(filler, Buffer.alloc(12 * 1024 * 1024, 1));
 
     const cluster = await startCluster({
       nodes: 3,
@@ -150,7 +152,7 @@ describe('disk full on the leader', () => {
       else refusals.push(a);
       expect(leader.process.running, `the leader died after ${n + 1} writes:\n${leader.logTail(40)}`).toBe(true);
     }
-    expect(refusals.length, `no write was refused in ${n} writes of 64 KiB on a 20 MB disk`).toBeGreaterThan(0);
+    expect(refusals.length, `no write was refused in ${n} writes of 64 KiB on a 40 MB disk`).toBeGreaterThan(0);
     expect(acked.size).toBeGreaterThan(0);
     refusals.forEach((a, i) => expectDiskFull(a, `refusal ${i}`));
 
