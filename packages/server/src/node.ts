@@ -11,6 +11,8 @@ import type { CairnConfig } from './config/types.ts';
 import { createEmbedder } from './embed/index.ts';
 import { endOnBrokenInvariant } from './fatal.ts';
 import { accessLog } from './http/access-log.ts';
+import { createDrain } from './http/drain.ts';
+import type { Drain } from './http/drain.ts';
 import { forwardWrites } from './http/forward.ts';
 import { createRaftRoutes } from './http/raft-routes.ts';
 import { createRollingRoutes } from './http/rolling-routes.ts';
@@ -49,11 +51,21 @@ export interface RunningNode {
  */
 const retrain_check_ms = 2000;
 
+/**
+ * A stopping node gives the requests it has this long to their own answers (a write the leader
+ * already has, to its outcome: normally well under a second), then answers the rest 503.
+ */
+const drain_deadline_ms = 3_000;
+/** Then this long for the answers to go out and their connections to close, before they are cut. */
+const close_flush_ms_max = 1_000;
+
 /** A node's HTTP app, and the close of what its routes run in the background. */
 export interface NodeApp {
   readonly app: Hono;
   /** The operator surface's metrics and rate sampler. */
   readonly operations: OperationsMount;
+  /** Answers what the node has, and refuses what comes, once it stops (http/drain.ts). */
+  readonly drain: Drain;
   /** Stops the app's own timers (the operator surface's rate sampler). The replica is its owner's to close. */
   close(): void;
 }
@@ -61,6 +73,8 @@ export interface NodeApp {
 export function buildApp(config: CairnConfig, replica: Replica<DocumentStore>, logger: Logger): NodeApp {
   const app = new Hono();
   app.use(accessLog(logger));
+  const drain = createDrain({ node_id: config.node_id, deadline_ms: drain_deadline_ms, retry_after_s: 1 });
+  app.use(drain.middleware);
   app.use(async function servedBy(c, next) {
     await next();
     c.header('X-Served-By', replica.self.id);
@@ -74,10 +88,10 @@ export function buildApp(config: CairnConfig, replica: Replica<DocumentStore>, l
     logger.error({ err }, 'unhandled error');
     return c.json({ error: { code: 'internal', message: 'internal error' } }, 500);
   });
-  app.use(forwardWrites({ replica, forward_timeout_ms: config.replication.commit_timeout_ms + 5000, apply_wait_ms: config.server.read_wait_ms_max, body_bytes_max: config.server.body_bytes_max, allowed_origins: () => config.server.allowed_origins }));
+  app.use(forwardWrites({ replica, forward_timeout_ms: config.replication.commit_timeout_ms + 5000, apply_wait_ms: config.server.read_wait_ms_max, body_bytes_max: config.server.body_bytes_max, allowed_origins: () => config.server.allowed_origins, stopping: drain.signal }));
   mountPublicApi(app, { config, replica, logger });
   app.notFound(unknownRoute(() => app.routes));
-  return { app, operations, close: () => operations.close() };
+  return { app, operations, drain, close: () => operations.close() };
 }
 
 export async function startNode(opts: NodeOptions): Promise<RunningNode> {
@@ -111,13 +125,22 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     url: `http://${config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host}:${port}`,
     close(): Promise<void> {
       closing ??= (async () => {
-        await retrainer.close();
-        // Stop accepting, let in-flight requests finish (bounded), then flush and close.
+        // Every request this node has gets an answer: from now on a new one gets 503 shutting_down
+        // (Retry-After), one in flight its own answer (bounded by drain_deadline_ms), each with
+        // Connection: close. The port stops listening and idle connections close, so nginx opens
+        // a new connection for its next request, is refused, and sends it to another node: a
+        // refused connection is one nginx may retry a POST on, since nothing was sent.
+        const { drain } = built;
+        drain.begin();
+        logger.info({ in_flight: drain.inFlight() }, 'node stopping: answering the requests in flight');
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
-        const deadline = new Promise<void>((resolve) => setTimeout(resolve, 5000).unref());
-        await Promise.race([closed, deadline]);
+        const retrained = retrainer.close();
+        await drain.settled();
+        const flushed = new Promise<void>((resolve) => setTimeout(resolve, close_flush_ms_max).unref());
+        await Promise.race([closed, flushed]);
         server.closeAllConnections();
+        await retrained;
         built.close();
         replica.close();
         logger.info('node stopped');

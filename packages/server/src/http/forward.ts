@@ -33,6 +33,8 @@ export interface ForwardOptions<S extends StateMachine> {
   body_bytes_max: number;
   /** `server.allowed_origins`: the browser checks run here too, before anything is forwarded. */
   allowed_origins: () => readonly string[];
+  /** Aborted when the node stops: a forwarded write's answer then goes out without the wait for the local apply. */
+  stopping?: AbortSignal;
 }
 
 /**
@@ -226,7 +228,7 @@ function forwardToLeader<S extends StateMachine>(opts: ForwardOptions<S>, agent:
     // A 412 is a log entry too (its precondition was decided at apply): wait for it as for a 2xx,
     // so a read here right after sees the state it was decided against.
     if (((res.status >= 200 && res.status < 300) || res.status === 412) && index > 0) {
-      const applied = await replica.waitApplied(index, opts.apply_wait_ms);
+      const applied = await untilAborted(replica.waitApplied(index, opts.apply_wait_ms), opts.stopping);
       if (!applied) c.header('X-Cairn-Applied', 'pending');
     }
     for (const h of RETURNED_HEADERS) {
@@ -236,4 +238,24 @@ function forwardToLeader<S extends StateMachine>(opts: ForwardOptions<S>, agent:
     c.header('X-Cairn-Leader', replica.leader.id);
     return c.body(new Uint8Array(res.body), res.status as 200);
   };
+}
+
+/** `wait`'s result, or false as soon as `signal` is aborted. */
+function untilAborted(wait: Promise<boolean>, signal: AbortSignal | undefined): Promise<boolean> {
+  if (signal === undefined) return wait;
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => resolve(false);
+    signal.addEventListener('abort', onAbort, { once: true });
+    wait.then(
+      (applied) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(applied);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
 }
