@@ -49,6 +49,7 @@ export class FileSnapshotShipper implements SnapshotShipper {
           snapshot_timeout_s: this.o.snapshot_timeout_s,
           chunk_timeout_ms: this.o.chunk_timeout_ms,
           repair: target.repair,
+          designated: target.designated,
         },
         { file, ...snap },
       );

@@ -4,8 +4,8 @@
 // install decided by the core). Requests are handled one at a time (a mutex), so a snapshot
 // install never interleaves with an append. Its world comes in through ports.ts, so the seeded
 // simulation runs this code.
-import { compactionPoint, decideAppend, decideSnapshot, leaderRefusal } from '@cairn/raft';
-import type { AppendRequest, FollowerView } from '@cairn/raft';
+import { ENTRY_LEADER, compactionPoint, decideAppend, decideSnapshot, designationPayload, leaderRefusal } from '@cairn/raft';
+import type { Entry, FollowerView } from '@cairn/raft';
 import type { Logger } from 'pino';
 import type { ReplicationConfig } from '../config/types.ts';
 import { applySlice } from './apply-slice.ts';
@@ -153,7 +153,7 @@ export class FollowerHandler {
     return run;
   }
 
-  private checkRequest(cluster_id: string, leader_id: string, term: number, entries: AppendRequest['entries'] = []): void {
+  private checkRequest(cluster_id: string, leader_id: string, term: number, entries: readonly Pick<Entry, 'type' | 'payload'>[] = []): void {
     const cfg = this.d.cfg;
     if (cluster_id !== cfg.cluster_id) {
       throw new ReplicationError(409, 'wrong_cluster', `request from cluster "${cluster_id}", this node is in "${cfg.cluster_id}"`);
@@ -316,7 +316,8 @@ export class FollowerHandler {
     })();
     await this.waitForTurn(chunk.snapshot_id, chunk.offset);
     return this.serialized(async () => {
-      this.checkRequest(chunk.cluster_id, chunk.leader_id, chunk.term);
+      // A designation the sender names stands for the entry a lagging follower never appended.
+      this.checkRequest(chunk.cluster_id, chunk.leader_id, chunk.term, chunk.designated === undefined ? [] : [designationEntry(chunk.designated)]);
       this.lastContactMs = this.d.clock.now();
       const receiver = this.d.snapshots;
       if (chunkCrc32(chunk.data) !== chunk.crc) {
@@ -497,4 +498,9 @@ export class FollowerHandler {
     this.wakeChunkWaiters();
     this.lastIndexWaiters.cancelAll();
   }
+}
+
+/** The designation a snapshot chunk names, as the entry leaderRefusal looks for. */
+function designationEntry(id: string): Pick<Entry, 'type' | 'payload'> {
+  return { type: ENTRY_LEADER, payload: designationPayload(id) };
 }

@@ -83,6 +83,9 @@ export function takeOver(req: TimeoutNowRequest, t: { cluster_id: string; self: 
   f.stop();
   // Entries past the old leader's end were never committed (they are not in its log): dropped.
   if (log.lastIndex() > req.last_index) log.write({ truncate_from: req.last_index + 1, entries: [] });
+  // The handover designated this node, whether or not it appended the designation entry itself (a
+  // snapshot may have brought it): its snapshots name it, for followers that missed the entry.
+  if (t.record.designated() !== t.self) t.record.recordDesignated(t.self);
   t.record.recordLeader(t.self);
 }
 
@@ -160,4 +163,88 @@ export class HandoverNotice {
 /** Decodes a timeout-now body: msgpack (what HandoverNotice sends) or JSON. */
 export function decodeTimeoutNow(body: Uint8Array, msgpack: boolean): TimeoutNowRequest {
   return parseTimeoutNow(msgpack ? decode(body) : JSON.parse(Buffer.from(body).toString('utf8')));
+}
+
+/**
+ * The designation a leader's snapshots carry (SnapshotTarget.designated): itself when it leads by
+ * record (a handover designated it, or the others named it after it lost its data), else the last
+ * designation it appended. A follower that missed the entry takes the newer term on it.
+ */
+export function designationOf(self: string, record: LeadershipRecord): string | null {
+  return record.leader() === self ? self : record.designated();
+}
+
+/** What a node says of leadership (GET /_raft/health). */
+export interface LeadershipAnswer {
+  node_id: string;
+  /** 'leader' when it leads or recovers to lead, else 'follower'. */
+  role: string;
+  leader_id: string;
+  term: number;
+}
+
+/**
+ * How a node starts: 'ask' while its data directory does not know which node leads (it is new, or
+ * a restart came before it learnt it) in a cluster of several nodes: leadership may have moved on
+ * by handovers it no longer remembers, so it asks the others first (askWhoLeads), the configured
+ * leader too. Else 'lead' when it is the leader it knows of (the one recorded, else the configured
+ * one; its storage is checked next), or 'follow' that leader.
+ */
+export function roleAtStart(t: { self: string; configured_leader: string; recorded_leader: string | null; leader_unknown: boolean; nodes: number }): 'lead' | 'follow' | 'ask' {
+  if (t.leader_unknown && t.nodes > 1) return 'ask';
+  return (t.recorded_leader ?? t.configured_leader) === t.self ? 'lead' : 'follow';
+}
+
+/**
+ * Who leads, from the answers of every other node: one that says it leads, else the leader named
+ * by the answer with the newest term (ties: the first). Null without answers.
+ */
+export function leaderFromAnswers(answers: readonly LeadershipAnswer[]): string | null {
+  const leading = answers.find((a) => a.role === 'leader');
+  if (leading !== undefined) return leading.node_id;
+  let newest: LeadershipAnswer | null = null;
+  for (const a of answers) if (newest === null || a.term > newest.term) newest = a;
+  return newest?.leader_id ?? null;
+}
+
+/**
+ * Asks every peer who leads until each has answered (a recovery needs every one anyway), then
+ * decides (leaderFromAnswers; a node with no peers leads itself). Null when stopped meanwhile.
+ */
+export async function askWhoLeads(d: {
+  self: string;
+  peers: readonly { id: string; address: string }[];
+  ask(peer: { id: string; address: string }): Promise<LeadershipAnswer | null>;
+  wait(ms: number): Promise<void>;
+  stopped(): boolean;
+  /** Called with the peers not answering yet, before each wait. */
+  progress(waiting: readonly { id: string; address: string }[]): void;
+  retry_ms: number;
+}): Promise<string | null> {
+  const answers = new Map<string, LeadershipAnswer>();
+  while (answers.size < d.peers.length) {
+    if (d.stopped()) return null;
+    for (const p of d.peers) {
+      if (answers.has(p.id)) continue;
+      try {
+        const a = await d.ask(p);
+        if (a !== null) answers.set(p.id, { ...a, node_id: p.id });
+      } catch {
+        // Not answering yet: asked again.
+      }
+    }
+    if (answers.size < d.peers.length) {
+      d.progress(d.peers.filter((p) => !answers.has(p.id)));
+      await d.wait(d.retry_ms);
+    }
+  }
+  if (d.stopped()) return null;
+  return leaderFromAnswers([...answers.values()]) ?? d.self;
+}
+
+/** A /_raft/health body as a LeadershipAnswer, or null when it is not one. */
+export function leadershipAnswerOf(node_id: string, h: unknown): LeadershipAnswer | null {
+  const o = h as { role?: unknown; leader_id?: unknown; term?: unknown } | null;
+  if (o === null || typeof o !== 'object' || typeof o.role !== 'string' || typeof o.leader_id !== 'string' || typeof o.term !== 'number') return null;
+  return { node_id, role: o.role, leader_id: o.leader_id, term: o.term };
 }

@@ -29,6 +29,11 @@ export interface Identity {
   /** The node the last designation entry this node appended names (absent: none). */
   designated?: string;
   /**
+   * Set when the directory is created, cleared once this node knows which node leads (it asked
+   * the others, or recovered and leads): a restart before then asks again (roleAtStart).
+   */
+  leader_unknown?: true;
+  /**
    * A handover this node made that the target has not confirmed yet: where this node's log ended,
    * for the target to check against its own. Told again until it confirms (also after a restart).
    */
@@ -53,7 +58,7 @@ export function loadIdentity(dir: string, cluster_id: string, node_id: string): 
   }
   if (text === null) {
     fs.mkdirSync(dir, { recursive: true });
-    const identity: Identity = { cluster_id, node_id, storage_id: crypto.randomUUID(), created_at: new Date().toISOString() };
+    const identity: Identity = { cluster_id, node_id, storage_id: crypto.randomUUID(), created_at: new Date().toISOString(), leader_unknown: true };
     writeAtomically(file, JSON.stringify(identity, null, 2) + '\n');
     return { identity, created: true };
   }
@@ -94,6 +99,7 @@ function parseIdentity(text: string, file: string): Identity {
     }
     identity.leader = o.leader;
   }
+  if (o.leader_unknown === true) identity.leader_unknown = true;
   if (o.designated !== undefined) {
     if (typeof o.designated !== 'string' || o.designated.length === 0) throw new Error(`${file}: designated is not a node id`);
     identity.designated = o.designated;
@@ -136,8 +142,14 @@ export class FileTermRecord implements TermRecord, LeadershipRecord {
   }
 
   recordLeader(id: string): void {
-    if (this.identity.leader === id) return;
-    this.write({ ...this.identity, leader: id });
+    if (this.identity.leader === id && this.identity.leader_unknown !== true) return;
+    const next: Identity = { ...this.identity, leader: id };
+    delete next.leader_unknown;
+    this.write(next);
+  }
+
+  leaderUnknown(): boolean {
+    return this.identity.leader_unknown === true;
   }
 
   designated(): string | null {

@@ -60,6 +60,8 @@ export interface LeaderDeps {
    * take back, so a term could be opened twice).
    */
   terms?: TermRecord;
+  /** The node this leader's last designation names (LeadershipRecord.designated), sent with snapshots. */
+  designated?: () => string | null;
   /** Space kept free for applying what is logged (none: only the disk's own errors say it is full). */
   space?: SpaceReserve;
 }
@@ -602,7 +604,7 @@ export class LeaderDriver {
     let bytes = 0;
     let storageId: string | undefined;
     try {
-      const shipped = await this.d.snapshots.ship({ follower: id, address: spec.address, term: this.term, repair: a.repair, deadline_ms: started + cfg.snapshot_timeout_s * 1000 });
+      const shipped = await this.d.snapshots.ship({ follower: id, address: spec.address, term: this.term, repair: a.repair, designated: this.d.designated?.() ?? null, deadline_ms: started + cfg.snapshot_timeout_s * 1000 });
       ok = true;
       index = shipped.index;
       if (typeof shipped.answer['storage_id'] === 'string') storageId = shipped.answer['storage_id'];

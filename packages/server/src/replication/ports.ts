@@ -83,8 +83,10 @@ export interface TermRecord {
  */
 export interface LeadershipRecord {
   leader(): string | null;
-  /** Durable on return; throws when it could not be written. */
+  /** Durable on return (and the leader is then known); throws when it could not be written. */
   recordLeader(id: string): void;
+  /** True from the directory's creation until a leader is recorded: this node must ask who leads. */
+  leaderUnknown(): boolean;
   /** The node the last designation entry this node appended names (ENTRY_LEADER), or null. */
   designated(): string | null;
   /** Durable on return; throws when it could not be written. */
@@ -134,6 +136,12 @@ export interface SnapshotTarget {
   term: number;
   /** The follower must install it even at or below its applied index (its state diverged). */
   repair: boolean;
+  /**
+   * The node the last designation this leader holds names (itself, when it took over by a
+   * handover), or null: sent with the chunks so that a follower that missed the designation entry
+   * (it lagged, and gets a snapshot instead) takes this leader's newer term (leaderRefusal).
+   */
+  designated: string | null;
   /** Clock time after which the transfer is abandoned. */
   deadline_ms: number;
 }

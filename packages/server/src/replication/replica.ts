@@ -13,7 +13,7 @@ import { FileSnapshotReceiver, FileSnapshotShipper } from './file-snapshots.ts';
 import { LeaderDriver } from './leader-driver.ts';
 import { systemClock } from './ports.ts';
 import { stateDigestOf } from '../store/state-digest.ts';
-import { HandoverNotice, handOverTo, takeOver } from './handover.ts';
+import { HandoverNotice, askWhoLeads, designationOf, handOverTo, leadershipAnswerOf, roleAtStart, takeOver } from './handover.ts';
 import type { TimeoutNowRequest } from './handover.ts';
 import { DiskReserve, DiskSpaceWatch, disk_check_ms_default, disk_free_bytes_min_default, disk_reserve_bytes_default } from './storage-errors.ts';
 import { fileRecoveryPorts, logPosition, makeStateCopy, metaRecoveryMarker, readLogEntries, recoverAlone, recoverUntilDone } from './recovery.ts';
@@ -128,7 +128,12 @@ export class Replica<S extends StateMachine> {
     this.hooks = hooks;
     const recorded = this.terms.leader();
     if (recorded !== null && !rep.nodes.some((n) => n.id === recorded)) throw new Error(`identity.json names the leader ${recorded}, which is not in replication.nodes`);
-    if (self.id === this.leader.id) {
+    const role = roleAtStart({ self: self.id, configured_leader: rep.leader, recorded_leader: recorded, leader_unknown: this.terms.leaderUnknown(), nodes: rep.nodes.length });
+    if (role === 'ask') {
+      // A new data directory: leadership may have moved by handovers this node no longer remembers.
+      this.asking = true;
+      this.condition.set('recovering', 'data directory new: asking every node which one leads');
+    } else if (role === 'lead') {
       // A log whose term is below the recorded one lost its tail: followers may hold entries of that
       // term past where it ends now (with no followers there is nobody to hold them).
       const check = checkLocalStorage(this.log, this.state, created, rep.nodes.length > 1 ? this.terms.recorded() : 0);
@@ -213,12 +218,14 @@ export class Replica<S extends StateMachine> {
       condition: this.condition,
       digest: () => stateDigestOf(this.state.file),
       terms: this.terms,
+      designated: () => designationOf(self.id, this.terms),
       space: this.space,
     });
     return this.driver;
   }
 
   start(): void {
+    if (this.asking) void this.findLeader();
     if (this.recovering !== null) void this.recover(this.recovering);
     this.driver?.start();
     // A handover made before a restart that its target had not confirmed: tell it again.
@@ -278,55 +285,68 @@ export class Replica<S extends StateMachine> {
     return { ok: true, leader: this.self.id, term };
   }
 
+  /** Set while a node with a new data directory asks the others which one leads (roleAtStart 'ask'). */
+  private asking = false;
+
   /**
-   * A configured leader whose data directory is gone has no record of a handover: leadership may
-   * have moved on. It asks the other nodes (GET /_raft/health, until every one answered, as the
-   * recovery waits for every one anyway) which node leads; when one names another node, it follows
-   * that node (which resyncs it as a follower) instead of recovering and leading.
+   * Asks every other node which one leads (GET /_raft/health; askWhoLeads): a node whose data
+   * directory is new has no record of the handovers it took part in. Null once stopped.
    */
-  private async leaderElsewhere(): Promise<string | null> {
-    const peers = this.config.replication.nodes.filter((n) => n.id !== this.self.id);
-    const answers = new Map<string, { role: string; leader_id: string; term: number }>();
-    while (answers.size < peers.length) {
-      if (this.recoveryStop.signal.aborted) return null;
-      for (const p of peers) {
-        if (answers.has(p.id)) continue;
-        try {
-          const res = await fetch(`http://${p.address}/_raft/health`, { signal: AbortSignal.timeout(2_000) });
-          const h = (await res.json()) as { role?: unknown; leader_id?: unknown; term?: unknown };
-          if (typeof h.role === 'string' && typeof h.leader_id === 'string' && typeof h.term === 'number') answers.set(p.id, { role: h.role, leader_id: h.leader_id, term: h.term });
-        } catch {
-          // Not answering yet: asked again.
-        }
-      }
-      if (answers.size < peers.length) {
-        const waiting = peers.filter((p) => !answers.has(p.id)).map((p) => `${p.id} (${p.address})`);
-        this.condition.set('recovering', `data directory gone: asking every node which one leads before recovering; waiting for ${waiting.join(', ')}`);
-        await new Promise((resolve) => setTimeout(resolve, 500));
-      }
+  private askWhoLeads(): Promise<string | null> {
+    return askWhoLeads({
+      self: this.self.id,
+      peers: this.config.replication.nodes.filter((n) => n.id !== this.self.id),
+      ask: async (p) => {
+        const res = await fetch(`http://${p.address}/_raft/health`, { signal: AbortSignal.timeout(2_000) });
+        return leadershipAnswerOf(p.id, await res.json());
+      },
+      wait: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      stopped: () => this.recoveryStop.signal.aborted,
+      progress: (waiting) => this.condition.set('recovering', `data directory new: asking every node which one leads; waiting for ${waiting.map((p) => `${p.id} (${p.address})`).join(', ')}`),
+      retry_ms: 500,
+    });
+  }
+
+  /** A node whose data directory does not know who leads: follows the leader the others name, or recovers and leads when they name it. */
+  private async findLeader(): Promise<void> {
+    const leader = await this.askWhoLeads();
+    if (leader === null) return;
+    this.asking = false;
+    if (leader !== this.self.id) {
+      this.follow(leader, 'data directory new');
+      return;
     }
-    const leading = [...answers].find(([, a]) => a.role === 'leader');
-    if (leading !== undefined) return leading[0] === this.self.id ? null : leading[0];
-    const newest = [...answers.values()].sort((a, b) => b.term - a.term)[0];
-    return newest === undefined || newest.leader_id === this.self.id ? null : newest.leader_id;
+    // The others name this node: it leads (a new cluster) or led and lost its data. It recovers what
+    // they hold (recorded as the leader only then: a restart before asks again), then leads.
+    const check = checkLocalStorage(this.log, this.state, true, this.terms.recorded());
+    this.logger.warn({ reason: check.ok ? 'none' : check.reason }, 'data directory new and the other nodes name this node the leader: recovering from them');
+    if (check.ok) {
+      this.terms.recordLeader(this.self.id);
+      this.startLeader(this.transport);
+      this.driver?.start();
+      this.condition.clear('recovering');
+    } else {
+      this.recovering = check;
+      this.condition.set('recovering', check.message);
+      void this.recover(check);
+    }
+    for (const l of this.roleListeners) l();
+  }
+
+  /** Follows `leader` (recorded, so a restart follows it too). */
+  private follow(leader: string, why: string): void {
+    this.terms.recordLeader(leader);
+    this.recovering = null;
+    this.follower = this.makeFollower();
+    this.condition.clear('recovering');
+    this.logger.warn({ leader }, `${why} and another node leads: following it`);
+    this.event({ kind: 'leader_changed', detail: `${why}; ${leader} leads, this node follows it` });
+    for (const l of this.roleListeners) l();
   }
 
   /** Recovers from the followers (retrying until it succeeds or the node stops), then leads. */
   private async recover(check: Extract<StorageCheck, { ok: false }>): Promise<void> {
     const rep = this.config.replication;
-    if (check.reason === 'data_gone' && rep.nodes.length > 1) {
-      const other = await this.leaderElsewhere();
-      if (other !== null && rep.nodes.some((n) => n.id === other)) {
-        this.terms.recordLeader(other);
-        this.recovering = null;
-        this.follower = this.makeFollower();
-        this.condition.clear('recovering');
-        this.logger.warn({ leader: other }, 'data directory gone and another node leads: following it');
-        this.event({ kind: 'leader_changed', detail: `data directory gone; ${other} leads, this node follows it` });
-        for (const l of this.roleListeners) l();
-        return;
-      }
-    }
     const transport = this.transport ?? new HttpTransport(rep.secret);
     const r = await recoverUntilDone({
       ...fileRecoveryPorts(this.log, this.state, transport),
@@ -347,6 +367,7 @@ export class Replica<S extends StateMachine> {
     this.event({ kind: 'recovered', detail: `${check.reason}: ${r.recovered_entries} entries ${from}, last index ${r.last_index}, applied ${r.applied_index} (${r.ms} ms)` });
     if (transport !== this.transport) transport.close?.();
     this.recovering = null;
+    if (this.terms.leaderUnknown()) this.terms.recordLeader(this.self.id);
     this.startLeader(this.transport);
     this.driver?.start();
     this.condition.clear('recovering');

@@ -36,6 +36,8 @@ export interface StreamTarget {
   inflight_max?: number;
   /** The follower installs it whatever its applied index (its state diverged). */
   repair?: boolean;
+  /** SnapshotTarget.designated. */
+  designated?: string | null;
 }
 
 export interface StreamResult {
@@ -109,6 +111,7 @@ export async function streamSnapshot(target: StreamTarget, snap: SnapshotFile): 
       sha256: done ? sha.digest('hex') : '',
       source_checked: done,
       repair: target.repair === true,
+      ...(target.designated == null ? {} : { designated: target.designated }),
     });
     prepare_ms += performance.now() - started;
     return { body, offset, length, done };

@@ -108,6 +108,8 @@ export interface SnapshotChunk {
    * applied index (otherwise one at or below its applied index is ignored).
    */
   repair: boolean;
+  /** The node the sender's last designation names (SnapshotTarget.designated); absent: none. */
+  designated?: string;
 }
 
 /**
@@ -191,5 +193,6 @@ export function decodeSnapshotChunk(body: Uint8Array): SnapshotChunk {
     sha256: sha,
     source_checked: o.source_checked === true,
     repair: o.repair === true,
+    ...(typeof o.designated === 'string' && o.designated.length <= 128 ? { designated: o.designated } : {}),
   };
 }

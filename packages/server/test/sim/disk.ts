@@ -21,7 +21,9 @@
 // The state's applies are durable at once (state.db survives a kill -9); a wipe loses them.
 import { RaftInvariantError, crc32, entryIsIntact } from '@cairn/raft';
 import type { Entry } from '@cairn/raft';
-import type { Clock, LeadershipRecord, LogChange, LogMetaKey, ReplicaLog, ReplicaState, TermRecord } from '../../src/replication/ports.ts';
+import type { HandoverRecord } from '../../src/replication/handover.ts';
+import type { PendingHandover } from '../../src/replication/identity.ts';
+import type { Clock, LogChange, LogMetaKey, ReplicaLog, ReplicaState, TermRecord } from '../../src/replication/ports.ts';
 import { decode, encode } from '../../src/replication/wire.ts';
 import type { Prng } from './prng.ts';
 
@@ -587,19 +589,35 @@ export class SimDisk {
     },
   };
 
+  /** identity.json's leader_unknown: set when the identity is created, cleared once a leader is recorded. */
+  private leaderUnknown = false;
+
   /** identity.json's leader (a handover): a crash or a lost WAL keep it, a wipe loses it. */
   private leaderRecorded: string | null = null;
 
   private designatedRecorded: string | null = null;
 
-  readonly leadership: LeadershipRecord = {
+  /** identity.json's pending handover (FileTermRecord.pendingHandover). */
+  private handoverRecorded: PendingHandover | null = null;
+
+  readonly leadership: HandoverRecord = {
     leader: () => this.leaderRecorded,
     recordLeader: (id: string) => {
       this.leaderRecorded = id;
+      this.leaderUnknown = false;
     },
+    leaderUnknown: () => this.leaderUnknown,
     designated: () => this.designatedRecorded,
     recordDesignated: (id: string) => {
       this.designatedRecorded = id;
+    },
+    pendingHandover: () => (this.handoverRecorded === null ? null : { ...this.handoverRecorded }),
+    recordHandedOver: (h: PendingHandover) => {
+      this.leaderRecorded = h.to;
+      this.handoverRecorded = { ...h };
+    },
+    recordHandover: (h: PendingHandover | null) => {
+      this.handoverRecorded = h === null ? null : { ...h };
     },
   };
 
@@ -622,6 +640,7 @@ export class SimDisk {
   /** The start-up's loadIdentity: true when the identity was created just now (the directory was new). */
   openIdentity(): boolean {
     const created = !this.identityWritten;
+    if (created) this.leaderUnknown = true;
     this.identityWritten = true;
     return created;
   }
@@ -644,5 +663,6 @@ export class SimDisk {
     this.termRecorded = 0;
     this.leaderRecorded = null;
     this.designatedRecorded = null;
+    this.handoverRecorded = null;
   }
 }

@@ -34,6 +34,8 @@ export interface Handlers {
   snapshot(body: Uint8Array): Promise<Record<string, unknown>>;
   /** GET path (with its query), answered as the routes answer it. */
   get?(path: string): Promise<HttpResult>;
+  /** POST /_raft/timeout-now (a handover's notice), answered with JSON. */
+  timeoutNow?(body: Uint8Array): Promise<Record<string, unknown>>;
 }
 
 interface Life {
@@ -194,7 +196,9 @@ export class SimNetwork {
             ? handlers.append(body).then((out) => ({ status: 200, headers: {}, body: out }))
             : path === '/_raft/snapshot'
               ? handlers.snapshot(body).then((out) => ({ status: 200, headers: {}, body: encode(out) }))
-              : Promise.resolve({ status: 404, headers: {}, body: Buffer.from('{}') });
+              : path === '/_raft/timeout-now' && handlers.timeoutNow !== undefined
+                ? handlers.timeoutNow(body).then((out) => ({ status: 200, headers: {}, body: Buffer.from(JSON.stringify(out)) }))
+                : Promise.resolve({ status: 404, headers: {}, body: Buffer.from('{}') });
       handled
         .then(
           (res) => res,
@@ -271,6 +275,7 @@ export function corruptBody(path: string, body: Uint8Array, rng: Prng): Uint8Arr
 function describeRequest(path: string, body: Uint8Array): string {
   try {
     const o = decode(body) as Record<string, unknown>;
+    if (path === '/_raft/timeout-now') return `timeout-now from ${String(o.from)} after ${String(o.last_index)}/${String(o.last_term)}`;
     if (path === '/_raft/append') {
       const entries = o.entries as unknown[];
       return `append term ${o.term} prev ${o.prev_index}/${o.prev_term} +${entries.length} commit ${o.leader_commit}`;
@@ -282,7 +287,7 @@ function describeRequest(path: string, body: Uint8Array): string {
 }
 
 function describeAnswer(path: string, res: HttpResult): string {
-  if (res.status !== 200) return `${res.status} ${res.body.toString('utf8').slice(0, 160)}`;
+  if (res.status !== 200) return `${res.status} ${res.body.toString("utf8").slice(0, 400)}`;
   try {
     const o = decode(res.body) as Record<string, unknown>;
     if (path === '/_raft/append') return `${o.success === true ? 'ok' : `reject(${String(o.reason)})`} match ${o.match_index} last ${o.last_index}`;

@@ -36,7 +36,7 @@ function options(seed: number): SimOptions {
 
 /** No random faults: scripted scenarios inject their own. */
 function quiet(p: SimProfile): void {
-  for (const k of ['crash', 'leader_crash', 'lose_wal', 'wipe', 'fsync_fail', 'disk_full', 'cut', 'force_resync', 'propose'] as const) p[k] = 0;
+  for (const k of ['crash', 'leader_crash', 'lose_wal', 'wipe', 'fsync_fail', 'disk_full', 'cut', 'force_resync', 'propose', 'handover'] as const) p[k] = 0;
   p.net = { ...quietNetwork, delay_ms_min: 1, delay_ms_max: 3 };
   p.disk = { sync_ms_min: 3, sync_ms_max: 3, checkpoint_every_syncs: 8 };
   p.snapshot = { chunk_bytes: 16, filler_bytes: 200, inflight_max: 2 };
@@ -241,7 +241,7 @@ describe('simulation of the shipped drivers: leader + two followers under disk, 
     // custom run may not hit the rarer ones.
     if (seeds < 100) return;
     const leaderLoss = leaderDataLoss ? ['lose-wal_leader', 'wipe_leader', 'recovery_log_behind_state', 'recovered_entries', 'recovered_state_copies', 'refused_recovering'] : [];
-    for (const key of [...leaderLoss, 'recoveries', 'crash_follower', 'crash_leader', 'lose-wal_follower', 'wipe_follower', 'supervisor_restarts', 'disk_full', 'cuts', 'force_resync_ok', 'event_snapshot_installed', 'net_duplicated', 'net_corrupted', 'disk_torn_lost', 'entries_replaced', 'acked_quorum', 'acked_all']) {
+    for (const key of [...leaderLoss, 'recoveries', 'crash_follower', 'crash_leader', 'lose-wal_follower', 'wipe_follower', 'supervisor_restarts', 'disk_full', 'cuts', 'force_resync_ok', 'event_snapshot_installed', 'net_duplicated', 'net_corrupted', 'disk_torn_lost', 'entries_replaced', 'acked_quorum', 'acked_all', 'handovers_fenced', 'handovers_taken', 'who_leads_named_self']) {
       expect(totals[key], key).toBeGreaterThan(0);
     }
   }, run_timeout_ms);
@@ -407,6 +407,72 @@ describe('simulation of the shipped drivers: leader + two followers under disk, 
   it('has checkers with teeth: a leader that leads after a wipe without recovering is caught (scripted)', async () => {
     await expect(wipedLeader('skip-recovery')).rejects.toThrow(/the leader wrote index 1 again though a write at or after it was acknowledged/);
   });
+
+  it('hands leadership over and back under writes with a crash at each step: nothing acknowledged is lost, one leader per term (scripted)', async () => {
+    // Each round: the leader hands over to a follower, and one node dies at one step of it: the
+    // old leader before or after the fence, the target before or after it is told; then it returns.
+    const steps: Array<'old-before-fence' | 'old-after-fence' | 'target-before-told' | 'target-after-told' | 'none'> = ['none', 'old-before-fence', 'old-after-fence', 'target-before-told', 'target-after-told', 'none'];
+    const sim = new Sim({ seed: 31, steps: 0, tune: quiet });
+    const leaders: string[] = [];
+    let acked = 0;
+    await script(sim, async () => {
+      await startCluster(sim);
+      const w = writer(sim);
+      for (const [round, step] of steps.entries()) {
+        for (let t = 0; sim.leaderNode().leader === null && t < 10_000; t += 5) await sim.advance(5);
+        const old = sim.leaderNode();
+        expect(old.leader, `round ${round} (${step}): a leader`).not.toBeNull();
+        leaders.push(old.id);
+        const before = w.done.ok + w.done.failed;
+        w.write('quorum', 10);
+        await w.until(before + 10, 5000);
+        const target = sim.others()[round % 2]?.id as string;
+        sim.handOver(target);
+        if (step === 'old-before-fence') sim.kill(old.id);
+        for (let t = 0; t < 2000 && sim.node(target).leader === null; t += 1) {
+          await sim.advance(1);
+          const fenced = old.disk.leadership.pendingHandover() !== null;
+          if (step === 'old-after-fence' && fenced && old.up) sim.kill(old.id);
+          if (step === 'target-before-told' && fenced && sim.node(target).up && sim.node(target).leader === null) sim.kill(target);
+        }
+        if (step === 'target-after-told' && sim.node(target).leader !== null) sim.kill(target);
+        for (const n of sim.nodes.values()) if (!n.up) sim.start(n.id);
+      }
+      for (let t = 0; sim.leaderNode().leader === null && t < 10_000; t += 5) await sim.advance(5);
+      const before = w.done.ok + w.done.failed;
+      w.write('quorum', 5);
+      await w.until(before + 5, 10_000);
+      acked = w.done.ok;
+      await sim.heal();
+    });
+    expect(new Set(leaders).size, `leaders over the rounds: ${leaders.join(', ')}`).toBeGreaterThan(1);
+    expect(acked).toBeGreaterThan(40);
+    const counts = sim.result(0).counts;
+    expect(counts.handovers_fenced).toBeGreaterThanOrEqual(3);
+    expect(counts.handovers_taken).toBeGreaterThanOrEqual(3);
+    // Every write acknowledged is held as the checkers require (they ran after every step); the heal converged.
+    expect(sim.acknowledged('quorum').length).toBe(acked + 1); // and the heal's write
+  }, 60_000);
+
+  it('has checkers with teeth: a handover whose fence is not recorded is caught (the old leader, restarted, no longer knows it handed over) (seeded)', async () => {
+    const failures: string[] = [];
+    for (let seed = 1; seed <= 60 && failures.length === 0; seed++) {
+      try {
+        await runSim({ seed, steps, variant: 'no-fence-record', tune: (p) => {
+          p.handover = 0.01;
+          p.leader_crash = Math.max(p.leader_crash, 0.002);
+          p.crash = Math.max(p.crash, 0.002);
+          p.propose = Math.max(p.propose, 0.3);
+        } });
+      } catch (err) {
+        expect(err).toBeInstanceOf(SimFailure);
+        failures.push((err as Error).message);
+      }
+    }
+    expect(failures.length).toBeGreaterThan(0);
+    console.log(`planted no-fence-record: ${failures[0]}`);
+    expect(failures[0]).toMatch(/two nodes lead at once|two leaders in one term|acknowledged|no convergence/);
+  }, 120_000);
 
   it('has checkers with teeth: a leader that leads after losing its WAL or directory without recovering is caught (seeded)', async () => {
     const failures: string[] = [];

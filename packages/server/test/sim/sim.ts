@@ -22,6 +22,7 @@ import type { StorageCheck } from '../../src/replication/identity.ts';
 import { LeaderDriver } from '../../src/replication/leader-driver.ts';
 import { metaRecoveryMarker, recoverUntilDone } from '../../src/replication/recovery.ts';
 import { emptyResyncStats } from '../../src/replication/stats.ts';
+import { HandoverNotice, askWhoLeads, designationOf, decodeTimeoutNow, handOverTo, leadershipAnswerOf, roleAtStart, takeOver } from '../../src/replication/handover.ts';
 import { Prng } from './prng.ts';
 import { Scheduler } from './clock.ts';
 import type { SimClock } from './clock.ts';
@@ -31,7 +32,9 @@ import { SimNetwork, quietNetwork } from './network.ts';
 import type { NetworkFaults } from './network.ts';
 import { SimRecoveryPeers, recoveryRoutes } from './recovery-peers.ts';
 import type { TermRecord } from '../../src/replication/ports.ts';
-import type { Transport } from '../../src/replication/transport.ts';
+import type { HttpResult, Transport } from '../../src/replication/transport.ts';
+import type { HandoverRecord } from '../../src/replication/handover.ts';
+import type { PendingHandover } from '../../src/replication/identity.ts';
 import { SimSnapshotReceiver, SimSnapshotShipper } from './snapshots.ts';
 
 export class SimFailure extends Error {
@@ -53,8 +56,10 @@ export const NODES = [LEADER, ...FOLLOWERS];
  * anything durable. 'skip-recovery': a leader whose storage check fails starts leading at once,
  * without recovering from the followers. 'no-term-record': the leader keeps no record of its term
  * outside the log (identity.json), so a lost WAL can take its last term back and it opens it again.
+ * 'no-fence-record': a handover's fence is not recorded (identity.json keeps no trace of it), so
+ * the old leader, restarted, leads again beside the node it handed leadership to.
  */
-export type Variant = 'none' | 'reset-on-install' | 'no-sync' | 'skip-recovery' | 'no-term-record';
+export type Variant = 'none' | 'reset-on-install' | 'no-sync' | 'skip-recovery' | 'no-term-record' | 'no-fence-record';
 
 export interface SimOptions {
   seed: number;
@@ -94,6 +99,8 @@ export interface SimProfile {
   apply_ms_per_entry: number;
   /** Chance that an apply transaction is followed by a pause (a GC) longer than an apply slice. */
   apply_pause: number;
+  /** Chance per step that the leader is asked to hand leadership to a follower (drawn from its own generator). */
+  handover: number;
   disk: DiskOptions;
   snapshot: { chunk_bytes: number; filler_bytes: number; inflight_max: number };
   cfg: ReplicationConfig;
@@ -159,6 +166,7 @@ export function drawProfile(rng: Prng, opts: Pick<SimOptions, 'leader_data_loss'
     leader_data_loss: opts.leader_data_loss !== false,
     apply_ms_per_entry: rng.pick([0, 0, 0.3, 2]),
     apply_pause: rng.pick([0, 0, 0.05]),
+    handover: 0,
     disk: { sync_ms_min: 0, sync_ms_max, checkpoint_every_syncs: rng.pick([4, 16, 64]) },
     snapshot: { chunk_bytes: rng.pick([16, 64, 4096]), filler_bytes: rng.pick([0, 40, 300]), inflight_max: rng.int(1, 2) },
     cfg: {
@@ -206,6 +214,10 @@ class SimNode {
   supervisorAt: number | null = null;
   fullUntil: number | null = null;
   lives = 0;
+  /** Tells the target of this node's pending handover to take over (as replica.ts does). */
+  notice: HandoverNotice | null = null;
+  /** This life's transport. */
+  transport: Transport | null = null;
 
   constructor(
     readonly id: string,
@@ -290,10 +302,10 @@ class History {
    * the leader's storage lost and a later creation replaced; applying that one is caught by the
    * state check.
    */
-  checkEntry(node: string, e: Entry): void {
+  checkEntry(node: string, e: Entry, leading = false): void {
     check(entryIsIntact(e), `${node} holds entry ${e.index} whose bytes do not match its checksum`);
     const ref = this.at[e.index];
-    if (node !== LEADER && (ref === undefined || ref.checksum !== e.checksum) && this.superseded.get(e.index)?.has(e.checksum) === true) {
+    if (!leading && (ref === undefined || ref.checksum !== e.checksum) && this.superseded.get(e.index)?.has(e.checksum) === true) {
       // Told apart from the leader's entry there by its term only: the same term would pass the leader's consistency check.
       check(ref?.term !== e.term, `${node} holds an entry of term ${e.term} at ${e.index} that the leader lost and then replaced by another of the same term (a term used twice)`);
       return;
@@ -378,16 +390,25 @@ export class Sim {
   readonly net: SimNetwork;
   readonly nodes: Map<string, SimNode>;
   private readonly history = new History();
-  private readonly acked = { leader: new Acked(), quorum: new Acked(), all: new Acked() };
+  private readonly acked = { quorum: new Acked(), all: new Acked() };
+  /** Writes acknowledged by each node while it led (every concern): each must stay on that node's disk. */
+  private readonly leaderAcks = new Map<string, Acked>();
+  /** The node that led last (or leads): the configured leader until a handover. */
+  private lastLeader = LEADER;
+  /** Which node created entries of each term, and which acknowledged writes of each term: one per term. */
+  private readonly termCreators = new Map<number, string>();
+  private readonly ackTerms = new Map<number, string>();
+  /** Draws handovers (its own generator: seeds without handovers run as they did before there were any). */
+  private readonly handovers: Prng;
   private readonly counts: Record<string, number> = {};
   private digest = 0;
   private failure: Error | null = null;
   private healing = false;
   /** Highest durable commit the leader's log ever had, and the highest commit its core ever had. */
-  private durableCommitSeen = 0;
+  private durableCommitSeen = { node: LEADER, commit: 0 };
   /** Highest commit any leader core had, and the highest in the current leader life. */
   private coreCommitSeen = 0;
-  private lifeCommit = { life: 0, commit: 0 };
+  private lifeCommit = { life: '', commit: 0 };
   /** Followers whose data a fault took: the leader's view of them may be ahead until they catch up. */
   private readonly lostData = new Map<string, number>();
   /** What each data loss took (until the leader's view of that node is corrected): acknowledgements in it arriving later need one copy fewer. */
@@ -404,6 +425,8 @@ export class Sim {
     this.rng = new Prng(opts.seed);
     this.pauses = new Prng((opts.seed ^ 0x5eed5eed) >>> 0);
     this.profile = drawProfile(this.rng, opts);
+    this.handovers = new Prng((opts.seed ^ 0x4a4d0e55) >>> 0);
+    this.profile.handover = this.handovers.pick([0, 0, 0.0005, 0.003]);
     opts.tune?.(this.profile);
     this.variant = opts.variant ?? 'none';
     this.net = new SimNetwork(this.rng, this.profile.net, {
@@ -444,8 +467,33 @@ export class Sim {
     return this.nodes.get(id) as SimNode;
   }
 
+  /** The node that leads (its driver runs or it recovers to lead), else the one that led last. */
   leaderNode(): SimNode {
-    return this.node(LEADER);
+    return this.creator() ?? this.node(this.lastLeader);
+  }
+
+  /** The nodes other than the one leaderNode() returns. */
+  others(): SimNode[] {
+    const L = this.leaderNode();
+    return [...this.nodes.values()].filter((n) => n !== L);
+  }
+
+  /** The node whose driver creates entries now (or whose recovery copies them), or null. */
+  private creator(): SimNode | null {
+    // A node that recovers while another leads asks who leads first (and then follows it).
+    for (const n of this.nodes.values()) if (n.leader !== null) return n;
+    for (const n of this.nodes.values()) if (n.recovering) return n;
+    return null;
+  }
+
+  private leaderAcked(node: string): Acked {
+    let a = this.leaderAcks.get(node);
+    if (a === undefined) this.leaderAcks.set(node, (a = new Acked()));
+    return a;
+  }
+
+  private allAcked(): Acked[] {
+    return [this.acked.quorum, this.acked.all, ...this.leaderAcks.values()];
   }
 
   private count(key: string, n = 1): void {
@@ -483,30 +531,183 @@ export class Sim {
       stats: emptyResyncStats(),
     };
     const transport = this.net.transport(id, clock);
+    const life = n.lives;
+    n.transport = transport;
+    n.notice = this.notice(n, clock, n.disk.leadership);
     try {
-      if (id === LEADER) {
-        this.net.attach(id, clock, null);
-        // As the daemon starts (replica.ts): the storage check first, and a recovery from the
-        // followers when the log is behind the state or the data is gone.
-        const check = checkLocalStorage(n.disk.log, n.disk.state, n.disk.openIdentity(), this.termRecord(n)?.recorded() ?? 0);
+      // As replica.ts answers: the follower's handlers while it follows, 409 is_leader otherwise.
+      const notFollowing = (what: string): Promise<never> => Promise.reject(new ReplicationError(409, 'is_leader', `${id} does not follow; it takes no ${what}`));
+      const recoveryGet = recoveryRoutes({ node_id: id, cluster_id: cfg.cluster_id, storage_id: n.disk.storageId(), log: n.disk.log, state: n.disk.state, filler_bytes: this.profile.snapshot.filler_bytes });
+      // GET /_raft/health's leadership fields, as raft-routes.ts builds them from the replica.
+      const get = (path: string): Promise<HttpResult> => {
+        if (!path.startsWith('/_raft/health')) return recoveryGet(path);
+        const leaderId = n.disk.leadership.leader() ?? cfg.leader;
+        const role = leaderId === id && n.follower === null ? 'leader' : 'follower';
+        const term = n.leader?.currentTerm() ?? n.disk.log.meta('term');
+        return Promise.resolve({ status: 200, headers: {}, body: Buffer.from(JSON.stringify({ node_id: id, role, leader_id: leaderId, term })) });
+      };
+      this.net.attach(id, clock, {
+        append: (body) => (n.follower !== null && n.lives === life ? n.follower.handleAppend(body) : notFollowing('appends')),
+        snapshot: (body) => (n.follower !== null && n.lives === life ? n.follower.handleSnapshotChunk(body) : notFollowing('snapshots')),
+        get,
+        timeoutNow: (body) => this.onTimeoutNow(n, life, body, clock, transport, hooks),
+      });
+      // As the daemon starts (replica.ts): the leader recorded at a handover leads, else the
+      // configured one; a new data directory asks the others first.
+      const created = n.disk.openIdentity();
+      const role = roleAtStart({ self: id, configured_leader: cfg.leader, recorded_leader: n.disk.leadership.leader(), leader_unknown: n.disk.leadership.leaderUnknown(), nodes: cfg.nodes.length });
+      if (role === 'lead') {
+        // The storage check first, and a recovery from the followers when the log is behind the
+        // state or the data is gone.
+        const check = checkLocalStorage(n.disk.log, n.disk.state, created, this.termRecord(n)?.recorded() ?? 0);
         if (check.ok || this.variant === 'skip-recovery') this.startLeader(n, clock, transport, hooks);
         else this.recoverLeader(n, check, clock, transport, hooks);
+      } else if (role === 'ask') {
+        this.findLeader(n, clock, transport, hooks);
       } else {
-        const log = n.disk.log;
-        // The broken variant: the compactTo that keeps the log suffix after an install resets instead.
-        const onInstall = log instanceof ResetOnInstallLog ? () => (log.resetOnNextCompact = true) : undefined;
-        const receiver = new SimSnapshotReceiver(n.disk.state, onInstall);
-        const handler = new FollowerHandler({ cfg, log: n.disk.log, state: n.disk.state, snapshots: receiver, clock, logger: silent, hooks, condition: n.condition, storage_id: n.disk.storageId() });
-        n.follower = handler;
-        const get = recoveryRoutes({ node_id: id, cluster_id: cfg.cluster_id, storage_id: n.disk.storageId(), log: n.disk.log, state: n.disk.state, filler_bytes: this.profile.snapshot.filler_bytes });
-        this.net.attach(id, clock, { append: (body) => handler.handleAppend(body), snapshot: (body) => handler.handleSnapshotChunk(body), get });
+        this.startFollower(n, clock, hooks);
       }
+      // A handover made before a restart that its target had not confirmed: told again.
+      n.notice.schedule(0);
     } catch (err) {
       if (err instanceof SimFailure) throw err;
       this.fail(`${id} could not start: ${(err as Error).name}: ${(err as Error).message}`);
     }
-    this.count(id === LEADER ? 'leader_starts' : 'follower_starts');
+    this.count(n.follower === null ? 'leader_starts' : 'follower_starts');
     this.trace(() => `${id} starts (life ${n.lives}): log ${n.disk.log.firstIndex()}..${n.disk.log.lastIndex()} applied ${n.disk.state.appliedIndex()} term ${n.disk.log.meta('term')} commit ${n.disk.log.meta('commit_index')}${n.recovering ? ' (recovering)' : ''}`);
+  }
+
+  /** Constructs the node's FollowerHandler, as replica.ts does (the leadership record, the handover's confirmation). */
+  private startFollower(n: SimNode, clock: SimClock, hooks: Parameters<Sim['startLeader']>[3]): void {
+    const cfg = this.profile.cfg;
+    const log = n.disk.log;
+    // The broken variant: the compactTo that keeps the log suffix after an install resets instead.
+    const onInstall = log instanceof ResetOnInstallLog ? () => (log.resetOnNextCompact = true) : undefined;
+    const receiver = new SimSnapshotReceiver(n.disk.state, onInstall);
+    n.follower = new FollowerHandler({
+      cfg,
+      log,
+      state: n.disk.state,
+      snapshots: receiver,
+      clock,
+      logger: silent,
+      hooks,
+      condition: n.condition as NodeCondition,
+      storage_id: n.disk.storageId(),
+      leadership: n.disk.leadership,
+      onLeader: (leader) => {
+        if (n.disk.leadership.pendingHandover()?.to === leader) n.notice?.confirmed();
+        this.trace(() => `${n.id} follows ${leader}`);
+      },
+    });
+  }
+
+  /** The node's HandoverNotice on this life's clock and transport (as replica.ts makes it). */
+  private notice(n: SimNode, clock: SimClock, record: HandoverRecord): HandoverNotice {
+    const cfg = this.profile.cfg;
+    return new HandoverNotice({
+      record,
+      clock,
+      transport: n.transport as Transport,
+      cluster_id: cfg.cluster_id,
+      self: n.id,
+      address: (to) => cfg.nodes.find((x) => x.id === to)?.address,
+      timeout_ms: Math.max(cfg.append_timeout_ms, 50),
+      retry_ms: 50,
+      warn: () => this.count('handover_notice_failed'),
+    });
+  }
+
+  /** askWhoLeads over this life's transport (Replica.askWhoLeads); null once the life ended. */
+  private askWhoLeads(n: SimNode, clock: SimClock, transport: Transport): Promise<string | null> {
+    const life = n.lives;
+    const cfg = this.profile.cfg;
+    return askWhoLeads({
+      self: n.id,
+      peers: cfg.nodes.filter((p) => p.id !== n.id),
+      ask: async (p) => {
+        const res = await (transport.get as NonNullable<Transport['get']>)(p.address, '/_raft/health', Math.max(cfg.append_timeout_ms, 50));
+        return leadershipAnswerOf(p.id, JSON.parse(res.body.toString('utf8')));
+      },
+      wait: (ms) => new Promise((resolve) => clock.setTimeout(() => resolve(), ms)),
+      stopped: () => n.lives !== life || !clock.alive,
+      progress: () => this.count('who_leads_waits'),
+      retry_ms: 50,
+    });
+  }
+
+  /** Replica.findLeader: a new data directory, not the configured leader, asks who leads; follows it, or recovers and leads when named. */
+  private findLeader(n: SimNode, clock: SimClock, transport: Transport, hooks: Parameters<Sim['startLeader']>[3]): void {
+    const life = n.lives;
+    this.count('who_leads_asked');
+    void this.askWhoLeads(n, clock, transport).then((leader) => {
+      if (leader === null || n.lives !== life) return;
+      if (leader !== n.id) {
+        n.disk.leadership.recordLeader(leader);
+        this.trace(() => `${n.id}: data directory new, ${leader} leads: following it`);
+        this.startFollower(n, clock, hooks);
+        return;
+      }
+      this.count('who_leads_named_self');
+      this.trace(() => `${n.id}: the others name it the leader: recovering`);
+      const check = checkLocalStorage(n.disk.log, n.disk.state, true, this.termRecord(n)?.recorded() ?? 0);
+      if (check.ok) {
+        n.disk.leadership.recordLeader(n.id);
+        this.startLeader(n, clock, transport, hooks);
+      } else this.recoverLeader(n, check, clock, transport, hooks);
+    }, (err: unknown) => this.fail(`${n.id}: askWhoLeads threw ${(err as Error).message}`));
+  }
+
+  /** POST /_raft/timeout-now on this node, as Replica.handleTimeoutNow answers it. */
+  private async onTimeoutNow(n: SimNode, life: number, body: Uint8Array, clock: SimClock, transport: Transport, hooks: Parameters<Sim['startLeader']>[3]): Promise<Record<string, unknown>> {
+    const req = decodeTimeoutNow(body, true);
+    if (n.lives !== life) throw new ReplicationError(503, 'not_ready', 'stopping');
+    if (n.leader !== null) return { ok: true, leader: n.id, term: n.leader.currentTerm() };
+    if (n.recovering) throw new ReplicationError(503, 'recovering', `${n.id} is recovering`);
+    const f = n.follower;
+    if (f === null) throw new ReplicationError(503, 'not_ready', 'this node is neither leading nor following yet');
+    takeOver(req, { cluster_id: this.profile.cfg.cluster_id, self: n.id, follower: f, log: n.disk.log, record: n.disk.leadership });
+    n.follower = null;
+    this.count('handovers_taken');
+    this.trace(() => `${n.id} takes over from ${req.from} after ${req.last_index}/${req.last_term}`);
+    this.startLeader(n, clock, transport, hooks);
+    return { ok: true, leader: n.id, term: n.leader === null ? 0 : (n.leader as LeaderDriver).currentTerm() };
+  }
+
+  /** The operator asks the leader to hand leadership to `target` (Replica.transferLeadership's steps). */
+  handOver(target: string): void {
+    const L = this.leaderNode();
+    const driver = L.leader;
+    if (driver === null || L.id === target || L.clock === null) return;
+    const life = L.lives;
+    const clock = L.clock;
+    this.count('handovers_asked');
+    this.trace(() => `${L.id}: hand leadership to ${target}`);
+    // The broken variant: the fence leaves no record (the pending handover is kept in memory only, to tell the target).
+    let pending: PendingHandover | null = null;
+    const record = this.variant !== 'no-fence-record' ? L.disk.leadership : { ...L.disk.leadership, recordHandedOver: (h: PendingHandover) => void (pending = h), pendingHandover: () => pending, recordHandover: (h: PendingHandover | null) => void (pending = h) };
+    if (this.variant === 'no-fence-record') {
+      L.notice?.stop();
+      L.notice = this.notice(L, clock, record);
+    }
+    handOverTo(driver, target, record, 2000).then(
+      (h) => {
+        if (L.lives !== life || !clock.alive) return;
+        // What it committed is a commit a leader had (the next leader's core starts from its own log's).
+        this.coreCommitSeen = Math.max(this.coreCommitSeen, driver.core.commitIndex());
+        L.leader = null;
+        this.startFollower(L, clock, { onApplied: () => undefined, event: (e: { kind: string }) => this.count(`event_${e.kind}`), stats: emptyResyncStats() });
+        this.count('handovers_fenced');
+        this.trace(() => `${L.id} handed over to ${h.to} at ${h.last_index}/${h.last_term} (term ${h.term})`);
+        void L.notice?.tell().then((ok) => {
+          if (!ok) L.notice?.schedule(50);
+        });
+      },
+      (err: unknown) => {
+        if (err instanceof ReplicationError) this.count(`handover_refused_${err.code}`);
+        else this.fail(`handOverTo threw ${(err as Error).name}: ${(err as Error).message}`);
+      },
+    );
   }
 
   /** Constructs and starts the leader's driver (its storage holds what it acknowledged). */
@@ -523,8 +724,9 @@ export class Sim {
       chunk_timeout_ms: Math.max(cfg.append_timeout_ms, 50),
       filler_bytes: this.profile.snapshot.filler_bytes,
     });
-    const driver = new LeaderDriver({ self: n.spec, cfg, log: n.disk.log, state: n.disk.state, transport, snapshots, clock, logger: silent, hooks, condition: n.condition as NodeCondition, terms: this.termRecord(n) });
+    const driver = new LeaderDriver({ self: n.spec, cfg, log: n.disk.log, state: n.disk.state, transport, snapshots, clock, logger: silent, hooks, condition: n.condition as NodeCondition, terms: this.termRecord(n), designated: () => designationOf(n.id, n.disk.leadership) });
     n.leader = driver;
+    this.lastLeader = n.id;
     this.leaderLossPending = false;
     driver.start();
   }
@@ -539,6 +741,7 @@ export class Sim {
     const cfg = this.profile.cfg;
     const life = n.lives;
     n.recovering = true;
+    this.lastLeader = n.id;
     n.condition?.set('recovering', check.message);
     this.count(`recovery_${check.reason}`);
     this.trace(() => `${n.id} recovers from the followers: ${check.message}`);
@@ -569,6 +772,8 @@ export class Sim {
         this.count('recovered_entries', r.recovered_entries);
         if (r.snapshot_index !== null) this.count('recovered_state_copies');
         this.trace(() => `${n.id} recovered ${r.recovered_entries} entries from ${r.from_node ?? 'nobody'}: log ${n.disk.log.firstIndex()}..${r.last_index} applied ${r.applied_index}`);
+        // Replica.recover: a node that asked who leads and was named is recorded as the leader now.
+        if (n.disk.leadership.leaderUnknown()) n.disk.leadership.recordLeader(n.id);
         this.startLeader(n, clock, transport, hooks);
         n.condition?.clear('recovering');
       },
@@ -579,6 +784,7 @@ export class Sim {
   /** The process dies (kill -9): its timers go, its disk keeps what it keeps. */
   kill(id: string, how: 'crash' | 'lose-wal' | 'wipe' = 'crash', keep?: number): void {
     const n = this.node(id);
+    const wasLeader = this.leaderNode() === n;
     if (n.up) {
       (n.clock as SimClock).kill();
       n.clock = null;
@@ -586,15 +792,17 @@ export class Sim {
       n.follower = null;
       n.condition = null;
       n.recovering = false;
+      n.notice?.stop();
+      n.notice = null;
     }
-    if (how !== 'crash') this.beforeDataLoss(id);
+    if (how !== 'crash') this.beforeDataLoss(id, wasLeader);
     if (how === 'crash') n.disk.crash(keep);
     else if (how === 'lose-wal') n.disk.loseWal();
     else n.disk.wipe();
     n.supervisorAt = null;
-    if (id === LEADER && how !== 'crash') this.afterLeaderDataLoss(n);
+    if (wasLeader && how !== 'crash') this.afterLeaderDataLoss(n);
     this.mix(0xdead, NODES.indexOf(id), how.length);
-    this.count(`${how}_${id === LEADER ? 'leader' : 'follower'}`);
+    this.count(`${how}_${wasLeader ? 'leader' : 'follower'}`);
     this.trace(() => `${id} ${how}: disk keeps ${n.disk.log.firstIndex()}..${n.disk.log.lastIndex()} applied ${n.disk.state.appliedIndex()}`);
   }
 
@@ -606,11 +814,11 @@ export class Sim {
    */
   private afterLeaderDataLoss(n: SimNode): void {
     this.leaderLossPending = true;
-    this.durableCommitSeen = n.disk.log.durable().meta.commit_index;
+    this.durableCommitSeen = { node: n.id, commit: n.disk.log.durable().meta.commit_index };
     // What its state applied it still holds (replacing one of those fails the state check).
     this.history.markLostAfter(Math.max(n.disk.log.durable().lastIndex, n.disk.state.appliedIndex()));
     const cov = this.coverage(n);
-    const a = this.acked.leader;
+    const a = this.leaderAcked(n.id);
     const kept = a.relaxed.filter((i) => cov.some(([lo, hi]) => lo <= i && i <= hi));
     this.count('acked_leader_uncounted_after_leader_loss', a.relaxed.length - kept.length);
     a.relaxed.length = 0;
@@ -618,10 +826,10 @@ export class Sim {
   }
 
   /** A fault is about to take data from a node: acknowledged writes it held need one copy fewer until restored. */
-  private beforeDataLoss(id: string): void {
+  private beforeDataLoss(id: string, wasLeader: boolean): void {
     const n = this.node(id);
     const cov = this.coverage(n);
-    for (const a of Object.values(this.acked)) {
+    for (const a of this.allAcked()) {
       const keep: number[] = [];
       for (const i of a.strict) {
         if (cov.some(([lo, hi]) => lo <= i && i <= hi)) insertSorted(a.relaxed, i);
@@ -632,7 +840,7 @@ export class Sim {
     }
     // Answers from before the loss may still be on the wire until then.
     const net = this.profile.net;
-    if (id === LEADER) return;
+    if (wasLeader) return;
     // The leader may still count answers the follower gave before the loss, until its view is corrected.
     this.lostData.set(id, this.now() + net.delay_ms_max + net.slow_ms_max + 1);
     this.lossRecords.push({ node: id, cov, upTo: this.history.lastIndex() });
@@ -646,8 +854,8 @@ export class Sim {
 
   /** Indexes acknowledged with this concern (or a stronger one), ascending. */
   acknowledged(concern: WriteConcern): number[] {
-    const a = this.acked[concern];
-    return [...a.strict, ...a.relaxed].sort((x, y) => x - y);
+    const lists = concern === 'leader' ? [...this.leaderAcks.values()] : [this.acked[concern]];
+    return [...new Set(lists.flatMap((a) => [...a.strict, ...a.relaxed]))].sort((x, y) => x - y);
   }
 
   // --- clients ----------------------------------------------------------------------------
@@ -661,16 +869,24 @@ export class Sim {
       return;
     }
     const driver = L.leader;
-    if (driver === null) return;
-    const life = this.leaderNode().lives;
+    if (driver === null) {
+      // Between a handover's fence and the target's first term: the old leader forwards to a node not leading yet.
+      this.count('refused_no_leader');
+      onDone?.(false);
+      return;
+    }
+    const life = L.lives;
     this.count(`proposed_${concern}`);
     driver.propose(payload, concern).then(
       ({ index }) => {
-        if (this.leaderNode().lives !== life) return;
+        if (L.lives !== life) return;
         const e = this.history.get(index);
         check(e !== undefined, `write acknowledged at ${index} that no leader created`);
-        this.addAcked(this.acked[concern], index);
-        if (concern !== 'leader') this.addAcked(this.acked.leader, index);
+        const other = this.ackTerms.get(e.term);
+        check(other === undefined || other === L.id, `${L.id} acknowledged write ${index} of term ${e.term}, whose writes ${other} acknowledged too (two leaders in one term)`);
+        this.ackTerms.set(e.term, L.id);
+        if (concern !== 'leader') this.addAcked(this.acked[concern], index);
+        this.addAcked(this.leaderAcked(L.id), index);
         if (concern === 'all') this.addAcked(this.acked.quorum, index);
         this.count(`acked_${concern}`);
         this.mix(index, concern.length);
@@ -686,6 +902,7 @@ export class Sim {
 
   forceResync(id: string): void {
     const driver = this.leaderNode().leader;
+    if (id === this.leaderNode().id) return;
     if (driver === null) return;
     this.count('force_resyncs');
     this.trace(() => `force-resync ${id}`);
@@ -781,8 +998,9 @@ export class Sim {
     const P = this.profile;
     const rng = this.rng;
     const now = this.now();
+    const leader = this.leaderNode();
     for (const n of this.nodes.values()) {
-      const isLeader = n.id === LEADER;
+      const isLeader = n === leader;
       if (!n.up) {
         if (n.restartAt !== null && now >= n.restartAt) this.start(n.id);
         continue;
@@ -810,8 +1028,9 @@ export class Sim {
       }
     }
     if (rng.chance(P.cut)) {
-      const f = rng.pick(FOLLOWERS);
-      const [from, to] = rng.chance(0.5) ? [LEADER, f] : [f, LEADER];
+      const L = this.leaderNode().id;
+      const f = rng.pick(NODES.filter((x) => x !== L));
+      const [from, to] = rng.chance(0.5) ? [L, f] : [f, L];
       this.net.cut(from, to, now + rng.int(1, P.cut_ms_max));
       this.count('cuts');
       this.trace(() => `link ${from}->${to} cut`);
@@ -837,20 +1056,21 @@ export class Sim {
 
   /** No acknowledged write is short of a copy (a second data loss now could lose it for real). */
   private lossQuiet(): boolean {
-    return this.acked.leader.relaxed.length === 0 && this.acked.quorum.relaxed.length === 0 && this.acked.all.relaxed.length === 0 && this.lostData.size === 0 && !this.leaderLossPending;
+    return this.allAcked().every((a) => a.relaxed.length === 0) && this.lostData.size === 0 && !this.leaderLossPending;
   }
 
   private work(): void {
     const P = this.profile;
     const rng = this.rng;
-    if ((this.leaderNode().leader !== null || this.leaderNode().recovering) && rng.chance(P.propose)) {
+    if (rng.chance(P.propose)) {
       const n = rng.int(1, P.propose_burst_max);
       for (let i = 0; i < n; i++) {
         const concern = rng.pick<WriteConcern>(['leader', 'quorum', 'quorum', 'quorum', 'all']);
         this.propose(concern, rng.bytes(rng.int(0, P.payload_bytes_max)));
       }
     }
-    if (rng.chance(P.force_resync)) this.forceResync(rng.pick(FOLLOWERS));
+    if (rng.chance(P.force_resync)) this.forceResync(rng.pick(this.others().map((n) => n.id)));
+    if (P.handover > 0 && this.handovers.chance(P.handover)) this.handOver(this.handovers.pick(this.others().map((n) => n.id)));
   }
 
   /** Faults off, network healed, every node up; a quorum write must be acknowledged and all three converge. */
@@ -868,13 +1088,12 @@ export class Sim {
     }
     this.trace(() => 'heal: faults off, all nodes up');
     const healStart = this.now();
-    const L = this.leaderNode();
-    const backlog = L.disk.log.lastIndex() - Math.min(...FOLLOWERS.map((f) => this.node(f).disk.log.lastIndex()));
+    const backlog = Math.max(...NODES.map((id) => this.node(id).disk.log.lastIndex())) - Math.min(...NODES.map((id) => this.node(id).disk.log.lastIndex()));
     const deadline = healStart + heal_ms_max + Math.ceil((10 * backlog) / this.profile.cfg.inflight_batches_max);
     const heal: { write: 'none' | 'pending' | 'acked' } = { write: 'none' };
     let convergedAt: number | null = null;
     for (; ; this.step++) {
-      if (heal.write === 'none' && L.leader !== null) {
+      if (heal.write === 'none' && this.leaderNode().leader !== null) {
         heal.write = 'pending';
         this.propose('quorum', this.rng.bytes(4), (ok) => (heal.write = ok ? 'acked' : 'none'));
       }
@@ -905,8 +1124,8 @@ export class Sim {
     const core = driver.core as unknown as CoreView;
     if (core.commitIndex() !== log.lastIndex()) return `leader commit ${core.commitIndex()} < last ${log.lastIndex()}`;
     if (L.disk.state.appliedIndex() !== log.lastIndex()) return `leader applied ${L.disk.state.appliedIndex()} < last ${log.lastIndex()}`;
-    for (const f of FOLLOWERS) {
-      const n = this.node(f);
+    for (const n of this.others()) {
+      const f = n.id;
       if (n.disk.log.lastIndex() !== log.lastIndex()) return `${f} last ${n.disk.log.lastIndex()} != leader ${log.lastIndex()}`;
       if (n.disk.state.appliedIndex() !== L.disk.state.appliedIndex()) return `${f} applied ${n.disk.state.appliedIndex()} != leader ${L.disk.state.appliedIndex()}`;
       if (n.disk.state.value() !== L.disk.state.value()) return `${f} state differs from the leader's`;
@@ -922,11 +1141,12 @@ export class Sim {
   private onWrite(node: string, entries: readonly Entry[]): void {
     if (this.failure !== null) return;
     try {
-      if (node !== LEADER) {
+      const creator = this.creator();
+      if (creator === null || node !== creator.id) {
         for (const e of entries) this.history.checkEntry(node, e);
         return;
       }
-      if (this.leaderNode().recovering) {
+      if (creator.recovering) {
         // A recovering leader copies a follower's entries: each is one a leader created there. One
         // a newer leader life replaced, on storage since lost (it reached no follower), is from
         // then on the entry at its index, as if created again.
@@ -940,7 +1160,12 @@ export class Sim {
         }
         return;
       }
-      for (const e of entries) this.created(e);
+      for (const e of entries) {
+        const other = this.termCreators.get(e.term);
+        check(other === undefined || other === node, `${node} created entry ${e.index} in term ${e.term}, a term ${other} created entries in (two leaders in one term)`);
+        this.termCreators.set(e.term, node);
+        this.created(e);
+      }
     } catch (err) {
       this.fail((err as Error).message);
     }
@@ -952,11 +1177,12 @@ export class Sim {
     if (old === undefined) return;
     const lost = this.history.lostByLeader(old);
     // The leader writes an index again: only after losing an entry there that never left it.
-    for (const a of Object.values(this.acked)) {
+    for (const a of this.allAcked()) {
       check(lowerBound(a.strict, e.index) >= a.strict.length && lowerBound(a.relaxed, e.index) >= a.relaxed.length, `the leader wrote index ${e.index} again though a write at or after it was acknowledged`);
     }
-    for (const f of FOLLOWERS) {
-      const d = this.node(f).disk;
+    for (const other of this.others()) {
+      const f = other.id;
+      const d = other.disk;
       // An entry the leader's storage lost may be on a follower (it was durable when sent); not one it never lost.
       if (!lost) check(d.log.checksumAt(e.index) !== old.checksum && d.log.durable().entryAt(e.index)?.checksum !== old.checksum, `the leader wrote index ${e.index} again but ${f} holds the entry it replaced (sent before it was durable?)`);
       check(d.state.appliedIndex() < e.index, `the leader wrote index ${e.index} again but ${f} applied up to ${d.state.appliedIndex()}`);
@@ -999,27 +1225,29 @@ export class Sim {
     const H = this.history;
     const all = [...this.nodes.values()];
     const covs = all.map((n) => this.coverage(n, true));
-    const leaderCov = this.coverage(all[0] as SimNode);
-    this.checkAcked('leader', this.acked.leader, [leaderCov], 1);
+    for (const [id, a] of this.leaderAcks) this.checkAcked(`leader (by ${id})`, a, [this.coverage(this.node(id))], 1);
+    check(all.filter((n) => n.leader !== null).length <= 1, `two nodes lead at once: ${all.filter((n) => n.leader !== null).map((n) => n.id).join(', ')}`);
     this.checkAcked('quorum', this.acked.quorum, covs, 2);
     this.checkAcked('all', this.acked.all, covs, 3);
     // The leader's persisted commit never moves back, across restarts.
     const durableCommit = L.disk.log.durable().meta.commit_index;
-    check(durableCommit >= this.durableCommitSeen, `the leader's durable commit went back from ${this.durableCommitSeen} to ${durableCommit}`);
-    this.durableCommitSeen = durableCommit;
+    // Per node: a handover's new leader starts from its own.
+    if (this.durableCommitSeen.node !== L.id) this.durableCommitSeen = { node: L.id, commit: durableCommit };
+    check(durableCommit >= this.durableCommitSeen.commit, `the leader's durable commit went back from ${this.durableCommitSeen.commit} to ${durableCommit}`);
+    this.durableCommitSeen.commit = durableCommit;
     for (const n of all) {
       const applied = n.disk.state.appliedIndex();
       check(applied <= H.lastIndex(), `${n.id} applied ${applied} beyond anything created (${H.lastIndex()})`);
       check(n.disk.state.value() === H.stateAt(applied), `${n.id} state at ${applied} is not the state the leader's entries 1..${applied} build`);
       check(applied <= Math.max(this.coreCommitSeen, durableCommit, L.leader?.core.commitIndex() ?? 0), `${n.id} applied ${applied} beyond any commit the leader had`);
       const last = n.disk.log.entryAt(n.disk.log.lastIndex());
-      if (last !== undefined) H.checkEntry(n.id, last);
+      if (last !== undefined) H.checkEntry(n.id, last, n === this.creator());
     }
     const driver = L.leader;
     if (driver !== null) {
       const core = driver.core as unknown as CoreView;
       const commit = core.commitIndex();
-      if (this.lifeCommit.life !== L.lives) this.lifeCommit = { life: L.lives, commit: 0 };
+      if (this.lifeCommit.life !== `${L.id}/${L.lives}`) this.lifeCommit = { life: `${L.id}/${L.lives}`, commit: 0 };
       check(commit >= this.lifeCommit.commit, `the leader's commit went back from ${this.lifeCommit.commit} to ${commit}`);
       check(commit >= durableCommit, `the leader's commit ${commit} is below its durable commit ${durableCommit}`);
       this.lifeCommit.commit = commit;
@@ -1043,7 +1271,8 @@ export class Sim {
   }
 
   private fullCheck(): void {
-    for (const n of this.nodes.values()) for (const e of n.disk.log.allEntries()) this.history.checkEntry(n.id, e);
+    const creator = this.creator();
+    for (const n of this.nodes.values()) for (const e of n.disk.log.allEntries()) this.history.checkEntry(n.id, e, n === creator);
   }
 }
 

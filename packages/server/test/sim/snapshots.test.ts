@@ -63,7 +63,7 @@ describe('simulated snapshots', () => {
     // Fixed delays: this handler does not wait for a chunk that overtook its predecessor.
     const w = setup({ delay_ms_min: 2, delay_ms_max: 2 });
     let result: unknown = null;
-    w.shipper.ship({ follower: 'F', address: 'f:1', term: 3, repair: false, deadline_ms: 1000 }).then((r) => (result = r), (e: unknown) => (result = e));
+    w.shipper.ship({ follower: 'F', address: 'f:1', term: 3, repair: false, designated: null, deadline_ms: 1000 }).then((r) => (result = r), (e: unknown) => (result = e));
     await w.s.runUntil(1000);
     expect(result).toMatchObject({ index: 9, term: 1, answer: { installed: true, applied_index: 9 }, phases: { inflight: 2 } });
     expect((result as { phases: { chunks: number } }).phases.chunks).toBeGreaterThan(3);
@@ -73,7 +73,7 @@ describe('simulated snapshots', () => {
   it('fails the transfer when a chunk is damaged, and installs nothing', async () => {
     const w = setup({ corrupt: 1 });
     let err: unknown = null;
-    w.shipper.ship({ follower: 'F', address: 'f:1', term: 3, repair: false, deadline_ms: 1000 }).catch((e: unknown) => (err = e));
+    w.shipper.ship({ follower: 'F', address: 'f:1', term: 3, repair: false, designated: null, deadline_ms: 1000 }).catch((e: unknown) => (err = e));
     await w.s.runUntil(1000);
     expect(String(err)).toMatch(/follower answered 400/);
     expect(w.followerState.appliedIndex()).toBe(0);
@@ -82,7 +82,7 @@ describe('simulated snapshots', () => {
   it('gives up at the deadline', async () => {
     const w = setup({ drop: 1 });
     let err: unknown = null;
-    w.shipper.ship({ follower: 'F', address: 'f:1', term: 3, repair: false, deadline_ms: 120 }).catch((e: unknown) => (err = e));
+    w.shipper.ship({ follower: 'F', address: 'f:1', term: 3, repair: false, designated: null, deadline_ms: 120 }).catch((e: unknown) => (err = e));
     await w.s.runUntil(1000);
     expect(String(err)).toMatch(/no answer/);
   });

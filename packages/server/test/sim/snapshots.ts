@@ -58,6 +58,7 @@ export class SimSnapshotShipper implements SnapshotShipper {
         done,
         total_bytes: bytes.length,
         sha256: done ? sha256 : '',
+        ...(target.designated === null ? {} : { designated: target.designated }),
         source_checked: done,
         repair: target.repair,
       });
