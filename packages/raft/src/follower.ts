@@ -197,6 +197,11 @@ export interface SnapshotOffer {
   leader_term: number;
   /** Sent to repair a follower whose applied state diverged: installed whatever its index. */
   repair: boolean;
+  /**
+   * This node installed a snapshot of this id already (a late or repeated copy on the wire): never
+   * installed again, since the state may have moved past it and the log been compacted since.
+   */
+  installed_before?: boolean;
 }
 
 export type SnapshotDecision =
@@ -221,6 +226,7 @@ export function decideSnapshot(view: FollowerView, offer: SnapshotOffer, persist
   if (offer.leader_term < view.current_term) {
     return { kind: 'refuse', status: 409, code: 'stale_term', message: `snapshot from term ${offer.leader_term} < ${view.current_term}` };
   }
+  if (offer.installed_before === true) return { kind: 'ignore', reason: `snapshot at ${offer.index} was installed already (a late or repeated copy)` };
   const matches = view.log.termAt(offer.index) === offer.term && offer.index <= view.log.lastIndex();
   if (!offer.repair) {
     if (offer.index < view.commit_index) return { kind: 'ignore', reason: `snapshot at ${offer.index} is older than the applied index ${view.commit_index}` };

@@ -256,6 +256,12 @@ describe('decideSnapshot', () => {
     expect(decideSnapshot(view(logOf([1, 1, 1, 1, 2, 2]), 2, 2), offer({ index: 5, term: 1 }))).toEqual({ kind: 'install', keep_log: false, commit_to: 5 });
   });
 
+  it('ignores a late or repeated copy of a snapshot it installed, a repair included (it would move the state back past a later install)', () => {
+    expect(decideSnapshot(view(logOf(new Array<number>(8).fill(1)), 2, 8), offer({ index: 5, repair: true, installed_before: true }), 8)).toMatchObject({ kind: 'ignore' });
+    expect(decideSnapshot(view(logOf([1, 1]), 2, 2), offer({ index: 5, installed_before: true }))).toMatchObject({ kind: 'ignore' });
+    expect(decideSnapshot(view(logOf([1, 1]), 2, 2), offer({ index: 5, installed_before: false }))).toMatchObject({ kind: 'install' });
+  });
+
   it('installs a repair whatever its index; keeps the matching log after it but commits only the snapshot index', () => {
     expect(decideSnapshot(view(logOf(new Array<number>(8).fill(1)), 2, 8), offer({ index: 5, repair: true }), 8)).toEqual({ kind: 'install', keep_log: true, commit_to: 5 });
   });

@@ -39,7 +39,7 @@ beforeAll(async () => {
       if (req.method === 'GET' && req.url === '/_raft/health') {
         // A node with a new data directory asks who leads before it follows (roleAtStart 'ask').
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ node_id: 'node-1', role: 'leader', leader_id: 'node-1', term: 1 }));
+        res.end(JSON.stringify({ node_id: 'node-1', role: 'leader', leading: true, leader_id: 'node-1', term: 1 }));
         return;
       }
       const header = (name: string): string | undefined => {

@@ -117,6 +117,8 @@ export function createRaftRoutes<S extends StateMachine>(deps: RaftRouteDeps<S>)
       address: replica.self.address,
       state: replica.role(),
       role: replica.role().toLowerCase(),
+      // Its driver runs: it orders writes now (not while it recovers or asks who leads).
+      leading: replica.leading(),
       leader_id: replica.leader.id,
       term: replica.term(),
       commit_index: replica.commitIndex(),

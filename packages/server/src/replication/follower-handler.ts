@@ -59,6 +59,9 @@ const GAP_WAIT_MS = 250;
 /** How long a snapshot chunk that arrives ahead of its predecessor waits for it (several in flight). */
 const SNAPSHOT_ORDER_WAIT_MS = 5000;
 
+/** How many installed snapshot ids are remembered, to ignore late copies of them (decideSnapshot). */
+const INSTALLED_IDS_KEPT = 16;
+
 /** A log compaction is considered this often. */
 const compact_every_ms = 5000;
 
@@ -70,6 +73,8 @@ export class FollowerHandler {
   leaderCommitSeen = 0;
   leaderIdSeen: string | null = null;
   installing = false;
+  /** Ids of the snapshots installed in this life, newest last (at most INSTALLED_IDS_KEPT). */
+  private readonly installedIds: string[] = [];
   private lastCompactMs = 0;
   /** The highest commit the leader announced; applied up to it as entries become durable. */
   private applyTarget = 0;
@@ -404,7 +409,7 @@ export class FollowerHandler {
     const started = clock.now();
     const received = await this.d.snapshots.finish(chunk.total_bytes, chunk.sha256, chunk.source_checked);
     this.wakeChunkWaiters();
-    const decision = decideSnapshot(this.view(), { index: received.index, term: received.term, leader_term: chunk.term, repair: chunk.repair }, log.meta('commit_index'));
+    const decision = decideSnapshot(this.view(), { index: received.index, term: received.term, leader_term: chunk.term, repair: chunk.repair, installed_before: this.installedIds.includes(chunk.snapshot_id) }, log.meta('commit_index'));
     if (decision.kind === 'refuse') {
       received.discard();
       throw new ReplicationError(decision.status, decision.code, decision.message, { term: this.currentTerm() });
@@ -446,6 +451,9 @@ export class FollowerHandler {
       }
       this.divergedAt = null;
       this.lastIndexWaiters.notify();
+      // Installed whole (state, log, sync): a later copy of it is ignored (a failed install is sent again).
+      this.installedIds.push(chunk.snapshot_id);
+      if (this.installedIds.length > INSTALLED_IDS_KEPT) this.installedIds.shift();
     } finally {
       this.installing = false;
     }

@@ -18,7 +18,7 @@ import type { PendingHandover } from './identity.ts';
 import type { Clock, LeadershipRecord, ReplicaLog, TimerHandle } from './ports.ts';
 import type { Transport } from './transport.ts';
 import { ReplicationError } from './errors.ts';
-import { decode, encode } from './wire.ts';
+import { decode, decodeAppendRequest, decodeSnapshotChunk, encode } from './wire.ts';
 
 /** identity.json's part in a handover (FileTermRecord; SimDisk in the simulation). */
 export interface HandoverRecord extends LeadershipRecord {
@@ -179,6 +179,8 @@ export interface LeadershipAnswer {
   node_id: string;
   /** 'leader' when it leads or recovers to lead, else 'follower'. */
   role: string;
+  /** True only while its driver runs: it creates entries now (GET /_raft/health's `leading`). */
+  leading: boolean;
   leader_id: string;
   term: number;
 }
@@ -196,11 +198,12 @@ export function roleAtStart(t: { self: string; configured_leader: string; record
 }
 
 /**
- * Who leads, from the answers of every other node: one that says it leads, else the leader named
- * by the answer with the newest term (ties: the first). Null without answers.
+ * Who leads, from the answers of every other node: one whose driver runs (only one node leads at a
+ * time: a leader hands over only after it stopped creating entries), else the leader named by the
+ * answer with the newest term (ties: the first). Null without answers.
  */
 export function leaderFromAnswers(answers: readonly LeadershipAnswer[]): string | null {
-  const leading = answers.find((a) => a.role === 'leader');
+  const leading = answers.find((a) => a.leading);
   if (leading !== undefined) return leading.node_id;
   let newest: LeadershipAnswer | null = null;
   for (const a of answers) if (newest === null || a.term > newest.term) newest = a;
@@ -208,8 +211,9 @@ export function leaderFromAnswers(answers: readonly LeadershipAnswer[]): string 
 }
 
 /**
- * Asks every peer who leads until each has answered (a recovery needs every one anyway), then
- * decides (leaderFromAnswers; a node with no peers leads itself). Null when stopped meanwhile.
+ * Asks the peers who leads: at once when one answers that it leads now, else once every peer has
+ * answered (the others may name this node, whose recovery needs every one anyway), then decides
+ * (leaderFromAnswers; a node with no peers leads itself). Null when stopped meanwhile.
  */
 export async function askWhoLeads(d: {
   self: string;
@@ -229,6 +233,7 @@ export async function askWhoLeads(d: {
       try {
         const a = await d.ask(p);
         if (a !== null) answers.set(p.id, { ...a, node_id: p.id });
+        if (a?.leading === true) return d.stopped() ? null : p.id;
       } catch {
         // Not answering yet: asked again.
       }
@@ -242,9 +247,28 @@ export async function askWhoLeads(d: {
   return leaderFromAnswers([...answers.values()]) ?? d.self;
 }
 
+/**
+ * A node asking who leads that receives an append or a snapshot chunk takes it as the sender's word
+ * that it leads, as a `leading` answer would say: only a running driver sends them. The sender's id
+ * when the message comes from another node of this cluster; null otherwise (the follower handler
+ * then never sees it, and the request is refused as to a node not following). A late message from a
+ * leader that handed over since only delays: its successor's appends (a newer term, with the
+ * designation) are taken over its own.
+ */
+export function senderLeads(body: Uint8Array, kind: 'append' | 'snapshot', d: { self: string; cluster_id: string; nodes: readonly { id: string }[] }): string | null {
+  let m: { cluster_id: string; leader_id: string };
+  try {
+    m = kind === 'append' ? decodeAppendRequest(body) : decodeSnapshotChunk(body);
+  } catch {
+    return null;
+  }
+  if (m.cluster_id !== d.cluster_id || m.leader_id === d.self || !d.nodes.some((n) => n.id === m.leader_id)) return null;
+  return m.leader_id;
+}
+
 /** A /_raft/health body as a LeadershipAnswer, or null when it is not one. */
 export function leadershipAnswerOf(node_id: string, h: unknown): LeadershipAnswer | null {
-  const o = h as { role?: unknown; leader_id?: unknown; term?: unknown } | null;
+  const o = h as { role?: unknown; leading?: unknown; leader_id?: unknown; term?: unknown } | null;
   if (o === null || typeof o !== 'object' || typeof o.role !== 'string' || typeof o.leader_id !== 'string' || typeof o.term !== 'number') return null;
-  return { node_id, role: o.role, leader_id: o.leader_id, term: o.term };
+  return { node_id, role: o.role, leading: o.leading === true, leader_id: o.leader_id, term: o.term };
 }

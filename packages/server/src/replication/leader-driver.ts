@@ -203,13 +203,21 @@ export class LeaderDriver {
     const designated = new Promise<{ index: number }>((resolve, reject) => {
       this.queue.push({ type: ENTRY_LEADER, payload: designationPayload(target), concern: 'quorum', resolve, reject });
     });
-    designated.catch(() => undefined);
+    // Its outcome: the handover waits until it is acknowledged, and fails with it when it is
+    // refused (a full disk, a failed sync): without it in the log, a target whose match is from
+    // before it lost its data (no answer since) would look caught up.
+    const designation: { outcome: { index: number } | Error | null } = { outcome: null };
+    designated.then(
+      (r) => (designation.outcome = r),
+      (err: unknown) => (designation.outcome = err instanceof Error ? err : new Error(String(err))),
+    );
     try {
       for (;;) {
         if (this.stopped) throw shuttingDown();
+        if (designation.outcome instanceof Error) throw designation.outcome;
         if (this.queue.length > 0) this.scheduleFlush();
         const r = this.core.transferReadiness(target, log.lastIndex());
-        if (r.ready && this.queue.length === 0) break;
+        if (r.ready && this.queue.length === 0 && designation.outcome !== null) break;
         if (clock.now() >= deadline) {
           throw new ReplicationError(503, 'transfer_timeout', `leadership not handed to ${target}: not ready within ${timeout_ms} ms (${r.ready ? `${this.queue.length} writes still queued` : r.reason}); this node leads on`, { retry_after_s: 1 });
         }

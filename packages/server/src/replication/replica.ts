@@ -13,7 +13,7 @@ import { FileSnapshotReceiver, FileSnapshotShipper } from './file-snapshots.ts';
 import { LeaderDriver } from './leader-driver.ts';
 import { systemClock } from './ports.ts';
 import { stateDigestOf } from '../store/state-digest.ts';
-import { HandoverNotice, askWhoLeads, designationOf, handOverTo, leadershipAnswerOf, roleAtStart, takeOver } from './handover.ts';
+import { HandoverNotice, askWhoLeads, designationOf, handOverTo, leadershipAnswerOf, roleAtStart, senderLeads, takeOver } from './handover.ts';
 import type { TimeoutNowRequest } from './handover.ts';
 import { DiskReserve, DiskSpaceWatch, disk_check_ms_default, disk_free_bytes_min_default, disk_reserve_bytes_default } from './storage-errors.ts';
 import { fileRecoveryPorts, logPosition, makeStateCopy, metaRecoveryMarker, readLogEntries, recoverAlone, recoverUntilDone } from './recovery.ts';
@@ -238,7 +238,7 @@ export class Replica<S extends StateMachine> {
    * handover_retry_ms until it confirms, also after a restart of this node.
    */
   async transferLeadership(target: string): Promise<{ leader: string; term: number; last_index: number; confirmed: boolean; message: string }> {
-    if (this.recovering !== null) throw this.recoveringError();
+    if (this.notReady()) throw this.recoveringError();
     if (this.driver === null) throw new ReplicationError(409, 'not_leader', `leadership is handed over by the leader ${this.leader.id} (${this.leader.address})`, { leader: this.leader.id });
     const spec = this.resolveFollower(target);
     if (spec === undefined) {
@@ -271,7 +271,7 @@ export class Replica<S extends StateMachine> {
     const rep = this.config.replication;
     if (req.cluster_id !== rep.cluster_id) throw new ReplicationError(409, 'wrong_cluster', `request from cluster "${req.cluster_id}", this node is in "${rep.cluster_id}"`);
     if (this.driver !== null) return { ok: true, leader: this.self.id, term: this.driver.currentTerm() };
-    if (this.recovering !== null) throw this.recoveringError();
+    if (this.notReady()) throw this.recoveringError();
     const f = this.follower;
     if (f === null) throw new ReplicationError(503, 'not_ready', 'this node is neither leading nor following yet', { retry_after_s: 1 });
     takeOver(req, { cluster_id: rep.cluster_id, self: this.self.id, follower: f, log: this.log, record: this.terms });
@@ -301,7 +301,7 @@ export class Replica<S extends StateMachine> {
         return leadershipAnswerOf(p.id, await res.json());
       },
       wait: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-      stopped: () => this.recoveryStop.signal.aborted,
+      stopped: () => this.recoveryStop.signal.aborted || !this.asking,
       progress: (waiting) => this.condition.set('recovering', `data directory new: asking every node which one leads; waiting for ${waiting.map((p) => `${p.id} (${p.address})`).join(', ')}`),
       retry_ms: 500,
     });
@@ -396,6 +396,11 @@ export class Replica<S extends StateMachine> {
     return this.self.id === this.leader.id && this.follower === null;
   }
 
+  /** True while this node's driver runs: it orders writes now. */
+  leading(): boolean {
+    return this.driver !== null;
+  }
+
   role(): 'Leader' | 'Follower' {
     return this.isLeader() ? 'Leader' : 'Follower';
   }
@@ -468,7 +473,7 @@ export class Replica<S extends StateMachine> {
 
   /** Orders a write through the log (leader only). */
   propose(payload: Uint8Array, concern: WriteConcern = this.config.replication.write_concern): Promise<{ index: number }> {
-    if (this.recovering !== null) return Promise.reject(this.recoveringError());
+    if (this.notReady()) return Promise.reject(this.recoveringError());
     if (this.driver === null) {
       return Promise.reject(new ReplicationError(503, 'not_leader', `writes go to the leader ${this.leader.id} (${this.leader.address})`, { leader: this.leader.id, leader_address: this.leader.address }));
     }
@@ -477,19 +482,37 @@ export class Replica<S extends StateMachine> {
 
   private recoveringError(): ReplicationError {
     const message = this.condition.list().find((c) => c.code === 'recovering')?.message ?? 'recovering from the followers';
+    if (this.asking) return new ReplicationError(503, 'recovering', `this node does not know yet which node leads and takes no writes or operator requests until it does: ${message}`, { retry_after_s: 1 });
     return new ReplicationError(503, 'recovering', `the leader is recovering its storage from the followers and takes no writes yet: ${message}`, { retry_after_s: 1 });
+  }
+
+  /** Still finding out which node leads (a new data directory), or recovering its storage: no leader's work yet. */
+  private notReady(): boolean {
+    return this.asking || this.recovering !== null;
   }
 
   waitApplied(index: number, timeout_ms: number): Promise<boolean> {
     return this.appliedWaiters.wait(index, timeout_ms);
   }
 
+  /** While asking who leads: an append or snapshot chunk from another node of the cluster names the leader (senderLeads). */
+  private heardFrom(body: Uint8Array, kind: 'append' | 'snapshot'): void {
+    if (!this.asking || this.follower !== null) return;
+    const rep = this.config.replication;
+    const leader = senderLeads(body, kind, { self: this.self.id, cluster_id: rep.cluster_id, nodes: rep.nodes });
+    if (leader === null) return;
+    this.asking = false;
+    this.follow(leader, `data directory new, an ${kind} came from ${leader}`);
+  }
+
   handleAppend(body: Uint8Array): Promise<Buffer> {
+    this.heardFrom(body, 'append');
     if (this.follower === null) return Promise.reject(new ReplicationError(409, 'is_leader', `${this.self.id} is the leader; it does not accept appends`));
     return this.follower.handleAppend(body);
   }
 
   handleSnapshotChunk(body: Uint8Array): Promise<Record<string, unknown>> {
+    this.heardFrom(body, 'snapshot');
     if (this.follower === null) return Promise.reject(new ReplicationError(409, 'is_leader', `${this.self.id} is the leader; it does not accept snapshots`));
     return this.follower.handleSnapshotChunk(body);
   }
@@ -568,7 +591,7 @@ export class Replica<S extends StateMachine> {
   }
 
   async forceResync(target: string): Promise<{ target: string; success: boolean; message: string }> {
-    if (this.recovering !== null) throw this.recoveringError();
+    if (this.notReady()) throw this.recoveringError();
     if (this.driver === null) throw new ReplicationError(409, 'not_leader', `force-resync runs on the leader ${this.leader.id} (${this.leader.address})`);
     const spec = this.resolveFollower(target);
     if (spec === undefined) {

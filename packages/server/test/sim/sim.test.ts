@@ -136,7 +136,7 @@ async function wipedLeader(variant: 'none' | 'skip-recovery'): Promise<{ sim: Si
       await sim.advance(100);
     }
     out.refusedWhileWaiting = waiting.done.failed;
-    out.recoveringAfterWait = sim.leaderNode().recovering;
+    out.recoveringAfterWait = sim.leaderNode().recovering || sim.leaderNode().asking;
     sim.start('f1');
     for (let t = 0; sim.leaderNode().leader === null && t < 10_000; t += 10) await sim.advance(10);
     expect(sim.leaderNode().leader).not.toBeNull();

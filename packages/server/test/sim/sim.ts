@@ -22,7 +22,7 @@ import type { StorageCheck } from '../../src/replication/identity.ts';
 import { LeaderDriver } from '../../src/replication/leader-driver.ts';
 import { metaRecoveryMarker, recoverUntilDone } from '../../src/replication/recovery.ts';
 import { emptyResyncStats } from '../../src/replication/stats.ts';
-import { HandoverNotice, askWhoLeads, designationOf, decodeTimeoutNow, handOverTo, leadershipAnswerOf, roleAtStart, takeOver } from '../../src/replication/handover.ts';
+import { HandoverNotice, askWhoLeads, designationOf, decodeTimeoutNow, handOverTo, leadershipAnswerOf, roleAtStart, senderLeads, takeOver } from '../../src/replication/handover.ts';
 import { Prng } from './prng.ts';
 import { Scheduler } from './clock.ts';
 import type { SimClock } from './clock.ts';
@@ -208,6 +208,8 @@ class SimNode {
   condition: NodeCondition | null = null;
   /** The leader is recovering from the followers (no driver yet; proposals are refused). */
   recovering = false;
+  /** A new data directory asking the others who leads (Replica's `asking`; proposals are refused as while recovering). */
+  asking = false;
   /** When a node that is down comes back (null: it is up, or the sim decides later). */
   restartAt: number | null = null;
   /** A sync failed in this life: the supervisor restarts the node at this time. */
@@ -544,11 +546,28 @@ export class Sim {
         const leaderId = n.disk.leadership.leader() ?? cfg.leader;
         const role = leaderId === id && n.follower === null ? 'leader' : 'follower';
         const term = n.leader?.currentTerm() ?? n.disk.log.meta('term');
-        return Promise.resolve({ status: 200, headers: {}, body: Buffer.from(JSON.stringify({ node_id: id, role, leader_id: leaderId, term })) });
+        return Promise.resolve({ status: 200, headers: {}, body: Buffer.from(JSON.stringify({ node_id: id, role, leading: n.leader !== null, leader_id: leaderId, term })) });
+      };
+      // As Replica.heardFrom: a node asking who leads follows the sender of an append or snapshot chunk.
+      const heardFrom = (body: Uint8Array, kind: 'append' | 'snapshot'): void => {
+        if (!n.asking || n.follower !== null || n.lives !== life) return;
+        const leader = senderLeads(body, kind, { self: id, cluster_id: cfg.cluster_id, nodes: cfg.nodes });
+        if (leader === null) return;
+        n.asking = false;
+        n.disk.leadership.recordLeader(leader);
+        this.count('who_leads_heard');
+        this.trace(() => `${id}: data directory new, an ${kind} came from ${leader}: following it`);
+        this.startFollower(n, clock, hooks);
       };
       this.net.attach(id, clock, {
-        append: (body) => (n.follower !== null && n.lives === life ? n.follower.handleAppend(body) : notFollowing('appends')),
-        snapshot: (body) => (n.follower !== null && n.lives === life ? n.follower.handleSnapshotChunk(body) : notFollowing('snapshots')),
+        append: (body) => {
+          heardFrom(body, 'append');
+          return n.follower !== null && n.lives === life ? n.follower.handleAppend(body) : notFollowing('appends');
+        },
+        snapshot: (body) => {
+          heardFrom(body, 'snapshot');
+          return n.follower !== null && n.lives === life ? n.follower.handleSnapshotChunk(body) : notFollowing('snapshots');
+        },
         get,
         timeoutNow: (body) => this.onTimeoutNow(n, life, body, clock, transport, hooks),
       });
@@ -630,7 +649,7 @@ export class Sim {
         return leadershipAnswerOf(p.id, JSON.parse(res.body.toString('utf8')));
       },
       wait: (ms) => new Promise((resolve) => clock.setTimeout(() => resolve(), ms)),
-      stopped: () => n.lives !== life || !clock.alive,
+      stopped: () => n.lives !== life || !clock.alive || !n.asking,
       progress: () => this.count('who_leads_waits'),
       retry_ms: 50,
     });
@@ -640,8 +659,10 @@ export class Sim {
   private findLeader(n: SimNode, clock: SimClock, transport: Transport, hooks: Parameters<Sim['startLeader']>[3]): void {
     const life = n.lives;
     this.count('who_leads_asked');
+    n.asking = true;
     void this.askWhoLeads(n, clock, transport).then((leader) => {
       if (leader === null || n.lives !== life) return;
+      n.asking = false;
       if (leader !== n.id) {
         n.disk.leadership.recordLeader(leader);
         this.trace(() => `${n.id}: data directory new, ${leader} leads: following it`);
@@ -651,7 +672,7 @@ export class Sim {
       this.count('who_leads_named_self');
       this.trace(() => `${n.id}: the others name it the leader: recovering`);
       const check = checkLocalStorage(n.disk.log, n.disk.state, true, this.termRecord(n)?.recorded() ?? 0);
-      if (check.ok) {
+      if (check.ok || this.variant === 'skip-recovery') {
         n.disk.leadership.recordLeader(n.id);
         this.startLeader(n, clock, transport, hooks);
       } else this.recoverLeader(n, check, clock, transport, hooks);
@@ -792,6 +813,7 @@ export class Sim {
       n.follower = null;
       n.condition = null;
       n.recovering = false;
+      n.asking = false;
       n.notice?.stop();
       n.notice = null;
     }
@@ -862,8 +884,8 @@ export class Sim {
 
   propose(concern: WriteConcern, payload: Uint8Array, onDone?: (ok: boolean) => void): void {
     const L = this.leaderNode();
-    if (L.recovering) {
-      // As Replica.propose answers while the leader recovers: 503 recovering.
+    if (L.recovering || L.asking) {
+      // As Replica.propose answers while the leader recovers or asks who leads: 503 recovering.
       this.count('refused_recovering');
       onDone?.(false);
       return;

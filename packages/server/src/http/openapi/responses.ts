@@ -155,6 +155,7 @@ export const RaftHealth = z
     address: z.string(),
     state: z.string(),
     role: z.string(),
+    leading: z.boolean().openapi({ description: 'true while this node orders writes (not while it recovers or asks which node leads)' }),
     leader_id: z.string(),
     term: index,
     commit_index: index,

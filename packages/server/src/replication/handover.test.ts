@@ -1,0 +1,76 @@
+// Which node leads, as a node whose data directory is new finds out (askWhoLeads over fakes).
+import { describe, expect, it } from 'vitest';
+import { askWhoLeads, leaderFromAnswers, leadershipAnswerOf, roleAtStart, type LeadershipAnswer } from './handover.ts';
+
+const peers = [
+  { id: 'node-1', address: 'a:1' },
+  { id: 'node-3', address: 'a:3' },
+];
+
+/** askWhoLeads with `answers` per peer id (undefined: not answering); returns the decision and who was asked how often. */
+async function ask(answers: Record<string, LeadershipAnswer | undefined>, rounds = 5) {
+  const asked: string[] = [];
+  let waits = 0;
+  const leader = await askWhoLeads({
+    self: 'node-2',
+    peers,
+    ask: (p) => {
+      asked.push(p.id);
+      const a = answers[p.id];
+      return a === undefined ? Promise.reject(new Error('ECONNREFUSED')) : Promise.resolve(a);
+    },
+    wait: () => {
+      waits++;
+      return Promise.resolve();
+    },
+    stopped: () => waits >= rounds,
+    progress: () => {},
+    retry_ms: 1,
+  });
+  return { leader, asked, waits };
+}
+
+const answer = (node_id: string, over: Partial<LeadershipAnswer> = {}): LeadershipAnswer => ({ node_id, role: 'follower', leading: false, leader_id: 'node-1', term: 3, ...over });
+
+describe('askWhoLeads', () => {
+  it('follows a node that leads now at once, though another peer does not answer', async () => {
+    const r = await ask({ 'node-1': answer('node-1', { role: 'leader', leading: true }), 'node-3': undefined });
+    expect(r.leader).toBe('node-1');
+    expect(r.waits).toBe(0);
+  });
+
+  it('waits for every peer when none leads now: a recovering leader is not followed', async () => {
+    // node-1 is the configured leader but still recovers (role leader, not leading); node-3 is down.
+    const r = await ask({ 'node-1': answer('node-1', { role: 'leader', leading: false }), 'node-3': undefined });
+    expect(r.leader).toBeNull();
+    expect(r.waits).toBe(5);
+    expect(r.asked.filter((id) => id === 'node-3')).toHaveLength(5);
+    expect(r.asked.filter((id) => id === 'node-1')).toHaveLength(1);
+  });
+
+  it('with every answer in and no one leading, takes the leader named in the newest term', async () => {
+    const r = await ask({ 'node-1': answer('node-1', { leader_id: 'node-1', term: 3 }), 'node-3': answer('node-3', { leader_id: 'node-2', term: 5 }) });
+    expect(r.leader).toBe('node-2');
+  });
+});
+
+describe('leaderFromAnswers and leadershipAnswerOf', () => {
+  it('prefers the node whose driver runs over newer terms and role names', () => {
+    expect(leaderFromAnswers([answer('node-1', { role: 'leader', term: 9, leader_id: 'node-1' }), answer('node-3', { leading: true, term: 2, leader_id: 'node-3' })])).toBe('node-3');
+    expect(leaderFromAnswers([])).toBeNull();
+  });
+
+  it('reads leading from /_raft/health; an old node without the field is not leading', () => {
+    expect(leadershipAnswerOf('node-1', { role: 'leader', leading: true, leader_id: 'node-1', term: 4 })).toEqual({ node_id: 'node-1', role: 'leader', leading: true, leader_id: 'node-1', term: 4 });
+    expect(leadershipAnswerOf('node-1', { role: 'leader', leader_id: 'node-1', term: 4 })?.leading).toBe(false);
+    expect(leadershipAnswerOf('node-1', { role: 'leader' })).toBeNull();
+    expect(leadershipAnswerOf('node-1', null)).toBeNull();
+  });
+
+  it('roleAtStart asks only when the leader is unknown in a cluster of several', () => {
+    expect(roleAtStart({ self: 'node-2', configured_leader: 'node-1', recorded_leader: null, leader_unknown: true, nodes: 3 })).toBe('ask');
+    expect(roleAtStart({ self: 'node-1', configured_leader: 'node-1', recorded_leader: null, leader_unknown: true, nodes: 1 })).toBe('lead');
+    expect(roleAtStart({ self: 'node-1', configured_leader: 'node-1', recorded_leader: 'node-2', leader_unknown: false, nodes: 3 })).toBe('follow');
+    expect(roleAtStart({ self: 'node-2', configured_leader: 'node-1', recorded_leader: 'node-2', leader_unknown: false, nodes: 3 })).toBe('lead');
+  });
+});
