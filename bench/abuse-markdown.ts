@@ -35,7 +35,7 @@ const counts = (m: Record<string, number>): string =>
 
 function phaseRow(p: PhaseResult): string {
   const failed = p.health_failed + p.writes_failed > 0 ? ` (failed: ${p.health_failed} probes, ${p.writes_failed} writes)` : '';
-  return `| ${p.phase} | ${p.health_probes} | ${p.health_p50_ms} | ${p.health_p99_ms} | ${p.health_max_ms} | ${p.writes_per_s} | ${p.write_p50_ms} | ${p.write_p99_ms}${failed} | ${p.load} |`;
+  return `| ${p.phase} | ${p.health_probes} | ${p.health_p50_ms} | ${p.health_p99_ms} | ${p.health_max_ms} | ${p.writes_per_s} | ${p.write_p50_ms} | ${p.write_p99_ms}${failed} | ${num(p.leader_loop_p99_ms ?? Number.NaN)} | ${num(p.leader_loop_max_ms ?? Number.NaN)} | ${p.load} |`;
 }
 
 const round1 = (x: number): number => Math.round(x * 10) / 10;
@@ -52,9 +52,15 @@ export function renderAbuse(r: AbuseRun): string {
   out.push(`${o.writers} writers doing quorum writes of ~80-byte documents to the leader (node-1), one at a time each, while a probe GETs the`);
   out.push(`leader's \`/_raft/health\` every ${o.probe_interval_ms} ms (one in flight); in the second phase one hostile client (bench/hostile.ts, its own`);
   out.push('process) sends the kinds below one at a time, in a loop. Writers and probe run in the bench process; a 3 s warm-up is not recorded.');
+  out.push(
+    o.pin === true
+      ? 'Pinned (`--abuse-pin`): the leader alone on CPU 0; the followers, the bench process and the hostile client on CPU 1 (taskset), as separate machines would run the nodes.'
+      : 'Not pinned: the three nodes, the bench process and the hostile client share both CPUs.',
+  );
+  out.push('"Leader loop": the leader\'s event-loop delay over the phase from its `/metrics` (`cairn_nodejs_eventloop_lag_p99_seconds` and `_max_seconds`, 10 ms resolution): how late a timer ran, the leader\'s own work and any wait for a CPU together.');
   out.push('');
-  out.push('| phase | health probes | health p50 ms | health p99 ms | health max ms | writes/s | write p50 ms | write p99 ms | load |');
-  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  out.push('| phase | health probes | health p50 ms | health p99 ms | health max ms | writes/s | write p50 ms | write p99 ms | leader loop p99 ms | leader loop max ms | load |');
+  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   out.push(phaseRow(a.baseline), phaseRow(a.hostile));
   out.push('');
   const healthOk = a.hostile.health_p99_ms <= health_p99_ms_max;
@@ -84,12 +90,12 @@ export function renderAbuse(r: AbuseRun): string {
   if (a.each.length > 0) {
     out.push('');
     out.push(`Each kind alone for ${o.each_seconds} s (same writers and probe), to attribute a miss:`, '');
-    out.push('| kind alone | requests | statuses | health p99 ms | health max ms | writes/s | write p99 ms | load |');
-    out.push('|---|---:|---|---:|---:|---:|---:|---:|');
+    out.push('| kind alone | requests | statuses | health p99 ms | health max ms | writes/s | write p99 ms | leader loop max ms | load |');
+    out.push('|---|---:|---|---:|---:|---:|---:|---:|---:|');
     const controls = a.controls ?? [];
     for (const p of [...controls.slice(0, 1), ...a.each, ...controls.slice(1)]) {
       const k = p.hostile?.[0];
-      out.push(`| ${p.phase} | ${k?.requests ?? 0} | ${k === undefined ? '' : counts(k.statuses)} | ${p.health_p99_ms} | ${p.health_max_ms} | ${p.writes_per_s} | ${p.write_p99_ms} | ${p.load} |`);
+      out.push(`| ${p.phase} | ${k?.requests ?? 0} | ${k === undefined ? '' : counts(k.statuses)} | ${p.health_p99_ms} | ${p.health_max_ms} | ${p.writes_per_s} | ${p.write_p99_ms} | ${num(p.leader_loop_max_ms ?? Number.NaN)} | ${p.load} |`);
     }
     // When the machine's noise alone is over the health target (a loaded machine), a kind counts
     // only when it at least doubles the worst of the baseline and the control runs.

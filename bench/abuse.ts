@@ -11,8 +11,18 @@ import type { BenchCluster } from './cairn.ts';
 import { hostileKinds } from './hostile.ts';
 import type { HostileOptions, HostileRun, KindResult } from './hostile.ts';
 import { load1, percentile, round, sleep } from './stats.ts';
+import { parsePrometheusText, sampleValue } from '../packages/server/src/metrics/prom-text.ts';
 
 export const health_p99_ms_max = 50;
+
+/** With AbuseOptions.pin: the leader's CPU, and the one everything else runs on. */
+export const LEADER_CPU = '0';
+export const OTHERS_CPU = '1';
+
+/** The CPUs of each node for startBenchCluster when pinned (AbuseOptions.pin). */
+export function pinnedCpus(): Record<string, string> {
+  return { 'node-1': LEADER_CPU, 'node-2': OTHERS_CPU, 'node-3': OTHERS_CPU };
+}
 export const writer_p99_ratio_max = 2;
 
 export interface AbuseOptions {
@@ -22,6 +32,12 @@ export interface AbuseOptions {
   each_seconds: number;
   writers: number;
   probe_interval_ms: number;
+  /**
+   * The leader alone on CPU 0, the followers, the bench (writers, probe) and the hostile client on
+   * CPU 1 (taskset): on 2 cores three nodes otherwise wait for each other's CPU, and the leader's
+   * latency then measures that more than its own event loop. As separate machines would run them.
+   */
+  pin?: boolean;
 }
 
 export interface PhaseResult {
@@ -38,6 +54,13 @@ export interface PhaseResult {
   writes_per_s: number;
   write_p50_ms: number;
   write_p99_ms: number;
+  /**
+   * The leader's event-loop delay over the phase (its /metrics: prom-client's monitorEventLoopDelay,
+   * 10 ms resolution, reset by each scrape; the bench scrapes at the phase's start and end): how
+   * long a timer waited past its time, its own work and any wait for a CPU together.
+   */
+  leader_loop_p99_ms?: number;
+  leader_loop_max_ms?: number;
   hostile?: KindResult[];
 }
 
@@ -93,9 +116,25 @@ function attribute(run: HostileRun, health: Sample[], writes: Sample[]): KindRes
   });
 }
 
-function runHostileProcess(opts: HostileOptions): Promise<HostileRun> {
+/** The leader's event-loop delay p99 and max since the last scrape, in ms (undefined without the metric). */
+async function leaderLoop(url: string): Promise<{ p99?: number; max?: number }> {
+  try {
+    const res = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(request_timeout_ms) });
+    const families = parsePrometheusText(await res.text());
+    const ms = (name: string): number | undefined => {
+      const v = sampleValue(families, name);
+      return v === undefined ? undefined : round(v * 1000);
+    };
+    return { p99: ms('cairn_nodejs_eventloop_lag_p99_seconds'), max: ms('cairn_nodejs_eventloop_lag_max_seconds') };
+  } catch {
+    return {};
+  }
+}
+
+function runHostileProcess(opts: HostileOptions, cpu: string | undefined): Promise<HostileRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench', 'hostile.ts'), JSON.stringify(opts)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const argv = ['--import', 'tsx', join(REPO_ROOT, 'bench', 'hostile.ts'), JSON.stringify(opts)];
+    const child = cpu === undefined ? spawn(process.execPath, argv, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] }) : spawn('taskset', ['-c', cpu, process.execPath, ...argv], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
     child.on('error', reject);
@@ -117,7 +156,8 @@ async function phase(c: BenchCluster, name: string, seconds: number, opts: Abuse
   const leader = c.leader.url;
   const load = load1();
   const untilEpoch = Date.now() + seconds * 1000;
-  const hostile = kinds === undefined ? undefined : runHostileProcess({ leader, follower: c.node('node-2').url, until_epoch_ms: untilEpoch, kinds });
+  await leaderLoop(leader);
+  const hostile = kinds === undefined ? undefined : runHostileProcess({ leader, follower: c.node('node-2').url, until_epoch_ms: untilEpoch, kinds }, opts.pin === true ? OTHERS_CPU : undefined);
   const until = performance.now() + seconds * 1000;
   const samples: Sample[] = [];
   let healthFailed = 0;
@@ -146,6 +186,7 @@ async function phase(c: BenchCluster, name: string, seconds: number, opts: Abuse
   const started = performance.now();
   await Promise.all([probe, ...writers]);
   const elapsed = (performance.now() - started) / 1000;
+  const loop = await leaderLoop(leader);
   const hostileRun = hostile === undefined ? undefined : await hostile;
   const hostileResults = hostileRun === undefined ? undefined : attribute(hostileRun, samples, writeSamples);
   const health = samples.map((x) => x.ms);
@@ -164,6 +205,8 @@ async function phase(c: BenchCluster, name: string, seconds: number, opts: Abuse
     writes_per_s: round(writes.length / elapsed, 0),
     write_p50_ms: round(percentile(writes, 50)),
     write_p99_ms: round(percentile(writes, 99)),
+    ...(loop.p99 === undefined ? {} : { leader_loop_p99_ms: loop.p99 }),
+    ...(loop.max === undefined ? {} : { leader_loop_max_ms: loop.max }),
     ...(hostileResults === undefined ? {} : { hostile: hostileResults }),
   };
 }

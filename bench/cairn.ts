@@ -35,6 +35,8 @@ export interface BenchClusterOptions {
   /** With profileDir: profile every node, each into profileDir/<node id>/. */
   profileAll?: boolean;
   overrides?: Record<string, unknown>;
+  /** CPUs per node id (taskset -c's list, e.g. "0"): the node runs on those only. */
+  cpus?: Record<string, string>;
 }
 
 export async function startBenchCluster(opts: BenchClusterOptions = {}): Promise<BenchCluster> {
@@ -55,8 +57,8 @@ export async function startBenchCluster(opts: BenchClusterOptions = {}): Promise
       dataDir: join(dir, 'data', id),
       process: new ManagedProcess({
         name: id,
-        command: process.execPath,
-        args: [...prof, CAIRN_BIN, 'serve', '--config', configPath, '--node-id', id],
+        command: opts.cpus?.[id] === undefined ? process.execPath : 'taskset',
+        args: [...(opts.cpus?.[id] === undefined ? [] : ['-c', opts.cpus[id], process.execPath]), ...prof, CAIRN_BIN, 'serve', '--config', configPath, '--node-id', id],
         cwd: REPO_ROOT,
         env,
         logPath: join(dir, 'logs', `${id}.log`),

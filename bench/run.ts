@@ -1,5 +1,5 @@
 // npm run bench -- [--rounds 3] [--seconds 10] [--docs 100000] [--sections writes,lag,catchup,load,query,resync,profile] [--no-md]
-// npm run bench -- --sections abuse [--abuse-seconds 20] [--abuse-each-seconds 6] [--abuse-writers 8]
+// npm run bench -- --sections abuse [--abuse-seconds 20] [--abuse-each-seconds 6] [--abuse-writers 8] [--abuse-pin]
 // npm run bench -- --sections availability [--availability-down-ms 5000]
 // npm run bench -- --sections search|search-lexical [--docs 100000] [--search-queries 200]   (bench/search.ts)
 //
@@ -33,7 +33,7 @@ import { cpuSeconds, load1, median, round } from './stats.ts';
 import { wrk } from './wrk.ts';
 import type { WrkResult } from './wrk.ts';
 import { writeMarkdown } from './markdown.ts';
-import { measureAbuse } from './abuse.ts';
+import { OTHERS_CPU, measureAbuse, pinnedCpus } from './abuse.ts';
 import type { AbuseResult } from './abuse.ts';
 import { writeAbuseMarkdown } from './abuse-markdown.ts';
 import { availability_defaults, measureAvailability } from './availability.ts';
@@ -55,6 +55,8 @@ const { values } = parseArgs({
     /** abuse: length of each single-kind run after them (0: none). */
     'abuse-each-seconds': { type: 'string', default: '6' },
     'abuse-writers': { type: 'string', default: '8' },
+    /** abuse: the leader alone on CPU 0, the rest (followers, writers, probe, hostile client) on CPU 1. */
+    'abuse-pin': { type: 'boolean', default: false },
     /** availability: how long the killed nodes stay down. */
     'availability-down-ms': { type: 'string', default: String(availability_defaults.down_ms) },
     /** search: queries measured per system. */
@@ -160,8 +162,13 @@ async function main(): Promise<void> {
   let etcd: EtcdCluster | undefined;
   let lb: TestNginx | undefined;
   try {
-    cluster = await startBenchCluster();
-    log(`cairn cluster up (${cluster.dir})`);
+    if (values['abuse-pin']) {
+      // This process (writers, probe) and every thread of it on the others' CPU; the nodes by taskset.
+      const r = spawnSync('taskset', ['-a', '-p', '-c', OTHERS_CPU, String(process.pid)], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`taskset: ${r.stderr || r.error?.message}`);
+    }
+    cluster = await startBenchCluster(values['abuse-pin'] ? { cpus: pinnedCpus() } : {});
+    log(`cairn cluster up (${cluster.dir})${values['abuse-pin'] ? ': node-1 on CPU 0, the rest on CPU 1' : ''}`);
     if (sections.has('writes')) {
       etcd = await startEtcd();
       results.etcd_version = etcd.version;
@@ -257,7 +264,7 @@ async function main(): Promise<void> {
     await section(results, 'abuse', async () => {
       results.abuse = await measureAbuse(
         c,
-        { seconds: Number(values['abuse-seconds']), each_seconds: Number(values['abuse-each-seconds']), writers: Number(values['abuse-writers']), probe_interval_ms: 20 },
+        { seconds: Number(values['abuse-seconds']), each_seconds: Number(values['abuse-each-seconds']), writers: Number(values['abuse-writers']), probe_interval_ms: 20, pin: values['abuse-pin'] },
         log,
       );
     });
