@@ -13,6 +13,7 @@ import type { PreconditionFailure } from './etag.ts';
 import { assertOp, bytesToUint32, bytesToVector } from './op.ts';
 import type { CentroidsOp, DeleteOp, Op, OpDocument, PutOp } from './op.ts';
 import { assertPassagesCover, bytesToPassages, wholePassage } from './passages.ts';
+import type { PassageIndexes } from './topk/passage-index.ts';
 import type { VectorIndexes } from './vectors.ts';
 import { planted } from '../testing/planted-defects.ts';
 
@@ -86,10 +87,13 @@ export class Applier {
   private readonly passagesDelete: Statement;
   private readonly passageInsert: Statement;
   private readonly passageFtsInsert: Statement;
+  private readonly passageRows: Statement;
 
   constructor(
     db: Database,
     private readonly vectors: VectorIndexes,
+    /** The in-memory passage index, kept in step with passages_fts (topk/passage-index.ts). */
+    private readonly passageIndex: PassageIndexes | null = null,
   ) {
     this.wsGet = db.prepare('SELECT dim, document_count, bytes, last_write_at FROM workspaces WHERE workspace = ?');
     this.wsInsert = db.prepare(
@@ -116,6 +120,7 @@ export class Applier {
       'INSERT INTO passages (workspace, doc_id, n, start, "end", line_start, line_end, tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.passageFtsInsert = db.prepare('INSERT INTO passages_fts (rowid, content, path) VALUES (?, ?, ?)');
+    this.passageRows = db.prepare('SELECT rowid FROM passages WHERE workspace = ? AND doc_id = ?').pluck();
   }
 
   apply(op: Op): ApplyResult {
@@ -213,6 +218,7 @@ export class Applier {
         row.document_count += 1;
       } else {
         this.docUpdate.run(params);
+        this.unindexPassages(op.ws, doc.id);
         this.passagesDelete.run(op.ws, doc.id);
         row.bytes -= existing.storage;
       }
@@ -237,8 +243,16 @@ export class Applier {
     assertPassagesCover(passages, doc.content.length, `passages of ${doc.id}`);
     passages.forEach((p, n) => {
       const { lastInsertRowid } = this.passageInsert.run(ws, doc.id, n, p.start, p.end, p.line_start, p.line_end, p.tokens);
-      this.passageFtsInsert.run(lastInsertRowid, doc.content.slice(p.start, p.end), doc.path);
+      const text = doc.content.slice(p.start, p.end);
+      this.passageFtsInsert.run(lastInsertRowid, text, doc.path);
+      this.passageIndex?.put(ws, Number(lastInsertRowid), text, doc.path);
     });
+  }
+
+  /** Removes a document's passages from the passage index, before their rows are deleted. */
+  private unindexPassages(ws: string, id: string): void {
+    if (this.passageIndex === null) return;
+    for (const row of this.passageRows.all(ws, id) as number[]) this.passageIndex.remove(ws, row);
   }
 
   private *applyDelete(op: DeleteOp): Generator<void, ApplyResult, void> {
@@ -257,6 +271,7 @@ export class Applier {
       if (existing === undefined || row === undefined) continue;
       if (planted('skip_deletes')) continue; // a planted defect (test only): this node keeps deleted documents
       this.docDelete.run(op.ws, id);
+      this.unindexPassages(op.ws, id);
       this.passagesDelete.run(op.ws, id);
       this.vectors.remove(op.ws, id);
       row.document_count -= 1;

@@ -38,6 +38,8 @@ import type { PreparePool } from './prepare-pool.ts';
 import { prepareWork } from './prepare-work.ts';
 import type { PrepareResult, PrepareTask } from './prepare-work.ts';
 import type { SearchHit, SearchMode } from './search.ts';
+import { PassageIndexes } from './topk/passage-index.ts';
+import type { PassageIndexBuild } from './topk/passage-index.ts';
 import { assertDocumentId, assertNoPrecondition, assertWorkspaceId, languageFromPath, parseDocumentInput } from './validate.ts';
 import type { DocumentInput, DocumentLimits } from './validate.ts';
 import { VectorIndexes, index_seed } from './vectors.ts';
@@ -141,8 +143,12 @@ export class DocumentStore {
   private readonly applier: Applier;
   private readonly reader: Reader;
   private readonly searcher: Searcher;
-  /** Passage-level reads (passages_fts). */
+  /** Passage-level reads (the passage index, passages_fts while it builds). */
   readonly passageSearcher: PassageSearcher;
+  /** The in-memory passage index (topk/passage-index.ts), built from the database at open. */
+  readonly passageIndex: PassageIndexes;
+  /** Resolves with the build's figures once the passage index answers searches. */
+  readonly passageIndexBuilt: Promise<PassageIndexBuild>;
   private readonly wsDimStmt: Statement;
   private readonly wsStatsStmt: Statement;
   private readonly storageOfStmt: Statement;
@@ -167,10 +173,12 @@ export class DocumentStore {
     this.readDb = readDb;
     this.applyIdle = opts.applyIdle ?? (() => Promise.resolve());
     this.vectors = new VectorIndexes(db);
-    this.applier = new Applier(db, this.vectors);
+    this.passageIndex = new PassageIndexes();
+    this.applier = new Applier(db, this.vectors, this.passageIndex);
     this.reader = new Reader(readDb);
     this.searcher = new Searcher(readDb, this.vectors);
-    this.passageSearcher = new PassageSearcher(readDb);
+    this.passageSearcher = new PassageSearcher(readDb, this.passageIndex, () => db !== readDb && db.inTransaction);
+    this.passageIndexBuilt = this.passageIndex.build(readDb, () => db !== readDb && db.inTransaction, this.applyIdle);
     this.wsDimStmt = readDb.prepare('SELECT dim, bytes FROM workspaces WHERE workspace = ?');
     this.wsStatsStmt = readDb.prepare('SELECT workspace, dim, document_count, bytes, last_write_at FROM workspaces ORDER BY workspace');
     this.storageOfStmt = readDb.prepare('SELECT storage FROM documents WHERE workspace = ? AND id = ?');
@@ -578,6 +586,7 @@ export class DocumentStore {
 
   /** Drops in-memory state (vector indexes). Does not close the database, which the caller owns. */
   close(): void {
+    this.passageIndex.stop();
     this.vectors.reset();
     this.closed = true;
   }

@@ -16,6 +16,9 @@
 // ranks 1 and 2 and lost 8 points of top-3 accuracy; see RANKING.md. Ties break by id.
 
 import type { Database, Statement } from 'better-sqlite3';
+import { k_max as index_k_max } from './topk/index.ts';
+import type { PassageIndexes } from './topk/passage-index.ts';
+import { stem, tokens } from './topk/terms.ts';
 import type { VectorIndexes } from './vectors.ts';
 
 export type SearchMode = 'lexical' | 'vector' | 'hybrid';
@@ -38,14 +41,35 @@ const stopwords = new Set(
 );
 const content_terms_min = 2;
 
-/** The FTS5 MATCH expression for free text, or null when it holds no words. */
-export function ftsQuery(text: string): string | null {
-  const words = [...new Set(text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [])];
+/**
+ * The words of free text a search looks for, in order: distinct by their Porter stem (FTS5's
+ * porter tokenizer makes "index" and "indexes" one term, and bm25 would count it once per word),
+ * stopwords dropped when at least `content_terms_min` others remain, at most query_terms_max.
+ */
+export function queryWords(text: string): string[] {
+  const words: string[] = [];
+  const stems = new Set<string>();
+  for (const w of text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []) {
+    const key = tokens(w).map(stem).join(' ');
+    if (stems.has(key)) continue;
+    stems.add(key);
+    words.push(w);
+  }
   const content = words.filter((w) => !stopwords.has(w));
   // Stopwords match nearly every document: they cost time and add nothing to bm25's ranking.
-  const terms = (content.length >= content_terms_min ? content : words).slice(0, query_terms_max);
+  return (content.length >= content_terms_min ? content : words).slice(0, query_terms_max);
+}
+
+/** The FTS5 MATCH expression for free text, or null when it holds no words. */
+export function ftsQuery(text: string): string | null {
+  const terms = queryWords(text);
   if (terms.length === 0) return null;
   return terms.map((w) => `"${w}"`).join(' OR ');
+}
+
+/** The terms of the passage index (topk/passage-index.ts) for free text: queryWords, stemmed. */
+export function indexTerms(text: string): string[] {
+  return queryWords(text).flatMap((w) => tokens(w).map(stem));
 }
 
 export class Searcher {
@@ -146,14 +170,25 @@ export function aggregatePassages(hits: PassageHit[], how: PassageAggregation = 
 
 const passage_columns = 'p.doc_id AS doc_id, p.n AS n, p.start AS start, p."end" AS "end", p.line_start AS line_start, p.line_end AS line_end, p.tokens AS tokens';
 
-/** Passage-level reads: lexical search over passages_fts, and passages of given documents. */
+/**
+ * Passage-level reads: lexical search over the workspace's passages, and passages of given
+ * documents. With a passage index (topk/passage-index.ts) that is ready and no apply batch open on
+ * the writing connection (`writerBusy`), the lexical lists come from the index (MaxScore, exact
+ * bm25); otherwise from passages_fts, whose bm25 ranking the index's equals.
+ */
 export class PassageSearcher {
   private readonly lexicalStmt: Statement;
   private readonly withinStmt: Statement;
   private readonly firstStmt: Statement;
   private readonly countStmt: Statement;
+  private readonly byRowsStmt: Statement;
+  private readonly ofDocsStmt: Statement;
 
-  constructor(db: Database) {
+  constructor(
+    db: Database,
+    private readonly index: PassageIndexes | null = null,
+    private readonly writerBusy: () => boolean = () => false,
+  ) {
     this.lexicalStmt = db.prepare(
       `SELECT ${passage_columns}, -bm25(passages_fts, 1.0, 0.5) AS score
        FROM passages_fts JOIN passages p ON p.rowid = passages_fts.rowid
@@ -170,13 +205,35 @@ export class PassageSearcher {
     this.countStmt = db.prepare(
       `SELECT doc_id, count(*) AS c FROM passages WHERE workspace = ? AND doc_id IN (SELECT value FROM json_each(?)) GROUP BY doc_id`,
     );
+    this.byRowsStmt = db.prepare(`SELECT p.rowid AS rowid, ${passage_columns}, 0 AS score FROM passages p WHERE p.workspace = ? AND p.rowid IN (SELECT value FROM json_each(?))`);
+    this.ofDocsStmt = db.prepare(`SELECT p.rowid AS rowid, ${passage_columns}, 0 AS score FROM passages p WHERE p.workspace = ? AND p.doc_id IN (SELECT value FROM json_each(?))`);
   }
 
-  /** The best `depth` passages of the workspace for free text, best first. */
+  /** The passage index, when it answers now (see the class comment). */
+  private indexNow(): PassageIndexes | null {
+    return this.index !== null && this.index.ready() && !this.writerBusy() ? this.index : null;
+  }
+
+  /** Whether the last lexical()/within() call was answered by the passage index (for tests and figures). */
+  lastFromIndex = false;
+
+  /** The best `depth` passages of the workspace for free text, best first (ties by document id, then n). */
   lexical(ws: string, text: string, depth: number): PassageHit[] {
     const match = ftsQuery(text);
     if (match === null) return [];
-    return this.lexicalStmt.all(match, ws, depth) as PassageHit[];
+    const index = depth <= index_k_max ? this.indexNow() : null;
+    this.lastFromIndex = index !== null;
+    if (index === null) return this.lexicalStmt.all(match, ws, depth) as PassageHit[];
+    const hits = index.search(ws, indexTerms(text), depth);
+    const rows = new Map((this.byRowsStmt.all(ws, JSON.stringify(hits.map((h) => h.row))) as (PassageHit & { rowid: number })[]).map((r) => [r.rowid, r]));
+    const out: PassageHit[] = [];
+    for (const h of hits) {
+      const r = rows.get(h.row);
+      if (r === undefined) continue; // the index ahead of committed rows cannot happen outside a batch; skip defensively
+      const { rowid: _rowid, ...p } = r;
+      out.push({ ...p, score: h.score });
+    }
+    return out.sort(byScoreThenPlace);
   }
 
   /**
@@ -187,6 +244,32 @@ export class PassageSearcher {
     const out = new Map<string, PassageHit[]>();
     if (ids.length === 0) return out;
     const match = ftsQuery(text);
+    const index = this.indexNow();
+    this.lastFromIndex = index !== null;
+    if (match !== null && index !== null) {
+      const rows = this.ofDocsStmt.all(ws, JSON.stringify(ids)) as (PassageHit & { rowid: number })[];
+      const byRow = new Map(rows.map((r) => [r.rowid, r]));
+      const scored: PassageHit[] = [];
+      for (let i = 0; i < rows.length; i += index_k_max) {
+        for (const h of index.scoreRows(ws, indexTerms(text), rows.slice(i, i + index_k_max).map((r) => r.rowid))) {
+          const { rowid: _rowid, ...p } = byRow.get(h.row) as PassageHit & { rowid: number };
+          scored.push({ ...p, score: h.score });
+        }
+      }
+      for (const h of scored.sort(byScoreThenPlace)) {
+        const l = out.get(h.doc_id) ?? [];
+        if (l.length < per_doc) l.push(h);
+        out.set(h.doc_id, l);
+      }
+      for (const id of ids) {
+        if (out.has(id)) continue;
+        const first = rows.find((r) => r.doc_id === id && r.n === 0);
+        if (first === undefined) continue;
+        const { rowid: _rowid, ...p } = first;
+        out.set(id, [{ ...p, score: 0 }]);
+      }
+      return out;
+    }
     if (match !== null) {
       for (const h of this.withinStmt.all(match, ws, JSON.stringify(ids)) as PassageHit[]) {
         const l = out.get(h.doc_id) ?? [];
@@ -209,4 +292,9 @@ export class PassageSearcher {
     for (const r of this.countStmt.all(ws, JSON.stringify(ids)) as { doc_id: string; c: number }[]) out.set(r.doc_id, r.c);
     return out;
   }
+}
+
+/** passages_fts's order: score descending, then document id, then passage number. */
+function byScoreThenPlace(a: PassageHit, b: PassageHit): number {
+  return b.score - a.score || (a.doc_id < b.doc_id ? -1 : a.doc_id > b.doc_id ? 1 : 0) || a.n - b.n;
 }
