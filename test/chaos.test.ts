@@ -5,13 +5,18 @@
 // removed, a full disk on one node's own tmpfs, SIGSTOP of the leader, a one-way cut from the
 // leader to a follower and one from a follower to the leader, a step of one node's wall clock under
 // libfaketime, many clients writing one document id, documents of up to 1 MB through the leader
-// while its health must keep answering). Beside the fresh-id writers, clients share a few
+// while its health must keep answering, a planned leader handover: to a healthy follower, to an
+// unhealthy or unknown one (refused cleanly, nothing changes), or with kill -9 of the old leader or
+// of the target during it). The harness follows whichever node leads (the nodes' /_raft/health),
+// so later faults aimed at the leader hit the new one. Beside the fresh-id writers, clients share a few
 // document ids (puts, deletes, compare-and-sets, reads on the leader, on followers with and
 // without min_index, through nginx), recorded as a history. After healing: nothing acknowledged is
 // lost, nothing unattempted appears, every node holds the same state and the same log entries,
 // every follower read its own writes, the shared-key history is linearizable (writes and leader
 // reads) and its follower reads keep their promises (test/chaos/HISTORY.md), every fault got what
-// the product promises for it, and no node is left with a condition. Replay a failure with
+// the product promises for it, no node is left with a condition, and there was one leader per term
+// (no two nodes said they lead in one term, no two acknowledged writes in one term, no old leader
+// acknowledged a write after a newer one was seen leading). Replay a failure with
 // `npm run chaos -- --seed <seed> --faults <n>` (it writes the history beside the report); the
 // seed is in the test's name and in test-artifacts/chaos-seed.txt.
 import { describe, expect, it } from 'vitest';
@@ -59,7 +64,15 @@ describe('chaos', () => {
     expect(c.session.violations, context).toBe(0);
     expect(report.registers.final_reads_failed, context).toBe(0);
     expect(c.fault_problems, context).toBe(0);
+    // Handovers: both ran, and the one-leader-per-term checks looked at writes.
+    expect(Object.values(c.handovers.by_variant).reduce((a, b) => a + b, 0), context).toBe(2);
+    expect(c.handovers.by_variant['healthy'], context).toBeGreaterThanOrEqual(1);
+    expect(c.leaders.observations, context).toBeGreaterThan(100);
+    expect(c.leaders.acks_pinned, context).toBeGreaterThan(100);
+    expect(c.leaders.shared_terms, context).toBe(0);
+    expect(c.leaders.acks_shared_terms, context).toBe(0);
+    expect(c.leaders.acks_after_superseded, context).toBe(0);
     expect(c.conditions_at_end, context).toEqual({});
     expect(report.pass, context).toBe(true);
-  }, 540_000);
+  }, 600_000);
 });

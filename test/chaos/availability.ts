@@ -19,7 +19,7 @@ export const WAYS = ['nginx', 'leader', 'follower'] as const;
 export type Way = (typeof WAYS)[number];
 
 function way(w: WriteOp): Way {
-  return w.via === 'nginx' ? 'nginx' : w.via === 'node-1' ? 'leader' : 'follower';
+  return w.via === 'nginx' ? 'nginx' : w.via === (w.leader_at_start ?? 'node-1') ? 'leader' : 'follower';
 }
 
 function median(xs: number[]): number | null {

@@ -31,6 +31,7 @@ import { stringify } from 'yaml';
 import { clusterYaml, nodeEnv, TestCluster, TestNode } from '../helpers/cluster.ts';
 import { freePorts } from '../helpers/ports.ts';
 import { pidAlive } from '../helpers/wait.ts';
+import { LeaderWatch } from './leaders.ts';
 import { LinkProxy } from './proxy.ts';
 
 export interface ChaosClusterOptions {
@@ -94,6 +95,8 @@ function unmount(dir: string): void {
 
 export class ChaosCluster implements AsyncDisposable {
   private stopped = false;
+  /** Who leads, as the nodes' /_raft/health says (polled while the cluster runs; see leaders.ts). */
+  readonly leaders: LeaderWatch;
   constructor(
     readonly cluster: TestCluster,
     /** Proxies by "from->to" node id. */
@@ -107,7 +110,9 @@ export class ChaosCluster implements AsyncDisposable {
     private readonly clockFiles: Map<string, string>,
     /** When the cluster was started (Date.now()). */
     readonly startedMs: number,
-  ) {}
+  ) {
+    this.leaders = new LeaderWatch(new Map(cluster.nodes.map((n) => [n.id, n.url])), cluster.config.replication.leader);
+  }
 
   /**
    * Steps a node's wall clock: `spec` is an offset from the real time ("+3600", "-10m", "+0" for
@@ -141,12 +146,15 @@ export class ChaosCluster implements AsyncDisposable {
     return this.cluster.node(id);
   }
 
+  /** The node that leads as far as the last /_raft/health round told (`leaders.current()` asks again). */
   get leader(): TestNode {
-    return this.cluster.node('node-1');
+    return this.cluster.node(this.leaders.leaderId);
   }
 
+  /** The other nodes. */
   get followers(): TestNode[] {
-    return this.nodes.filter((n) => n.id !== 'node-1');
+    const id = this.leaders.leaderId;
+    return this.nodes.filter((n) => n.id !== id);
   }
 
   proxy(from: string, to: string): LinkProxy {
@@ -170,6 +178,7 @@ export class ChaosCluster implements AsyncDisposable {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    await this.leaders.stop();
     // The nodes first, so nothing holds files on the mounts; then the mounts (their data copied
     // out first when the directory is kept), then the directory.
     await Promise.all(this.nodes.map((n) => n.stop()));
@@ -320,6 +329,7 @@ export async function startChaosCluster(opts: ChaosClusterOptions = {}): Promise
     for (const node of nodes) node.start();
     await Promise.all(nodes.map((n) => n.waitReady('in-sync', opts.startTimeoutMs ?? 60_000)));
     if (clock.faketime) for (const node of nodes) assertFaketimeLoaded(node.id, node.pid);
+    chaos.leaders.start();
   } catch (error) {
     await chaos.stop();
     throw error;

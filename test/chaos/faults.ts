@@ -26,6 +26,7 @@
 import { closeSync, openSync, readFileSync, rmSync, statSync, statfsSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChaosCluster } from './cluster.ts';
+import type { LinkProxy } from './proxy.ts';
 import { getJson } from './checker.ts';
 import type { WriteOp } from './history.ts';
 import type { Prng } from './prng.ts';
@@ -33,7 +34,7 @@ import { sleep } from './workload.ts';
 
 export const FAULT_KINDS = [
   'kill_restart', 'pause_resume', 'cut_link', 'slow_link', 'full_restart', 'force_resync', 'lose_wal', 'wipe_follower', 'disk_full',
-  'pause_leader', 'cut_leader_to_follower', 'cut_follower_to_leader', 'clock_jump', 'hot_key', 'large_documents',
+  'pause_leader', 'cut_leader_to_follower', 'cut_follower_to_leader', 'clock_jump', 'hot_key', 'large_documents', 'handover',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -58,6 +59,26 @@ export interface FaultRecord {
    * deleted WAL only: losing it is beyond what that concern promises (kill -9, not a lost disk).
    */
   leader_wal_lost?: { killed_ms: number; followers_last_index: number | null };
+  /** handover: what was asked, what it answered, and who led before and after. */
+  handover?: HandoverRecord;
+}
+
+export const HANDOVER_VARIANTS = ['healthy', 'unhealthy_target', 'unknown_target', 'kill_old_leader', 'kill_target'] as const;
+export type HandoverVariant = (typeof HANDOVER_VARIANTS)[number];
+
+export interface HandoverRecord {
+  variant: HandoverVariant;
+  from: string;
+  to: string;
+  term_before: number;
+  /** The transfer's answer: its status (or the request's error) and error code. */
+  status: string;
+  code?: string;
+  answered_ms: number;
+  /** The node killed -9 during or right after the handover, and when (ms after the request). */
+  killed?: { node: string; after_ms: number };
+  leader_after: string | null;
+  term_after: number | null;
 }
 
 /** Extra writes through the leader, recorded in the history; resolves with how many were acknowledged. */
@@ -112,6 +133,8 @@ export interface FaultTimings {
   hotKeyMs: [number, number];
   /** Bytes of content in each large document. */
   largeDocBytes: [number, number];
+  /** handover with a kill: how long after the transfer request the node is killed -9, ms. */
+  handoverKillMs: [number, number];
   /** How many large documents are written. */
   largeDocCount: [number, number];
 }
@@ -134,6 +157,7 @@ export const CI_TIMINGS: FaultTimings = {
   hotKeyMs: [1_000, 3_000],
   largeDocBytes: [64 * 1024, 256 * 1024],
   largeDocCount: [8, 16],
+  handoverKillMs: [0, 400],
 };
 
 /** n faults: every kind (of `kinds`, default all) appears round-robin-ish, order and targets from the seed. */
@@ -262,9 +286,9 @@ function appliedIndex(url: string): Promise<number | undefined> {
 }
 
 /** The highest last_log_index among the followers that answer, or null when none does. */
-async function followersLastIndex(cluster: ChaosCluster): Promise<number | null> {
+async function followersLastIndex(cluster: ChaosCluster, leaderId: string): Promise<number | null> {
   const lasts = await Promise.all(
-    cluster.followers.map((f) =>
+    cluster.nodes.filter((n) => n.id !== leaderId).map((f) =>
       getJson<{ last_log_index: number }>(`${f.url}/_raft/checksum`, 5_000).then(
         (c) => c.last_log_index,
         () => undefined,
@@ -362,6 +386,61 @@ export interface FaultContext {
   acked: () => readonly WriteOp[];
   /** The shared-key workload's hot key (hot_key is skipped without it). */
   hotKey?: HotKey;
+  /** replication.operator_token of the cluster (force-resync, transfer-leadership), when set. */
+  operatorToken?: string;
+  /** The handover variants still to deal this round (kept by the run across faults; see handoverVariant). */
+  handoverDeck?: HandoverVariant[];
+}
+
+/**
+ * The next handover variant: dealt in rounds, each starting with a handover to a healthy follower
+ * and then the others in a seeded order, so that a run's first handover really hands over and
+ * every variant comes within five handovers.
+ */
+export function handoverVariant(rng: Prng, deck: HandoverVariant[]): HandoverVariant {
+  if (deck.length === 0) {
+    const rest: HandoverVariant[] = HANDOVER_VARIANTS.filter((v) => v !== 'healthy');
+    for (let i = rest.length - 1; i > 0; i--) {
+      const j = rng.int(0, i);
+      [rest[i], rest[j]] = [rest[j] as HandoverVariant, rest[i] as HandoverVariant];
+    }
+    deck.push('healthy', ...rest);
+  }
+  return deck.shift() as HandoverVariant;
+}
+
+function operatorHeaders(ctx: FaultContext): Record<string, string> {
+  return ctx.operatorToken === undefined || ctx.operatorToken === '' ? {} : { authorization: `Bearer ${ctx.operatorToken}` };
+}
+
+/** How long a refused transfer may keep the leader from acknowledging a write, ms. */
+const HANDOVER_REFUSED_WRITE_MS_MAX = 15_000;
+/** How long a follower is given to show as not healthy once its link from the leader is cut, ms. */
+const UNHEALTHY_WAIT_MS = 10_000;
+
+/** POST /_raft/transfer-leadership on `url`: the status (or the request's error), the error code, the body. */
+async function transferLeadership(ctx: FaultContext, url: string, target: string): Promise<{ status: string; code?: string; leader?: string; json: boolean; ms: number }> {
+  const started = Date.now();
+  try {
+    const res = await fetch(`${url}/_raft/transfer-leadership?target=${encodeURIComponent(target)}`, { method: 'POST', headers: operatorHeaders(ctx), signal: AbortSignal.timeout(40_000) });
+    const text = await res.text();
+    let body: { leader?: string; error?: { code?: string } } | undefined;
+    try {
+      body = JSON.parse(text) as typeof body;
+    } catch {
+      body = undefined;
+    }
+    return { status: String(res.status), code: body?.error?.code, leader: body?.leader, json: body !== undefined, ms: Date.now() - started };
+  } catch (error) {
+    const e = error as Error & { cause?: { code?: string } };
+    return { status: e.cause?.code ?? (e.name === 'TimeoutError' ? 'timeout' : e.name), json: false, ms: Date.now() - started };
+  }
+}
+
+/** A refusal as promised: a 4xx or a 503 with a JSON error naming its code. */
+function cleanRefusal(a: { status: string; code?: string; json: boolean }): boolean {
+  const s = Number(a.status);
+  return a.json && typeof a.code === 'string' && a.code !== '' && ((s >= 400 && s < 500) || s === 503 || s === 507);
 }
 
 export async function injectFault(ctx: FaultContext, kind: FaultKind, n: number): Promise<FaultRecord> {
@@ -371,8 +450,10 @@ export async function injectFault(ctx: FaultContext, kind: FaultKind, n: number)
   const record = (target: string, detail: string): FaultRecord => ({
     n, kind, target, started_ms: started, held_ms: Date.now() - started, detail, ...(problems.length > 0 ? { problems } : {}),
   });
+  // Whichever node leads now (a fresh round of /_raft/health), and the others.
+  const leaderId = await cluster.leaders.current();
   const nodeIds = cluster.nodes.map((x) => x.id);
-  const followerIds = cluster.followers.map((x) => x.id);
+  const followerIds = nodeIds.filter((x) => x !== leaderId);
   switch (kind) {
     case 'kill_restart': {
       const id = rng.pick(nodeIds);
@@ -404,23 +485,23 @@ export async function injectFault(ctx: FaultContext, kind: FaultKind, n: number)
     case 'cut_link': {
       const id = rng.pick(followerIds);
       const hold = rng.int(...t.cutMs);
-      const links = cluster.link('node-1', id);
+      const links = cluster.link(leaderId, id);
       for (const p of links) p.cut();
       await sleep(hold);
       const health = await followerHealth(cluster, id);
       for (const p of links) p.heal();
-      return record(id, `link node-1<->${id} cut ${hold} ms, leader saw ${health ?? 'nothing'}`);
+      return record(id, `link ${leaderId}<->${id} cut ${hold} ms, leader saw ${health ?? 'nothing'}`);
     }
     case 'slow_link': {
       const both = rng.chance(0.3);
       const ids = both ? followerIds : [rng.pick(followerIds)];
       const hold = rng.int(...t.slowMs);
       const delay = rng.int(...t.slowDelayMs);
-      const links = ids.flatMap((id) => cluster.link('node-1', id));
+      const links = ids.flatMap((id) => cluster.link(leaderId, id));
       for (const p of links) p.setDelay(delay);
       await sleep(hold);
       for (const p of links) p.setDelay(0);
-      return record(ids.join('+'), `links node-1<->${ids.join(',')} delayed ${delay} ms per chunk for ${hold} ms`);
+      return record(ids.join('+'), `links ${leaderId}<->${ids.join(',')} delayed ${delay} ms per chunk for ${hold} ms`);
     }
     case 'full_restart': {
       const hard = rng.chance(0.5);
@@ -436,7 +517,7 @@ export async function injectFault(ctx: FaultContext, kind: FaultKind, n: number)
       const id = rng.pick(followerIds);
       let detail: string;
       try {
-        const res = await fetch(`${cluster.leader.url}/_raft/force-resync?target=${id}`, { method: 'POST', signal: AbortSignal.timeout(90_000) });
+        const res = await fetch(`${cluster.leader.url}/_raft/force-resync?target=${id}`, { method: 'POST', headers: operatorHeaders(ctx), signal: AbortSignal.timeout(90_000) });
         const body = (await res.json()) as { success?: boolean; message?: string; error?: { message?: string } };
         detail = `${res.status} success=${String(body.success)} ${body.message ?? body.error?.message ?? ''}`;
       } catch (error) {
@@ -456,7 +537,7 @@ export async function injectFault(ctx: FaultContext, kind: FaultKind, n: number)
       const killedAt = Date.now();
       // What the followers hold: a write acknowledged by the leader alone (write concern leader)
       // above this was on the deleted WAL only, beyond what that concern promises to survive.
-      const followersLast = id === cluster.leader.id ? await followersLastIndex(cluster) : undefined;
+      const followersLast = id === leaderId ? await followersLastIndex(cluster, leaderId) : undefined;
       const walBytes = fileBytes(join(dir, 'log.db-wal'));
       rmSync(join(dir, 'log.db-wal'), { force: true });
       rmSync(join(dir, 'log.db-shm'), { force: true });
@@ -471,7 +552,7 @@ export async function injectFault(ctx: FaultContext, kind: FaultKind, n: number)
           `settled (applied >= ${leaderApplied}, no condition) ${s.ms} ms after answering` +
           (followersLast === undefined ? '' : `; followers held up to index ${followersLast ?? '?'}`),
       );
-      if (id === cluster.leader.id) rec.leader_wal_lost = { killed_ms: killedAt, followers_last_index: followersLast ?? null };
+      if (id === leaderId) rec.leader_wal_lost = { killed_ms: killedAt, followers_last_index: followersLast ?? null };
       return rec;
     }
     case 'wipe_follower': {
@@ -575,8 +656,8 @@ export async function injectFault(ctx: FaultContext, kind: FaultKind, n: number)
       const id = rng.pick(followerIds);
       const hold = rng.int(...t.cutMs);
       const fromLeader = kind === 'cut_leader_to_follower';
-      const from = fromLeader ? cluster.leader.id : id;
-      const to = fromLeader ? id : cluster.leader.id;
+      const from = fromLeader ? leaderId : id;
+      const to = fromLeader ? id : leaderId;
       const p = cluster.proxy(from, to);
       p.cut();
       await sleep(hold);
@@ -615,7 +696,7 @@ export async function injectFault(ctx: FaultContext, kind: FaultKind, n: number)
       const leaderApplied = (await appliedIndex(cluster.leader.url)) ?? 0;
       const s = await settle(id, node.url, leaderApplied, t.settleMaxMs, 'its clock was set back to the real time');
       if (s.problem !== undefined) problems.push(s.problem);
-      const h = await waitHealthy(cluster, id === cluster.leader.id ? followerIds : [id], t.settleMaxMs);
+      const h = await waitHealthy(cluster, id === leaderId ? followerIds : [id], t.settleMaxMs);
       if (h.left.length > 0) problems.push(`not healthy in the leader's sync-status ${h.ms} ms after ${id}'s clock was set back: ${h.left.join(', ')}`);
       return record(
         id,
@@ -628,6 +709,99 @@ export async function injectFault(ctx: FaultContext, kind: FaultKind, n: number)
       if (ctx.hotKey === undefined) return { ...record('one id', 'not injected'), skipped: NO_SHARED_KEY_WORKLOAD };
       const r = await ctx.hotKey(hold);
       return record('one id', `${r.attempted} writes of one document id by many clients in ${hold} ms, ${r.ok} acknowledged`);
+    }
+    case 'handover': {
+      // A planned handover (POST /_raft/transfer-leadership) under the writes, in one of these
+      // variants (dealt by handoverVariant): to a healthy follower; to a follower made unhealthy first (the
+      // connections the leader opens to it cut until its sync-status says so) or to a node that
+      // does not exist, which must be refused with a clean 4xx/503 JSON error and change nothing;
+      // to a healthy follower with kill -9 of the old leader or of the target 0-400 ms into it,
+      // restarted after 0.2-1.2 s. Then one node must lead (a term not below the one before), the
+      // others be healthy in its sync-status, and writes be acknowledged again; later faults hit
+      // whichever node leads then.
+      const variant = handoverVariant(rng, ctx.handoverDeck ?? []);
+      const to = variant === 'unknown_target' ? 'node-9' : rng.pick(followerIds);
+      const killDelay = rng.int(...t.handoverKillMs);
+      const down = rng.int(...t.downMs);
+      const before = await cluster.leaders.waitLeader(t.settleMaxMs);
+      if (before === undefined) {
+        problems.push(`no node said it leads within ${t.settleMaxMs} ms before the handover`);
+        return record(to, 'not asked: no leader');
+      }
+      const from = before.id;
+      const fromUrl = cluster.node(from).url;
+      const notes: string[] = [];
+      if (variant !== 'unknown_target' && variant !== 'unhealthy_target') {
+        // Healthy first, so that the transfer can go ahead (earlier faults may have left it lagging).
+        const h = await waitHealthy(cluster, [to], t.settleMaxMs);
+        if (h.left.length > 0) notes.push(`${to} not healthy before: ${h.left.join(', ')}`);
+      }
+      let cut: LinkProxy | undefined;
+      if (variant === 'unhealthy_target') {
+        cut = cluster.proxy(from, to);
+        cut.cut();
+        const since = Date.now();
+        let seen = await followerHealth(cluster, to);
+        while (seen === 'healthy' && Date.now() - since < UNHEALTHY_WAIT_MS) {
+          await sleep(100);
+          seen = await followerHealth(cluster, to);
+        }
+        notes.push(`${from} saw ${to} ${seen ?? 'nothing'} ${Date.now() - since} ms after the cut`);
+      }
+      cluster.leaders.changeBegins();
+      const asked = Date.now();
+      const answering = transferLeadership(ctx, fromUrl, to);
+      let killed: HandoverRecord['killed'];
+      if (variant === 'kill_old_leader' || variant === 'kill_target') {
+        const victim = cluster.node(variant === 'kill_old_leader' ? from : to);
+        await sleep(killDelay);
+        await victim.kill9();
+        killed = { node: victim.id, after_ms: Date.now() - asked };
+        await sleep(down);
+        await victim.restart('answering');
+      }
+      const answer = await answering;
+      cut?.heal();
+      const refused = cleanRefusal(answer);
+      const accepted = answer.status === '200';
+      const mustRefuse = variant === 'unknown_target' || variant === 'unhealthy_target';
+      if (killed === undefined) {
+        if (mustRefuse && !refused) problems.push(`transfer to ${variant === 'unknown_target' ? 'a node that does not exist' : `${to}, not healthy,`} answered ${answer.status}${answer.code === undefined ? '' : ` ${answer.code}`}: expected a 4xx or 503 JSON error`);
+        if (!mustRefuse && !accepted && !refused) problems.push(`transfer to ${to} answered ${answer.status}${answer.code === undefined ? '' : ` ${answer.code}`}${answer.json ? '' : ' (no JSON error)'}: neither done nor cleanly refused`);
+        if (accepted && answer.leader !== to) problems.push(`transfer to ${to} answered 200 naming ${answer.leader ?? 'no leader'}`);
+      }
+      // Settled: one node leads, the others are healthy in its sync-status.
+      const after = await cluster.leaders.waitLeader(t.settleMaxMs);
+      if (after === undefined) problems.push(`no node said it leads within ${t.settleMaxMs} ms of the handover`);
+      else {
+        if (after.term < before.term) problems.push(`${after.id} leads in term ${after.term}, below term ${before.term} before the handover`);
+        if (killed === undefined && accepted && (after.id !== to || after.term <= before.term)) problems.push(`transfer to ${to} answered 200 but ${after.id} leads in term ${after.term} (term ${before.term} before)`);
+        if (killed === undefined && refused && (after.id !== from || after.term !== before.term)) problems.push(`refused transfer (${answer.status} ${answer.code ?? ''}) changed the leader: ${after.id} in term ${after.term}, was ${from} in term ${before.term}`);
+        const h = await waitHealthy(cluster, nodeIds.filter((x) => x !== after.id), t.settleMaxMs);
+        if (h.left.length > 0) problems.push(`not healthy in ${after.id}'s sync-status ${h.ms} ms after the handover: ${h.left.join(', ')}`);
+      }
+      await cluster.leaders.round();
+      cluster.leaders.changeSettled();
+      // Writes go on through whichever node leads.
+      const writeStarted = Date.now();
+      let pushed = 0;
+      while (pushed === 0 && Date.now() - writeStarted < HANDOVER_REFUSED_WRITE_MS_MAX) {
+        pushed = await ctx.pump(2);
+        if (pushed === 0) await sleep(200);
+      }
+      if (pushed === 0) problems.push(`no write through the leader acknowledged within ${HANDOVER_REFUSED_WRITE_MS_MAX} ms of the handover`);
+      const rec = record(
+        to,
+        `${variant}: ${from} (term ${before.term}) -> ${to} answered ${answer.status}${answer.code === undefined ? '' : ` ${answer.code}`} in ${answer.ms} ms` +
+          (killed === undefined ? '' : `; ${killed.node} killed -9 ${killed.after_ms} ms in, down ${down} ms`) +
+          `; ${after === undefined ? 'no leader after' : `${after.id} leads in term ${after.term}`}; a write acknowledged ${Date.now() - writeStarted} ms later` +
+          (notes.length === 0 ? '' : `; ${notes.join('; ')}`),
+      );
+      rec.handover = {
+        variant, from, to, term_before: before.term, status: answer.status, ...(answer.code === undefined ? {} : { code: answer.code }), answered_ms: answer.ms,
+        ...(killed === undefined ? {} : { killed }), leader_after: after?.id ?? null, term_after: after?.term ?? null,
+      };
+      return rec;
     }
     case 'large_documents': {
       // Documents of up to 256 KiB (document_bytes_max) through the leader; its health must keep answering meanwhile.

@@ -19,6 +19,12 @@ export interface WriteOp {
   error: string | undefined;
   started_ms: number;
   ended_ms: number;
+  /** The node that answered (X-Served-By). */
+  served_by?: string;
+  /** Set when that node forwarded the write: the leader it names (X-Cairn-Leader). */
+  forwarded_to?: string;
+  /** The node the harness took for the leader when the write was sent. */
+  leader_at_start?: string;
 }
 
 export interface ReadOp {

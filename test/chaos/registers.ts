@@ -50,8 +50,15 @@ export class HistoryRecorder {
 }
 
 export interface RegisterWorkloadOptions {
-  /** node-1 (the leader), the followers, and nginx when there is one. */
+  /** Every node, and nginx when there is one. */
   targets: Target[];
+  /** The node that leads now, as the harness knows it (default node-1). */
+  leaderId?: () => string;
+  /**
+   * Whether a read answered by `servedBy`, sent at `sentMs`, was answered by the leader with no
+   * change of leadership since (a leader read: linearizable). Default: served by leaderId().
+   */
+  leaderRead?: (servedBy: string | undefined, sentMs: number) => boolean;
   workspaces: string[];
   keysPerWorkspace: number;
   clients: number;
@@ -89,15 +96,29 @@ export class RegisterWorkload {
   private nextProcess = 0;
   private seq = 0;
   readonly keys: Array<{ ws: string; id: string }> = [];
-  private readonly leader: Target;
-  private readonly followers: Target[];
+  private readonly nodes: Target[];
   private readonly nginx: Target | undefined;
 
   constructor(private readonly o: RegisterWorkloadOptions) {
     for (const ws of o.workspaces) for (let k = 0; k < o.keysPerWorkspace; k++) this.keys.push({ ws, id: `reg-${k}` });
-    this.leader = o.targets.find((t) => t.name === 'node-1') as Target;
-    this.followers = o.targets.filter((t) => t.follower);
+    this.nodes = o.targets.filter((t) => t.name !== 'nginx');
     this.nginx = o.targets.find((t) => t.name === 'nginx');
+  }
+
+  /** The node that leads now (as the harness knows it). */
+  private get leader(): Target {
+    const id = this.o.leaderId?.() ?? 'node-1';
+    return this.nodes.find((t) => t.name === id) ?? (this.nodes[0] as Target);
+  }
+
+  /** The other nodes. */
+  private get followers(): Target[] {
+    const id = this.leader.name;
+    return this.nodes.filter((t) => t.name !== id);
+  }
+
+  private leaderRead(servedBy: string | undefined, sentMs: number): boolean {
+    return this.o.leaderRead === undefined ? servedBy === (this.o.leaderId?.() ?? 'node-1') : this.o.leaderRead(servedBy, sentMs);
   }
 
   static key(ws: string, id: string): string {
@@ -294,9 +315,10 @@ export class RegisterWorkload {
    * leader's reads are linearizable, a follower's with min_index are session reads, the rest none.
    */
   private async read(p: number, key: { ws: string; id: string }, target: Target, minIndex: number | undefined): Promise<{ type: 'ok' | 'fail' | 'info'; value: string | null; etag: string | undefined; index?: number }> {
+    const sentMs = Date.now();
     const promised = (servedBy: string | undefined): Consistency =>
-      servedBy === 'node-1' ? 'linearizable' : minIndex !== undefined ? 'session' : 'none';
-    const guess: Consistency = target.name === 'node-1' ? 'linearizable' : minIndex !== undefined ? 'session' : 'none';
+      this.leaderRead(servedBy, sentMs) ? 'linearizable' : minIndex !== undefined ? 'session' : 'none';
+    const guess: Consistency = target.name === this.leader.name ? 'linearizable' : minIndex !== undefined ? 'session' : 'none';
     const base = { process: p, f: 'get' as const, key: RegisterWorkload.key(key.ws, key.id), value: null, node: target.name };
     this.o.recorder.add({ ...base, consistency: guess, type: 'invoke', ...(minIndex === undefined ? {} : { min_index: minIndex }) });
     const a = await this.request(target, 'GET', key, minIndex === undefined ? '' : `?min_index=${minIndex}`, {});

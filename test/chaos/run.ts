@@ -11,7 +11,7 @@ import type { ChaosCluster, ChaosStorage } from './cluster.ts';
 import { checkData, compareLogs, waitConverged } from './checker.ts';
 import type { DataCheck, LogComparison, NodeChecksum } from './checker.ts';
 import { CI_TIMINGS, FAULT_KINDS, injectFault, nodeConditions, planFaults } from './faults.ts';
-import type { FaultKind, FaultRecord, FaultTimings } from './faults.ts';
+import type { FaultKind, FaultRecord, FaultTimings, HandoverVariant } from './faults.ts';
 import { History } from './history.ts';
 import type { Op, WriteOp } from './history.ts';
 import { Prng } from './prng.ts';
@@ -22,6 +22,7 @@ import { availability, availabilityText } from './availability.ts';
 import { checkCairnHistory, historyBudget, pairOperations, parseHistory } from './history-format.ts';
 import type { LinearizabilityReport } from './history-format.ts';
 import { checkSessions } from './session-check.ts';
+import type { LeaderCheck } from './leaders.ts';
 import type { PlantedDefect } from '../../packages/server/src/testing/planted-defects.ts';
 import type { SessionReport } from './session-check.ts';
 import type { AvailabilityRow } from './availability.ts';
@@ -53,6 +54,8 @@ export interface ChaosOptions {
 /** Lowered so that a paused follower or a cut link passes the resync threshold within seconds. */
 export const CHAOS_REPLICATION = {
   resync_threshold: 80,
+  // force-resync and transfer-leadership take it (Authorization: Bearer).
+  operator_token: 'chaos-operator-token-0123456789abcdef',
   log_retain_entries: 200,
   silence_lagging_ms: 1_000,
   append_timeout_ms: 1_000,
@@ -123,6 +126,14 @@ export interface ChaosReport {
     fault_problems: number;
     /** Conditions (disk_full, recovering, ...) still set at the end, by node. */
     conditions_at_end: Record<string, string[]>;
+    /**
+     * One leader per term (leaders.ts): at most one node ever said it leads in a term, no two
+     * nodes acknowledged fresh-id writes in one term, and none acknowledged one in a term older
+     * than another node was already seen leading in.
+     */
+    leaders: Omit<LeaderCheck, 'examples' | 'changes'> & { changes: number };
+    /** handover faults: by variant, how many; and how many transfers answered 200. */
+    handovers: { by_variant: Record<string, number>; accepted: number; refused: number };
     /** The shared-key history: writes and leader reads, linearizable per key (test/chaos/HISTORY.md). */
     linearizability: { verdict: string; keys: number; ops: number; linearizable: number; not_linearizable: number; unknown: number; ms: number };
     /** The shared-key history: follower reads (session: with min_index; none: without). */
@@ -158,7 +169,15 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       lb = await startNginx(cluster.cluster.config, await freePort());
       log(`nginx on ${lb.url}`);
     }
-    const targets: Target[] = cluster.nodes.map((n) => ({ name: n.id, url: n.url, follower: n.id !== 'node-1' }));
+    const leaders = cluster.leaders;
+    // A node is a follower while another one leads (the harness follows the nodes' /_raft/health).
+    const targets: Target[] = cluster.nodes.map((n) => ({
+      name: n.id,
+      url: n.url,
+      get follower(): boolean {
+        return leaders.leaderId !== n.id;
+      },
+    }));
     if (lb !== undefined) targets.push({ name: 'nginx', url: lb.url, follower: false });
     const workload = new Workload({
       targets,
@@ -169,6 +188,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       requestTimeoutMs: opts.requestTimeoutMs ?? 5_000,
       rng: workloadRng,
       history,
+      leaderId: () => leaders.leaderId,
     });
     const recorder = new HistoryRecorder();
     const registerClients = opts.registerClients ?? 6;
@@ -181,6 +201,8 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
       requestTimeoutMs: opts.requestTimeoutMs ?? 5_000,
       rng: new Prng(opts.seed ^ 0x27d4eb2f),
       recorder,
+      leaderId: () => leaders.leaderId,
+      leaderRead: (servedBy, sentMs) => leaders.leaderThroughout(servedBy, sentMs),
     });
     const urls = new Map(cluster.nodes.map((n) => [n.id, n.url]));
     workload.start();
@@ -192,13 +214,19 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     let divergentDuringRun = 0;
     const divergenceExamples: string[] = [];
     const plan = planFaults(rng, opts.faults, opts.kinds);
-    const leaderTarget = targets[0] as Target;
-    const pump = (count: number, contentBytes?: number): Promise<number> => workload.burst(leaderTarget, count, 8, contentBytes);
+    // Pushed writes go to whichever node leads now.
+    const leaderTarget = (): Target => targets.find((x) => x.name === leaders.leaderId) ?? (targets[0] as Target);
+    const pump = (count: number, contentBytes?: number): Promise<number> => workload.burst(leaderTarget(), count, 8, contentBytes);
     const acked = (): WriteOp[] => history.writes().filter((w) => w.outcome === 'ok');
+    const handoverDeck: HandoverVariant[] = [];
     if (!cluster.storage.tmpfs) log(`no tmpfs per node (${cluster.storage.reason ?? '?'}): disk_full faults are skipped`);
     for (const [i, kind] of plan.entries()) {
       const hotKey = registers === undefined ? undefined : (ms: number): Promise<{ attempted: number; ok: number }> => registers.hotKey(ms);
-      const fault = await injectFault({ cluster, rng, timings, resyncThreshold: CHAOS_REPLICATION.resync_threshold, pump, acked, hotKey }, kind, i + 1);
+      const fault = await injectFault(
+        { cluster, rng, timings, resyncThreshold: CHAOS_REPLICATION.resync_threshold, pump, acked, hotKey, operatorToken: CHAOS_REPLICATION.operator_token, handoverDeck },
+        kind,
+        i + 1,
+      );
       faults.push(fault);
       cluster.healAllLinks();
       const what = fault.skipped === undefined ? fault.detail : `skipped: ${fault.skipped}`;
@@ -220,6 +248,7 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     }
     await Promise.all(cluster.nodes.map((n) => n.waitReady('answering', 60_000)));
     const converge = await waitConverged([...urls.values()], opts.convergeTimeoutMs ?? 60_000);
+    await leaders.waitLeader(30_000);
     log(`converged=${converge.converged} at ${converge.sums.map((s) => `${s.node_id}:${s.applied_index}`).join(' ')}`);
     // Every register read once more on the leader and, with min_index of where the nodes
     // converged, on every node: a lost update or a node that kept another value shows there.
@@ -234,7 +263,10 @@ export async function runChaos(opts: ChaosOptions): Promise<ChaosReport> {
     const conditions = await conditionsAtEnd(urls, 30_000);
     const logs: LogComparison = await compareLogs(urls);
     const data: DataCheck = await checkData(urls, WORKSPACES, history, leaderOnlyWrites(history, faults));
+    await leaders.stop();
+    const leaderCheck = leaders.check(history.writes());
     return buildReport({
+      leaderCheck,
       opts, startedAt, history, faults, converge, logs, data, divergentDuringRun, divergenceExamples, nginx: lb !== undefined, storage: cluster.storage, conditions,
       recorder, registerClients, finalReadsFailed, lin, linMs, sessions,
     });
@@ -291,6 +323,7 @@ export function leaderOnlyWrites(history: History, faults: FaultRecord[]): Set<s
 }
 
 interface ReportInput {
+  leaderCheck: LeaderCheck;
   opts: ChaosOptions;
   startedAt: Date;
   history: History;
@@ -357,6 +390,8 @@ function buildReport(r: ReportInput): ChaosReport {
     leader_only_writes_missing: r.data.excused_missing,
     fault_problems: problems.length,
     conditions_at_end: r.conditions,
+    leaders: (({ examples: _e, changes, ...rest }) => ({ ...rest, changes: changes.length }))(r.leaderCheck),
+    handovers: handoverSummary(r.faults),
     linearizability: { verdict: r.lin.verdict, ...r.lin.totals, ms: r.linMs },
     session: {
       checked: r.sessions.checked, never_written: r.sessions.counts.never_written, stale: r.sessions.counts.stale, monotonic: r.sessions.counts.monotonic,
@@ -365,6 +400,7 @@ function buildReport(r: ReportInput): ChaosReport {
     examples: [
       ...r.lin.keys.filter((k) => k.verdict !== 'linearizable').flatMap((k) => [`${k.key} ${k.verdict}:`, ...k.explanation.slice(0, 8).map((l) => `  ${l}`)]),
       ...r.sessions.violations,
+      ...r.leaderCheck.examples,
       ...r.data.examples, ...r.logs.examples, ...r.divergenceExamples, ...r.history.rywViolations, ...staleReads, ...problems,
       ...Object.entries(r.conditions).map(([id, c]) => `${id} still reports ${c.join(', ')} at the end`),
     ].slice(0, 40),
@@ -379,6 +415,9 @@ function buildReport(r: ReportInput): ChaosReport {
     checks.ryw_violations === 0 &&
     checks.stale_min_index_reads === 0 &&
     checks.fault_problems === 0 &&
+    checks.leaders.shared_terms === 0 &&
+    checks.leaders.acks_shared_terms === 0 &&
+    checks.leaders.acks_after_superseded === 0 &&
     Object.keys(checks.conditions_at_end).length === 0 &&
     checks.linearizability.verdict === 'linearizable' &&
     checks.session.violations === 0;
@@ -404,6 +443,19 @@ function buildReport(r: ReportInput): ChaosReport {
     checks,
     pass,
   };
+}
+
+function handoverSummary(faults: readonly FaultRecord[]): ChaosReport['checks']['handovers'] {
+  const by: Record<string, number> = {};
+  let accepted = 0;
+  let refused = 0;
+  for (const f of faults) {
+    if (f.handover === undefined) continue;
+    by[f.handover.variant] = (by[f.handover.variant] ?? 0) + 1;
+    if (f.handover.status === '200') accepted++;
+    else if (/^\d+$/.test(f.handover.status)) refused++;
+  }
+  return { by_variant: by, accepted, refused };
 }
 
 function errorCounts(writes: WriteOp[]): Record<string, number> {
@@ -446,6 +498,10 @@ export function reportText(report: ChaosReport): string {
     `leader-only writes on a deleted leader WAL: ${c.leader_only_writes_on_lost_wal} (${c.leader_only_writes_missing} missing at the end; not counted as lost)`,
     `linearizable     ${c.linearizability.verdict === 'linearizable' ? 'yes' : c.linearizability.verdict.toUpperCase()}: ${c.linearizability.linearizable} of ${c.linearizability.keys} keys linearizable, ${c.linearizability.not_linearizable} not, ${c.linearizability.unknown} undecided (${c.linearizability.ops} operations, checked in ${c.linearizability.ms} ms)`,
     `follower reads   ${c.session.violations} violations in ${c.session.checked.session} session and ${c.session.checked.none} other follower reads (stale ${c.session.stale}, not monotonic ${c.session.monotonic}, never written ${c.session.never_written})`,
+    `one leader/term  ${c.leaders.shared_terms + c.leaders.acks_shared_terms + c.leaders.acks_after_superseded === 0 ? 'yes' : 'NO'}: terms with two nodes saying they lead ${c.leaders.shared_terms}, with writes acknowledged by two nodes ${c.leaders.acks_shared_terms}, ` +
+      `writes acknowledged in a superseded term ${c.leaders.acks_after_superseded} (${c.leaders.acks_pinned} acknowledgements with their term pinned, ${c.leaders.acks_unpinned} not; ` +
+      `${c.leaders.observations} /_raft/health answers; leaders by term: ${Object.entries(c.leaders.leaders_by_term).map(([t, n]) => `${t}:${n.join('+')}`).join(' ')})`,
+    `handovers        ${Object.entries(c.handovers.by_variant).map(([v, n]) => `${v} ${n}`).join(', ') || 'none'}; ${c.handovers.accepted} answered 200, ${c.handovers.refused} refused`,
     `fault problems   ${c.fault_problems}`,
     `conditions left  ${Object.entries(c.conditions_at_end).map(([id, x]) => `${id}: ${x.join(',')}`).join('; ') || 'none'}`,
     '',

@@ -9,8 +9,8 @@ import type { Prng } from './prng.ts';
 export interface Target {
   name: string;
   url: string;
-  /** A follower: writes are forwarded and must be readable here right after the 201. */
-  follower: boolean;
+  /** A follower (while another node leads): its writes are forwarded and must be readable here right after the 201. */
+  readonly follower: boolean;
 }
 
 export interface WorkloadOptions {
@@ -25,6 +25,8 @@ export interface WorkloadOptions {
   history: History;
   /** Bytes of padding in each document's content. */
   contentBytes?: number;
+  /** The node that leads now, as the harness knows it (recorded with each write). */
+  leaderId?: () => string;
 }
 
 const CONCERNS = ['quorum', 'quorum', 'leader', 'all'] as const;
@@ -84,6 +86,7 @@ export class Workload {
     const op: WriteOp = {
       kind: 'write', client, via: target.name, workspace, id, concern: concern(),
       outcome: 'unknown', status: undefined, index: undefined, error: undefined, started_ms: Date.now(), ended_ms: 0,
+      leader_at_start: this.opts.leaderId?.(),
     };
     let pending = false;
     try {
@@ -95,6 +98,8 @@ export class Workload {
       });
       op.status = res.status;
       op.outcome = statusOutcome(res.status);
+      op.served_by = res.headers.get('x-served-by') ?? undefined;
+      op.forwarded_to = res.headers.get('x-cairn-leader') ?? undefined;
       pending = res.headers.get('x-cairn-applied') === 'pending';
       const body = (await res.json().catch(() => ({}))) as { index?: number; error?: { code?: string } };
       if (op.outcome === 'ok') op.index = body.index;
@@ -116,7 +121,10 @@ export class Workload {
     while (this.running) {
       const { op, pending } = await this.writeOnce(client, target, () => rng.pick(CONCERNS), pad);
       if (op.outcome === 'ok') {
-        if (target.follower) {
+        // Forwarded by a node written to directly: that node is a follower and promises the write
+        // applied there (a leader's answer to write concern leader does not: visible once
+        // committed; nginx may pass the read to another node).
+        if (op.forwarded_to !== undefined && target.name !== 'nginx') {
           if (pending) history.rywPending++;
           else await this.readYourWrite(client, target, op);
         }
