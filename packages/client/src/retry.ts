@@ -41,11 +41,11 @@ const connect_codes: ReadonlySet<string> = new Set([
 
 /**
  * 503 codes whose write is known not to be in the log (API.md): a conditional write may be sent
- * again. `not_replicated` (in the leader's log, may still apply), `shutting_down`,
+ * again (`stopping`: a node that began to stop refused it on arrival). `not_replicated` (in the leader's log, may still apply), `shutting_down`,
  * `outcome_pending`, `outcome_unknown` and `leader_unavailable` (a follower's forward that failed,
  * possibly after the leader received it) are not among them.
  */
-const not_written_503: ReadonlySet<string> = new Set(['overloaded', 'recovering', 'log_sync_failed']);
+const not_written_503: ReadonlySet<string> = new Set(['overloaded', 'recovering', 'log_sync_failed', 'stopping']);
 
 /** Statuses worth another attempt for reads and idempotent writes. */
 const transient_statuses: ReadonlySet<number> = new Set([429, 502, 503, 504]);

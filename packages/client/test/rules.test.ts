@@ -32,7 +32,7 @@ describe('decide', () => {
 
   it('retries a conditional write only on answers that say it was not written', () => {
     expect(decide('conditional', http(429))).toBe('retry');
-    for (const code of ['overloaded', 'recovering', 'log_sync_failed']) expect(decide('conditional', http(503, code))).toBe('retry');
+    for (const code of ['overloaded', 'recovering', 'log_sync_failed', 'stopping']) expect(decide('conditional', http(503, code))).toBe('retry');
     for (const code of ['not_replicated', 'shutting_down', 'leader_unavailable', 'outcome_pending', 'outcome_unknown']) {
       expect(decide('conditional', http(503, code))).toBe('unknown');
     }

@@ -29,14 +29,14 @@ describe('drain', () => {
     expect(drain.signal.aborted).toBe(false);
   });
 
-  it('answers a request that arrives once it began 503 shutting_down with Retry-After and Connection: close', async () => {
+  it('answers a request that arrives once it began 503 stopping (not taken) with Retry-After and Connection: close', async () => {
     const { app, drain } = appWith(1_000);
     drain.begin();
     const res = await app.request('/fast');
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('1');
     expect(res.headers.get('connection')).toBe('close');
-    expect(await res.json()).toEqual({ error: { code: 'shutting_down', message: 'node-2 is stopping and did not take this request; retry it, another node answers' } });
+    expect(await res.json()).toEqual({ error: { code: 'stopping', message: 'node-2 is stopping and did not take this request; retry it, another node answers' } });
     expect(drain.signal.aborted).toBe(true);
     await drain.settled();
   });

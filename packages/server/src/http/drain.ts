@@ -1,6 +1,6 @@
 // A stopping node answers every request it has, then closes (node.ts close()).
 //
-// From drain.begin(): a request that arrives gets 503 `shutting_down` with Retry-After and
+// From drain.begin(): a request that arrives gets 503 `stopping` with Retry-After and
 // `Connection: close` at once (it was not taken: nginx passes a GET on to the next node, a client
 // retries a POST elsewhere); a request already in flight runs to its own answer (a write the leader
 // already has is awaited to its outcome), which goes out with `Connection: close` so that nginx
@@ -56,7 +56,7 @@ export function createDrain(o: DrainOptions): Drain {
     if (controller.signal.aborted) {
       c.header('Retry-After', String(o.retry_after_s));
       c.header('Connection', 'close');
-      return c.json({ error: { code: 'shutting_down', message: `${o.node_id} is stopping and did not take this request; retry it, another node answers` } }, 503);
+      return c.json({ error: { code: 'stopping', message: `${o.node_id} is stopping and did not take this request; retry it, another node answers` } }, 503);
     }
     in_flight++;
     try {
