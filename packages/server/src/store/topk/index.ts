@@ -29,6 +29,8 @@
 import { idf, saturation } from './bm25.ts';
 
 export const block_postings = 128;
+/** Postings a list reserves room for at first. */
+const postings_capacity_min = 4;
 const block_shift = 7;
 /** Rebuild the lists once dead postings are more than this fraction of all postings. */
 export const dead_postings_fraction_max = 0.5;
@@ -53,26 +55,37 @@ export interface RowTerms {
 }
 
 class Postings {
-  // Plain arrays: they grow in place, where typed arrays would be reallocated and copied by
-  // every one of tens of thousands of lists (most of the build's time went to that and its GC).
-  readonly docs: number[] = [];
-  readonly tfs: number[] = [];
+  // Typed arrays grown by doubling (4 + 4 bytes a posting, at most twice that reserved); the block
+  // maxima are 1/128 of the postings and stay plain arrays.
+  docs: Int32Array = new Int32Array(postings_capacity_min);
+  tfs: Float32Array = new Float32Array(postings_capacity_min);
   readonly blockMaxTf: number[] = [];
   readonly blockMinLen: number[] = [];
+  size = 0;
   /** Live rows holding the term (dead postings excluded). */
   df = 0;
 
-  get size(): number {
-    return this.docs.length;
+  /** Bytes the two arrays hold (reserved, not only used). */
+  get bytes(): number {
+    return this.docs.byteLength + this.tfs.byteLength;
   }
 
   push(doc: number, tf: number, length: number): void {
-    const size = this.docs.length;
+    const size = this.size;
     if (size > 0 && (this.docs[size - 1] as number) >= doc) throw new Error('invariant: postings appended out of order');
+    if (size === this.docs.length) {
+      const docs = new Int32Array(size * 2);
+      docs.set(this.docs);
+      this.docs = docs;
+      const tfs = new Float32Array(size * 2);
+      tfs.set(this.tfs);
+      this.tfs = tfs;
+    }
     // float32, so that a rebuilt index holds the same frequencies
     const stored = Math.fround(tf);
-    this.docs.push(doc);
-    this.tfs.push(stored);
+    this.docs[size] = doc;
+    this.tfs[size] = stored;
+    this.size = size + 1;
     const block = size >> block_shift;
     if (block === this.blockMaxTf.length) {
       this.blockMaxTf.push(stored);
@@ -219,6 +232,18 @@ export class TopKIndex {
   /** Rows held. */
   get size(): number {
     return this.rowDoc.size;
+  }
+
+  /** Postings held (dead ones included until a compaction). */
+  get postingsHeld(): number {
+    return this.postings;
+  }
+
+  /** Bytes reserved by the posting lists' typed arrays. */
+  postingBytes(): number {
+    let n = 0;
+    for (const l of this.lists) n += l.bytes;
+    return n;
   }
 
   has(row: number): boolean {

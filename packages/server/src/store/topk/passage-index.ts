@@ -26,7 +26,7 @@ import { rowTerms } from './terms.ts';
 /** CPU per build slice before the event loop gets a turn. */
 export const slice_ms = 4;
 /** Documents read per page of the build. */
-const page_documents = 32;
+const page_documents = 8;
 export const content_weight = 1;
 export const path_weight = 0.5;
 
@@ -39,6 +39,10 @@ export interface PassageIndexBuild {
   /** The longest slice (event loop held), ms. */
   slice_max_ms: number;
   slices: number;
+  /** The most CPU one slice used (this process, all its threads), ms: wall time less waiting for a core. */
+  slice_max_cpu_ms: number;
+  /** Slices that took more than 20 ms (a garbage collection falling into one, a busy machine). */
+  slices_over_20ms: number;
 }
 
 export class PassageIndexes {
@@ -92,6 +96,13 @@ export class PassageIndexes {
     return index === undefined ? [] : index.scoreRows(terms, rows);
   }
 
+  /** Bytes reserved by the posting lists of every workspace (typed arrays). */
+  postingBytes(): number {
+    let n = 0;
+    for (const index of this.byWs.values()) n += index.postingBytes();
+    return n;
+  }
+
   /** Passages held in a workspace. */
   size(ws: string): number {
     return this.byWs.get(ws)?.size ?? 0;
@@ -116,6 +127,8 @@ export class PassageIndexes {
     let passages = 0;
     let sliceMax = 0;
     let slices = 0;
+    let slow = 0;
+    let sliceMaxCpu = 0;
     const postingsBefore = this.postingsAdded;
     for (;;) {
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -125,6 +138,7 @@ export class PassageIndexes {
         continue;
       }
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       let done = false;
       try {
         while (performance.now() - t0 < slice_ms) {
@@ -140,6 +154,7 @@ export class PassageIndexes {
             }
             documents += 1;
             after = d.r;
+            if (performance.now() - t0 >= slice_ms) break;
           }
         }
       } catch (err) {
@@ -149,10 +164,14 @@ export class PassageIndexes {
         break;
       }
       slices += 1;
-      sliceMax = Math.max(sliceMax, performance.now() - t0);
+      const took = performance.now() - t0;
+      const c1 = process.cpuUsage(c0);
+      sliceMaxCpu = Math.max(sliceMaxCpu, (c1.user + c1.system) / 1000);
+      sliceMax = Math.max(sliceMax, took);
+      if (took > 20) slow += 1;
       if (done) break;
     }
-    const result = { documents, passages, postings: this.postingsAdded - postingsBefore, ms: performance.now() - started, slice_max_ms: sliceMax, slices };
+    const result = { documents, passages, postings: this.postingsAdded - postingsBefore, ms: performance.now() - started, slice_max_ms: sliceMax, slice_max_cpu_ms: sliceMaxCpu, slices, slices_over_20ms: slow };
     if (!this.stopped) {
       this.built = true;
       this.lastBuild = result;
