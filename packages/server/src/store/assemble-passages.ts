@@ -6,7 +6,7 @@
 
 import { PathMatcher } from './glob.ts';
 import { bytesToVector } from './op.ts';
-import type { Reader, StoredDocument } from './read.ts';
+import type { DocumentSummary, Reader } from './read.ts';
 import { aggregatePassages, fuseScores, fusion_weight_lexical, fusion_weight_vector } from './search.ts';
 import type { PassageHit, PassageSearcher, SearchHit } from './search.ts';
 import { countTokens, countTokensAsync, slice_ms_max, truncateToTokensAsync } from './tokens.ts';
@@ -73,7 +73,7 @@ interface Taken {
 }
 
 interface DocState {
-  doc: StoredDocument & { vector: Buffer | null };
+  doc: DocumentSummary & { vector: Buffer | null };
   taken: Taken[];
   count: number;
   notes: string;
@@ -98,12 +98,12 @@ function slicer(): () => Promise<void> {
   };
 }
 
-function where(d: StoredDocument): string {
+function where(d: Pick<DocumentSummary, 'id' | 'path'>): string {
   return d.path ?? d.id;
 }
 
 /** The header of a piece: the whole document's, or with its line range. */
-function header(d: StoredDocument, lines: [number, number] | null): string {
+function header(d: Pick<DocumentSummary, 'id' | 'path'>, lines: [number, number] | null): string {
   return lines === null ? `--- ${where(d)} ---\n` : `--- ${where(d)} (lines ${lines[0]}-${lines[1]}) ---\n`;
 }
 
@@ -219,7 +219,18 @@ export async function assemblePassages(
   candidates.sort((a, b) => b.fused - a.fused || (docRank.get(a.doc_id) ?? 1e9) - (docRank.get(b.doc_id) ?? 1e9) || a.n - b.n);
   candidates.forEach((c, i) => (c.rank = i + 1));
 
-  const rows = reader.many(ws, [...new Set(candidates.map((c) => c.doc_id))]);
+  // Candidates' rows without content; a content is read only for a document whose passages are
+  // looked at (kept in `contents`), never for the many candidates that are not.
+  const rows = reader.summaries(ws, [...new Set(candidates.map((c) => c.doc_id))]);
+  const contents = new Map<string, string>();
+  const passageText = (id: string, start: number, end: number): string => {
+    let content = contents.get(id);
+    if (content === undefined) {
+      content = reader.content(ws, id) ?? '';
+      contents.set(id, content);
+    }
+    return content.slice(start, end);
+  };
   const counts = source.passageSearcher.counts(ws, [...rows.keys()]);
   const docs = new Map<string, DocState>();
   const refused = new Set<string>();
@@ -268,10 +279,12 @@ export async function assemblePassages(
     if (!known && docs.size >= req.max_documents) continue;
     const s = await admissible(c.doc_id);
     if (s === null) continue;
-    const text = s.doc.content.slice(c.start, c.end);
-    if (keptTexts.has(text)) continue; // the same passage text already taken (a shared boilerplate section)
     const adjacent = s.taken.some((t) => Math.abs(t.c.n - c.n) === 1);
     const overhead = adjacent ? 0 : countTokens(header(s.doc, [c.line_start, c.line_end])) + (used > 0 ? sepTokens : 0);
+    // The text is read only for a passage that fits, or the first that does not (the one that may be cut).
+    if (overhead + c.tokens > req.max_tokens - used && cut !== null) continue;
+    const text = passageText(s.doc.id, c.start, c.end);
+    if (keptTexts.has(text)) continue; // the same passage text already taken (a shared boilerplate section)
     if (overhead + c.tokens <= req.max_tokens - used) {
       admit(s);
       s.taken.push({ c, text, tokens: c.tokens });
@@ -287,7 +300,7 @@ export async function assemblePassages(
     const overhead = s === null ? 0 : countTokens(header(s.doc, [cut.line_start, cut.line_end])) + (used > 0 ? sepTokens : 0);
     const remaining = req.max_tokens - used - overhead;
     if (s !== null && (docs.has(s.doc.id) || docs.size < req.max_documents) && remaining >= Math.min(opts.truncated_tokens_min, req.max_tokens / 2)) {
-      const text = await truncateToTokensAsync(s.doc.content.slice(cut.start, cut.end), remaining);
+      const text = await truncateToTokensAsync(passageText(s.doc.id, cut.start, cut.end), remaining);
       const tokens = await countTokensAsync(text);
       if (tokens > 0 && tokens <= remaining) {
         admit(s);

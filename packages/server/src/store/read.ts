@@ -70,6 +70,8 @@ export class Reader {
   private readonly listFirst: Statement;
   private readonly listAfter: Statement;
   private readonly byIds: Statement;
+  private readonly summariesByIds: Statement;
+  private readonly contentStmt: Statement;
 
   constructor(db: Database) {
     this.getStmt = db.prepare(`SELECT ${summary_columns}, content FROM documents WHERE workspace = ? AND id = ?`);
@@ -81,6 +83,12 @@ export class Reader {
        FROM documents d LEFT JOIN embeddings e ON e.workspace = d.workspace AND e.doc_id = d.id
        WHERE d.workspace = ? AND d.id IN (SELECT value FROM json_each(?))`,
     );
+    this.summariesByIds = db.prepare(
+      `SELECT ${summary_columns.split(', ').map((c) => `d.${c}`).join(', ')}, e.vec AS vector
+       FROM documents d LEFT JOIN embeddings e ON e.workspace = d.workspace AND e.doc_id = d.id
+       WHERE d.workspace = ? AND d.id IN (SELECT value FROM json_each(?))`,
+    );
+    this.contentStmt = db.prepare('SELECT content FROM documents WHERE workspace = ? AND id = ?').pluck();
   }
 
   get(ws: string, id: string): StoredDocument | null {
@@ -104,5 +112,20 @@ export class Reader {
       out.set(r.id, { ...toDocument(r), vector: r.vector });
     }
     return out;
+  }
+
+  /** Rows of the given ids without their content (with embedding bytes), keyed by id. */
+  summaries(ws: string, ids: string[]): Map<string, DocumentSummary & { vector: Buffer | null }> {
+    const out = new Map<string, DocumentSummary & { vector: Buffer | null }>();
+    if (ids.length === 0) return out;
+    for (const r of this.summariesByIds.all(ws, JSON.stringify(ids)) as (Row & { vector: Buffer | null })[]) {
+      out.set(r.id, { ...toSummary(r), vector: r.vector });
+    }
+    return out;
+  }
+
+  /** One document's content, null when it is absent. */
+  content(ws: string, id: string): string | null {
+    return (this.contentStmt.get(ws, id) as string | undefined) ?? null;
   }
 }
