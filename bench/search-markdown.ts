@@ -31,14 +31,16 @@ counts, passages, the built-in hashing embedder at 384 dimensions) in bulk ops o
 applied by the store's Applier into a state.db on disk, then one retraining op builds the IVF
 centroids: the state a follower holds after applying the same log, without loading the text
 through HTTP into three nodes on 2 cores. Cairn's figures are DocumentStore calls in the bench
-process on that state.db (the calls the HTTP handlers make; no HTTP). "today" is the store as it
-ships: search at passage granularity (the default: passages_fts, documents ranked by their
-passages), assemble of passages, and the document-level lexical list (documents_fts);
-"top-k index" replaces only the lexical list by packages/server/src/store/topk (an in-memory
-BM25 index searched with MaxScore, built from state.db at start: one over documents, one over
-passages, each passage's text being its slice of the document plus the path), the rest of
-search and assemble unchanged, except that PassageSearcher.within (the best passages of given
-documents) is answered by the passage index's scoreRows too. Plain SQLite FTS5 is
+process on that state.db (the calls the HTTP handlers make; no HTTP). "(store: passage index)"
+is the store as it ships: search at passage granularity (the default) and assemble of passages,
+their lexical lists (the best passages, and the passages of given documents) from the store's
+in-memory passage index (packages/server/src/store/topk/passage-index.ts: BM25 with MaxScore,
+stemmed as passages_fts, built from state.db when the store opens, before the queries).
+"(passages_fts)" is the same search and assemble with those lists from passages_fts (FTS5, what
+the store answered from before, and still does while its index builds). "documents
+(documents_fts)" is the document-granularity lexical list as it ships; "documents (top-k index)"
+is a bench-only BM25 index over whole documents (packages/server/src/store/topk, not stemmed),
+which the store does not use. Plain SQLite FTS5 is
 \`SELECT rowid FROM documents_fts WHERE documents_fts MATCH '"a" OR "b" ...' ORDER BY rank LIMIT 10\`
 on the same state.db; LanceDB 0.31.0 is \`table.query().fullTextSearch(q).limit(10)\` over the
 documents' content with \`Index.fts()\` defaults, LANCE_CPU_THREADS=2.
@@ -70,12 +72,13 @@ export function renderSearch(r: SearchRun): string {
     `${r.date.slice(0, 16).replace('T', ' ')} UTC, \`${r.command}\`, commit ${r.commit}, ${r.machine}.`,
     `${s.words_total.toLocaleString('en-US')} words, ${Math.round(s.text_bytes / 2 ** 20)} MiB of text; state.db ${Math.round(s.build.state_db_bytes / 2 ** 20)} MiB` +
       `${s.build.state_db_s === null ? ' (cached from an earlier run)' : `, built in ${s.build.state_db_s} s`}; LanceDB table and index ` +
-      `${s.build.lance_s === null ? 'cached from an earlier run' : `built in ${s.build.lance_s} s`}; top-k index built from state.db in ${s.build.topk_s} s, ` +
-      `${s.build.topk_postings.toLocaleString('en-US')} postings, ~${s.build.topk_heap_mb} MB of heap; over the ${s.build.passages.toLocaleString('en-US')} passages in ` +
-      `${s.build.topk_passages_s} s, ${s.build.topk_passage_postings.toLocaleString('en-US')} postings, ~${s.build.topk_passages_heap_mb} MB.`,
+      `${s.build.lance_s === null ? 'cached from an earlier run' : `built in ${s.build.lance_s} s`}; the bench's document top-k index built from state.db in ${s.build.topk_s} s, ` +
+      `${s.build.topk_postings.toLocaleString('en-US')} postings, ~${s.build.topk_heap_mb} MB of heap; the store's passage index over the ${s.build.passages.toLocaleString('en-US')} passages built in ` +
+      `${s.build.topk_passages_s} s (${s.build.topk_passages_cpu_s ?? '?'} s CPU; longest slice ${s.build.topk_passages_slice_max_ms ?? '?'} ms, ${s.build.topk_passages_slice_max_cpu_ms ?? '?'} ms CPU; ` +
+      `${s.build.topk_passages_slices_over_20ms ?? '?'} slices over 20 ms), ${s.build.topk_passage_postings.toLocaleString('en-US')} postings, lists ${s.build.topk_passages_list_mb ?? '?'} MB, ~${s.build.topk_passages_heap_mb} MB of heap in all.`,
     `Queries hold ${s.query_words_mean} words on average and FTS5 matches ${s.fts5_matches_mean.toLocaleString('en-US')} documents per query on average.`,
     `Answers: of the 10 best documents, the top-k index shares ${s.overlap_topk_fts5_at10} with FTS5's on average (it does not stem; FTS5 here uses porter), ` +
-      `LanceDB ${s.overlap_lance_fts5_at10}; of the 10 best passages, the top-k passage index shares ${s.overlap_topk_fts5_passages_at10} with passages_fts.`,
+      `LanceDB ${s.overlap_lance_fts5_at10}; of the 10 best passages, the store's passage index shares ${s.overlap_topk_fts5_passages_at10} with passages_fts.`,
     '',
     '| what | p50 ms | p99 ms | mean ms | CPU p50 ms | CPU p99 ms | load (1 min) |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',

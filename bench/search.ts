@@ -59,6 +59,7 @@ export interface SearchBenchResult {
   build: {
     state_db_s: number | null; state_db_bytes: number; lance_s: number | null; topk_s: number; topk_heap_mb: number; topk_postings: number;
     passages: number; topk_passages_s: number; topk_passages_heap_mb: number; topk_passage_postings: number;
+    topk_passages_cpu_s?: number; topk_passages_slice_max_ms?: number; topk_passages_slice_max_cpu_ms?: number; topk_passages_slices_over_20ms?: number; topk_passages_list_mb?: number;
   };
   kinds: SearchKind[];
   /** Of the 10 hits, how many the top-k index shares with FTS5's (Cairn lexical today), averaged over the queries. */
@@ -170,7 +171,22 @@ export async function runSearchBench(opts: { docs: number; queries: number; log:
   const { state_s: stateS, lance_s: lanceS } = await prepareSearchState(docs, log);
   const db = new Database(join(dir, 'state.db'), { readonly: false });
   db.pragma('journal_mode = WAL');
+  global.gc?.();
+  const pHeapBefore = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
   const store = new DocumentStore(db, { embedder: new HashingEmbedder({ dim: 384 }) });
+  // The store's own passage index (store/topk/passage-index.ts), built from state.db as a node does when it opens.
+  const passageCpu = process.cpuUsage();
+  const passageBuild = await store.passageIndexBuilt;
+  const passageCpuUsed = process.cpuUsage(passageCpu);
+  const passageCpuS = (passageCpuUsed.user + passageCpuUsed.system) / 1e6;
+  const passageListBytes = store.passageIndex.postingBytes();
+  global.gc?.();
+  const pHeapMb = (process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers - pHeapBefore) / 2 ** 20;
+  const passagePostings = passageBuild.postings;
+  const passageRows = passageBuild.passages;
+  const passagesS = passageBuild.ms / 1000;
+  log(`store's passage index: ${passageRows} passages, ${passagePostings} postings in ${round(passagesS)} s (longest slice ${round(passageBuild.slice_max_ms)} ms, ${round(passageBuild.slice_max_cpu_ms)} ms CPU), ~${round(pHeapMb, 0)} MB, lists ${round(store.passageIndex.postingBytes() / 2 ** 20)} MB`);
+
   const reader = new Reader(db);
   const lanceDir = join(dir, 'lance');
   const lancedb = await import('@lancedb/lancedb');
@@ -200,96 +216,33 @@ export async function runSearchBench(opts: { docs: number; queries: number; log:
   const heapMb = (process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers - heapBefore) / 2 ** 20;
   log(`top-k index: ${docs} rows, ${postings} postings in ${round(topkS)} s, ~${round(heapMb, 0)} MB`);
 
-  // The same over passages (rows: passages.rowid; text: the passage's slice of its document and the path, as passages_fts holds).
-  global.gc?.();
-  const pHeapBefore = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
-  const tPassages = performance.now();
-  const passageIndex = new TopKIndex();
-  const passagesOf = db.prepare('SELECT rowid AS rowid, start, "end" AS "end" FROM passages WHERE workspace = ? AND doc_id = ?');
-  let passagePostings = 0;
-  let passageRows = 0;
-  for (const r of db.prepare('SELECT id, content, path FROM documents WHERE workspace = ?').iterate(ws) as IterableIterator<{ id: string; content: string; path: string | null }>) {
-    for (const p of passagesOf.all(ws, r.id) as { rowid: number; start: number; end: number }[]) {
-      const terms = rowTerms([{ text: r.content.slice(p.start, p.end), weight: 1 }, { text: r.path, weight: 0.5 }]);
-      passageIndex.put(p.rowid, terms);
-      passagePostings += terms.terms.size;
-      passageRows += 1;
-    }
-  }
-  const passagesS = (performance.now() - tPassages) / 1000;
-  global.gc?.();
-  const pHeapMb = (process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers - pHeapBefore) / 2 ** 20;
-  log(`top-k passage index: ${passageRows} passages, ${passagePostings} postings in ${round(passagesS)} s, ~${round(pHeapMb, 0)} MB`);
-
   const topkHits = (text: string, n: number): SearchHit[] =>
     index.search(queryTerms(text), n).map((h) => ({ id: idOf.get(h.row) as string, score: h.score }));
-  const passageRowsStmt = db.prepare(
-    `SELECT p.rowid AS rowid, p.doc_id AS doc_id, p.n AS n, p.start AS start, p."end" AS "end", p.line_start AS line_start, p.line_end AS line_end, p.tokens AS tokens
-     FROM passages p WHERE p.rowid IN (SELECT value FROM json_each(?))`,
-  );
-  const passagesOfDocsStmt = db.prepare(
-    `SELECT p.rowid AS rowid, p.doc_id AS doc_id, p.n AS n, p.start AS start, p."end" AS "end", p.line_start AS line_start, p.line_end AS line_end, p.tokens AS tokens
-     FROM passages p WHERE p.workspace = ? AND p.doc_id IN (SELECT value FROM json_each(?))`,
-  );
-  /** PassageSearcher with its lexical lists (lexical, within) from the top-k passage index; counts as it is. */
-  class TopKPassageSearcher extends PassageSearcher {
-    override within(w: string, text: string, ids: string[], per_doc: number): Map<string, PassageHit[]> {
-      const out = new Map<string, PassageHit[]>();
-      if (ids.length === 0) return out;
-      const rows = passagesOfDocsStmt.all(w, JSON.stringify(ids)) as (PassageHit & { rowid: number })[];
-      const byRow = new Map(rows.map((r) => [r.rowid, r]));
-      const scored = passageIndex.scoreRows(queryTerms(text), rows.map((r) => r.rowid)).map((h) => ({ ...(byRow.get(h.row) as PassageHit & { rowid: number }), score: h.score }));
-      scored.sort((a, b) => b.score - a.score || (a.doc_id < b.doc_id ? -1 : a.doc_id > b.doc_id ? 1 : a.n - b.n));
-      for (const { rowid: _rowid, ...h } of scored) {
-        const l = out.get(h.doc_id) ?? [];
-        if (l.length < per_doc) l.push(h);
-        out.set(h.doc_id, l);
-      }
-      for (const id of ids) {
-        if (out.has(id)) continue;
-        const first = rows.find((r) => r.doc_id === id && r.n === 0);
-        if (first !== undefined) {
-          const { rowid: _rowid, ...h } = first;
-          out.set(id, [{ ...h, score: 0 }]);
-        }
-      }
-      return out;
-    }
-
-    override lexical(_ws: string, text: string, depth: number): PassageHit[] {
-      const hits = passageIndex.search(queryTerms(text), depth);
-      const rows = new Map((passageRowsStmt.all(JSON.stringify(hits.map((h) => h.row))) as (PassageHit & { rowid: number })[]).map((r) => [r.rowid, r]));
-      return hits.map((h) => {
-        const r = rows.get(h.row);
-        if (r === undefined) throw new Error(`passage ${h.row} is indexed but not in passages`);
-        return { doc_id: r.doc_id, n: r.n, start: r.start, end: r.end, line_start: r.line_start, line_end: r.line_end, tokens: r.tokens, score: h.score };
-      });
-    }
-  }
-  const topkPassages = new TopKPassageSearcher(db);
+  /** Passage lists from passages_fts alone (as before the passage index). */
+  const ftsPassages = new PassageSearcher(db);
   const searcher = new Searcher(db, new VectorIndexes(db));
-  const topkSource: AssembleSource = {
-    passageSearcher: topkPassages,
+  const ftsSource: AssembleSource = {
+    passageSearcher: ftsPassages,
     queryVector: (w, q) => store.queryVector(w, q),
-    searchHits: async (w, q, n, mode, v) => (mode === 'lexical' ? topkHits(q, n) : store.searchHits(w, q, n, mode, v)),
+    searchHits: (w, q, n, mode, v) => store.searchHits(w, q, n, mode, v),
   };
   const plainFts = db.prepare('SELECT rowid FROM documents_fts WHERE documents_fts MATCH ? ORDER BY rank LIMIT ?');
   const assembleReq = (q: string) => ({ query: q, max_tokens: assemble_tokens, max_documents: 10, include_patterns: [], exclude_patterns: [] });
-  const topkPassageSearch = async (q: string, mode: 'lexical' | 'hybrid') => {
+  const ftsPassageSearch = async (q: string, mode: 'lexical' | 'hybrid') => {
     const v = mode === 'lexical' ? null : await store.queryVector(ws, q);
-    return rankByPassages(searcher, topkPassages, ws, q, v, k, mode);
+    return rankByPassages(searcher, ftsPassages, ws, q, v, k, mode);
   };
 
   const systems: Array<[string, (q: string) => Promise<unknown>]> = [
     ['sqlite fts5 documents: MATCH a OR b ORDER BY rank LIMIT 10', async (q) => plainFts.all(ftsQuery(q), k)],
     ['lancedb 0.31 full-text search, limit 10', async (q) => table.query().fullTextSearch(q).select(['id', '_score']).limit(k).toArray()],
-    ['cairn search lexical k=10, passages (today: FTS5)', (q) => store.searchPassages(ws, q, k, 'lexical')],
-    ['cairn search hybrid k=10, passages (today: FTS5)', (q) => store.searchPassages(ws, q, k, 'hybrid')],
-    ['cairn assemble 4000 tokens (today: FTS5)', (q) => store.assemble(ws, assembleReq(q))],
-    ['cairn search lexical k=10, documents (today: FTS5)', (q) => store.searchHits(ws, q, k, 'lexical')],
-    ['cairn search lexical k=10, passages (top-k index)', (q) => topkPassageSearch(q, 'lexical')],
-    ['cairn search hybrid k=10, passages (top-k index)', (q) => topkPassageSearch(q, 'hybrid')],
-    ['cairn assemble 4000 tokens (top-k index)', (q) => assemble(topkSource, reader, ws, assembleReq(q))],
+    ['cairn search lexical k=10, passages (passages_fts)', (q) => ftsPassageSearch(q, 'lexical')],
+    ['cairn search hybrid k=10, passages (passages_fts)', (q) => ftsPassageSearch(q, 'hybrid')],
+    ['cairn assemble 4000 tokens (passages_fts)', (q) => assemble(ftsSource, reader, ws, assembleReq(q))],
+    ['cairn search lexical k=10, documents (documents_fts)', (q) => store.searchHits(ws, q, k, 'lexical')],
+    ['cairn search lexical k=10, passages (store: passage index)', (q) => store.searchPassages(ws, q, k, 'lexical')],
+    ['cairn search hybrid k=10, passages (store: passage index)', (q) => store.searchPassages(ws, q, k, 'hybrid')],
+    ['cairn assemble 4000 tokens (store: passage index)', (q) => store.assemble(ws, assembleReq(q))],
     ['cairn search lexical k=10, documents (top-k index)', async (q) => topkHits(q, k)],
   ];
   const queries = corpus.queries(docs, opts.queries, search_bench_seed + 1);
@@ -321,18 +274,19 @@ export async function runSearchBench(opts: { docs: number; queries: number; log:
     const lance = (await table.query().fullTextSearch(q).select(['id', '_score']).limit(k).toArray()) as { id: string }[];
     overlapLance += lance.filter((r) => fts.has(rowOfId.get(r.id) ?? -1)).length;
     const key = (h: PassageHit): string => `${h.doc_id}#${h.n}`;
-    const ftsPassages = new Set(store.passageSearcher.lexical(ws, q, k).map(key));
-    overlapPassages += topkPassages.lexical(ws, q, k).filter((h) => ftsPassages.has(key(h))).length;
+    const fromFts = new Set(ftsPassages.lexical(ws, q, k).map(key));
+    overlapPassages += store.passageSearcher.lexical(ws, q, k).filter((h) => fromFts.has(key(h))).length;
+    if (!store.passageSearcher.lastFromIndex) throw new Error('the store answered from passages_fts: its passage index is not built');
     matches += (countMatches.get(ftsQuery(q)) as { n: number }).n;
     qwords += queryTerms(q).length;
   }
   const p50 = (name: string): number => kinds.find((x) => x.kind.startsWith(name))?.p50_ms ?? Number.NaN;
   const lanceP50 = p50('lancedb');
   const ratios = {
-    'lexical passages today / lance': round(p50('cairn search lexical k=10, passages (today') / lanceP50, 2),
-    'hybrid passages today / lance': round(p50('cairn search hybrid k=10, passages (today') / lanceP50, 2),
-    'lexical passages top-k / lance': round(p50('cairn search lexical k=10, passages (top-k') / lanceP50, 2),
-    'hybrid passages top-k / lance': round(p50('cairn search hybrid k=10, passages (top-k') / lanceP50, 2),
+    'lexical passages passages_fts / lance': round(p50('cairn search lexical k=10, passages (passages_fts') / lanceP50, 2),
+    'hybrid passages passages_fts / lance': round(p50('cairn search hybrid k=10, passages (passages_fts') / lanceP50, 2),
+    'lexical passages store index / lance': round(p50('cairn search lexical k=10, passages (store') / lanceP50, 2),
+    'hybrid passages store index / lance': round(p50('cairn search hybrid k=10, passages (store') / lanceP50, 2),
     'lexical documents top-k / lance': round(p50('cairn search lexical k=10, documents (top-k') / lanceP50, 2),
     'lexical documents top-k / fts5 documents': round(p50('cairn search lexical k=10, documents (top-k') / p50('sqlite fts5'), 3),
   };
@@ -348,6 +302,8 @@ export async function runSearchBench(opts: { docs: number; queries: number; log:
       state_db_s: stateS === null ? null : round(stateS), state_db_bytes: stateBytes, lance_s: lanceS === null ? null : round(lanceS),
       topk_s: round(topkS), topk_heap_mb: round(heapMb, 0), topk_postings: postings,
       passages: passageRows, topk_passages_s: round(passagesS), topk_passages_heap_mb: round(pHeapMb, 0), topk_passage_postings: passagePostings,
+      topk_passages_cpu_s: round(passageCpuS), topk_passages_slice_max_ms: round(passageBuild.slice_max_ms), topk_passages_slice_max_cpu_ms: round(passageBuild.slice_max_cpu_ms),
+      topk_passages_slices_over_20ms: passageBuild.slices_over_20ms, topk_passages_list_mb: round(passageListBytes / 2 ** 20),
     },
     kinds,
     overlap_topk_fts5_at10: round(overlapTopk / queries.length, 2),
