@@ -205,7 +205,8 @@ export class PassageSearcher {
     this.countStmt = db.prepare(
       `SELECT doc_id, count(*) AS c FROM passages WHERE workspace = ? AND doc_id IN (SELECT value FROM json_each(?)) GROUP BY doc_id`,
     );
-    this.byRowsStmt = db.prepare(`SELECT p.rowid AS rowid, ${passage_columns}, 0 AS score FROM passages p WHERE p.workspace = ? AND p.rowid IN (SELECT value FROM json_each(?))`);
+    // By rowid alone (a workspace term would make SQLite walk the workspace's passages); the workspace is checked on each row.
+    this.byRowsStmt = db.prepare(`SELECT p.rowid AS rowid, p.workspace AS workspace, ${passage_columns}, 0 AS score FROM passages p WHERE p.rowid IN (SELECT value FROM json_each(?))`);
     this.ofDocsStmt = db.prepare(`SELECT p.rowid AS rowid, ${passage_columns}, 0 AS score FROM passages p WHERE p.workspace = ? AND p.doc_id IN (SELECT value FROM json_each(?))`);
   }
 
@@ -225,12 +226,13 @@ export class PassageSearcher {
     this.lastFromIndex = index !== null;
     if (index === null) return this.lexicalStmt.all(match, ws, depth) as PassageHit[];
     const hits = index.search(ws, indexTerms(text), depth);
-    const rows = new Map((this.byRowsStmt.all(ws, JSON.stringify(hits.map((h) => h.row))) as (PassageHit & { rowid: number })[]).map((r) => [r.rowid, r]));
+    const rows = new Map((this.byRowsStmt.all(JSON.stringify(hits.map((h) => h.row))) as (PassageHit & { rowid: number; workspace: string })[]).map((r) => [r.rowid, r]));
     const out: PassageHit[] = [];
     for (const h of hits) {
       const r = rows.get(h.row);
-      if (r === undefined) continue; // the index ahead of committed rows cannot happen outside a batch; skip defensively
-      const { rowid: _rowid, ...p } = r;
+      // the index ahead of committed rows cannot happen outside a batch; skip defensively
+      if (r === undefined || r.workspace !== ws) continue;
+      const { rowid: _rowid, workspace: _ws, ...p } = r;
       out.push({ ...p, score: h.score });
     }
     return out.sort(byScoreThenPlace);
