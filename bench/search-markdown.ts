@@ -56,12 +56,14 @@ systems there (\`--sections search-lexical\`), without hybrid and assemble. The 
 state.db was built by an earlier run of the same command (07:19 to 07:30 UTC, at load 20 to 30)
 and reused.
 
-Where assemble's time goes once the lexical lists are the index's (a CPU profile of 40
-assembles on the 10,000-document state with FTS5, \`node --cpu-prof\`): passages_fts MATCH for
-the lexical list ~125 ms a query and PassageSearcher.within ~28 ms (both FTS5 walks over every
-match; the index replaces them), reading the candidate documents whole (Reader.many, ~26 ms:
-every candidate's full content, where only its passages are packed), passage counts ~5 ms, token
-counting. The remaining goal (assemble p50 <= 15 ms) needs those reads cut to the passages taken.
+Where assemble's time goes with the store's passage index (a CPU profile, \`node --cpu-prof\`,
+of 300 assembles of 4,000 tokens on the 10,000-document state.db at aedc83b): the rows of the
+candidate documents without content but with their vectors (Reader.summaries, for the
+near-duplicate check), the index search of 200 passages, passage counts, then token counting;
+contents are read only for documents whose passages fit (2a2b184). In that process, one query
+at a time and nothing else running in it: lexical searchPassages k=10 2.7 ms CPU a query,
+assemble 18.4 ms. Not measured on a follower process over HTTP: the figures here are in-process
+calls.
 `;
 
 export function renderSearch(r: SearchRun): string {
