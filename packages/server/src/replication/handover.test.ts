@@ -48,6 +48,27 @@ describe('askWhoLeads', () => {
     expect(r.asked.filter((id) => id === 'node-1')).toHaveLength(1);
   });
 
+  it('reports no progress once stopped during a round (the node followed the sender of an append meanwhile)', async () => {
+    // The round's asks are in flight when the node stops asking: the round must not report
+    // progress after that (Replica's progress sets the recovering condition, which would stay).
+    let asking = true;
+    const progress: string[][] = [];
+    const leader = await askWhoLeads({
+      self: 'node-2',
+      peers,
+      ask: (p) => {
+        if (p.id === 'node-3') asking = false;
+        return Promise.reject(new Error('ECONNREFUSED'));
+      },
+      wait: () => Promise.resolve(),
+      stopped: () => !asking,
+      progress: (waiting) => progress.push(waiting.map((w) => w.id)),
+      retry_ms: 1,
+    });
+    expect(leader).toBeNull();
+    expect(progress).toEqual([]);
+  });
+
   it('with every answer in and no one leading, takes the leader named in the newest term', async () => {
     const r = await ask({ 'node-1': answer('node-1', { leader_id: 'node-1', term: 3 }), 'node-3': answer('node-3', { leader_id: 'node-2', term: 5 }) });
     expect(r.leader).toBe('node-2');

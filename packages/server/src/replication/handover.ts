@@ -239,6 +239,8 @@ export async function askWhoLeads(d: {
       }
     }
     if (answers.size < d.peers.length) {
+      // Stopped while the round ran (the node learnt its leader from an append): no progress to report.
+      if (d.stopped()) return null;
       d.progress(d.peers.filter((p) => !answers.has(p.id)));
       await d.wait(d.retry_ms);
     }

@@ -302,7 +302,9 @@ export class Replica<S extends StateMachine> {
       },
       wait: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
       stopped: () => this.recoveryStop.signal.aborted || !this.asking,
-      progress: (waiting) => this.condition.set('recovering', `data directory new: asking every node which one leads; waiting for ${waiting.map((p) => `${p.id} (${p.address})`).join(', ')}`),
+      progress: (waiting) => {
+        if (this.asking) this.condition.set('recovering', `data directory new: asking every node which one leads; waiting for ${waiting.map((p) => `${p.id} (${p.address})`).join(', ')}`);
+      },
       retry_ms: 500,
     });
   }
