@@ -39,6 +39,8 @@ describe('chaos', () => {
     const context = `replay: npm run chaos -- --seed ${seed} --faults ${faults}\n${text}`;
     expect(report.faults).toHaveLength(faults);
     for (const kind of FAULT_KINDS) expect(report.faults.filter((f) => f.kind === kind), `${kind}\n${context}`).toHaveLength(2);
+    // The leader is killed once whatever the seed (kill_restart alternates, the leader first).
+    expect(report.faults.filter((f) => f.kind === 'kill_restart' && f.detail.startsWith('kill -9 of the leader')), context).toHaveLength(1);
     // A kind may be skipped only for what this machine lacks: disk_full without a tmpfs,
     // clock_jump without libfaketime; and then both of its faults.
     const mayBeSkipped: string[] = [];

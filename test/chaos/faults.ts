@@ -161,6 +161,9 @@ export const CI_TIMINGS: FaultTimings = {
 };
 
 /** n faults: every kind (of `kinds`, default all) appears round-robin-ish, order and targets from the seed. */
+/** kill_restart faults run so far per cluster: they alternate between the leader and a follower. */
+const killsSoFar = new WeakMap<object, number>();
+
 export function planFaults(rng: Prng, count: number, kinds: readonly FaultKind[] = FAULT_KINDS): FaultKind[] {
   if (kinds.length === 0) throw new Error('planFaults: no fault kind');
   const plan: FaultKind[] = [];
@@ -456,13 +459,18 @@ export async function injectFault(ctx: FaultContext, kind: FaultKind, n: number)
   const followerIds = nodeIds.filter((x) => x !== leaderId);
   switch (kind) {
     case 'kill_restart': {
-      const id = rng.pick(nodeIds);
+      // The leader and a follower in turn (the leader first): any schedule with two kills (CI's
+      // has two of each kind) kills the leader once, whatever the seed.
+      const kills = killsSoFar.get(cluster) ?? 0;
+      killsSoFar.set(cluster, kills + 1);
+      const ofLeader = kills % 2 === 0;
+      const id = ofLeader ? leaderId : rng.pick(followerIds);
       const node = cluster.node(id);
       const down = rng.int(...t.downMs);
       await node.kill9();
       await sleep(down);
       await node.restart('answering');
-      return record(id, `kill -9, down ${down} ms, restarted`);
+      return record(id, `kill -9 of ${ofLeader ? 'the leader' : 'a follower'}, down ${down} ms, restarted`);
     }
     case 'pause_resume': {
       // SIGSTOP, then push writes through the leader until the follower is past the resync
