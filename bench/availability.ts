@@ -6,6 +6,8 @@
 // the difference to the first write through nginx that the node serves is nginx's part.
 
 import { execFileSync } from 'node:child_process';
+import { classifyFetchError, decide } from '../packages/client/src/retry.ts';
+import type { Failure } from '../packages/client/src/retry.ts';
 import { loadConfig } from '../packages/server/src/config/load.ts';
 import { rollingRestart } from '../packages/server/src/deploy/rolling-restart.ts';
 import { startNginx } from '../test/helpers/nginx.ts';
@@ -25,6 +27,12 @@ export interface AvailabilityOptions {
   down_ms: number;
   /** Per write. */
   timeout_ms: number;
+  /**
+   * Writers send a failed write again as the shipped client does (packages/client's decide() for
+   * a put by id: idempotent), within the write's timeout; a write counts as failed only when that
+   * gives up. Off: the first answer counts, as a client without retries sees it.
+   */
+  client_retry?: boolean;
 }
 
 export const availability_defaults: AvailabilityOptions = { interval_ms: 20, workspaces_per_node: 3, down_ms: 5_000, timeout_ms: 5_000 };
@@ -39,6 +47,8 @@ interface Write {
   status: number;
   code: string;
   served_by: string | null;
+  /** With client_retry: the attempts that failed before the last one, by code. */
+  retried?: string[];
 }
 
 export interface ScenarioResult {
@@ -276,6 +286,30 @@ async function write(base: string, workspace: string, id: string, timeoutMs: num
   }
 }
 
+/** A failed attempt as the client's Failure (packages/client/src/retry.ts). */
+function failureOf(r: { status: number; code: string }): Failure {
+  if (r.status === 0) return classifyFetchError({ name: r.code === 'TimeoutError' ? 'TimeoutError' : 'Error', cause: { code: r.code } });
+  const code = r.code.includes(' ') ? r.code.slice(r.code.indexOf(' ') + 1) : null;
+  return { type: 'http', status: r.status, code, retryAfterMs: null };
+}
+
+/** One write, sent again while the client's rules say so and its time lasts (client_retry). */
+async function writeAsClient(base: string, workspace: string, id: string, o: AvailabilityOptions): Promise<{ status: number; code: string; served_by: string | null; retried?: string[] }> {
+  const deadline = Date.now() + o.timeout_ms;
+  let r = await write(base, workspace, id, o.timeout_ms);
+  if (o.client_retry !== true) return r;
+  const retried: string[] = [];
+  while (r.status !== 201 && decide('idempotent', failureOf(r)) === 'retry' && deadline - Date.now() > retry_pause_ms) {
+    retried.push(r.code);
+    await sleep(retry_pause_ms);
+    r = await write(base, workspace, id, deadline - Date.now());
+  }
+  return retried.length === 0 ? r : { ...r, retried };
+}
+
+/** Between a writer's attempts of one write (the client backs off from 50 ms too). */
+const retry_pause_ms = 50;
+
 /** Writers through nginx, one per workspace, each paced at interval_ms. */
 class Writers {
   readonly writes: Write[] = [];
@@ -288,7 +322,7 @@ class Writers {
       while (this.running) {
         const start = Date.now();
         const id = `d${seq++}`;
-        const r = await write(url, workspace, id, o.timeout_ms);
+        const r = await writeAsClient(url, workspace, id, o);
         this.writes.push({ workspace, id, home, start, end: Date.now(), ...r });
         await sleep(Math.max(0, o.interval_ms - (Date.now() - start)));
       }

@@ -1,6 +1,6 @@
 // npm run bench -- [--rounds 3] [--seconds 10] [--docs 100000] [--sections writes,lag,catchup,load,query,resync,profile] [--no-md]
 // npm run bench -- --sections abuse [--abuse-seconds 20] [--abuse-each-seconds 6] [--abuse-writers 8] [--abuse-pin]
-// npm run bench -- --sections availability [--availability-down-ms 5000]
+// npm run bench -- --sections availability [--availability-down-ms 5000] [--availability-client-retry]
 // npm run bench -- --sections search|search-lexical [--docs 100000] [--search-queries 200]   (bench/search.ts)
 //
 // Replication benchmarks of a three-node Cairn cluster against a three-member etcd cluster
@@ -59,6 +59,8 @@ const { values } = parseArgs({
     'abuse-pin': { type: 'boolean', default: false },
     /** availability: how long the killed nodes stay down. */
     'availability-down-ms': { type: 'string', default: String(availability_defaults.down_ms) },
+    /** availability: writers retry a failed write as the shipped client does (bench/availability.ts client_retry). */
+    'availability-client-retry': { type: 'boolean', default: false },
     /** search: queries measured per system. */
     'search-queries': { type: 'string', default: '200' },
     'no-md': { type: 'boolean', default: false },
@@ -277,7 +279,7 @@ async function main(): Promise<void> {
     const nginx = findNginx();
     if (nginx === undefined) throw new Error('nginx is not installed');
     const version = spawnSync(nginx, ['-v'], { encoding: 'utf8' }).stderr.trim().replace(/^nginx version: /, '');
-    results.availability = await measureAvailability({ ...availability_defaults, down_ms: Number(values['availability-down-ms']) }, log, version);
+    results.availability = await measureAvailability({ ...availability_defaults, down_ms: Number(values['availability-down-ms']), client_retry: values['availability-client-retry'] }, log, version);
   });
   await section(results, 'profile', async () => {
     const dir = join(REPO_ROOT, 'bench', 'results', `profile-${results.date.replace(/[:.]/g, '-')}`);
