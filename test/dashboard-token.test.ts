@@ -78,8 +78,9 @@ describe('dashboard force-resync with an operator token', () => {
     page.once('dialog', (d) => void d.accept(TOKEN));
     await page.locator('#nodes tr[data-node-id="node-2"] button').click();
     // Past the token check the leader answers for node-2, which is down: a new leader whose
-    // followers never answered is still recovering (503 recovering), and that comes back as text.
-    await waitFor(async () => /failed|recovering/.test((await result.textContent()) ?? ''), { what: 'the resync failure on the page', timeoutMs: 20_000 });
+    // followers never answered still asks which node leads (503 recovering, its message saying
+    // so), and that comes back as text.
+    await waitFor(async () => /failed|recovering|which node leads/.test((await result.textContent()) ?? ''), { what: 'the resync failure on the page', timeoutMs: 20_000 });
     expect(sent).toEqual(['Bearer wrong-token', `Bearer ${TOKEN}`]);
 
     page.once('dialog', (d) => void d.dismiss());
