@@ -302,6 +302,8 @@ async function writeAsClient(base: string, workspace: string, id: string, o: Ava
   while (r.status !== 201 && decide('idempotent', failureOf(r)) === 'retry' && deadline - Date.now() > retry_pause_ms) {
     retried.push(r.code);
     await sleep(retry_pause_ms);
+    // The pause may have used the rest of the write's time (a timer late on a busy machine).
+    if (Date.now() >= deadline) break;
     r = await write(base, workspace, id, deadline - Date.now());
   }
   return retried.length === 0 ? r : { ...r, retried };
