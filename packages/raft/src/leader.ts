@@ -540,3 +540,32 @@ export class LeaderCore {
     p.health = 'healthy';
   }
 }
+
+/** What an old leader sends its handover target so that it can take over (handoverCatchUp). */
+export interface CatchUpAppend {
+  term: number;
+  prev_index: number;
+  prev_term: number;
+  entries: Entry[];
+  leader_commit: number;
+}
+
+/**
+ * A handover target refused to take over because its durable log ends at `held`, before the old
+ * leader's log did at the fence (`last_index`): it matched that end once (transferReadiness), then
+ * lost the tail of its log (a lost WAL). Nobody else would send it the rest: the old leader stopped
+ * leading at the fence, the target does not lead yet. The old leader sends it, in its own term,
+ * the entries after `held` (at most `entries_max`, about `bytes_max` of payload). Every entry up
+ * to `last_index` was committed and applied before the fence, so the append commits what it
+ * carries, and it creates nothing: the fence stands. Null when there is nothing to send, or when
+ * the old leader's log no longer holds the entry at `held` (compacted): then only a snapshot
+ * could bring the target up, and the handover waits for an operator.
+ */
+export function handoverCatchUp(log: LogReader, fence: { term: number; last_index: number }, held: number, entries_max: number, bytes_max: number): CatchUpAppend | null {
+  if (!Number.isSafeInteger(held) || held < 0 || held >= fence.last_index || fence.last_index > log.lastIndex()) return null;
+  const prev_term = held === 0 ? 0 : log.termAt(held);
+  if (prev_term === undefined || held + 1 < log.firstIndex()) return null;
+  const entries = log.entries(held + 1, Math.min(fence.last_index, held + entries_max) + 1, bytes_max);
+  if (entries.length === 0) return null;
+  return { term: fence.term, prev_index: held, prev_term, entries, leader_commit: (entries[entries.length - 1] as Entry).index };
+}

@@ -17,7 +17,6 @@ import type { Replica } from '../replication/replica.ts';
 import type { StateMachine } from '../replication/state.ts';
 import { MSGPACK, encode } from '../replication/wire.ts';
 import { decodeTimeoutNow } from '../replication/handover.ts';
-import type { TimeoutNowRequest } from '../replication/handover.ts';
 import { crossSiteGuard } from './cross-site.ts';
 import { bearer, secretsEqual } from './secret.ts';
 
@@ -239,14 +238,9 @@ export function createRaftRoutes<S extends StateMachine>(deps: RaftRouteDeps<S>)
   app.post('/timeout-now', async (c) => {
     const denied = requireSecret(c);
     if (denied) return denied;
-    let req: TimeoutNowRequest;
     try {
       // msgpack from the old leader (HandoverNotice), JSON from an operator's curl.
-      req = decodeTimeoutNow(new Uint8Array(await c.req.arrayBuffer()), (c.req.header('content-type') ?? '').startsWith(MSGPACK));
-    } catch (err) {
-      return c.json({ error: { code: 'bad_request', message: `timeout-now body: ${(err as Error).message}` } }, 400);
-    }
-    try {
+      const req = decodeTimeoutNow(new Uint8Array(await c.req.arrayBuffer()), (c.req.header('content-type') ?? '').startsWith(MSGPACK));
       return c.json(replica.handleTimeoutNow(req), 200);
     } catch (err) {
       return failure(c, err);

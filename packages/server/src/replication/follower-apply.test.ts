@@ -21,6 +21,8 @@ import type { TestStore } from '../store/testing.ts';
 import { NodeCondition } from './condition.ts';
 import { FileSnapshotReceiver } from './file-snapshots.ts';
 import { FollowerHandler } from './follower-handler.ts';
+import { RECOVERY_PENDING_KEY } from './identity.ts';
+import { metaRecoveryMarker } from './recovery.ts';
 import { systemClock } from './ports.ts';
 import { SqliteLog } from './sqlite-log.ts';
 import { StateHolder } from './state.ts';
@@ -62,11 +64,12 @@ interface Follower {
   state: StateHolder<DocumentStore>;
 }
 
-function follower(): Follower {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-follower-apply-'));
+function follower(opts: { dir?: string; marker?: boolean } = {}): Follower {
+  const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-follower-apply-'));
   const log = new SqliteLog(path.join(dir, 'log.db'));
   const state = new StateHolder(path.join(dir, 'state.db'), documentStateFactory(embedder));
   const handler = new FollowerHandler({
+    ...(opts.marker === true ? { marker: metaRecoveryMarker(log) } : {}),
     cfg,
     log,
     state,
@@ -81,7 +84,7 @@ function follower(): Follower {
     handler.stop();
     state.close();
     log.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (opts.dir === undefined) fs.rmSync(dir, { recursive: true, force: true });
   });
   return { handler, state };
 }
@@ -163,5 +166,29 @@ describe('a follower applies the leader ops', () => {
     await leader.ship(f);
     expect(f.state.machine.get('ws', 'd')?.content).toBe('second version');
     expect(f.state.machine.checksum()).toBe(leader.t.store.checksum());
+  });
+});
+
+describe('a follower and the recovery marker', () => {
+  it('clears, durably, a recovery marker left from before it followed (a restart that leads would otherwise drop its log)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cairn-follower-marker-'));
+    closers.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    // As a recovery begun as the leader leaves it (or a lost WAL brings back after it was cleared).
+    const before = new SqliteLog(path.join(dir, 'log.db'));
+    metaRecoveryMarker(before).set(1);
+    before.close();
+    const markerAfterStart = (): number => {
+      const log = new SqliteLog(path.join(dir, 'log.db'));
+      try {
+        return log.meta(RECOVERY_PENDING_KEY);
+      } finally {
+        log.close();
+      }
+    };
+    expect(markerAfterStart()).toBe(1);
+    const f = follower({ dir, marker: true });
+    f.handler.stop();
+    // Read from the file by another connection: it was written, not only held in memory.
+    expect(markerAfterStart()).toBe(0);
   });
 });

@@ -11,7 +11,7 @@ import type { ReplicationConfig } from '../config/types.ts';
 import { applySlice } from './apply-slice.ts';
 import type { NodeCondition } from './condition.ts';
 import { ReplicationError } from './errors.ts';
-import type { Clock, DigestState, LeadershipRecord, ReplicaLog, ReplicaState, SnapshotReceiver, TimerHandle } from './ports.ts';
+import type { Clock, DigestState, LeadershipRecord, RecoveryMarker, ReplicaLog, ReplicaState, SnapshotReceiver, TimerHandle } from './ports.ts';
 import type { ReplicationEvent, ReplicationObserver, ResyncStats } from './stats.ts';
 import { isDiskFull } from './storage-errors.ts';
 import { IndexWaiters } from './waiters.ts';
@@ -44,6 +44,8 @@ export interface FollowerDeps {
   leadership?: LeadershipRecord;
   /** A new leader took over (its first request this node took in a newer term). */
   onLeader?(id: string): void;
+  /** The log's recovery marker (metaRecoveryMarker): a follower clears one left from before. */
+  marker?: RecoveryMarker;
 }
 
 /** How long a digest request waits for this node to reach the leader's index before it is computed. */
@@ -110,6 +112,16 @@ export class FollowerHandler {
       this.divergedAt = state.appliedIndex() + 1;
     }
     if (state.appliedIndex() + 1 >= log.firstIndex()) this.applyTo(Math.min(log.meta('commit_index'), log.lastIndex()));
+    // A recovery marker (a recovery this node began as the leader and did not finish, or one that
+    // a lost WAL brought back after it was cleared) makes the next start as the leader rebuild
+    // the log from the followers, dropping it. A follower's log holds only what its leader sent,
+    // which the leader still has, and it leads again only by a handover that needs it caught up
+    // with the old leader's log (takeOver): the marker no longer applies. Left set, a restart that
+    // leads would drop this log, which the leader counts as a copy of what it acknowledged.
+    if (deps.marker !== undefined && deps.marker.get() !== 0) {
+      deps.logger.warn({ recovery_pending: deps.marker.get() }, 'a recovery marker from before this node followed: cleared (the leader holds what this log lacks)');
+      deps.marker.set(0);
+    }
   }
 
   currentTerm(): number {

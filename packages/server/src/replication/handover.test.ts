@@ -1,6 +1,12 @@
-// Which node leads, as a node whose data directory is new finds out (askWhoLeads over fakes).
+// Which node leads, as a node whose data directory is new finds out (askWhoLeads over fakes), and
+// how an old leader tells its handover target to take over (HandoverNotice over a fake transport).
 import { describe, expect, it } from 'vitest';
-import { askWhoLeads, leaderFromAnswers, leadershipAnswerOf, roleAtStart, type LeadershipAnswer } from './handover.ts';
+import { ENTRY_COMMAND, MemoryLog, makeEntry } from '@cairn/raft';
+import type { AppendRequest } from '@cairn/raft';
+import { HandoverNotice, askWhoLeads, leaderFromAnswers, leadershipAnswerOf, roleAtStart, type HandoverRecord, type LeadershipAnswer } from './handover.ts';
+import type { PendingHandover } from './identity.ts';
+import { systemClock } from './ports.ts';
+import { decodeAppendRequest } from './wire.ts';
 
 const peers = [
   { id: 'node-1', address: 'a:1' },
@@ -93,5 +99,55 @@ describe('leaderFromAnswers and leadershipAnswerOf', () => {
     expect(roleAtStart({ self: 'node-1', configured_leader: 'node-1', recorded_leader: null, leader_unknown: true, nodes: 1 })).toBe('lead');
     expect(roleAtStart({ self: 'node-1', configured_leader: 'node-1', recorded_leader: 'node-2', leader_unknown: false, nodes: 3 })).toBe('follow');
     expect(roleAtStart({ self: 'node-2', configured_leader: 'node-1', recorded_leader: 'node-2', leader_unknown: false, nodes: 3 })).toBe('lead');
+  });
+});
+
+describe('HandoverNotice', () => {
+  /** An old leader whose log ends at 5 (term 3), fenced for node-2; node-2 answers with `answer`. */
+  function notice(answer: (path: string) => { status: number; body: object }) {
+    const log = new MemoryLog();
+    log.append([1, 1, 2, 2, 3].map((t, i) => makeEntry(i + 1, t, ENTRY_COMMAND, new Uint8Array([i]))));
+    let pending: PendingHandover | null = { to: 'node-2', term: 3, last_index: 5, last_term: 3 };
+    const record = { pendingHandover: () => pending, recordHandover: (h: PendingHandover | null) => void (pending = h) } as unknown as HandoverRecord;
+    const posts: Array<{ path: string; body: Uint8Array }> = [];
+    const n = new HandoverNotice({
+      record,
+      clock: systemClock,
+      transport: {
+        post: (_address, path, body) => {
+          posts.push({ path, body });
+          const a = answer(path);
+          return Promise.resolve({ status: a.status, body: Buffer.from(JSON.stringify(a.body)) });
+        },
+      },
+      cluster_id: 'c',
+      self: 'node-1',
+      address: () => 'a:2',
+      timeout_ms: 100,
+      retry_ms: 10,
+      warn: () => {},
+      log: () => log,
+    });
+    return { n, posts, pending: () => pending };
+  }
+
+  it('sends a target that lost the tail it had matched the entries after where its log ends, in the old term', async () => {
+    const t = notice((path) => (path === '/_raft/timeout-now' ? { status: 409, body: { error: { code: 'not_caught_up', message: 'holds 3', durable_index: 3 } } } : { status: 200, body: {} }));
+    expect(await t.n.tell()).toBe(false);
+    expect(t.posts.map((p) => p.path)).toEqual(['/_raft/timeout-now', '/_raft/append']);
+    const req: AppendRequest = decodeAppendRequest((t.posts[1] as { body: Uint8Array }).body);
+    expect(req).toMatchObject({ cluster_id: 'c', leader_id: 'node-1', term: 3, prev_index: 3, prev_term: 2, leader_commit: 5 });
+    expect(req.entries.map((e) => e.index)).toEqual([4, 5]);
+    // Still pending: the target confirms only when it took over.
+    expect(t.pending()).not.toBeNull();
+  });
+
+  it('sends no entries on any other refusal, and clears the pending handover once the target took over', async () => {
+    const refused = notice(() => ({ status: 409, body: { error: { code: 'wrong_leader', message: 'no' } } }));
+    expect(await refused.n.tell()).toBe(false);
+    expect(refused.posts.map((p) => p.path)).toEqual(['/_raft/timeout-now']);
+    const taken = notice(() => ({ status: 200, body: { ok: true, leader: 'node-2', term: 4 } }));
+    expect(await taken.n.tell()).toBe(true);
+    expect(taken.pending()).toBeNull();
   });
 });

@@ -9,9 +9,12 @@
 // 2. The old leader tells the target (HandoverNotice: POST /_raft/timeout-now), again every
 //    retry_ms until it confirms, also after a restart (the pending handover is on disk).
 // 3. The target (takeOver): only from the leader it follows, only when its durable log ends
-//    exactly where the old leader's did; then it stops following, drops any entries past that end
+//    exactly where the old leader's did (a target that lost the tail it had matched, e.g. its WAL,
+//    says where its log ends and the old leader sends it the rest: handoverCatchUp); then it stops following, drops any entries past that end
 //    (never committed: the old leader did not hold them), records itself as the leader and leads
 //    in a new term above every term it holds (its LeaderDriver opens it).
+import { handoverCatchUp } from '@cairn/raft';
+import type { LogReader } from '@cairn/raft';
 import type { LeaderDriver } from './leader-driver.ts';
 import type { FollowerHandler } from './follower-handler.ts';
 import type { PendingHandover } from './identity.ts';
@@ -78,7 +81,8 @@ export function takeOver(req: TimeoutNowRequest, t: { cluster_id: string; self: 
   const log = t.log;
   if (log.durableIndex() < req.last_index || log.termAt(req.last_index) !== req.last_term) {
     const at = Math.min(req.last_index, log.lastIndex());
-    throw new ReplicationError(409, 'not_caught_up', `this node's log holds ${log.durableIndex()} (term ${log.termAt(at) ?? '?'} at ${at}), the old leader's ended at ${req.last_index} (term ${req.last_term})`);
+    // durable_index: where the old leader sends the rest from (handoverCatchUp), when this node lost the tail it had matched.
+    throw new ReplicationError(409, 'not_caught_up', `this node's log holds ${log.durableIndex()} (term ${log.termAt(at) ?? '?'} at ${at}), the old leader's ended at ${req.last_index} (term ${req.last_term})`, { durable_index: Math.min(log.durableIndex(), req.last_index) });
   }
   f.stop();
   // Entries past the old leader's end were never committed (they are not in its log): dropped.
@@ -100,7 +104,13 @@ export interface HandoverNoticeDeps {
   timeout_ms: number;
   retry_ms: number;
   warn(detail: Record<string, unknown>, message: string): void;
+  /** This node's log: a target that lost what it had matched is sent the rest from it. */
+  log(): LogReader;
 }
+
+/** At most this many entries, about this many payload bytes, per append to a handover target that lost its log's tail. */
+const CATCH_UP_ENTRIES_MAX = 1000;
+const CATCH_UP_BYTES_MAX = 4 * 1024 * 1024;
 
 /** Tells the target of the pending handover to take over, until it confirms. */
 export class HandoverNotice {
@@ -129,10 +139,28 @@ export class HandoverNotice {
         error = res.body.toString('utf8').slice(0, 200);
       }
       this.d.warn({ to: h.to, status: res.status, error }, 'the handover target did not take over yet');
+      const e = error as { code?: unknown; durable_index?: unknown } | null;
+      if (res.status === 409 && e !== null && typeof e === 'object' && e.code === 'not_caught_up' && typeof e.durable_index === 'number') await this.catchUp(h, address, e.durable_index);
     } catch (err) {
       this.d.warn({ to: h.to, err: (err as Error).message }, 'the handover target is unreachable');
     }
     return false;
+  }
+
+  /** Sends a target that lost the tail it had matched the entries after `held` (handoverCatchUp); it is told again at the next retry. */
+  private async catchUp(h: PendingHandover, address: string, held: number): Promise<void> {
+    const a = handoverCatchUp(this.d.log(), h, held, CATCH_UP_ENTRIES_MAX, CATCH_UP_BYTES_MAX);
+    if (a === null) {
+      this.d.warn({ to: h.to, held, last_index: h.last_index }, 'the handover target lacks entries this log no longer holds: only a snapshot brings it up (hand leadership back, or force-resync it from a leader)');
+      return;
+    }
+    const body = encode({ cluster_id: this.d.cluster_id, leader_id: this.d.self, ...a });
+    try {
+      const res = await this.d.transport.post(address, '/_raft/append', body, this.d.timeout_ms);
+      if (res.status !== 200) this.d.warn({ to: h.to, status: res.status, body: res.body.toString('utf8').slice(0, 200) }, 'the handover target refused the entries it lacks');
+    } catch (err) {
+      this.d.warn({ to: h.to, err: (err as Error).message }, 'could not send the handover target the entries it lacks');
+    }
   }
 
   /** Tells the target after ms, then every retry_ms until it confirms (nothing when none is pending). */
@@ -160,9 +188,16 @@ export class HandoverNotice {
   }
 }
 
-/** Decodes a timeout-now body: msgpack (what HandoverNotice sends) or JSON. */
+/**
+ * Decodes a timeout-now body: msgpack (what HandoverNotice sends) or JSON. A body that is neither,
+ * or lacks a field, is the sender's mistake: 400 bad_request, never an exception that ends the node.
+ */
 export function decodeTimeoutNow(body: Uint8Array, msgpack: boolean): TimeoutNowRequest {
-  return parseTimeoutNow(msgpack ? decode(body) : JSON.parse(Buffer.from(body).toString('utf8')));
+  try {
+    return parseTimeoutNow(msgpack ? decode(body) : JSON.parse(Buffer.from(body).toString('utf8')));
+  } catch (err) {
+    throw new ReplicationError(400, 'bad_request', `timeout-now body: ${(err as Error).message}`);
+  }
 }
 
 /**

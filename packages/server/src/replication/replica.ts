@@ -115,6 +115,7 @@ export class Replica<S extends StateMachine> {
       timeout_ms: Math.max(rep.append_timeout_ms, 2000),
       retry_ms: handover_retry_ms,
       warn: (detail, message) => logger.warn(detail, message),
+      log: () => this.log,
     });
     this.log = new SqliteLog(path.join(config.server.data_dir, 'log.db'));
     this.state = new StateHolder(path.join(config.server.data_dir, 'state.db'), factory);
@@ -164,6 +165,7 @@ export class Replica<S extends StateMachine> {
       hooks: { ...this.hooks, onDiskFull: () => this.diskWatch.start() },
       condition: this.condition,
       storage_id: this.identity.storage_id,
+      marker: metaRecoveryMarker(this.log),
       digest: () => stateDigestOf(this.state.file),
       leadership: this.terms,
       onLeader: (id) => {

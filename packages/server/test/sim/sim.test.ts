@@ -454,6 +454,45 @@ describe('simulation of the shipped drivers: leader + two followers under disk, 
     expect(sim.acknowledged('quorum').length).toBe(acked + 1); // and the heal's write
   }, 60_000);
 
+  it('completes a handover whose target lost the tail of its log after the fence (its WAL): the old leader sends it the rest, and it takes over (scripted)', async () => {
+    const sim = new Sim({ seed: 37, steps: 0, tune: (p) => {
+      quiet(p);
+      // No checkpoint of the WAL ever: losing it takes the target's whole log.
+      p.disk.checkpoint_every_syncs = 1_000_000;
+    } });
+    let held = -1;
+    let lastIndex = -1;
+    let acked = 0;
+    await script(sim, async () => {
+      await startCluster(sim);
+      const w = writer(sim);
+      w.write('quorum', 20);
+      await w.until(20, 3000);
+      const old = sim.leaderNode();
+      const target = FOLLOWERS[0];
+      sim.handOver(target);
+      for (let t = 0; t < 2000 && old.disk.leadership.pendingHandover() === null; t += 1) await sim.advance(1);
+      const h = old.disk.leadership.pendingHandover();
+      expect(h, 'the old leader fenced itself').not.toBeNull();
+      lastIndex = (h as { last_index: number }).last_index;
+      // Before it is told: it loses its WAL, and restarts holding only what its state applied.
+      sim.kill(target, 'lose-wal');
+      sim.start(target);
+      held = sim.node(target).disk.log.durable().lastIndex;
+      for (let t = 0; t < 5000 && sim.node(target).leader === null; t += 5) await sim.advance(5);
+      expect(sim.node(target).leader, `${target} took over`).not.toBeNull();
+      w.write('quorum', 5);
+      await w.until(25, 5000);
+      acked = w.done.ok;
+      await sim.heal();
+    });
+    // It lacked the end of the old leader's log, so it could take over only once sent the rest.
+    expect(held).toBeLessThan(lastIndex);
+    expect(acked).toBe(25);
+    expect(sim.result(0).counts.handovers_taken).toBe(1);
+    expect(sim.acknowledged('quorum').length).toBe(acked + 1); // and the heal's write
+  }, 60_000);
+
   it('has checkers with teeth: a handover whose fence is not recorded is caught (the old leader, restarted, no longer knows it handed over) (seeded)', async () => {
     const failures: string[] = [];
     for (let seed = 1; seed <= 60 && failures.length === 0; seed++) {

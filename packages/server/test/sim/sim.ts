@@ -613,6 +613,7 @@ export class Sim {
       hooks,
       condition: n.condition as NodeCondition,
       storage_id: n.disk.storageId(),
+      marker: metaRecoveryMarker(n.disk.log),
       leadership: n.disk.leadership,
       onLeader: (leader) => {
         if (n.disk.leadership.pendingHandover()?.to === leader) n.notice?.confirmed();
@@ -634,6 +635,7 @@ export class Sim {
       timeout_ms: Math.max(cfg.append_timeout_ms, 50),
       retry_ms: 50,
       warn: () => this.count('handover_notice_failed'),
+      log: () => n.disk.log,
     });
   }
 
