@@ -248,6 +248,37 @@ describe('a batch applied over several turns', () => {
     expect(sliced.machine.get('ws', 'lake-3')).toBeNull();
   });
 
+  it('applies one large document over several calls, between its passages, and ends as in one turn: put, replace, delete', async () => {
+    const whole = new StateHolder(path.join(tempDir(), 'state.db'), documents());
+    const sliced = new StateHolder(path.join(tempDir(), 'state.db'), documents());
+    disks.defer(() => whole.close());
+    disks.defer(() => sliced.close());
+    const long = (word: string): string => Array.from({ length: 60 }, (_, i) => `Paragraph ${i} about ${word}: ${`the ${word} runs past the stone number ${i} `.repeat(30)}`).join('\n\n');
+    const put = async (index: number, word: string): Promise<Entry> => makeEntry(index, 1, ENTRY_COMMAND, encodeOp(await whole.machine.preparePut('ws', { id: 'big', path: 'big.md', content: long(word) })));
+    const entries = [await put(1, 'river'), await put(2, 'harbor')];
+    entries.push(makeEntry(3, 1, ENTRY_COMMAND, encodeOp(whole.machine.prepareDelete('ws', ['big']))));
+    entries.push(await put(4, 'meadow'));
+    const calls: number[] = [];
+    for (const [i, e] of entries.entries()) {
+      whole.applyEntries([e]);
+      let n = 1;
+      let ok = sliced.startApply([e], 0);
+      while (!ok) {
+        n++;
+        ok = sliced.continueApply(0);
+      }
+      calls.push(n);
+      expect(sliced.appliedIndex()).toBe(i + 1);
+      expect(sliced.machine.checksum(), `after entry ${i + 1}`).toBe(whole.machine.checksum());
+    }
+    // The put inserts its passages one call each, the replace also removes the old ones one call each, the delete too.
+    expect(calls[0]).toBeGreaterThan(10);
+    expect(calls[1]).toBeGreaterThan(calls[0] as number);
+    expect(calls[2]).toBeGreaterThan(10);
+    expect(await sliced.machine.search('ws', { query: 'meadow stone', k: 3, mode: 'lexical' })).toEqual(await whole.machine.search('ws', { query: 'meadow stone', k: 3, mode: 'lexical' }));
+    expect((await sliced.machine.search('ws', { query: 'harbor', k: 3, mode: 'lexical' })).length).toBe(0);
+  });
+
   it('an install rolls the open batch back', async () => {
     const state = new StateHolder(path.join(tempDir(), 'state.db'), documents());
     disks.defer(() => state.close());

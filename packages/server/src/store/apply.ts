@@ -132,9 +132,9 @@ export class Applier {
   }
 
   /**
-   * apply(op) as steps: the generator yields after each document of a put or delete, so a caller
-   * holding the transaction open across event-loop turns (StateHolder) can stop between
-   * documents. Running it to the end is apply(op): the same statements in the same order.
+   * apply(op) as steps: the generator yields after each document of a put or delete, and between
+   * the passages of a document, so a caller holding the transaction open across event-loop turns
+   * (StateHolder) can stop there (a 256 KiB document is a few hundred passages). Running it to the end is apply(op): the same statements in the same order.
    */
   *steps(op: Op): Generator<void, ApplyResult, void> {
     assertOp(op);
@@ -218,11 +218,11 @@ export class Applier {
         row.document_count += 1;
       } else {
         this.docUpdate.run(params);
-        this.unindexPassages(op.ws, doc.id);
+        yield* this.unindexPassages(op.ws, doc.id);
         this.passagesDelete.run(op.ws, doc.id);
         row.bytes -= existing.storage;
       }
-      this.insertPassages(op.ws, doc);
+      yield* this.insertPassages(op.ws, doc);
       row.bytes += params.storage;
       this.vectors.put(op.ws, doc.id, bytesToVector(doc.vector));
       changed += 1;
@@ -238,21 +238,30 @@ export class Applier {
    * The document's passages as the op carries them (v4), or one passage covering it (an op
    * logged before passages): rows and their full-text index entries.
    */
-  private insertPassages(ws: string, doc: OpDocument): void {
+  private *insertPassages(ws: string, doc: OpDocument): Generator<void, void, void> {
     const passages = doc.passages === undefined ? [wholePassage(doc.content, doc.tokens)] : bytesToPassages(doc.passages);
     assertPassagesCover(passages, doc.content.length, `passages of ${doc.id}`);
-    passages.forEach((p, n) => {
+    let n = 0;
+    for (const p of passages) {
       const { lastInsertRowid } = this.passageInsert.run(ws, doc.id, n, p.start, p.end, p.line_start, p.line_end, p.tokens);
       const text = doc.content.slice(p.start, p.end);
       this.passageFtsInsert.run(lastInsertRowid, text, doc.path);
       this.passageIndex?.put(ws, Number(lastInsertRowid), text, doc.path);
-    });
+      n++;
+      // A large document is many passages, each a full-text insert: a caller slicing the
+      // transaction may stop between two of them.
+      if (n < passages.length) yield;
+    }
   }
 
-  /** Removes a document's passages from the passage index, before their rows are deleted. */
-  private unindexPassages(ws: string, id: string): void {
+  /** Removes a document's passages from the passage index, before their rows are deleted; may stop between two. */
+  private *unindexPassages(ws: string, id: string): Generator<void, void, void> {
     if (this.passageIndex === null) return;
-    for (const row of this.passageRows.all(ws, id) as number[]) this.passageIndex.remove(ws, row);
+    const rows = this.passageRows.all(ws, id) as number[];
+    for (let i = 0; i < rows.length; i++) {
+      if (i > 0) yield;
+      this.passageIndex.remove(ws, rows[i] as number);
+    }
   }
 
   private *applyDelete(op: DeleteOp): Generator<void, ApplyResult, void> {
@@ -271,7 +280,7 @@ export class Applier {
       if (existing === undefined || row === undefined) continue;
       if (planted('skip_deletes')) continue; // a planted defect (test only): this node keeps deleted documents
       this.docDelete.run(op.ws, id);
-      this.unindexPassages(op.ws, id);
+      yield* this.unindexPassages(op.ws, id);
       this.passagesDelete.run(op.ws, id);
       this.vectors.remove(op.ws, id);
       row.document_count -= 1;
