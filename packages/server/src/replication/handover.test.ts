@@ -3,7 +3,11 @@
 import { describe, expect, it } from 'vitest';
 import { ENTRY_COMMAND, MemoryLog, makeEntry } from '@cairn/raft';
 import type { AppendRequest } from '@cairn/raft';
-import { HandoverNotice, askWhoLeads, leaderFromAnswers, leadershipAnswerOf, roleAtStart, type HandoverRecord, type LeadershipAnswer } from './handover.ts';
+import { HandoverNotice, answerTimeoutNow, askWhoLeads, heardFrom, leaderFromAnswers, leadershipAnswerOf, onLeaderNamed, roleAtStart, type HandoverRecord, type LeadershipAnswer, type RoleSwitch } from './handover.ts';
+import { ReplicationError } from './errors.ts';
+import type { FollowerHandler } from './follower-handler.ts';
+import type { ReplicaLog, LeadershipRecord } from './ports.ts';
+import { encode } from './wire.ts';
 import type { PendingHandover } from './identity.ts';
 import { systemClock } from './ports.ts';
 import { decodeAppendRequest } from './wire.ts';
@@ -149,5 +153,79 @@ describe('HandoverNotice', () => {
     const taken = notice(() => ({ status: 200, body: { ok: true, leader: 'node-2', term: 4 } }));
     expect(await taken.n.tell()).toBe(true);
     expect(taken.pending()).toBeNull();
+  });
+});
+
+describe('role switches (what Replica and the simulation both run)', () => {
+  /** A follower of node-1 in term 3 whose durable log ends at `durable` (term 3); `calls` records what the node was made to do. */
+  function node(over: Partial<RoleSwitch> = {}, durable = 5) {
+    const calls: string[] = [];
+    const follower = { leaderId: () => 'node-1', currentTerm: () => 3, stop: () => void calls.push('follower stopped') } as unknown as FollowerHandler;
+    const log = { durableIndex: () => durable, lastIndex: () => durable, termAt: (i: number) => (i <= durable ? 3 : undefined), write: () => void calls.push('log write') } as unknown as ReplicaLog;
+    const record = { designated: () => null, recordDesignated: (id: string) => void calls.push(`designated ${id}`), recordLeader: (id: string) => void calls.push(`leader ${id}`) } as unknown as LeadershipRecord;
+    const n: RoleSwitch = {
+      self: 'node-2', cluster_id: 'c', nodes: [{ id: 'node-1' }, { id: 'node-2' }, { id: 'node-3' }],
+      leadingTerm: () => null, notReady: () => null, asking: () => false, follower: () => follower, log, record,
+      follow: (leader, why) => void calls.push(`follow ${leader} (${why})`),
+      lead: (why) => {
+        calls.push(`lead after ${why.from} ${why.last_index}`);
+        return 4;
+      },
+      ...over,
+    };
+    return { n, calls };
+  }
+  const req = { cluster_id: 'c', from: 'node-1', term: 3, last_index: 5, last_term: 3 };
+
+  it('answerTimeoutNow: takes over from its leader when caught up, records itself, then leads', () => {
+    const { n, calls } = node();
+    expect(answerTimeoutNow(req, n)).toEqual({ ok: true, leader: 'node-2', term: 4 });
+    expect(calls).toEqual(['follower stopped', 'designated node-2', 'leader node-2', 'lead after node-1 5']);
+  });
+
+  it('answerTimeoutNow: refuses another cluster, says so when it leads already, and does nothing while not ready', () => {
+    expect(() => answerTimeoutNow({ ...req, cluster_id: 'x' }, node().n)).toThrow(/cluster/);
+    const leading = node({ leadingTerm: () => 7 });
+    expect(answerTimeoutNow(req, leading.n)).toEqual({ ok: true, leader: 'node-2', term: 7 });
+    expect(leading.calls).toEqual([]);
+    const busy = node({ notReady: () => new ReplicationError(503, 'recovering', 'recovering') });
+    expect(() => answerTimeoutNow(req, busy.n)).toThrow(/recovering/);
+    expect(busy.calls).toEqual([]);
+    const none = node({ follower: () => null });
+    expect(() => answerTimeoutNow(req, none.n)).toThrow(/neither leading nor following/);
+    const behind = node({}, 4);
+    expect(() => answerTimeoutNow(req, behind.n)).toThrow(/holds 4/);
+    expect(behind.calls).toEqual([]);
+  });
+
+  it('heardFrom: only a node asking who leads, and not yet following, follows the sender of a message of its cluster', () => {
+    const append = (leader_id: string, cluster_id = 'c'): Uint8Array => encode({ cluster_id, term: 3, leader_id, prev_index: 0, prev_term: 0, entries: [], leader_commit: 0 });
+    const asking = node({ asking: () => true, follower: () => null });
+    heardFrom(append('node-3'), 'append', asking.n);
+    expect(asking.calls).toEqual(['follow node-3 (data directory new, an append came from node-3)']);
+    const other = node({ asking: () => true, follower: () => null });
+    heardFrom(append('node-3', 'x'), 'append', other.n);
+    heardFrom(append('node-9'), 'append', other.n);
+    heardFrom(new Uint8Array([1, 2, 3]), 'append', other.n);
+    expect(other.calls).toEqual([]);
+    const settled = node({ asking: () => false, follower: () => null });
+    heardFrom(append('node-3'), 'append', settled.n);
+    expect(settled.calls).toEqual([]);
+  });
+
+  it('onLeaderNamed: follows another node; named itself, records itself and leads only with its storage whole, else recovers unrecorded', () => {
+    const run = (leader: string, ok: boolean): string[] => {
+      const { n, calls } = node();
+      onLeaderNamed(leader, {
+        ...n,
+        checkStorage: () => (ok ? { ok: true } : { ok: false, reason: 'data_gone', message: 'gone' }),
+        leadNamed: () => void calls.push('lead named'),
+        recover: (c) => void calls.push(`recover ${c.reason}`),
+      });
+      return calls;
+    };
+    expect(run('node-3', true)).toEqual(['follow node-3 (data directory new)']);
+    expect(run('node-2', true)).toEqual(['leader node-2', 'lead named']);
+    expect(run('node-2', false)).toEqual(['recover data_gone']);
   });
 });

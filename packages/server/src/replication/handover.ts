@@ -17,7 +17,7 @@ import { handoverCatchUp } from '@cairn/raft';
 import type { LogReader } from '@cairn/raft';
 import type { LeaderDriver } from './leader-driver.ts';
 import type { FollowerHandler } from './follower-handler.ts';
-import type { PendingHandover } from './identity.ts';
+import type { PendingHandover, StorageCheck } from './identity.ts';
 import type { Clock, LeadershipRecord, ReplicaLog, TimerHandle } from './ports.ts';
 import type { Transport } from './transport.ts';
 import { ReplicationError } from './errors.ts';
@@ -308,4 +308,71 @@ export function leadershipAnswerOf(node_id: string, h: unknown): LeadershipAnswe
   const o = h as { role?: unknown; leading?: unknown; leader_id?: unknown; term?: unknown } | null;
   if (o === null || typeof o !== 'object' || typeof o.role !== 'string' || typeof o.leader_id !== 'string' || typeof o.term !== 'number') return null;
   return { node_id, role: o.role, leading: o.leading === true, leader_id: o.leader_id, term: o.term };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Role switches: how a node changes role on what it is told. Replica runs these on its parts, the
+// seeded simulation on its simulated nodes, so the simulation checks the switching that ships.
+
+/** What a node exposes to switch role (Replica; a node of the simulation). */
+export interface RoleSwitch {
+  self: string;
+  cluster_id: string;
+  nodes: readonly { id: string }[];
+  /** The running driver's term, or null when this node does not lead now. */
+  leadingTerm(): number | null;
+  /** Why it takes no leader's work yet (asking who leads, recovering its storage, stopping), or null. */
+  notReady(): ReplicationError | null;
+  /** True while it asks which node leads (roleAtStart 'ask'). */
+  asking(): boolean;
+  follower(): FollowerHandler | null;
+  log: ReplicaLog;
+  record: LeadershipRecord;
+  /** Stops asking and follows `leader`, recorded (so a restart follows it too). */
+  follow(leader: string, why: string): void;
+  /** Stops following and leads: constructs and starts its driver, which opens a new term; returns it. */
+  lead(why: { from: string; last_index: number }): number;
+}
+
+/**
+ * POST /_raft/timeout-now: the old leader tells this node to take over. A node that leads already
+ * says so (a repeated notice); one that is not ready says why (503); else takeOver decides, and
+ * the node leads.
+ */
+export function answerTimeoutNow(req: TimeoutNowRequest, n: RoleSwitch): { ok: true; leader: string; term: number } {
+  if (req.cluster_id !== n.cluster_id) throw new ReplicationError(409, 'wrong_cluster', `request from cluster "${req.cluster_id}", this node is in "${n.cluster_id}"`);
+  const leading = n.leadingTerm();
+  if (leading !== null) return { ok: true, leader: n.self, term: leading };
+  const notReady = n.notReady();
+  if (notReady !== null) throw notReady;
+  const f = n.follower();
+  if (f === null) throw new ReplicationError(503, 'not_ready', 'this node is neither leading nor following yet', { retry_after_s: 1 });
+  takeOver(req, { cluster_id: n.cluster_id, self: n.self, follower: f, log: n.log, record: n.record });
+  return { ok: true, leader: n.self, term: n.lead({ from: req.from, last_index: req.last_index }) };
+}
+
+/** An append or snapshot chunk arrived: a node asking who leads follows its sender (senderLeads). */
+export function heardFrom(body: Uint8Array, kind: 'append' | 'snapshot', n: Pick<RoleSwitch, 'self' | 'cluster_id' | 'nodes' | 'asking' | 'follower' | 'follow'>): void {
+  if (!n.asking() || n.follower() !== null) return;
+  const leader = senderLeads(body, kind, n);
+  if (leader === null) return;
+  n.follow(leader, `data directory new, an ${kind} came from ${leader}`);
+}
+
+/**
+ * The other nodes answered which node leads (askWhoLeads). Another one: follow it. This one (a new
+ * cluster, or it led and lost its data): lead, once its storage holds what it may have
+ * acknowledged (checkLocalStorage), else recover from the followers first; it is recorded as the
+ * leader only then, so a restart before asks again.
+ */
+export function onLeaderNamed(leader: string, n: Pick<RoleSwitch, 'self' | 'follow' | 'record'> & { checkStorage(): StorageCheck; leadNamed(): void; recover(check: Extract<StorageCheck, { ok: false }>): void }): void {
+  if (leader !== n.self) {
+    n.follow(leader, 'data directory new');
+    return;
+  }
+  const check = n.checkStorage();
+  if (check.ok) {
+    n.record.recordLeader(n.self);
+    n.leadNamed();
+  } else n.recover(check);
 }

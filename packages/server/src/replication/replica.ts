@@ -13,7 +13,8 @@ import { FileSnapshotReceiver, FileSnapshotShipper } from './file-snapshots.ts';
 import { LeaderDriver } from './leader-driver.ts';
 import { systemClock } from './ports.ts';
 import { stateDigestOf } from '../store/state-digest.ts';
-import { HandoverNotice, askWhoLeads, designationOf, handOverTo, leadershipAnswerOf, roleAtStart, senderLeads, takeOver } from './handover.ts';
+import { HandoverNotice, answerTimeoutNow, askWhoLeads, designationOf, handOverTo, heardFrom, leadershipAnswerOf, onLeaderNamed, roleAtStart } from './handover.ts';
+import type { RoleSwitch } from './handover.ts';
 import type { TimeoutNowRequest } from './handover.ts';
 import { DiskReserve, DiskSpaceWatch, disk_check_ms_default, disk_free_bytes_min_default, disk_reserve_bytes_default } from './storage-errors.ts';
 import { fileRecoveryPorts, logPosition, makeStateCopy, metaRecoveryMarker, readLogEntries, recoverAlone, recoverUntilDone } from './recovery.ts';
@@ -120,6 +121,31 @@ export class Replica<S extends StateMachine> {
     this.log = new SqliteLog(path.join(config.server.data_dir, 'log.db'));
     this.state = new StateHolder(path.join(config.server.data_dir, 'state.db'), factory);
     this.appliedWaiters = new IndexWaiters(() => this.state.appliedIndex());
+    this.roles = {
+      self: this.self.id,
+      cluster_id: this.config.replication.cluster_id,
+      nodes: this.config.replication.nodes,
+      leadingTerm: () => this.driver?.currentTerm() ?? null,
+      notReady: () => (this.notReady() ? this.recoveringError() : null),
+      asking: () => this.asking,
+      follower: () => this.follower,
+      log: this.log,
+      record: this.terms,
+      follow: (leader, why) => {
+        this.asking = false;
+        this.follow(leader, why);
+      },
+      lead: (why) => {
+        this.follower = null;
+        const driver = this.startLeader(this.transport);
+        driver.start();
+        const term = driver.currentTerm();
+        this.event({ kind: 'leader_changed', detail: `${this.self.id} leads from term ${term}, handed over by ${why.from} after index ${why.last_index}` });
+        this.logger.info({ from: why.from, term, last_index: why.last_index }, 'took over leadership');
+        for (const l of this.roleListeners) l();
+        return term;
+      },
+    };
     const hooks = {
       onApplied: () => this.onApplied(),
       event: (e: Omit<ReplicationEvent, 'at'>) => this.event(e),
@@ -270,22 +296,11 @@ export class Replica<S extends StateMachine> {
    * term, above every term it holds). Asked again once it leads, it confirms.
    */
   handleTimeoutNow(req: TimeoutNowRequest): { ok: true; leader: string; term: number } {
-    const rep = this.config.replication;
-    if (req.cluster_id !== rep.cluster_id) throw new ReplicationError(409, 'wrong_cluster', `request from cluster "${req.cluster_id}", this node is in "${rep.cluster_id}"`);
-    if (this.driver !== null) return { ok: true, leader: this.self.id, term: this.driver.currentTerm() };
-    if (this.notReady()) throw this.recoveringError();
-    const f = this.follower;
-    if (f === null) throw new ReplicationError(503, 'not_ready', 'this node is neither leading nor following yet', { retry_after_s: 1 });
-    takeOver(req, { cluster_id: rep.cluster_id, self: this.self.id, follower: f, log: this.log, record: this.terms });
-    this.follower = null;
-    const driver = this.startLeader(this.transport);
-    driver.start();
-    const term = driver.currentTerm();
-    this.event({ kind: 'leader_changed', detail: `${this.self.id} leads from term ${term}, handed over by ${req.from} after index ${req.last_index}` });
-    this.logger.info({ from: req.from, term, last_index: req.last_index }, 'took over leadership');
-    for (const l of this.roleListeners) l();
-    return { ok: true, leader: this.self.id, term };
+    return answerTimeoutNow(req, this.roles);
   }
+
+  /** This node's role switches (handover.ts), on its own parts. */
+  private readonly roles: RoleSwitch;
 
   /** Set while a node with a new data directory asks the others which one leads (roleAtStart 'ask'). */
   private asking = false;
@@ -315,26 +330,28 @@ export class Replica<S extends StateMachine> {
   private async findLeader(): Promise<void> {
     const leader = await this.askWhoLeads();
     if (leader === null) return;
-    this.asking = false;
-    if (leader !== this.self.id) {
-      this.follow(leader, 'data directory new');
-      return;
-    }
-    // The others name this node: it leads (a new cluster) or led and lost its data. It recovers what
-    // they hold (recorded as the leader only then: a restart before asks again), then leads.
-    const check = checkLocalStorage(this.log, this.state, true, this.terms.recorded());
-    this.logger.warn({ reason: check.ok ? 'none' : check.reason }, 'data directory new and the other nodes name this node the leader: recovering from them');
-    if (check.ok) {
-      this.terms.recordLeader(this.self.id);
-      this.startLeader(this.transport);
-      this.driver?.start();
-      this.condition.clear('recovering');
-    } else {
-      this.recovering = check;
-      this.condition.set('recovering', check.message);
-      void this.recover(check);
-    }
-    for (const l of this.roleListeners) l();
+    onLeaderNamed(leader, {
+      ...this.roles,
+      checkStorage: () => {
+        const check = checkLocalStorage(this.log, this.state, true, this.terms.recorded());
+        this.logger.warn({ reason: check.ok ? 'none' : check.reason }, 'data directory new and the other nodes name this node the leader: recovering from them');
+        return check;
+      },
+      leadNamed: () => {
+        this.asking = false;
+        this.startLeader(this.transport);
+        this.driver?.start();
+        this.condition.clear('recovering');
+        for (const l of this.roleListeners) l();
+      },
+      recover: (check) => {
+        this.asking = false;
+        this.recovering = check;
+        this.condition.set('recovering', check.message);
+        void this.recover(check);
+        for (const l of this.roleListeners) l();
+      },
+    });
   }
 
   /** Follows `leader` (recorded, so a restart follows it too). */
@@ -500,23 +517,14 @@ export class Replica<S extends StateMachine> {
   }
 
   /** While asking who leads: an append or snapshot chunk from another node of the cluster names the leader (senderLeads). */
-  private heardFrom(body: Uint8Array, kind: 'append' | 'snapshot'): void {
-    if (!this.asking || this.follower !== null) return;
-    const rep = this.config.replication;
-    const leader = senderLeads(body, kind, { self: this.self.id, cluster_id: rep.cluster_id, nodes: rep.nodes });
-    if (leader === null) return;
-    this.asking = false;
-    this.follow(leader, `data directory new, an ${kind} came from ${leader}`);
-  }
-
   handleAppend(body: Uint8Array): Promise<Buffer> {
-    this.heardFrom(body, 'append');
+    heardFrom(body, 'append', this.roles);
     if (this.follower === null) return Promise.reject(new ReplicationError(409, 'is_leader', `${this.self.id} is the leader; it does not accept appends`));
     return this.follower.handleAppend(body);
   }
 
   handleSnapshotChunk(body: Uint8Array): Promise<Record<string, unknown>> {
-    this.heardFrom(body, 'snapshot');
+    heardFrom(body, 'snapshot', this.roles);
     if (this.follower === null) return Promise.reject(new ReplicationError(409, 'is_leader', `${this.self.id} is the leader; it does not accept snapshots`));
     return this.follower.handleSnapshotChunk(body);
   }

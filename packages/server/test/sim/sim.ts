@@ -22,7 +22,7 @@ import type { StorageCheck } from '../../src/replication/identity.ts';
 import { LeaderDriver } from '../../src/replication/leader-driver.ts';
 import { metaRecoveryMarker, recoverUntilDone } from '../../src/replication/recovery.ts';
 import { emptyResyncStats } from '../../src/replication/stats.ts';
-import { HandoverNotice, askWhoLeads, designationOf, decodeTimeoutNow, handOverTo, leadershipAnswerOf, roleAtStart, senderLeads, takeOver } from '../../src/replication/handover.ts';
+import { HandoverNotice, answerTimeoutNow, askWhoLeads, decodeTimeoutNow, designationOf, handOverTo, heardFrom, leadershipAnswerOf, onLeaderNamed, roleAtStart } from '../../src/replication/handover.ts';
 import { Prng } from './prng.ts';
 import { Scheduler } from './clock.ts';
 import type { SimClock } from './clock.ts';
@@ -33,7 +33,7 @@ import type { NetworkFaults } from './network.ts';
 import { SimRecoveryPeers, recoveryRoutes } from './recovery-peers.ts';
 import type { TermRecord } from '../../src/replication/ports.ts';
 import type { HttpResult, Transport } from '../../src/replication/transport.ts';
-import type { HandoverRecord } from '../../src/replication/handover.ts';
+import type { HandoverRecord, RoleSwitch } from '../../src/replication/handover.ts';
 import type { PendingHandover } from '../../src/replication/identity.ts';
 import { SimSnapshotReceiver, SimSnapshotShipper } from './snapshots.ts';
 
@@ -210,6 +210,8 @@ class SimNode {
   recovering = false;
   /** A new data directory asking the others who leads (Replica's `asking`; proposals are refused as while recovering). */
   asking = false;
+  /** This life's role switches (handover.ts's RoleSwitch over this node's parts), once started. */
+  roles: RoleSwitch | null = null;
   /** When a node that is down comes back (null: it is up, or the sim decides later). */
   restartAt: number | null = null;
   /** A sync failed in this life: the supervisor restarts the node at this time. */
@@ -548,28 +550,60 @@ export class Sim {
         const term = n.leader?.currentTerm() ?? n.disk.log.meta('term');
         return Promise.resolve({ status: 200, headers: {}, body: Buffer.from(JSON.stringify({ node_id: id, role, leading: n.leader !== null, leader_id: leaderId, term })) });
       };
-      // As Replica.heardFrom: a node asking who leads follows the sender of an append or snapshot chunk.
-      const heardFrom = (body: Uint8Array, kind: 'append' | 'snapshot'): void => {
-        if (!n.asking || n.follower !== null || n.lives !== life) return;
-        const leader = senderLeads(body, kind, { self: id, cluster_id: cfg.cluster_id, nodes: cfg.nodes });
-        if (leader === null) return;
-        n.asking = false;
-        n.disk.leadership.recordLeader(leader);
-        this.count('who_leads_heard');
-        this.trace(() => `${id}: data directory new, an ${kind} came from ${leader}: following it`);
-        this.startFollower(n, clock, hooks);
+      // This life's role switches, as Replica hands them its parts (handover.ts runs the same decisions).
+      const alive = (): boolean => n.lives === life;
+      const roles: RoleSwitch = {
+        self: id,
+        cluster_id: cfg.cluster_id,
+        nodes: cfg.nodes,
+        leadingTerm: () => (alive() && n.leader !== null ? n.leader.currentTerm() : null),
+        notReady: () => {
+          if (!alive()) return new ReplicationError(503, 'not_ready', 'stopping');
+          if (n.recovering) return new ReplicationError(503, 'recovering', `${id} is recovering`);
+          if (n.asking) return new ReplicationError(503, 'recovering', `${id} does not know yet which node leads`);
+          return null;
+        },
+        asking: () => alive() && n.asking,
+        follower: () => (alive() ? n.follower : null),
+        get log() {
+          return n.disk.log;
+        },
+        get record() {
+          return n.disk.leadership;
+        },
+        follow: (leader, why) => {
+          n.asking = false;
+          n.disk.leadership.recordLeader(leader);
+          this.trace(() => `${id}: ${why}: following ${leader}`);
+          this.startFollower(n, clock, hooks);
+        },
+        lead: (why) => {
+          n.follower = null;
+          this.count('handovers_taken');
+          this.trace(() => `${id} takes over from ${why.from} after ${why.last_index}`);
+          this.startLeader(n, clock, transport, hooks);
+          return n.leader?.currentTerm() ?? 0;
+        },
+      };
+      n.roles = roles;
+      const heard = (body: Uint8Array, kind: 'append' | 'snapshot'): void => {
+        heardFrom(body, kind, { ...roles, follow: (leader, why) => {
+          this.count('who_leads_heard');
+          roles.follow(leader, why);
+        } });
       };
       this.net.attach(id, clock, {
         append: (body) => {
-          heardFrom(body, 'append');
+          heard(body, 'append');
           return n.follower !== null && n.lives === life ? n.follower.handleAppend(body) : notFollowing('appends');
         },
         snapshot: (body) => {
-          heardFrom(body, 'snapshot');
+          heard(body, 'snapshot');
           return n.follower !== null && n.lives === life ? n.follower.handleSnapshotChunk(body) : notFollowing('snapshots');
         },
         get,
-        timeoutNow: (body) => this.onTimeoutNow(n, life, body, clock, transport, hooks),
+        // As the route: a body it cannot read is a 400 (decodeTimeoutNow), then answerTimeoutNow.
+        timeoutNow: (body) => Promise.resolve().then(() => answerTimeoutNow(decodeTimeoutNow(body, true), roles)),
       });
       // As the daemon starts (replica.ts): the leader recorded at a handover leads, else the
       // configured one; a new data directory asks the others first.
@@ -663,38 +697,26 @@ export class Sim {
     this.count('who_leads_asked');
     n.asking = true;
     void this.askWhoLeads(n, clock, transport).then((leader) => {
-      if (leader === null || n.lives !== life) return;
-      n.asking = false;
-      if (leader !== n.id) {
-        n.disk.leadership.recordLeader(leader);
-        this.trace(() => `${n.id}: data directory new, ${leader} leads: following it`);
-        this.startFollower(n, clock, hooks);
-        return;
-      }
-      this.count('who_leads_named_self');
-      this.trace(() => `${n.id}: the others name it the leader: recovering`);
-      const check = checkLocalStorage(n.disk.log, n.disk.state, true, this.termRecord(n)?.recorded() ?? 0);
-      if (check.ok || this.variant === 'skip-recovery') {
-        n.disk.leadership.recordLeader(n.id);
-        this.startLeader(n, clock, transport, hooks);
-      } else this.recoverLeader(n, check, clock, transport, hooks);
+      if (leader === null || n.lives !== life || n.roles === null) return;
+      const roles = n.roles;
+      onLeaderNamed(leader, {
+        ...roles,
+        checkStorage: () => {
+          this.count('who_leads_named_self');
+          this.trace(() => `${n.id}: the others name it the leader: recovering`);
+          // The broken variant: it leads without recovering.
+          return this.variant === 'skip-recovery' ? { ok: true } : checkLocalStorage(n.disk.log, n.disk.state, true, this.termRecord(n)?.recorded() ?? 0);
+        },
+        leadNamed: () => {
+          n.asking = false;
+          this.startLeader(n, clock, transport, hooks);
+        },
+        recover: (check) => {
+          n.asking = false;
+          this.recoverLeader(n, check, clock, transport, hooks);
+        },
+      });
     }, (err: unknown) => this.fail(`${n.id}: askWhoLeads threw ${(err as Error).message}`));
-  }
-
-  /** POST /_raft/timeout-now on this node, as Replica.handleTimeoutNow answers it. */
-  private async onTimeoutNow(n: SimNode, life: number, body: Uint8Array, clock: SimClock, transport: Transport, hooks: Parameters<Sim['startLeader']>[3]): Promise<Record<string, unknown>> {
-    const req = decodeTimeoutNow(body, true);
-    if (n.lives !== life) throw new ReplicationError(503, 'not_ready', 'stopping');
-    if (n.leader !== null) return { ok: true, leader: n.id, term: n.leader.currentTerm() };
-    if (n.recovering) throw new ReplicationError(503, 'recovering', `${n.id} is recovering`);
-    const f = n.follower;
-    if (f === null) throw new ReplicationError(503, 'not_ready', 'this node is neither leading nor following yet');
-    takeOver(req, { cluster_id: this.profile.cfg.cluster_id, self: n.id, follower: f, log: n.disk.log, record: n.disk.leadership });
-    n.follower = null;
-    this.count('handovers_taken');
-    this.trace(() => `${n.id} takes over from ${req.from} after ${req.last_index}/${req.last_term}`);
-    this.startLeader(n, clock, transport, hooks);
-    return { ok: true, leader: n.id, term: n.leader === null ? 0 : (n.leader as LeaderDriver).currentTerm() };
   }
 
   /** The operator asks the leader to hand leadership to `target` (Replica.transferLeadership's steps). */
