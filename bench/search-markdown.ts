@@ -77,7 +77,9 @@ export function renderSearch(r: SearchRun): string {
       `${s.build.lance_s === null ? 'cached from an earlier run' : `built in ${s.build.lance_s} s`}; the bench's document top-k index built from state.db in ${s.build.topk_s} s, ` +
       `${s.build.topk_postings.toLocaleString('en-US')} postings, ~${s.build.topk_heap_mb} MB of heap; the store's passage index over the ${s.build.passages.toLocaleString('en-US')} passages built in ` +
       `${s.build.topk_passages_s} s (${s.build.topk_passages_cpu_s ?? '?'} s CPU; longest slice ${s.build.topk_passages_slice_max_ms ?? '?'} ms, ${s.build.topk_passages_slice_max_cpu_ms ?? '?'} ms CPU; ` +
-      `${s.build.topk_passages_slices_over_20ms ?? '?'} slices over 20 ms), ${s.build.topk_passage_postings.toLocaleString('en-US')} postings, lists ${s.build.topk_passages_list_mb ?? '?'} MB, ~${s.build.topk_passages_heap_mb} MB of heap in all.`,
+      `${s.build.topk_passages_slices_over_20ms ?? '?'} slices over 20 ms), ${s.build.topk_passage_postings.toLocaleString('en-US')} postings, lists ${s.build.topk_passages_list_mb ?? '?'} MB` +
+      (s.build.topk_passages_bytes_held === undefined ? '' : `, ${s.build.topk_passages_bytes_held.toLocaleString('en-US')} bytes of typed arrays in all (${round2(s.build.topk_passages_bytes_held / s.build.topk_passage_postings)} a posting)`) +
+      `, ~${s.build.topk_passages_heap_mb} MB of heap and array buffers in all (${round2((s.build.topk_passages_heap_mb * 2 ** 20) / s.build.topk_passage_postings)} bytes a posting).`,
     `Queries hold ${s.query_words_mean} words on average and FTS5 matches ${s.fts5_matches_mean.toLocaleString('en-US')} documents per query on average.`,
     `Answers: of the 10 best documents, the top-k index shares ${s.overlap_topk_fts5_at10} with FTS5's on average (it does not stem; FTS5 here uses porter), ` +
       `LanceDB ${s.overlap_lance_fts5_at10}; of the 10 best passages, the store's passage index shares ${s.overlap_topk_fts5_passages_at10} with passages_fts.`,
@@ -142,4 +144,8 @@ export function renderLexical(r: LexicalRun): string {
 
 export function writeLexicalMarkdown(path: string, r: LexicalRun): void {
   writeBlock(path, `lexical-${r.lexical.docs}`, renderLexical(r));
+}
+
+function round2(x: number): string {
+  return x.toFixed(1);
 }

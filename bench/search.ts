@@ -60,6 +60,8 @@ export interface SearchBenchResult {
     state_db_s: number | null; state_db_bytes: number; lance_s: number | null; topk_s: number; topk_heap_mb: number; topk_postings: number;
     passages: number; topk_passages_s: number; topk_passages_heap_mb: number; topk_passage_postings: number;
     topk_passages_cpu_s?: number; topk_passages_slice_max_ms?: number; topk_passages_slice_max_cpu_ms?: number; topk_passages_slices_over_20ms?: number; topk_passages_list_mb?: number;
+    /** Bytes of every typed array of the store's passage index (lists, row tables, term ids). */
+    topk_passages_bytes_held?: number;
   };
   kinds: SearchKind[];
   /** Of the 10 hits, how many the top-k index shares with FTS5's (Cairn lexical today), averaged over the queries. */
@@ -180,12 +182,13 @@ export async function runSearchBench(opts: { docs: number; queries: number; log:
   const passageCpuUsed = process.cpuUsage(passageCpu);
   const passageCpuS = (passageCpuUsed.user + passageCpuUsed.system) / 1e6;
   const passageListBytes = store.passageIndex.postingBytes();
+  const passageBytesHeld = store.passageIndex.bytesHeld();
   global.gc?.();
   const pHeapMb = (process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers - pHeapBefore) / 2 ** 20;
   const passagePostings = passageBuild.postings;
   const passageRows = passageBuild.passages;
   const passagesS = passageBuild.ms / 1000;
-  log(`store's passage index: ${passageRows} passages, ${passagePostings} postings in ${round(passagesS)} s (longest slice ${round(passageBuild.slice_max_ms)} ms, ${round(passageBuild.slice_max_cpu_ms)} ms CPU), ~${round(pHeapMb, 0)} MB, lists ${round(store.passageIndex.postingBytes() / 2 ** 20)} MB`);
+  log(`store's passage index: ${passageRows} passages, ${passagePostings} postings in ${round(passagesS)} s (longest slice ${round(passageBuild.slice_max_ms)} ms, ${round(passageBuild.slice_max_cpu_ms)} ms CPU), ~${round(pHeapMb, 0)} MB, lists ${round(store.passageIndex.postingBytes() / 2 ** 20)} MB, typed arrays ${round(passageBytesHeld / passagePostings, 2)} bytes a posting`);
 
   const reader = new Reader(db);
   const lanceDir = join(dir, 'lance');
@@ -304,6 +307,7 @@ export async function runSearchBench(opts: { docs: number; queries: number; log:
       passages: passageRows, topk_passages_s: round(passagesS), topk_passages_heap_mb: round(pHeapMb, 0), topk_passage_postings: passagePostings,
       topk_passages_cpu_s: round(passageCpuS), topk_passages_slice_max_ms: round(passageBuild.slice_max_ms), topk_passages_slice_max_cpu_ms: round(passageBuild.slice_max_cpu_ms),
       topk_passages_slices_over_20ms: passageBuild.slices_over_20ms, topk_passages_list_mb: round(passageListBytes / 2 ** 20),
+      topk_passages_bytes_held: passageBytesHeld,
     },
     kinds,
     overlap_topk_fts5_at10: round(overlapTopk / queries.length, 2),

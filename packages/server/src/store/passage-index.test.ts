@@ -14,6 +14,10 @@ import { HashingEmbedder } from '../embed/hashing.ts';
 import { PassageSearcher } from './search.ts';
 import type { PassageHit } from './search.ts';
 import { openTestStore } from './testing.ts';
+import { Applier } from './apply.ts';
+import { VectorIndexes } from './vectors.ts';
+import type { Op } from './op.ts';
+import { PassageIndexes } from './topk/passage-index.ts';
 
 // Words with inflections the porter stemmer folds together, diacritics, and common words.
 const vocabulary = [
@@ -109,6 +113,44 @@ describe('the passage index', () => {
       expect(close(after[0]?.score ?? NaN, before[0]?.score ?? NaN)).toBe(true);
     } finally {
       fresh.close();
+    }
+  });
+
+  it('holds what a build over the final state holds when it stops after every passage, with documents replaced and deleted between its slices', async () => {
+    using t = openTestStore({ passage_tokens: 16 });
+    const long = (seed: number, paragraphs: number): string =>
+      Array.from({ length: paragraphs }, (_, p) => Array.from({ length: 20 }, (_, w) => vocabulary[(seed * 7 + p * 13 + w * 5) % vocabulary.length]).join(' ')).join('\n\n');
+    await t.put('ws', { id: 'big', content: long(1, 30), path: 'docs/index.md' });
+    await t.put('ws', { id: 'a', content: long(2, 6) });
+    await t.put('ws', { id: 'b', content: long(3, 12) });
+    await t.put('ws', { id: 'c', content: long(4, 3) });
+    // Writes prepared now, applied by the building index's own Applier while its build is under way.
+    const writes = new Map<number, Op>([
+      [5, await t.store.preparePut('ws', { id: 'big', content: long(5, 25), path: 'ops/runs.md' })],
+      [40, t.store.prepareDelete('ws', ['b'])],
+      [44, await t.store.preparePut('ws', { id: 'd', content: long(6, 4) })],
+      [46, t.store.prepareDelete('ws', ['a'])],
+    ]);
+    const index = new PassageIndexes();
+    const applier = new Applier(t.db, new VectorIndexes(t.db), index);
+    let slice = 0;
+    const writerBusy = (): boolean => {
+      slice += 1;
+      const op = writes.get(slice);
+      if (op !== undefined) t.db.transaction(() => applier.apply(op))();
+      return false;
+    };
+    const built = await index.build(t.db, writerBusy, async () => {}, { slice_ms: 0 });
+    expect(slice).toBeGreaterThan(46);
+    // one passage a slice: the build stopped inside documents, and the writes fell inside them
+    expect(built.slices).toBeGreaterThan(built.passages);
+    const reference = new PassageIndexes();
+    await reference.build(t.db, () => false, async () => {});
+    expect(index.size('ws')).toBe(reference.size('ws'));
+    expect(index.size('ws')).toBe((t.db.prepare("SELECT count(*) AS n FROM passages WHERE workspace = 'ws'").get() as { n: number }).n);
+    for (const q of [['index'], ['run', 'leader', 'the'], ['snapshot', 'node', 'cafe', 'write'], ['quorum', 'replica']]) {
+      const terms = q.flatMap((w) => [...PassageIndexes.terms(w, null).terms.keys()]);
+      expect(index.search('ws', terms, 1000)).toEqual(reference.search('ws', terms, 1000));
     }
   });
 });

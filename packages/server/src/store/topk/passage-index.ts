@@ -3,7 +3,10 @@
 // answers are the bm25 ranking of passages_fts within the workspace (see "Differences" below).
 //
 // Built from state.db when the store opens, in slices of about `slice_ms` of CPU each with the
-// event loop free between them, and only while the writing connection holds no open apply batch
+// event loop free between them (the time is checked after each passage: a long document's
+// passages span slices, its row and remaining passages read again in the next, since an apply may
+// have replaced or deleted it in between; then the lists' spare room is trimmed, a few lists a
+// slice), and only while the writing connection holds no open apply batch
 // (a batch left open across turns is not visible to the reading connection; reading then could
 // put back a passage the batch removed). Kept current by apply (Applier: put on each passage
 // inserted, remove on each passage deleted), in the same turn as the statements. A put during the
@@ -27,8 +30,18 @@ import { rowTerms } from './terms.ts';
 export const slice_ms = 4;
 /** Documents read per page of the build. */
 const page_documents = 8;
+/** Lists trimmed at a time once the build has read every passage (the time is checked between). */
+const trim_lists = 64;
 export const content_weight = 1;
 export const path_weight = 0.5;
+
+interface DocumentRow {
+  r: number;
+  workspace: string;
+  id: string;
+  content: string;
+  path: string | null;
+}
 
 export interface PassageIndexBuild {
   documents: number;
@@ -103,6 +116,13 @@ export class PassageIndexes {
     return n;
   }
 
+  /** Bytes reserved by every typed array of every workspace's index (lists, row tables, term ids). */
+  bytesHeld(): number {
+    let n = 0;
+    for (const index of this.byWs.values()) n += index.bytesHeld();
+    return n;
+  }
+
   /** Passages held in a workspace. */
   size(ws: string): number {
     return this.byWs.get(ws)?.size ?? 0;
@@ -118,10 +138,13 @@ export class PassageIndexes {
    * Builds the index from the database in slices (see the header). `writerBusy` says whether an
    * apply batch is open on the writing connection; `idle` resolves when none is.
    */
-  async build(db: Database, writerBusy: () => boolean, idle: () => Promise<void>): Promise<PassageIndexBuild> {
+  async build(db: Database, writerBusy: () => boolean, idle: () => Promise<void>, opts: { slice_ms?: number } = {}): Promise<PassageIndexBuild> {
+    const sliceMs = opts.slice_ms ?? slice_ms;
+    if (!(sliceMs >= 0)) throw new Error(`invariant: slice_ms ${sliceMs}`);
     const started = performance.now();
     const docsPage: Statement = db.prepare('SELECT rowid AS r, workspace, id, content, path FROM documents WHERE rowid > ? ORDER BY rowid LIMIT ?');
-    const passagesOf: Statement = db.prepare('SELECT rowid AS r, start, "end" AS e FROM passages WHERE workspace = ? AND doc_id = ? ORDER BY n');
+    const docAt: Statement = db.prepare('SELECT rowid AS r, workspace, id, content, path FROM documents WHERE rowid = ?');
+    const passagesFrom: Statement = db.prepare('SELECT rowid AS r, n, start, "end" AS e FROM passages WHERE workspace = ? AND doc_id = ? AND n > ? ORDER BY n');
     let after = 0;
     let documents = 0;
     let passages = 0;
@@ -130,6 +153,26 @@ export class PassageIndexes {
     let slow = 0;
     let sliceMaxCpu = 0;
     const postingsBefore = this.postingsAdded;
+    let read = true;
+    /** A document whose passages after `n` are still to be read (its row read again then: it may have changed between slices). */
+    let pending: { r: number; n: number } | null = null;
+    let trimQueue: string[] = [];
+    let trimFrom = 0;
+    /** Puts the document's passages after `fromN` until the slice's time is up; false when it stopped inside the document. */
+    const readDocument = (d: DocumentRow, fromN: number, t0: number): boolean => {
+      for (const p of passagesFrom.all(d.workspace, d.id, fromN) as { r: number; n: number; start: number; e: number }[]) {
+        this.put(d.workspace, p.r, d.content.slice(p.start, p.e), d.path);
+        passages += 1;
+        if (performance.now() - t0 >= sliceMs) {
+          pending = { r: d.r, n: p.n };
+          after = d.r;
+          return false;
+        }
+      }
+      documents += 1;
+      after = d.r;
+      return true;
+    };
     for (;;) {
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (this.stopped) break;
@@ -141,20 +184,42 @@ export class PassageIndexes {
       const c0 = process.cpuUsage();
       let done = false;
       try {
-        while (performance.now() - t0 < slice_ms) {
-          const page = docsPage.all(after, page_documents) as { r: number; workspace: string; id: string; content: string; path: string | null }[];
+        // at least one passage or trim step a slice, however short the slice
+        let first = true;
+        if (pending !== null) {
+          const { r, n } = pending as { r: number; n: number };
+          pending = null;
+          const d = docAt.get(r) as DocumentRow | undefined;
+          // deleted since: its passages left the index with it
+          if (d !== undefined) readDocument(d, n, t0);
+          first = false;
+        }
+        while (read && pending === null && (first || performance.now() - t0 < sliceMs)) {
+          first = false;
+          const page = docsPage.all(after, page_documents) as DocumentRow[];
           if (page.length === 0) {
-            done = true;
+            read = false;
+            trimQueue = [...this.byWs.keys()];
             break;
           }
           for (const d of page) {
-            for (const p of passagesOf.all(d.workspace, d.id) as { r: number; start: number; e: number }[]) {
-              this.put(d.workspace, p.r, d.content.slice(p.start, p.e), d.path);
-              passages += 1;
-            }
-            documents += 1;
-            after = d.r;
-            if (performance.now() - t0 >= slice_ms) break;
+            if (!readDocument(d, -1, t0) || performance.now() - t0 >= sliceMs) break;
+          }
+        }
+        // Then the room the lists reserved beyond their postings is given back, a few lists at a time.
+        first = true;
+        while (!read && (first || performance.now() - t0 < sliceMs)) {
+          first = false;
+          const ws = trimQueue[0];
+          if (ws === undefined) {
+            done = true;
+            break;
+          }
+          const index = this.byWs.get(ws);
+          trimFrom = index === undefined ? Infinity : index.trim(trimFrom, trim_lists);
+          if (index === undefined || trimFrom >= index.termsHeld) {
+            trimQueue.shift();
+            trimFrom = 0;
           }
         }
       } catch (err) {
