@@ -86,6 +86,18 @@ describe('askWhoLeads', () => {
 });
 
 describe('leaderFromAnswers and leadershipAnswerOf', () => {
+  it('follows the answers from the leader named to the one it names: a leader that handed over knows its successor', () => {
+    // node-1 handed leadership to node-2 (this node, whose data directory was lost); node-3 has not heard from node-2 yet.
+    const handedOver = answer('node-1', { leader_id: 'node-2', term: 6 });
+    const stale = answer('node-3', { leader_id: 'node-1', term: 6 });
+    expect(leaderFromAnswers([stale, handedOver])).toBe('node-2');
+    expect(leaderFromAnswers([handedOver, stale])).toBe('node-2');
+    // An older answer of the node named does not override a newer statement about it.
+    expect(leaderFromAnswers([answer('node-3', { leader_id: 'node-1', term: 6 }), answer('node-1', { leader_id: 'node-3', term: 4 })])).toBe('node-1');
+    // Two nodes naming each other: it ends (one of them), it does not go round.
+    expect(['node-1', 'node-3']).toContain(leaderFromAnswers([answer('node-1', { leader_id: 'node-3', term: 5 }), answer('node-3', { leader_id: 'node-1', term: 5 })]));
+  });
+
   it('prefers the node whose driver runs over newer terms and role names', () => {
     expect(leaderFromAnswers([answer('node-1', { role: 'leader', term: 9, leader_id: 'node-1' }), answer('node-3', { leading: true, term: 2, leader_id: 'node-3' })])).toBe('node-3');
     expect(leaderFromAnswers([])).toBeNull();

@@ -235,14 +235,27 @@ export function roleAtStart(t: { self: string; configured_leader: string; record
 /**
  * Who leads, from the answers of every other node: one whose driver runs (only one node leads at a
  * time: a leader hands over only after it stopped creating entries), else the leader named by the
- * answer with the newest term (ties: the first). Null without answers.
+ * answer with the newest term (ties: the first), followed along the answers: when the node named
+ * answered too, in that term or a newer one, and names another, it knows better (it handed
+ * leadership to that one, and the others have not heard from the new leader yet). Null without
+ * answers.
  */
 export function leaderFromAnswers(answers: readonly LeadershipAnswer[]): string | null {
   const leading = answers.find((a) => a.leading);
   if (leading !== undefined) return leading.node_id;
   let newest: LeadershipAnswer | null = null;
   for (const a of answers) if (newest === null || a.term > newest.term) newest = a;
-  return newest?.leader_id ?? null;
+  if (newest === null) return null;
+  let pick = newest.leader_id;
+  let term = newest.term;
+  const seen = new Set([pick]);
+  for (;;) {
+    const own = answers.find((a) => a.node_id === pick);
+    if (own === undefined || own.term < term || seen.has(own.leader_id)) return pick;
+    pick = own.leader_id;
+    term = own.term;
+    seen.add(pick);
+  }
 }
 
 /**

@@ -265,6 +265,22 @@ describe('recoverLeaderLog: the leader lost its log\'s tail (log_behind_state)',
     expect(leader.log.meta('term')).toBe(3);
   });
 
+  it('keeps its own log past its applied index when it ends in a newer term than every follower log, longer ones included', async () => {
+    // The leader led again in term 3 from index 24 (its log had lost 24..30 of term 2, which a
+    // follower still holds: never acknowledged with quorum, as the state applied only 22).
+    const leader = node('node-1', { log: 23, applied: 22 });
+    const own = [24, 25, 26].map((i) => makeEntry(i, 3, ENTRY_COMMAND, crypto.randomBytes(16)));
+    leader.log.write({ entries: own, term: 3 });
+    leader.log.syncNow();
+    const f2 = node('node-2', { log: 30, applied: 22 });
+    const r = await recoverLeaderLog(options(leader, new InProcess([f2, node('node-3', { log: 22, applied: 22 })]), 'log_behind_state', { terms: { recorded: () => 4 } }));
+    expect(r).toMatchObject({ recovered_entries: 0, last_index: 26, applied_index: 22 });
+    // Its `leader`-concern writes of term 3 are still there; the follower's older 24..30 are not taken.
+    same(logEntries(leader.log), [...HISTORY.slice(0, 23), ...own]);
+    expect(leader.log.meta('term')).toBe(4);
+    expect(checkLocalStorage(leader.log, leader.state, false, 4)).toEqual({ ok: true });
+  });
+
   it('copies the longest follower\'s state when that follower compacted past the leader\'s state', async () => {
     const leader = leaderLostWal(5);
     const f2 = node('node-2', { log: 1500, applied: 1400, compact: 1200 });

@@ -317,8 +317,18 @@ export async function recoverLeaderLog(opts: RecoveryOptions): Promise<RecoveryR
     return done({ recovered_entries: 0, from_node: null, snapshot_index: null });
   }
 
+  // Its own log ends in a newer term than any follower's: it is the most up-to-date log there is
+  // (the followers' entries past where they agree with it are of older leader lives, which a
+  // quorum write never is: this node applied every write it acknowledged with quorum). It keeps
+  // it, and takes nothing from them; the entries they hold that differ are replaced once it leads.
+  // Resetting to the applied index here dropped the `leader`-concern writes its log still held.
+  const ownNewer = ownContinues && log.lastLogTerm() > best.last_term;
   let base = applied;
   let snapshot_index: number | null = null;
+  if (ownNewer) {
+    if (term > log.meta('term')) log.write({ entries: [], term });
+    return done({ recovered_entries: 0, from_node: null, snapshot_index: null });
+  }
   if (ownContinues && best.first_index <= applied + 1 && (await sameEntryAt(opts, spec, Math.min(log.lastIndex(), best.last_index), timeout))) {
     // Where the shorter of the two ends they hold the same entry (a term names one leader life,
     // which wrote each index once): its log is a prefix of the follower's or extends it.
