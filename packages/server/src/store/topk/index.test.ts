@@ -124,7 +124,8 @@ describe('TopKIndex', () => {
   it('holds at most 7 bytes of typed arrays a posting once trimmed, and 10 while its lists have room to grow', () => {
     // Rows of 60 distinct words from a Zipf-like vocabulary of 5,000 (frequencies 1 to 4 and halves, as
     // content 1 and path 0.5 give): 4 bytes of row number and 1 of frequency a posting, the term
-    // ids of each row for removals (about 1.5 bytes), 24 bytes a row of row tables.
+    // ids of each row for removals (about 1.5 bytes), 24 bytes a row of row tables (these two keep
+    // their spare room).
     const index = new TopKIndex();
     let seed = 7;
     const rand = (): number => {

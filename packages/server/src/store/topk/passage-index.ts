@@ -56,6 +56,8 @@ export interface PassageIndexBuild {
   slice_max_cpu_ms: number;
   /** Slices that took more than 20 ms (a garbage collection falling into one, a busy machine). */
   slices_over_20ms: number;
+  /** The longest slice: when it started (performance.now()), whether it read passages or trimmed lists, the passages it put. */
+  slice_max_at: { started_ms: number; phase: 'read' | 'trim'; passages: number };
 }
 
 export class PassageIndexes {
@@ -152,6 +154,7 @@ export class PassageIndexes {
     let slices = 0;
     let slow = 0;
     let sliceMaxCpu = 0;
+    let sliceMaxAt: PassageIndexBuild['slice_max_at'] = { started_ms: 0, phase: 'read', passages: 0 };
     const postingsBefore = this.postingsAdded;
     let read = true;
     /** A document whose passages after `n` are still to be read (its row read again then: it may have changed between slices). */
@@ -182,6 +185,8 @@ export class PassageIndexes {
       }
       const t0 = performance.now();
       const c0 = process.cpuUsage();
+      const passagesBefore = passages;
+      const phase = read ? 'read' : 'trim';
       let done = false;
       try {
         // at least one passage or trim step a slice, however short the slice
@@ -232,11 +237,14 @@ export class PassageIndexes {
       const took = performance.now() - t0;
       const c1 = process.cpuUsage(c0);
       sliceMaxCpu = Math.max(sliceMaxCpu, (c1.user + c1.system) / 1000);
-      sliceMax = Math.max(sliceMax, took);
+      if (took > sliceMax) {
+        sliceMax = took;
+        sliceMaxAt = { started_ms: t0, phase, passages: passages - passagesBefore };
+      }
       if (took > 20) slow += 1;
       if (done) break;
     }
-    const result = { documents, passages, postings: this.postingsAdded - postingsBefore, ms: performance.now() - started, slice_max_ms: sliceMax, slice_max_cpu_ms: sliceMaxCpu, slices, slices_over_20ms: slow };
+    const result = { documents, passages, postings: this.postingsAdded - postingsBefore, ms: performance.now() - started, slice_max_ms: sliceMax, slice_max_cpu_ms: sliceMaxCpu, slices, slices_over_20ms: slow, slice_max_at: sliceMaxAt };
     if (!this.stopped) {
       this.built = true;
       this.lastBuild = result;

@@ -7,10 +7,11 @@
 
 import { stemmer } from 'stemmer';
 import type { RowTerms } from './index.ts';
+import { ShardedMap } from './sharded-map.ts';
 
 /** Stems of tokens seen (a Zipf vocabulary repeats its words): bounded, cleared when full. */
 const stem_cache_max = 200_000;
-const stemCache = new Map<string, string>();
+const stemCache = new ShardedMap<string, string>();
 
 /** FTS5's porter tokenizer leaves tokens of more than 64 bytes as they are. */
 const porter_bytes_max = 64;
