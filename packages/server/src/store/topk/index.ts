@@ -26,9 +26,11 @@
 // document number and 1 of frequency (twice the frequency in a byte: FTS5's column weights 1 and
 // 0.5 give halves; a list that meets any other frequency keeps exact float32s, 4 bytes), in one
 // buffer per list grown by doubling while short and by a quarter once long; trim() gives back the
-// room left in the lists (the passage index does it after its build). Each row's term ids (needed to update
-// the document frequencies when it is removed) are varint deltas in one byte array, ~1.5 bytes a
-// posting; row id, length and where its term ids start are 24 bytes a row. Measured on the bench's
+// room left in the lists (the passage index does it after its build). Each row's term ids (needed
+// to update the document frequencies when it is removed) are varint deltas, ~1.5 bytes a
+// posting; row id, length and where its term ids start are 24 bytes a row; both in chunks (1 MiB,
+// 512 KiB), since growing one large buffer by copying held the passage index's build for
+// hundreds of ms (a buffer's pages are faulted in at ~3 ms a MB on this machine). Measured on the bench's
 // 10,000-document state.db (104,888 passages, 6,301,569 postings): 6.9 bytes a posting of typed
 // arrays, ~13 of heap and array buffers in all (the rest: an object and two views per term, and
 // the row map), from 11.5 and ~29.5 with Int32 and Float32 lists grown by doubling.
@@ -52,6 +54,10 @@ const block_shift = 7;
 const tf_halves_max = 255;
 /** Row numbers per step of a row table's growth, at least. */
 const rows_capacity_min = 64;
+/** Rows per chunk of a row table (512 KiB of float64s), and bytes per chunk of the term ids. */
+const row_chunk_shift = 16;
+const row_chunk = 1 << row_chunk_shift;
+const term_chunk_bytes = 1 << 20;
 /** Rebuild the lists once dead postings are more than this fraction of all postings. */
 export const dead_postings_fraction_max = 0.5;
 /** ...and at least this many, so a small index is not rebuilt on every delete. */
@@ -216,43 +222,79 @@ class Postings {
   }
 }
 
-/** A growable column of numbers, one per internal document. */
+/**
+ * A growable column of numbers, one per internal document, in chunks of `row_chunk` (the first
+ * grown by doubling up to that): a buffer grown by copying costs ~3 ms a MB on this machine (its
+ * pages are faulted in), so no step allocates more than one chunk.
+ */
 class RowColumn {
-  a: Float64Array;
+  private readonly chunks: Float64Array[] = [new Float64Array(rows_capacity_min)];
   n = 0;
-  constructor(capacity = rows_capacity_min) {
-    this.a = new Float64Array(capacity);
+
+  get(i: number): number {
+    return (this.chunks[i >>> row_chunk_shift] as Float64Array)[i & (row_chunk - 1)] as number;
+  }
+
+  set(i: number, v: number): void {
+    (this.chunks[i >>> row_chunk_shift] as Float64Array)[i & (row_chunk - 1)] = v;
   }
 
   push(v: number): void {
-    if (this.n === this.a.length) {
-      const a = new Float64Array(Math.max(rows_capacity_min, Math.ceil(this.n * postings_growth)));
-      a.set(this.a);
-      this.a = a;
+    const c = this.n >>> row_chunk_shift;
+    let chunk = this.chunks[c];
+    if (chunk === undefined) {
+      chunk = new Float64Array(row_chunk);
+      this.chunks.push(chunk);
+    } else if ((this.n & (row_chunk - 1)) === chunk.length) {
+      const grown = new Float64Array(Math.min(row_chunk, chunk.length * 2));
+      grown.set(chunk);
+      chunk = grown;
+      this.chunks[c] = chunk;
     }
-    this.a[this.n++] = v;
+    chunk[this.n & (row_chunk - 1)] = v;
+    this.n += 1;
+  }
+
+  get bytes(): number {
+    let n = 0;
+    for (const c of this.chunks) n += c.byteLength;
+    return n;
   }
 }
 
 /**
  * Each internal document's term ids (for a removal's df updates): ascending, as varint deltas
- * (7 bits a byte) in one byte array, the document's first byte in `start`.
+ * (7 bits a byte), in chunks of `term_chunk_bytes` (the first grown by doubling up to that; a
+ * document's ids never span two). A document's address is chunk * 2^32 + offset.
  */
 class TermArena {
-  bytes = new Uint8Array(1024);
-  size = 0;
+  readonly chunks: Uint8Array[] = [new Uint8Array(1024)];
+  readonly used: number[] = [0];
 
-  /** Appends one document's ids (sorted here); returns where they start. */
+  /** Appends `need` bytes' room for one document; returns [chunk, offset]. */
+  private room(need: number): [number, number] {
+    const c = this.chunks.length - 1;
+    let chunk = this.chunks[c] as Uint8Array;
+    const used = this.used[c] as number;
+    if (used + need <= chunk.length) return [c, used];
+    if (chunk.length < term_chunk_bytes && used + need <= term_chunk_bytes) {
+      const grown = new Uint8Array(Math.min(term_chunk_bytes, Math.max(chunk.length * 2, used + need)));
+      grown.set(chunk.subarray(0, used));
+      chunk = grown;
+      this.chunks[c] = chunk;
+      return [c, used];
+    }
+    this.chunks.push(new Uint8Array(Math.max(term_chunk_bytes, need)));
+    this.used.push(0);
+    return [c + 1, 0];
+  }
+
+  /** Appends one document's ids (sorted here); returns its address. */
   append(ids: Int32Array): number {
     ids.sort();
-    const at = this.size;
-    if (this.size + 5 * ids.length > this.bytes.length) {
-      const bytes = new Uint8Array(Math.max(this.size + 5 * ids.length, Math.ceil(this.bytes.length * postings_growth)));
-      bytes.set(this.bytes.subarray(0, this.size));
-      this.bytes = bytes;
-    }
-    const b = this.bytes;
-    let n = this.size;
+    const [c, at] = this.room(5 * ids.length);
+    const b = this.chunks[c] as Uint8Array;
+    let n = at;
     let prev = -1;
     for (const id of ids) {
       let v = id - prev - 1;
@@ -263,27 +305,48 @@ class TermArena {
       }
       b[n++] = v;
     }
-    this.size = n;
-    return at;
+    this.used[c] = n;
+    return c * 2 ** 32 + at;
   }
 
-  /** Calls `each` with every id held in bytes [from, to). */
-  forEach(from: number, to: number, each: (id: number) => void): void {
-    const b = this.bytes;
+  /** The bytes of the document at `address`, the next document's address given (or -1 for the last). */
+  bytesOf(address: number, next: number): Uint8Array {
+    const c = Math.floor(address / 2 ** 32);
+    const from = address - c * 2 ** 32;
+    const to = next >= 0 && Math.floor(next / 2 ** 32) === c ? next - c * 2 ** 32 : (this.used[c] as number);
+    return (this.chunks[c] as Uint8Array).subarray(from, to);
+  }
+
+  /** Appends bytes already coded (a document moved by a compaction); returns its address. */
+  appendBytes(bytes: Uint8Array): number {
+    const [c, at] = this.room(bytes.length);
+    (this.chunks[c] as Uint8Array).set(bytes, at);
+    this.used[c] = at + bytes.length;
+    return c * 2 ** 32 + at;
+  }
+
+  /** Calls `each` with every id held in `bytes`. */
+  static forEach(bytes: Uint8Array, each: (id: number) => void): void {
     let id = -1;
-    let p = from;
-    while (p < to) {
+    let p = 0;
+    while (p < bytes.length) {
       let v = 0;
       let shift = 0;
       let byte: number;
       do {
-        byte = b[p++] as number;
+        byte = bytes[p++] as number;
         v += (byte & 0x7f) * 2 ** shift;
         shift += 7;
       } while (byte >= 0x80);
       id += v + 1;
       each(id);
     }
+  }
+
+  get bytes(): number {
+    let n = 0;
+    for (const c of this.chunks) n += c.byteLength;
+    return n;
   }
 }
 
@@ -409,7 +472,7 @@ export class TopKIndex {
 
   /** Bytes reserved by every typed array of the index: the lists and the per-row tables and term ids. */
   bytesHeld(): number {
-    return this.postingBytes() + this.docRow.a.byteLength + this.docLength.a.byteLength + this.docTermsAt.a.byteLength + this.terms.bytes.byteLength;
+    return this.postingBytes() + this.docRow.bytes + this.docLength.bytes + this.docTermsAt.bytes + this.terms.bytes;
   }
 
   /**
@@ -458,26 +521,24 @@ export class TopKIndex {
     this.postings += ids.length;
   }
 
-  /** The bytes [from, to) of an internal document's term ids. */
-  private termBytes(internal: number): [number, number] {
-    const from = this.docTermsAt.a[internal] as number;
-    const to = internal + 1 < this.docTermsAt.n ? (this.docTermsAt.a[internal + 1] as number) : this.terms.size;
-    return [from, to];
+  /** The coded term ids of an internal document. */
+  private termBytes(internal: number): Uint8Array {
+    const next = internal + 1 < this.docTermsAt.n ? this.docTermsAt.get(internal + 1) : -1;
+    return this.terms.bytesOf(this.docTermsAt.get(internal), next);
   }
 
   /** Removes a row; absent rows are ignored. */
   remove(row: number): void {
     const internal = this.rowDoc.get(row);
     if (internal === undefined) return;
-    const length = this.docLength.a[internal] as number;
+    const length = this.docLength.get(internal);
     if (length < 0) throw new Error(`invariant: row ${row} maps to a dead document`);
-    const [from, to] = this.termBytes(internal);
     let held = 0;
-    this.terms.forEach(from, to, (id) => {
+    TermArena.forEach(this.termBytes(internal), (id) => {
       (this.lists[id] as Postings).df -= 1;
       held += 1;
     });
-    this.docLength.a[internal] = -1;
+    this.docLength.set(internal, -1);
     this.rowDoc.delete(row);
     this.totalLength -= length;
     this.deadPostings += held;
@@ -491,42 +552,32 @@ export class TopKIndex {
   private compact(): void {
     this.compactions += 1;
     const count = this.docRow.n;
-    const lengths = this.docLength.a;
+    const lengths = this.docLength;
     const renumbered = new Int32Array(count);
     let live = 0;
-    for (let d = 0; d < count; d++) renumbered[d] = (lengths[d] as number) >= 0 ? live++ : -1;
+    for (let d = 0; d < count; d++) renumbered[d] = lengths.get(d) >= 0 ? live++ : -1;
     this.lists = this.lists.map((old) => {
       const list = new Postings(old.df);
       for (let p = 0; p < old.size; p++) {
         const d = old.docs[p] as number;
         const nd = renumbered[d] as number;
-        if (nd >= 0) list.push(nd, old.tf(p), lengths[d] as number);
+        if (nd >= 0) list.push(nd, old.tf(p), lengths.get(d));
       }
       list.df = old.df;
       if (list.size !== list.df) throw new Error(`invariant: a list holds ${list.size} live postings, df ${list.df}`);
       return list;
     });
-    const docRow = new RowColumn(Math.max(live, rows_capacity_min));
-    const docLength = new RowColumn(Math.max(live, rows_capacity_min));
-    const docTermsAt = new RowColumn(Math.max(live, rows_capacity_min));
-    let bytes = 0;
-    for (let d = 0; d < count; d++) {
-      if ((renumbered[d] as number) < 0) continue;
-      const [from, to] = this.termBytes(d);
-      bytes += to - from;
-    }
+    const docRow = new RowColumn();
+    const docLength = new RowColumn();
+    const docTermsAt = new RowColumn();
     const terms = new TermArena();
-    terms.bytes = new Uint8Array(Math.max(bytes, 1));
     for (let d = 0; d < count; d++) {
       const nd = renumbered[d] as number;
       if (nd < 0) continue;
-      const [from, to] = this.termBytes(d);
-      docTermsAt.push(terms.size);
-      terms.bytes.set(this.terms.bytes.subarray(from, to), terms.size);
-      terms.size += to - from;
-      docRow.push(this.docRow.a[d] as number);
-      docLength.push(lengths[d] as number);
-      this.rowDoc.set(this.docRow.a[d] as number, nd);
+      docTermsAt.push(terms.appendBytes(this.termBytes(d)));
+      docRow.push(this.docRow.get(d));
+      docLength.push(lengths.get(d));
+      this.rowDoc.set(this.docRow.get(d), nd);
     }
     this.docRow = docRow;
     this.docLength = docLength;
@@ -572,7 +623,7 @@ export class TopKIndex {
       prefix[i] = acc;
     });
     const heap = new TopHeap(k);
-    const docLength = this.docLength.a;
+    const docLength = this.docLength;
     // qs[firstEssential..] are essential: a row in none of them scores below the threshold.
     let firstEssential = 0;
     let threshold = -Infinity;
@@ -586,7 +637,7 @@ export class TopKIndex {
         }
       }
       if (doc === 2 ** 31) break;
-      const length = docLength[doc] as number;
+      const length = docLength.get(doc);
       contrib.fill(0);
       let partial = 0;
       for (let i = firstEssential; i < qs.length; i++) {
@@ -618,7 +669,7 @@ export class TopKIndex {
       if (!candidate) continue;
       let score = 0;
       for (let s = 0; s < slots; s++) score += contrib[s] as number;
-      if (!heap.offer(score, this.docRow.a[doc] as number) || !heap.full) continue;
+      if (!heap.offer(score, this.docRow.get(doc)) || !heap.full) continue;
       threshold = heap.threshold;
       const essentialCut = threshold - bound_slack * Math.abs(threshold);
       while (firstEssential < qs.length && (prefix[firstEssential] as number) < essentialCut) firstEssential += 1;
@@ -640,7 +691,7 @@ export class TopKIndex {
     for (const row of new Set(rows)) {
       const doc = this.rowDoc.get(row);
       if (doc === undefined) continue;
-      const length = this.docLength.a[doc] as number;
+      const length = this.docLength.get(doc);
       let score = 0;
       let matched = false;
       // summed in query order, as search() does (its absent terms add 0)
@@ -666,7 +717,7 @@ export class TopKIndex {
     for (const q of qs) {
       for (let p = 0; p < q.list.size; p++) {
         const d = q.list.docs[p] as number;
-        const length = this.docLength.a[d] as number;
+        const length = this.docLength.get(d);
         if (length < 0) continue;
         let c = byDoc.get(d);
         if (c === undefined) {
@@ -680,7 +731,7 @@ export class TopKIndex {
     for (const [d, c] of byDoc) {
       let score = 0;
       for (let s = 0; s < slots; s++) score += c[s] as number;
-      hits.push({ row: this.docRow.a[d] as number, score });
+      hits.push({ row: this.docRow.get(d), score });
     }
     return hits.sort((a, b) => b.score - a.score || a.row - b.row).slice(0, k);
   }
