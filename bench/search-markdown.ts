@@ -68,8 +68,11 @@ included, ~11 bytes a posting, from ~28 (178 MB) at 10,000 documents at aedc83b.
 927 ms, was a Map of a million rows rehashing in one step; with sharded maps and only the lists
 trimmed (cef433a), a build over the same state.db (the store opened in a script, node
 --expose-gc, load 2 to 3.6) took 301 s wall, longest slice 615 ms (11 passages put, no GC pause
-over 7 ms inside it), 631 of 53,317 slices over 20 ms, 7.2 bytes of typed arrays a posting:
-still far from slice_ms (4 ms).
+over 7 ms inside it), 631 of 53,317 slices over 20 ms, 7.2 bytes of typed arrays a posting;
+with the row tables and term ids in chunks as well (2e9672b: growing one large buffer by copying
+costs ~3 ms a MB here), 190 s wall, longest slice 134 ms wall / 175 ms CPU (9 passages put),
+45 of 41,648 slices over 20 ms, 6.9 bytes a posting; on the 10,000-document state.db 18.3 s,
+longest slice 15.4 ms, none over 20 ms. The query rows below were not re-run after cef433a.
 
 Where assemble's time goes with the store's passage index (a CPU profile, \`node --cpu-prof\`,
 of 300 assembles of 4,000 tokens on the 10,000-document state.db at aedc83b): the rows of the
