@@ -558,16 +558,18 @@ describe(`fuzzing a real cluster (seed ${seed})`, () => {
   }, 120_000);
 
   // Counting the tokens of one long unbroken run of characters (a base64 blob, minified code)
-  // used to be quadratic inside js-tiktoken's merge; store/bpe.ts merges in O(n log n).
-  it('writes a document holding one 20,000-character unbroken token within 2 s', async () => {
-    const started = performance.now();
+  // used to be quadratic inside js-tiktoken's merge (minutes at this length); store/bpe.ts merges
+  // in O(n log n), which bpe.test.ts shows by counting its work. Here: the real node takes it.
+  it('writes a document holding one 20,000-character unbroken token', async () => {
     const res = await fetch(`${cluster.leader.url}/api/v1/documents`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-workspace-id': 'fuzz-token' },
       body: JSON.stringify({ id: 'long-token', content: 'x'.repeat(20_000) }),
-      signal: AbortSignal.timeout(2_000),
+      signal: AbortSignal.timeout(8_000),
     });
     expect(res.status).toBe(201);
-    expect(performance.now() - started).toBeLessThan(2_000);
+    const back = await fetch(`${cluster.leader.url}/api/v1/documents/long-token`, { headers: { 'x-workspace-id': 'fuzz-token' } });
+    expect(back.status).toBe(200);
+    expect(((await back.json()) as { content: string }).content).toBe('x'.repeat(20_000));
   }, 10_000);
 });

@@ -137,6 +137,8 @@ export class Glob {
   /** Per-state stamp of the last step that added it (dedupes the live set without clearing). */
   private readonly seen: Uint32Array;
   private stamp = 0;
+  /** States the last matches() stepped over, summed over the path: at most its length times `size`. */
+  work = 0;
   /** Scratch space of matches(), one slot per state: the live sets of two steps and a stack. */
   private readonly liveA: Int32Array;
   private readonly liveB: Int32Array;
@@ -217,14 +219,21 @@ export class Glob {
     }
   }
 
+  /** States of the automaton: a step of matches() visits each at most once. */
+  get size(): number {
+    return this.states.length;
+  }
+
   /** Whether the whole of `path` matches. */
   matches(path: string): boolean {
     let live = this.liveA;
     let next = this.liveB;
     this.nextStamp();
     let n = this.close(this.start, live, 0);
+    this.work = n;
     for (let i = 0; i < path.length && n > 0; i++) {
       const c = path.charCodeAt(i);
+      this.work += n;
       this.nextStamp();
       let m = 0;
       for (let k = 0; k < n; k++) {
