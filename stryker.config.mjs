@@ -24,6 +24,7 @@ const server = { tsconfig: 'packages/server/tsconfig.json' };
 // retrieval.test.ts is left out of store's runs: it indexes the machine's /usr/share/doc (26 s)
 // and checks ranking quality, and a surviving mutant runs every test that covered it.
 const storeTests = ['packages/server/src/store/**/*.test.ts', '!packages/server/src/store/retrieval.test.ts'];
+const storeText = 'packages/server/src/store/{tokens,bpe,glob,passages,validate,errors,etag}.ts';
 const folders = {
   raft: { mutate: ['packages/raft/src/**/*.ts'], testFiles: ['packages/raft/test/**/*.test.ts'], tsconfig: 'packages/raft/tsconfig.json' },
   replication: { ...server, mutate: ['packages/server/src/replication/**/*.ts'], testFiles: ['packages/server/src/**/*.test.ts', 'packages/server/test/**/*.test.ts'] },
@@ -34,13 +35,13 @@ const folders = {
   store: { ...server, mutate: ['packages/server/src/store/**/*.ts'], testFiles: storeTests },
   'store-text': {
     ...server,
-    mutate: ['packages/server/src/store/{tokens,bpe,glob,passages,validate,errors,etag}.ts'],
+    mutate: [storeText],
     testFiles: storeTests,
   },
   'store-topk': { ...server, mutate: ['packages/server/src/store/topk/**/*.ts'], testFiles: storeTests },
   'store-core': {
     ...server,
-    mutate: ['packages/server/src/store/*.ts', '!packages/server/src/store/{tokens,bpe,glob,passages,validate,errors,etag}.ts'],
+    mutate: ['packages/server/src/store/*.ts', `!${storeText}`],
     testFiles: storeTests,
   },
   config: { ...server, mutate: ['packages/server/src/config/**/*.ts'], testFiles: ['packages/server/src/**/*.test.ts'] },

@@ -42,6 +42,9 @@ const row = (label, t) =>
   `${label.padEnd(58)} ${score(t).padStart(8)}  killed ${t.killed}, survived ${t.survived}, not covered ${t.noCoverage}, invalid ${t.invalid}`;
 
 const folders = new Map();
+// A folder's whole run (incremental-store.json) and its parts' runs cover the same files: each
+// file is counted once, from the last result read, the parts' (read after the whole's).
+chosen.sort((a, b) => (folderOf(a) === a ? -1 : 0) - (folderOf(b) === b ? -1 : 0) || (a < b ? -1 : 1));
 for (const name of chosen) {
   const file = join(here, `incremental-${name}.json`);
   if (!existsSync(file)) continue;
@@ -50,7 +53,7 @@ for (const name of chosen) {
   const perFile = folders.get(folder) ?? new Map();
   folders.set(folder, perFile);
   for (const [path, { mutants }] of Object.entries(report.files)) {
-    const t = perFile.get(path) ?? { ...empty(), left: [] };
+    const t = { ...empty(), left: [] };
     perFile.set(path, t);
     for (const m of mutants) {
       add(t, m.status);
