@@ -5,6 +5,7 @@
 //   npm run mutate                          every folder below (hours on 2 cores)
 //   CAIRN_MUTATE=raft npm run mutate        one folder: raft, replication, store or config
 //   CAIRN_MUTATE=store-text npm run mutate  one part of store: store-text, store-topk, store-core
+//                                           (store-core = store-data + store-rank)
 //
 // Incremental: results are kept per folder in stryker/incremental-<folder>.json (committed), so a
 // rerun tests only the mutants in code or tests that changed since. `-- --force` reruns everything.
@@ -25,6 +26,8 @@ const server = { tsconfig: 'packages/server/tsconfig.json' };
 // and checks ranking quality, and a surviving mutant runs every test that covered it.
 const storeTests = ['packages/server/src/store/**/*.test.ts', '!packages/server/src/store/retrieval.test.ts'];
 const storeText = 'packages/server/src/store/{tokens,bpe,glob,passages,validate,errors,etag}.ts';
+const storeData =
+  'packages/server/src/store/{document-store,apply,op,schema,read,checksum,state-digest,digest-worker,index}.ts';
 const folders = {
   raft: { mutate: ['packages/raft/src/**/*.ts'], testFiles: ['packages/raft/test/**/*.test.ts'], tsconfig: 'packages/raft/tsconfig.json' },
   replication: { ...server, mutate: ['packages/server/src/replication/**/*.ts'], testFiles: ['packages/server/src/**/*.test.ts', 'packages/server/test/**/*.test.ts'] },
@@ -39,9 +42,17 @@ const folders = {
     testFiles: storeTests,
   },
   'store-topk': { ...server, mutate: ['packages/server/src/store/topk/**/*.ts'], testFiles: storeTests },
+  // store-core is the rest of store/*.ts, in two halves that each finish within a couple of hours
+  // here: store-data (writes, schema, reads, state digest) and store-rank (search and assembly).
   'store-core': {
     ...server,
     mutate: ['packages/server/src/store/*.ts', `!${storeText}`],
+    testFiles: storeTests,
+  },
+  'store-data': { ...server, mutate: [storeData], testFiles: storeTests },
+  'store-rank': {
+    ...server,
+    mutate: ['packages/server/src/store/*.ts', `!${storeText}`, `!${storeData}`],
     testFiles: storeTests,
   },
   config: { ...server, mutate: ['packages/server/src/config/**/*.ts'], testFiles: ['packages/server/src/**/*.test.ts'] },

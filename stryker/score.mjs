@@ -1,6 +1,6 @@
 // Mutation scores from the committed incremental results (stryker/incremental-<name>.json, the
 // mutation-testing-report-schema that StrykerJS writes at the end of each run), per file and per
-// folder. A folder run in parts (store-text, store-topk, store-core) is summed over its parts.
+// folder. A folder run in parts (store-text, store-topk, store-data, store-rank) is summed over its parts.
 //
 //   node stryker/score.mjs              every folder with results
 //   node stryker/score.mjs store raft   those folders
@@ -20,7 +20,7 @@ const names = args.filter((a) => !a.startsWith('--'));
 const available = readdirSync(here)
   .map((f) => /^incremental-(.+)\.json$/.exec(f)?.[1])
   .filter((n) => n !== undefined);
-const folderOf = (name) => name.replace(/-(text|topk|core)$/, '');
+const folderOf = (name) => name.replace(/-(text|topk|core|data|rank)$/, '');
 const chosen = names.length === 0 ? available : available.filter((n) => names.includes(n) || names.includes(folderOf(n)));
 if (chosen.length === 0) {
   console.error(`no results for ${names.join(', ')} (have: ${available.join(', ')})`);
