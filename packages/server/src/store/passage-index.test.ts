@@ -13,7 +13,7 @@ import { DocumentStore } from './document-store.ts';
 import { HashingEmbedder } from '../embed/hashing.ts';
 import { PassageSearcher } from './search.ts';
 import type { PassageHit } from './search.ts';
-import { openTestStore } from './testing.ts';
+import { openTestStore, propertyRuns } from './testing.ts';
 import { Applier } from './apply.ts';
 import { VectorIndexes } from './vectors.ts';
 import type { Op } from './op.ts';
@@ -93,7 +93,7 @@ describe('the passage index', () => {
           again.close();
         }
       }),
-      { numRuns: 50, seed: 16 },
+      { numRuns: propertyRuns(50), seed: 16 },
     );
   });
 

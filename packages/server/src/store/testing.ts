@@ -68,3 +68,14 @@ export function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/**
+ * A property test's number of runs: `n`, or `n` times CAIRN_PROPERTY_RUNS (a fraction, at least 5
+ * runs) when that is set. `npm run mutate` sets 0.2, since each surviving mutant reruns every
+ * property test that covers it; the suite runs them all.
+ */
+export function propertyRuns(n: number): number {
+  const scale = Number(process.env.CAIRN_PROPERTY_RUNS ?? '1');
+  if (!Number.isFinite(scale) || scale <= 0 || scale >= 1) return n;
+  return Math.max(5, Math.ceil(n * scale));
+}

@@ -10,6 +10,7 @@ import { idf, saturation } from './bm25.ts';
 import { TopKIndex } from './index.ts';
 import type { RowTerms, TopKHit } from './index.ts';
 import { rowTerms, tokens } from './terms.ts';
+import { propertyRuns } from '../testing.ts';
 
 const vocabulary = Array.from({ length: 40 }, (_, i) => `w${i}`);
 
@@ -103,7 +104,7 @@ describe('TopKIndex', () => {
         // A final check of every query word once more, with k large enough to list every match.
         for (const w of vocabulary.slice(0, 5)) expect(index.search([w, 'w7', 'w30'], 100)).toEqual(reference(model, [w, 'w7', 'w30'], 100));
       }),
-      { numRuns: 300 },
+      { numRuns: propertyRuns(300) },
     );
   });
 
