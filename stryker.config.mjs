@@ -5,7 +5,8 @@
 //   npm run mutate                          every folder below (hours on 2 cores)
 //   CAIRN_MUTATE=raft npm run mutate        one folder: raft, replication, store or config
 //   CAIRN_MUTATE=store-text npm run mutate  one part of store: store-text, store-topk, store-core
-//                                           (store-core = store-data + store-rank)
+//                                           (store-core = store-data + store-rank,
+//                                           store-topk = store-topk-index + store-topk-rest)
 //
 // Incremental: results are kept per folder in stryker/incremental-<folder>.json (committed), so a
 // rerun tests only the mutants in code or tests that changed since. `-- --force` reruns everything.
@@ -25,6 +26,7 @@ const server = { tsconfig: 'packages/server/tsconfig.json' };
 // retrieval.test.ts is left out of store's runs: it indexes the machine's /usr/share/doc (26 s)
 // and checks ranking quality, and a surviving mutant runs every test that covered it.
 const storeTests = ['packages/server/src/store/**/*.test.ts', '!packages/server/src/store/retrieval.test.ts'];
+const topkTests = ['packages/server/src/store/topk/**/*.test.ts', 'packages/server/src/store/passage-index.test.ts'];
 const storeText = 'packages/server/src/store/{tokens,bpe,glob,passages,validate,errors,etag}.ts';
 const storeData =
   'packages/server/src/store/{document-store,apply,op,schema,read,checksum,state-digest,digest-worker,index}.ts';
@@ -44,11 +46,11 @@ const folders = {
   // store-topk: the top-k index's own tests and the passage index's (which compares it with
   // passages_fts). Every store test opens a store and so covers most of the index, and with all of
   // them a mutant ran ~15 s here (about 4 h for the part); these two files check its answers.
-  'store-topk': {
-    ...server,
-    mutate: ['packages/server/src/store/topk/**/*.ts'],
-    testFiles: ['packages/server/src/store/topk/**/*.test.ts', 'packages/server/src/store/passage-index.test.ts'],
-  },
+  // In two halves, each with its own incremental file: store-topk-index (topk/index.ts, the
+  // index itself) and store-topk-rest (bm25, terms, the sharded map, the passage index).
+  'store-topk': { ...server, mutate: ['packages/server/src/store/topk/**/*.ts'], testFiles: topkTests },
+  'store-topk-index': { ...server, mutate: ['packages/server/src/store/topk/index.ts'], testFiles: topkTests },
+  'store-topk-rest': { ...server, mutate: ['packages/server/src/store/topk/*.ts', '!packages/server/src/store/topk/index.ts'], testFiles: topkTests },
   // store-core is the rest of store/*.ts, in two halves that each finish within a couple of hours
   // here: store-data (writes, schema, reads, state digest) and store-rank (search and assembly).
   'store-core': {
