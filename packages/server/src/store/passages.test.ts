@@ -117,3 +117,40 @@ describe('splitPassages', () => {
     expect(() => splitPassages('x', 8)).toThrow(/passage target/);
   });
 });
+
+describe('the op encoding of passages', () => {
+  it('decodes a view into a larger buffer and refuses a length that is not whole passages', () => {
+    const ps: Passage[] = [{ start: 0, end: 9, line_start: 1, line_end: 2, tokens: 4 }, { start: 9, end: 70_000, line_start: 2, line_end: 900, tokens: 65_536 }];
+    const bytes = passagesToBytes(ps);
+    expect(bytes.byteLength).toBe(40);
+    const padded = new Uint8Array(48);
+    padded.set(bytes, 8);
+    expect(bytesToPassages(padded.subarray(8))).toEqual(ps);
+    expect(bytesToPassages(new Uint8Array(0))).toEqual([]);
+    for (const n of [19, 25, 41]) {
+      expect(() => bytesToPassages(new Uint8Array(n))).toThrow(new RangeError(`passage bytes: length ${n} is not a multiple of 20`));
+    }
+  });
+});
+
+describe('assertPassagesCover', () => {
+  const p = (start: number, end: number, line_start = 1, line_end = 1): Passage => ({ start, end, line_start, line_end, tokens: 1 });
+
+  it('accepts passages that cover the text in order, and one empty passage for an empty text', () => {
+    expect(() => assertPassagesCover([p(0, 5), p(5, 10, 1, 2)], 10, 'doc')).not.toThrow();
+    expect(() => assertPassagesCover(splitPassages(''), 0, 'empty')).not.toThrow();
+  });
+
+  it.each([
+    ['no passage', [], 0, 'invariant: doc has no passage'],
+    ['a gap', [p(0, 5), p(6, 10)], 10, 'invariant: doc: a passage starts at 6, expected 5'],
+    ['an overlap', [p(0, 5), p(4, 10)], 10, 'invariant: doc: a passage starts at 4, expected 5'],
+    ['a backward passage', [p(0, 5), p(5, 3), p(3, 10)], 10, 'invariant: doc: an empty or backward passage at 5'],
+    ['an empty passage in a text', [p(0, 0), p(0, 10)], 10, 'invariant: doc: an empty or backward passage at 0'],
+    ['line 0', [p(0, 10, 0, 1)], 10, 'invariant: doc: lines 0-1'],
+    ['lines backward', [p(0, 10, 3, 2)], 10, 'invariant: doc: lines 3-2'],
+    ['a short end', [p(0, 5)], 10, 'invariant: doc: passages end at 5, the content at 10'],
+  ])('refuses %s', (_what, ps, length, message) => {
+    expect(() => assertPassagesCover(ps as Passage[], length as number, 'doc')).toThrow(new Error(message as string));
+  });
+});
