@@ -6,7 +6,8 @@
 //   CAIRN_MUTATE=raft npm run mutate        one folder: raft, replication, store or config
 //   CAIRN_MUTATE=store-text npm run mutate  one part of store: store-text, store-topk, store-core
 //                                           (store-core = store-data + store-rank,
-//                                           store-topk = store-topk-index + store-topk-rest)
+//                                           store-topk = store-topk-index + store-topk-rest,
+//                                           store-rank = store-rank-assemble + store-rank-search)
 //
 // Incremental: results are kept per folder in stryker/incremental-<folder>.json (committed), so a
 // rerun tests only the mutants in code or tests that changed since. `-- --force` reruns everything.
@@ -30,6 +31,7 @@ const topkTests = ['packages/server/src/store/topk/**/*.test.ts', 'packages/serv
 const storeText = 'packages/server/src/store/{tokens,bpe,glob,passages,validate,errors,etag}.ts';
 const storeData =
   'packages/server/src/store/{document-store,apply,op,schema,read,checksum,state-digest,digest-worker,index}.ts';
+const storeAssemble = 'packages/server/src/store/{assemble,assemble-passages}.ts';
 const folders = {
   raft: { mutate: ['packages/raft/src/**/*.ts'], testFiles: ['packages/raft/test/**/*.test.ts'], tsconfig: 'packages/raft/tsconfig.json' },
   replication: { ...server, mutate: ['packages/server/src/replication/**/*.ts'], testFiles: ['packages/server/src/**/*.test.ts', 'packages/server/test/**/*.test.ts'] },
@@ -62,6 +64,14 @@ const folders = {
   'store-rank': {
     ...server,
     mutate: ['packages/server/src/store/*.ts', `!${storeText}`, `!${storeData}`],
+    testFiles: storeTests,
+  },
+  // store-rank (1,335 mutants) in two halves: assembly, and search with the vectors and the
+  // prepare pool.
+  'store-rank-assemble': { ...server, mutate: [storeAssemble], testFiles: storeTests },
+  'store-rank-search': {
+    ...server,
+    mutate: ['packages/server/src/store/*.ts', `!${storeText}`, `!${storeData}`, `!${storeAssemble}`],
     testFiles: storeTests,
   },
   config: { ...server, mutate: ['packages/server/src/config/**/*.ts'], testFiles: ['packages/server/src/**/*.test.ts'] },

@@ -20,7 +20,7 @@ const names = args.filter((a) => !a.startsWith('--'));
 const available = readdirSync(here)
   .map((f) => /^incremental-(.+)\.json$/.exec(f)?.[1])
   .filter((n) => n !== undefined);
-const folderOf = (name) => name.replace(/-(text|topk|core|data|rank)(-index|-rest)?$/, '');
+const folderOf = (name) => name.replace(/-(text|topk|core|data|rank)(-[a-z]+)?$/, '');
 const chosen = names.length === 0 ? available : available.filter((n) => names.includes(n) || names.includes(folderOf(n)));
 if (chosen.length === 0) {
   console.error(`no results for ${names.join(', ')} (have: ${available.join(', ')})`);
