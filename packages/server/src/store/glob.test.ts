@@ -78,6 +78,85 @@ describe('Glob', () => {
   });
 });
 
+describe('Glob classes, brackets and errors', () => {
+  const cases: [string, string, boolean][] = [
+    ['[ca]', 'a', true],
+    ['[ca]', 'c', true],
+    ['[ca]', 'b', false],
+    ['[a-]', 'a', true],
+    ['[a-]', '-', true],
+    ['[a-]', 'b', false],
+    ['[a-a]', 'a', true],
+    ['[b-c]', 'a', false],
+    ['[b-c]', 'b', true],
+    ['[b-c]', 'c', true],
+    ['[b-c]', 'd', false],
+    ['[!b-c]', 'a', true],
+    ['[!b-c]', 'c', false],
+    ['[0-9a-f]', 'e', true],
+    ['[0-9a-f]', 'g', false],
+    ['][', '][', true],
+    [']x[a]', ']xa', true],
+    ['][a]', ']a', true],
+    ['a', 'a\u0001', false],
+    ['a', 'a\u0000', false],
+    ['?', '\u0000', true],
+  ];
+  it.each(cases)('%j ~ %j is %s', (pattern, path, want) => {
+    expect(new Glob(pattern).matches(path)).toBe(want);
+  });
+
+  it('explains each invalid pattern in a GlobError that keeps the pattern', () => {
+    const reason = (pattern: string): string => {
+      try {
+        new Glob(pattern);
+      } catch (err) {
+        if (!(err instanceof GlobError)) throw err;
+        expect(err.name).toBe('GlobError');
+        expect(err.pattern).toBe(pattern);
+        return err.message;
+      }
+      throw new Error(`expected a GlobError for ${pattern}`);
+    };
+    expect(reason('{a,b')).toBe('invalid pattern "{a,b": a "{" is not closed');
+    expect(reason('x{y')).toBe('invalid pattern "x{y": a "{" is not closed');
+    expect(reason('{a,{b}')).toBe('invalid pattern "{a,{b}": a "{" is not closed');
+    expect(reason('a[]')).toBe('invalid pattern "a[]": a class "[]" names no character');
+    expect(reason('[^]')).toBe('invalid pattern "[^]": a class "[]" names no character');
+    expect(reason('[xz-a]')).toBe('invalid pattern "[xz-a]": the range z-a is reversed');
+  });
+});
+
+describe('Glob epsilon edges', () => {
+  it('matches through many empty alternatives, each state counted once per step', () => {
+    const glob = new Glob('x{,}{,}{,}{,}{,}{,}y');
+    expect(glob.matches('xy')).toBe(true);
+    expect(glob.matches('x')).toBe(false);
+    expect(glob.matches('xyy')).toBe(false);
+    expect(new Glob('{,}{,}{,}{,}{,}{,}y').matches('y')).toBe(true);
+  });
+
+  it('keeps matching right when the per-step stamp wraps after 2^32 - 1 steps', () => {
+    const glob = new Glob('x{,}{,}{,}{,}{,}{,}y');
+    // The stamp would take 2^32 steps to wrap; start it just below.
+    (glob as unknown as { stamp: number }).stamp = 0xffff_fffe;
+    for (let i = 0; i < 3; i++) {
+      expect(glob.matches('xy')).toBe(true);
+      expect(glob.matches('xz')).toBe(false);
+    }
+  });
+});
+
+describe('PathMatcher normalisation', () => {
+  it('ignores a leading "./" and any leading slashes, and nothing else', () => {
+    expect(new PathMatcher(['src/*.ts']).matches('//src/a.ts')).toBe(true);
+    expect(new PathMatcher(['//src/*.ts']).matches('./src/a.ts')).toBe(true);
+    expect(new PathMatcher(['docs/./a.md']).matches('docs/a.md')).toBe(false);
+    expect(new PathMatcher(['docs/a.md']).matches('docs/./a.md')).toBe(false);
+    expect(new PathMatcher(['docs/./a.md']).matches('docs/./a.md')).toBe(true);
+  });
+});
+
 describe('parseAssembleRequest patterns and query', () => {
   const limits = { patterns_max: 2, pattern_chars_max: 8, query_chars_max: 10 };
   const code = (body: object): string | undefined => {
