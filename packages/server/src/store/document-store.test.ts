@@ -3,8 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { HashingEmbedder } from '../embed/hashing.ts';
 import { DocumentStore } from './document-store.ts';
 import { InputError } from './errors.ts';
-import { bytesToVector, decodeOp, encodeOp } from './op.ts';
-import type { Op } from './op.ts';
+import { bytesToVector, decodeOp, encodeOp, op_version } from './op.ts';
+import type { Op, PutOp } from './op.ts';
+import { store_schema_version } from './schema.ts';
 import { fixedClock, openTestStore, seededRandom } from './testing.ts';
 
 const words = 'raft log leader follower snapshot vector index cluster token budget query workspace apple river stone'.split(' ');
@@ -227,5 +228,57 @@ describe('DocumentStore FTS exactness', () => {
       await expect(lex(t.store, q)).resolves.toBeInstanceOf(Array);
     }
     expect(await lex(t.store, 'column:value')).toEqual(['d']);
+  });
+});
+
+describe('DocumentStore schema', () => {
+  const version = (db: Database.Database): unknown =>
+    (db.prepare(`SELECT value FROM cairn_store_meta WHERE key = 'schema_version'`).get() as { value: string } | undefined)?.value;
+
+  it('records the schema version in a new database, and opens it again as it is', async () => {
+    using t = openTestStore();
+    expect(store_schema_version).toBe(3);
+    expect(version(t.db)).toBe('3');
+    await t.put('ws', { id: 'a', content: 'kept across opens' });
+    const again = new DocumentStore(t.db, { embedder: new HashingEmbedder({ dim: 64 }), clock: fixedClock() });
+    expect(version(t.db)).toBe('3');
+    expect(again.get('ws', 'a')?.content).toBe('kept across opens');
+    expect(t.db.prepare('SELECT count(*) AS n FROM passages').get()).toEqual({ n: 1 });
+    again.close();
+  });
+
+  it('refuses a database of a schema version it does not read, naming both versions', () => {
+    using t = openTestStore();
+    t.db.prepare(`UPDATE cairn_store_meta SET value = '7' WHERE key = 'schema_version'`).run();
+    expect(() => new DocumentStore(t.db, { embedder: new HashingEmbedder({ dim: 64 }) })).toThrow(
+      'state.db: document store schema version 7, this build reads 3',
+    );
+    expect(version(t.db)).toBe('7');
+  });
+
+  it('upgrades a schema 2 database of more documents than one page, in every workspace, to one passage each', async () => {
+    using t = openTestStore();
+    const per_ws = 251; // two workspaces: more than the upgrade's page of 500 rows
+    for (const ws of ['Alpha', 'beta']) {
+      const r = await t.store.preparePutMany(ws, Array.from({ length: per_ws }, (_, i) => ({ id: `d${i}`, content: `word${i} of ${ws}`, vector: [1] })));
+      if (r.op === null) throw new Error('expected an op');
+      const v1: PutOp = { ...r.op, v: op_version, docs: r.op.docs.map(({ passages: _p, ...d }) => d) };
+      t.applyLogged(v1);
+    }
+    t.store.close();
+    t.db.exec(`DROP TABLE passages; DROP TABLE passages_fts; UPDATE cairn_store_meta SET value = '2' WHERE key = 'schema_version'`);
+    const upgraded = new DocumentStore(t.db, { embedder: new HashingEmbedder({ dim: 64 }) });
+    try {
+      expect(version(t.db)).toBe('3');
+      const rows = t.db.prepare('SELECT workspace, count(*) AS n, min(n) AS first, max(n) AS last FROM passages GROUP BY workspace ORDER BY workspace').all();
+      expect(rows).toEqual([{ workspace: 'Alpha', n: per_ws, first: 0, last: 0 }, { workspace: 'beta', n: per_ws, first: 0, last: 0 }]);
+      const uncovered = t.db.prepare('SELECT count(*) AS n FROM passages p JOIN documents d ON d.workspace = p.workspace AND d.id = p.doc_id WHERE p.start != 0 OR p."end" != length(d.content)').get();
+      expect(uncovered).toEqual({ n: 0 });
+      for (const [ws, word] of [['Alpha', 'word0'], ['beta', 'word250']] as const) {
+        expect((await upgraded.searchPassages(ws, word, 5, 'lexical')).hits.map((h) => h.id), `${word} in ${ws}`).toEqual([word.replace('word', 'd')]);
+      }
+    } finally {
+      upgraded.close();
+    }
   });
 });
