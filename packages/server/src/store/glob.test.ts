@@ -93,6 +93,12 @@ describe('Glob classes, brackets and errors', () => {
     ['[b-c]', 'd', false],
     ['[!b-c]', 'a', true],
     ['[!b-c]', 'c', false],
+    // a class never matches "/", as "?" does not: negated, or naming it
+    ['x[!a]y', 'x/y', false],
+    ['x[^.]y', 'x/y', false],
+    ['x[/]y', 'x/y', false],
+    ['src[!.]*', 'src/a.ts', false],
+    ['src[!.]*', 'srcs', true],
     ['[0-9a-f]', 'e', true],
     ['[0-9a-f]', 'g', false],
     ['][', '][', true],

@@ -2,6 +2,7 @@
 //   **   any characters, "/" included        *   any characters but "/"
 //   ?    one character but "/"               {a,b}  either alternative (nestable)
 //   [abc] [a-z] one character of a class     [!abc] [^abc]  one character not in it
+//   (a class never matches "/", negated or not: "src[!.]*" stays in src's own segment)
 //   "**/" matches zero or more whole segments ("src/**/*.ts" finds src/c.ts and src/a/b/c.ts).
 // Every other character, "\" included, stands for itself; so do "," and "}" outside braces and a
 // "[" with no closing "]". A pattern without "/" is matched against the last path segment as well
@@ -125,7 +126,7 @@ class Parser {
         ranges.push([lo, lo]);
       }
     }
-    return (c) => ranges.some(([lo, hi]) => c >= lo && c <= hi) !== negated;
+    return (c) => c !== slash && ranges.some(([lo, hi]) => c >= lo && c <= hi) !== negated;
   }
 }
 

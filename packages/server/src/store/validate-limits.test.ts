@@ -129,7 +129,7 @@ describe('parseDocumentInput fields', () => {
   it('refuses a body that is not an object, naming the body or its bulk position', () => {
     expect(told(() => parseDocumentInput(null))).toBe('invalid_type: body must be a JSON object @ body');
     expect(told(() => parse(['content']))).toBe('invalid_type: body must be a JSON object @ body');
-    expect(told(() => parse('x', '[3].'))).toBe('invalid_type: [3]. must be a JSON object @ [3]');
+    expect(told(() => parse('x', '[3].'))).toBe('invalid_type: [3] must be a JSON object @ [3]');
   });
 
   it('names fields without a prefix by default', () => {

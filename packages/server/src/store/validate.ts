@@ -224,7 +224,10 @@ export function checkDocumentLimits(raw: unknown, prefix: string, limits: Docume
 
 /** Checks one document as sent by a client. `prefix` names its place in a bulk body ("[3]."). */
 export function parseDocumentInput(raw: unknown, prefix = '', limits: DocumentLimits = document_limits_default): DocumentInput {
-  if (!isPlainObject(raw)) throw new InputError('invalid_type', `${prefix || 'body'} must be a JSON object`, prefix ? prefix.replace(/\.$/, '') : 'body');
+  if (!isPlainObject(raw)) {
+    const place = prefix ? prefix.replace(/\.$/, '') : 'body';
+    throw new InputError('invalid_type', `${place} must be a JSON object`, place);
+  }
   const content = raw.content;
   if (content === undefined || content === null) throw new InputError('missing_field', `${prefix}content is required`, `${prefix}content`);
   if (typeof content !== 'string') throw new InputError('invalid_type', `${prefix}content must be a string`, `${prefix}content`);
