@@ -268,8 +268,12 @@ class RowColumn {
  * document's ids never span two). A document's address is chunk * 2^32 + offset.
  */
 class TermArena {
-  readonly chunks: Uint8Array[] = [new Uint8Array(1024)];
+  readonly chunks: Uint8Array[];
   readonly used: number[] = [0];
+
+  constructor(private readonly chunkBytes: number) {
+    this.chunks = [new Uint8Array(Math.min(1024, chunkBytes))];
+  }
 
   /** Appends `need` bytes' room for one document; returns [chunk, offset]. */
   private room(need: number): [number, number] {
@@ -277,14 +281,14 @@ class TermArena {
     let chunk = this.chunks[c] as Uint8Array;
     const used = this.used[c] as number;
     if (used + need <= chunk.length) return [c, used];
-    if (chunk.length < term_chunk_bytes && used + need <= term_chunk_bytes) {
-      const grown = new Uint8Array(Math.min(term_chunk_bytes, Math.max(chunk.length * 2, used + need)));
+    if (chunk.length < this.chunkBytes && used + need <= this.chunkBytes) {
+      const grown = new Uint8Array(Math.min(this.chunkBytes, Math.max(chunk.length * 2, used + need)));
       grown.set(chunk.subarray(0, used));
       chunk = grown;
       this.chunks[c] = chunk;
       return [c, used];
     }
-    this.chunks.push(new Uint8Array(Math.max(term_chunk_bytes, need)));
+    this.chunks.push(new Uint8Array(Math.max(this.chunkBytes, need)));
     this.used.push(0);
     return [c + 1, 0];
   }
@@ -436,16 +440,27 @@ export class TopKIndex {
   private docRow = new RowColumn();
   private docLength = new RowColumn();
   private docTermsAt = new RowColumn();
-  private terms = new TermArena();
+  private terms: TermArena;
   private readonly rowDoc = new ShardedMap<number, number>();
   private totalLength = 0;
   private postings = 0;
   private deadPostings = 0;
   private readonly compactMin: number;
 
-  constructor(opts: { dead_postings_compact_min?: number } = {}) {
+  private readonly termChunkBytes: number;
+
+  /** `term_chunk_bytes`: the term ids' chunk size (tests make it small to span chunks with few rows). */
+  constructor(opts: { dead_postings_compact_min?: number; term_chunk_bytes?: number } = {}) {
     this.compactMin = opts.dead_postings_compact_min ?? dead_postings_compact_min;
     if (!(Number.isInteger(this.compactMin) && this.compactMin >= 1)) throw new Error(`invariant: dead_postings_compact_min ${this.compactMin}`);
+    this.termChunkBytes = opts.term_chunk_bytes ?? term_chunk_bytes;
+    if (!(Number.isInteger(this.termChunkBytes) && this.termChunkBytes >= 16)) throw new Error(`invariant: term_chunk_bytes ${this.termChunkBytes}`);
+    this.terms = new TermArena(this.termChunkBytes);
+  }
+
+  /** Chunks of term ids held (more than one once they pass term_chunk_bytes). */
+  get termChunksHeld(): number {
+    return this.terms.chunks.length;
   }
 
   /** Rows held. */
@@ -570,7 +585,7 @@ export class TopKIndex {
     const docRow = new RowColumn();
     const docLength = new RowColumn();
     const docTermsAt = new RowColumn();
-    const terms = new TermArena();
+    const terms = new TermArena(this.termChunkBytes);
     for (let d = 0; d < count; d++) {
       const nd = renumbered[d] as number;
       if (nd < 0) continue;
