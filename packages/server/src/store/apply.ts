@@ -3,7 +3,8 @@
 // Rules: runs inside the caller's transaction (never opens one), never reads the clock (times
 // come from op.ts), never computes an embedding (vectors come in the op). Same state + same op
 // bytes => same resulting state on every node. A put of an existing id replaces it (created_at
-// is kept), so a retried client write is harmless; deleting an absent id changes nothing.
+// is kept), so a retried client write is harmless; deleting an absent id changes no document (an
+// existing workspace's last write time still moves to the op's, on every replica alike).
 // A conditional op (v3) is checked against the current row here, in the same transaction as its
 // write: a precondition that does not hold leaves the document as it was, on every replica.
 
