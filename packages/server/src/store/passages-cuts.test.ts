@@ -80,6 +80,19 @@ describe('splitPassages: headings', () => {
     expect(splitPassages(text, 32)).toEqual([{ start: 0, end: text.length, line_start: 1, line_end: 3, tokens: countTokens(text) }]);
   });
 
+  it('puts the rest of a heading longer than the target with the start of its section', () => {
+    const heading = '# The leader appends new entries to its log and then sends them to every follower in the cluster\n';
+    const section = 'The follower writes them to disk and then replies to the leader.\n';
+    const text = heading + section;
+    const ps = splitPassages(text, 16);
+    expect(pieces(text, ps)).toEqual([
+      '# The leader appends new entries to its log and then sends them to every',
+      ' follower in the cluster\nThe follower writes them to disk and then replies to the',
+      ' leader.\n',
+    ]);
+    expect(ps.map((p) => [p.line_start, p.line_end, p.tokens])).toEqual([[1, 1, 16], [1, 2, 16], [2, 2, 2]]);
+  });
+
   it('keeps a heading that ends the document in the last passage', () => {
     const text = 'Entries are appended.\n\n## Followers\n';
     expect(splitPassages(text, 64)).toEqual([{ start: 0, end: text.length, line_start: 1, line_end: 3, tokens: countTokens(text) }]);
@@ -165,6 +178,12 @@ describe('splitPassages: blocks over the target', () => {
       { start: 0, end: head.length, line_start: 1, line_end: 3, tokens: countTokens(head) },
       { start: head.length, end: text.length, line_start: 4, line_end: 5, tokens: countTokens('\n \n') },
     ]);
+  });
+
+  it('keeps a code block of exactly the target whole, though its lines counted one by one come to more', () => {
+    const code = '```js\nfunction add(a, b) {\n  return sum;\n```\n';
+    expect(countTokens(code)).toBe(16);
+    expect(splitPassages(code, 16)).toEqual([{ start: 0, end: code.length, line_start: 1, line_end: 4, tokens: 16 }]);
   });
 
   it('gives a text of blank lines one passage', () => {

@@ -141,7 +141,7 @@ describe('assertPassagesCover', () => {
     expect(() => assertPassagesCover(splitPassages(''), 0, 'empty')).not.toThrow();
   });
 
-  it.each([
+  it.each<[string, Passage[], number, string]>([
     ['no passage', [], 0, 'invariant: doc has no passage'],
     ['a gap', [p(0, 5), p(6, 10)], 10, 'invariant: doc: a passage starts at 6, expected 5'],
     ['an overlap', [p(0, 5), p(4, 10)], 10, 'invariant: doc: a passage starts at 4, expected 5'],
@@ -151,6 +151,6 @@ describe('assertPassagesCover', () => {
     ['lines backward', [p(0, 10, 3, 2)], 10, 'invariant: doc: lines 3-2'],
     ['a short end', [p(0, 5)], 10, 'invariant: doc: passages end at 5, the content at 10'],
   ])('refuses %s', (_what, ps, length, message) => {
-    expect(() => assertPassagesCover(ps as Passage[], length as number, 'doc')).toThrow(new Error(message as string));
+    expect(() => assertPassagesCover(ps, length, 'doc')).toThrow(new Error(message));
   });
 });
