@@ -64,9 +64,12 @@ describe('splitPassages: headings', () => {
     ['SEE ALSO', true],
     ['.SH DESCRIPTION', true],
     ['FILES AND ENVIRONMENT VARIABLES OF RAFTD', true], // 40 characters: the longest section name
-    ['FILES AND ENVIRONMENT VARIABLES OF THE DB', false], // 41
+    ['ENVIRONMENT VARIABLES AND CONFIGURATIONS', true], // 40
+    ['ENVIRONMENT VARIABLES AND THE CONFIG FILE', false], // 41
+    ['FILES AND ENVIRONMENT VARIABLES OF THE DB', false], // 41, and seven words
     ['A', false], // one capital (an option letter), not a name
-    ['See the RFC for the details of the protocol.', false], // capitals inside a sentence
+    ['See the RFC for details.', false], // capitals inside a sentence
+    ['See the RFC for the details of the protocol.', false],
   ])('takes the man page line %j as a section heading: %s', (line, heading) => {
     const section = `${line}\n       raft(7), paxos(7)\n`;
     const text = para16 + section;
