@@ -70,6 +70,13 @@ export function seededRandom(seed: number): () => number {
 }
 
 /**
+ * True inside `npm run mutate` (CAIRN_MUTATION_RUN=1): the few tests that take a minute or more
+ * under StrykerJS's instrumentation (the retrieval check over installed READMEs, the 1 MiB term-id
+ * chunks) are skipped there; each has a faster test of the same code that runs in both.
+ */
+export const mutationRun = process.env.CAIRN_MUTATION_RUN === '1';
+
+/**
  * A property test's number of runs: `n`, or `n` times CAIRN_PROPERTY_RUNS (a fraction, at least 5
  * runs) when that is set. `npm run mutate` sets 0.2, since each surviving mutant reruns every
  * property test that covers it; the suite runs them all.
