@@ -2,7 +2,6 @@
 // npm run bench -- --sections abuse [--abuse-seconds 20] [--abuse-each-seconds 6] [--abuse-writers 8] [--abuse-pin]
 // npm run bench -- --sections availability [--availability-down-ms 5000] [--availability-client-retry]
 // npm run bench -- --sections search|search-lexical [--docs 100000] [--search-queries 200]   (bench/search.ts)
-// npm run bench -- --sections worker-priority [--seconds 5] [--rounds 3]   (bench/worker-priority.ts)
 //
 // Replication benchmarks of a three-node Cairn cluster against a three-member etcd cluster
 // (Debian's etcd-server) on the same machine, measured alternately in the same run with the same
@@ -42,7 +41,6 @@ import type { AvailabilityResult } from './availability.ts';
 import { writeAvailabilityMarkdown } from './availability-markdown.ts';
 import { findNginx } from '../packages/server/src/deploy/nginx-run.ts';
 import { searchLexicalSection, searchSection } from './search.ts';
-import { workerPrioritySection } from './worker-priority.ts';
 
 const { values } = parseArgs({
   options: {
@@ -354,10 +352,6 @@ if (values['from-json'] !== undefined) {
   const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
   const meta = { docs, queries: Number(values['search-queries']), md: !values['no-md'], command, commit: gitCommit(), machine: machine(), log };
   await (sections.has('search') ? searchSection(meta) : searchLexicalSection(meta));
-} else if (sections.size === 1 && sections.has('worker-priority')) {
-  // One process, no cluster: the prepare pool's threads against the main thread on one CPU.
-  const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
-  await workerPrioritySection({ command, commit: gitCommit(), machine: machine(), seconds, rounds, md: !values['no-md'], repoRoot: REPO_ROOT, log });
 } else {
   await main();
 }

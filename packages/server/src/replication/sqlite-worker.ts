@@ -5,7 +5,6 @@
 // applying), PRAGMA quick_check of that copy, and WAL checkpoints of the log.
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { worker_nice_increment } from '../worker-priority.ts';
 
 export type SqliteTask = { kind: 'copy'; source: string; dest: string } | { kind: 'check'; file: string } | { kind: 'checkpoint'; file: string };
 
@@ -21,12 +20,6 @@ const DRIVER = createRequire(import.meta.url).resolve('better-sqlite3');
 const SCRIPT = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
-// Below the event loop's priority, as lowerThisThread (worker-priority.ts) sets it: on Linux a
-// nice value is the thread's own.
-if (process.platform === 'linux') {
-  const os = require('node:os');
-  try { os.setPriority(Math.min(19, os.getPriority() + workerData.nice_increment)); } catch {}
-}
 async function run(task) {
   if (task.kind === 'copy') {
     const src = new Database(task.source, { readonly: true, fileMustExist: true });
@@ -79,7 +72,7 @@ run(workerData.task).then(
 function run<T>(task: SqliteTask, signal?: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let settled = false;
-    const worker = new Worker(SCRIPT, { eval: true, workerData: { driver: DRIVER, task, nice_increment: worker_nice_increment } });
+    const worker = new Worker(SCRIPT, { eval: true, workerData: { driver: DRIVER, task } });
     // Never what keeps a stopping process alive.
     worker.unref();
     signal?.addEventListener(

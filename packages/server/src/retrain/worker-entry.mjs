@@ -3,7 +3,4 @@
 import { register } from 'tsx/esm/api';
 
 register();
-// Below the event loop's priority (worker-priority.ts).
-const { lowerThisThread } = await import('../worker-priority.ts');
-lowerThisThread();
 await import('./worker.ts');

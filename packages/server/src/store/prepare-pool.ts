@@ -9,7 +9,6 @@
 
 import { Piscina } from 'piscina';
 import type { PrepareResult, PrepareTask } from './prepare-work.ts';
-import { worker_nice_increment } from '../worker-priority.ts';
 
 export const prepare_threads_max_default = 2;
 export const prepare_queue_max_default = 16;
@@ -38,8 +37,6 @@ export interface PreparePoolOptions {
   queue_max?: number;
   /** The worker entry; tests substitute a slow one. */
   filename?: string;
-  /** How far below the main thread its threads run (worker-priority.ts; 0 leaves them equal). */
-  nice_increment?: number;
 }
 
 export class PreparePool {
@@ -59,8 +56,6 @@ export class PreparePool {
       maxQueue: this.queue_max,
       idleTimeout: idle_ms,
       concurrentTasksPerWorker: 1,
-      // Read by prepare-entry.mjs, which lowers its thread's priority by it.
-      workerData: { nice_increment: opts.nice_increment ?? worker_nice_increment },
     });
   }
 
