@@ -230,25 +230,12 @@ export async function assemblePassages(
   // so most of the ~200 candidates' documents are never read. A row is not cheap even without its
   // content: the columns after content (path, hash, tokens, ...) sit past its overflow pages, so
   // reading them walks the whole content on disk (~10 ms for 200 candidates at 10,000 documents).
-  const rows = new Map<string, (DocumentSummary & { vector: Buffer | null }) | null>();
-  const rowOf = (id: string): (DocumentSummary & { vector: Buffer | null }) | null => {
-    let row = rows.get(id);
-    if (row === undefined) {
-      row = reader.summaries(ws, [id]).get(id) ?? null;
-      rows.set(id, row);
-    }
-    return row;
-  };
-  const counts = new Map<string, number>();
-  const countOf = (id: string): number => {
-    let n = counts.get(id);
-    if (n === undefined) {
-      n = source.passageSearcher.counts(ws, [id]).get(id) ?? 1;
-      counts.set(id, n);
-    }
-    return n;
-  };
-  const vectors = new Map<string, Float32Array | null>();
+  const rowOf = memo((id) => reader.summaries(ws, [id]).get(id) ?? null);
+  const countOf = memo((id) => source.passageSearcher.counts(ws, [id]).get(id) ?? 1);
+  const vectorOf = memo((id) => {
+    const v = rowOf(id)?.vector ?? null;
+    return v === null ? null : bytesToVector(v);
+  });
   const contents = new Map<string, string>();
   const passageText = (id: string, start: number, end: number): string => {
     let content = contents.get(id);
@@ -281,11 +268,7 @@ export async function assemblePassages(
     if (!include.empty && !(await include.matchesSliced(where(doc), turn))) return refuse();
     if (!exclude.empty && (await exclude.matchesSliced(where(doc), turn))) return refuse();
     if (keptHashes.has(doc.content_hash)) return refuse();
-    let v = vectors.get(id);
-    if (v === undefined) {
-      v = doc.vector === null ? null : bytesToVector(doc.vector);
-      vectors.set(id, v);
-    }
+    const v = vectorOf(id);
     if (v !== null && keptVectors.some((k) => cosine(k, v) > opts.near_duplicate_cosine_min)) return refuse();
     const similarity = vecScore.get(id);
     const notes = [
@@ -358,4 +341,15 @@ export async function assemblePassages(
   }
   if (total > req.max_tokens || out.documents.length > req.max_documents) throw new Error('invariant: assembled passages within budget');
   return { ...out, total_tokens: total };
+}
+
+/** `read` of each id once: later calls answer from what the first read. */
+function memo<T>(read: (id: string) => T): (id: string) => T {
+  const seen = new Map<string, T>();
+  return (id) => {
+    if (seen.has(id)) return seen.get(id) as T;
+    const value = read(id);
+    seen.set(id, value);
+    return value;
+  };
 }
