@@ -22,20 +22,20 @@ describe('assemble, granularity passage: pieces and reasons', () => {
     const r = await t.store.assemble('ws', request());
     expect(r.documents).toHaveLength(1);
     const d = r.documents[0]!;
-    expect(d.passages.map((p) => p.n)).toEqual([1, 2, 5]);
-    for (const p of d.passages) expect(p.end - p.start).toBeGreaterThan(0);
+    expect((d.passages ?? []).map((p) => p.n)).toEqual([1, 2, 5]);
+    for (const p of (d.passages ?? [])) expect(p.end - p.start).toBeGreaterThan(0);
     expect(d.inclusion_reason.startsWith('passages 2-3, 6 of 10 (lines ')).toBe(true);
     expect(d.inclusion_reason).toContain('best passage #1');
     const headers = r.context.match(/^--- .* ---$/gm) ?? [];
     expect(headers).toHaveLength(2);
-    const [p1, p2, p5] = d.passages;
+    const [p1, p2, p5] = (d.passages ?? []);
     expect(headers[0]).toBe(`--- docs/a.md (lines ${p1!.line_start}-${p2!.line_end}) ---`);
     expect(headers[1]).toBe(`--- docs/a.md (lines ${p5!.line_start}-${p5!.line_end}) ---`);
     // each passage's text is the document's at its offsets, and the pieces hold them in order
-    const texts = d.passages.map((p) => content.slice(p.start, p.end));
+    const texts = (d.passages ?? []).map((p) => content.slice(p.start, p.end));
     expect(r.context).toContain(texts[0]! + texts[1]!);
     expect(d.content).toBe(`${texts[0]}${texts[1]}\n\n${texts[2]}`);
-    expect(d.tokens).toBe(d.passages.reduce((n, p) => n + p.tokens, 0));
+    expect(d.tokens).toBe((d.passages ?? []).reduce((n, p) => n + p.tokens, 0));
     expect(p1!.line_start).toBe(3);
     expect(p5!.line_start).toBe(11);
   });
@@ -56,7 +56,7 @@ describe('assemble, granularity passage: pieces and reasons', () => {
     await t.put('ws', { id: 'a', content, path: 'a.md' });
     const r = await t.store.assemble('ws', request());
     const d = r.documents[0]!;
-    expect(d.passages.map((p) => p.n)).toEqual([0, 5]);
+    expect((d.passages ?? []).map((p) => p.n)).toEqual([0, 5]);
     expect(d.inclusion_reason).toMatch(/^passages 1, 6 of 10 \(lines 1-\d+, 11-\d+\), best passage #1/);
     expect(r.context).toMatch(/^--- a\.md \(lines 1-\d+\) ---\ngranite 0/);
   });
