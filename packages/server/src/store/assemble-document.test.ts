@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parseAssembleRequest } from './assemble.ts';
 import type { AssembleRequest } from './assemble.ts';
 import { InputError } from './errors.ts';
-import { openTestStore } from './testing.ts';
+import { assembleRequest, openTestStore } from './testing.ts';
 
 const limits = { patterns_max: 3, pattern_chars_max: 12, query_chars_max: 100 };
 
@@ -53,9 +53,7 @@ describe('parseAssembleRequest', () => {
   });
 });
 
-const request = (over: Partial<AssembleRequest> = {}): AssembleRequest => ({
-  query: 'granite quarry', max_tokens: 4000, max_documents: 10, include_patterns: [], exclude_patterns: [], granularity: 'document', ...over,
-});
+const request = (over: Partial<AssembleRequest> = {}): AssembleRequest => assembleRequest({ query: 'granite quarry', granularity: 'document', ...over });
 
 describe('assemble, granularity document', () => {
   it('says why each document was taken: its fused, lexical and vector ranks with the cosine', async () => {

@@ -4,11 +4,9 @@
 
 import { describe, expect, it } from 'vitest';
 import type { AssembleRequest } from './assemble.ts';
-import { openTestStore } from './testing.ts';
+import { assembleRequest, openTestStore } from './testing.ts';
 
-const request = (over: Partial<AssembleRequest> = {}): AssembleRequest => ({
-  query: 'granite', max_tokens: 4000, max_documents: 10, include_patterns: [], exclude_patterns: [], granularity: 'passage', ...over,
-});
+const request = (over: Partial<AssembleRequest> = {}): AssembleRequest => assembleRequest({ query: 'granite', granularity: 'passage', ...over });
 
 /** Ten paragraphs of one passage each (at 16 tokens a passage); `granite` in those given. */
 const paragraphs = (withGranite: number[]): string =>

@@ -11,6 +11,7 @@ import type { Embedder } from '../embed/types.ts';
 import { DocumentStore } from './document-store.ts';
 import { decodeOp, encodeOp } from './op.ts';
 import type { Op } from './op.ts';
+import type { AssembleRequest } from './assemble.ts';
 
 export interface TestStore {
   db: Db;
@@ -85,4 +86,9 @@ export function propertyRuns(n: number): number {
   const scale = Number(process.env.CAIRN_PROPERTY_RUNS ?? '1');
   if (!Number.isFinite(scale) || scale <= 0 || scale >= 1) return n;
   return Math.max(5, Math.ceil(n * scale));
+}
+
+/** An assemble request with no filters, 4,000 tokens and 10 documents, changed by `over`. */
+export function assembleRequest(over: Partial<AssembleRequest> & Pick<AssembleRequest, 'query' | 'granularity'>): AssembleRequest {
+  return { max_tokens: 4000, max_documents: 10, include_patterns: [], exclude_patterns: [], ...over };
 }

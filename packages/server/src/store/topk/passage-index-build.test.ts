@@ -50,6 +50,14 @@ async function documents(t: TestStore, contents: string[], ws = 'ws'): Promise<v
 
 const passageCount = (db: Database): number => (db.prepare('SELECT count(*) AS n FROM passages').get() as { n: number }).n;
 
+/** Every passage in the database (of one workspace if given): its row, workspace, text and path. */
+function passageRows(db: Database, ws?: string): { r: number; ws: string; text: string; path: string | null }[] {
+  const rows = db
+    .prepare('SELECT p.rowid AS r, p.workspace AS ws, p.start, p."end" AS e, d.content, d.path FROM passages p JOIN documents d ON d.workspace = p.workspace AND d.id = p.doc_id WHERE @ws IS NULL OR p.workspace = @ws')
+    .all({ ws: ws ?? null }) as { r: number; ws: string; start: number; e: number; content: string; path: string | null }[];
+  return rows.map((p) => ({ r: p.r, ws: p.ws, text: p.content.slice(p.start, p.e), path: p.path }));
+}
+
 describe('the passage index build, on a driven clock', () => {
   it('fills each slice to slice_ms and reports the longest slice, the first of equals, with its passages', async () => {
     using t = openTestStore();
@@ -139,9 +147,7 @@ describe('the passage index build, on a driven clock', () => {
     expect(index.size('ws')).toBe(10);
     expect(index.size('other')).toBe(2);
     let expected = 0;
-    for (const p of t.db.prepare('SELECT p.start, p."end" AS e, d.content, d.path FROM passages p JOIN documents d ON d.workspace = p.workspace AND d.id = p.doc_id').all() as { start: number; e: number; content: string; path: string | null }[]) {
-      expected += PassageIndexes.terms(p.content.slice(p.start, p.e), p.path).terms.size;
-    }
+    for (const p of passageRows(t.db)) expected += PassageIndexes.terms(p.text, p.path).terms.size;
     expect(built.postings).toBe(expected);
     expect(built.postings).toBeGreaterThan(12);
   });
@@ -161,17 +167,13 @@ describe('the passage index build, on a driven clock', () => {
 
     // the same passages put with no build: their lists keep the room they reserved
     const untrimmed = new PassageIndexes();
-    for (const p of t.db.prepare('SELECT p.rowid AS r, p.workspace AS ws, p.start, p."end" AS e, d.content FROM passages p JOIN documents d ON d.workspace = p.workspace AND d.id = p.doc_id').all() as { r: number; ws: string; start: number; e: number; content: string }[]) {
-      untrimmed.put(p.ws, p.r, p.content.slice(p.start, p.e), null);
-    }
+    for (const p of passageRows(t.db)) untrimmed.put(p.ws, p.r, p.text, null);
     expect(index.postingBytes()).toBeGreaterThan(0);
     expect(index.bytesHeld()).toBeGreaterThanOrEqual(index.postingBytes());
     expect(index.postingBytes()).toBeLessThan(untrimmed.postingBytes());
     // five workspaces hold five times what one does
     const one = new PassageIndexes();
-    for (const p of t.db.prepare("SELECT p.rowid AS r, p.start, p.\"end\" AS e, d.content FROM passages p JOIN documents d ON d.workspace = p.workspace AND d.id = p.doc_id WHERE p.workspace = 'a'").all() as { r: number; start: number; e: number; content: string }[]) {
-      one.put('a', p.r, p.content.slice(p.start, p.e), null);
-    }
+    for (const p of passageRows(t.db, 'a')) one.put('a', p.r, p.text, null);
     expect(untrimmed.bytesHeld()).toBe(5 * one.bytesHeld());
     expect(untrimmed.postingBytes()).toBe(5 * one.postingBytes());
   });
