@@ -7,10 +7,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { idf, saturation } from './bm25.ts';
-import { TopKIndex } from './index.ts';
+import { k_max, query_terms_max, TopKIndex } from './index.ts';
 import type { RowTerms, TopKHit } from './index.ts';
 import { rowTerms, tokens } from './terms.ts';
-import { mutationRun, propertyRuns } from '../testing.ts';
+import { mutationRun, propertyRuns, seededRandom } from '../testing.ts';
 
 const vocabulary = Array.from({ length: 40 }, (_, i) => `w${i}`);
 
@@ -94,6 +94,7 @@ describe('TopKIndex', () => {
             model.delete(step.row);
           } else {
             expect(index.search(step.query, step.k)).toEqual(reference(model, step.query, step.k));
+            expect(index.bruteForce(step.query, step.k)).toEqual(reference(model, step.query, step.k));
             // restricted to some rows (and one never written): the reference's hits among them
             const some = [...model.keys()].filter((r) => r % 3 === step.k % 3).concat([1000]);
             const among = new Set(some);
@@ -181,6 +182,223 @@ describe('TopKIndex', () => {
     const index = new TopKIndex();
     expect(() => index.search(['a'], 0)).toThrow(/k 0/);
     expect(() => index.put(1.5, rowTerms([]))).toThrow(/row id/);
+  });
+});
+
+/** An index and its model of the same rows, for comparing answers with reference(). */
+function indexed(rows: Iterable<[number, RowTerms]>, opts: ConstructorParameters<typeof TopKIndex>[0] = {}): { index: TopKIndex; model: Map<number, RowTerms> } {
+  const index = new TopKIndex(opts);
+  const model = new Map<number, RowTerms>();
+  for (const [row, doc] of rows) {
+    index.put(row, doc);
+    model.set(row, doc);
+  }
+  return { index, model };
+}
+
+const one = (terms: Record<string, number>, length: number): RowTerms => ({ terms: new Map(Object.entries(terms)), length });
+
+// MaxScore's bounds: a term's upper bound is the best score any block of its list could give, and
+// a term whose bound falls below the k-th best score so far is only looked up for rows another
+// term brought. A bound taken from the wrong block, or one too low, drops a row from the answer;
+// one too high, or none used, scores rows that cannot make the top k (rowsScored counts them).
+describe('TopKIndex pruning', () => {
+  /**
+   * 30 rows of a rarer word `y` (weak: half a use in 600 tokens) first, then 1,000 rows of `x`
+   * (one use in 100 tokens) of which the one at `position` in x's list stands out (tf 20, or a
+   * length of 1), then 1,970 rows of neither. The top 3 for [y, x] is that row and two y rows:
+   * every other x row scores below every y row, so once the y rows fill the top 3, only x's
+   * bound, which must come from the standout's block, keeps x's list walked.
+   */
+  function standout(position: number, kind: 'tf' | 'length'): { index: TopKIndex; model: Map<number, RowTerms>; row: number } {
+    const rows: [number, RowTerms][] = [];
+    for (let i = 0; i < 30; i++) rows.push([i, one({ y: 0.5 }, 600)]);
+    for (let i = 0; i < 1000; i++) {
+      const special = i === position;
+      rows.push([1000 + i, special ? (kind === 'tf' ? one({ x: 20 }, 100) : one({ x: 1 }, 1)) : one({ x: 1 }, 100)]);
+    }
+    for (let i = 0; i < 1970; i++) rows.push([5000 + i, one({ z: 1 }, 100)]);
+    return { ...indexed(rows), row: 1000 + position };
+  }
+
+  for (const kind of ['tf', 'length'] as const) {
+    it(`finds the row whose ${kind === 'tf' ? 'frequency' : 'shortness'} tops its block, wherever that block is in the list`, () => {
+      // first posting, inside and at the end of block 0, first of block 1, inside a middle block, the last
+      for (const position of [0, 60, 127, 128, 300, 999]) {
+        const { index, model, row } = standout(position, kind);
+        const want = reference(model, ['y', 'x'], 3);
+        expect(want.map((h) => h.row)).toEqual([row, 0, 1]);
+        expect(index.search(['y', 'x'], 3)).toEqual(want);
+        expect(index.search(['x', 'y'], 3)).toEqual(want);
+      }
+    });
+  }
+
+  /**
+   * 5,000 rows, `common` in 40 % of them (tf 1 to 3, lengths 50 to 149), `rare` in 25 rows among
+   * the first 125 (each with `common` too, at tf 4): once 10 rare rows are in the top 10, common's
+   * bound is below the threshold and its list is only looked up by rare's rows.
+   */
+  function commonAndRare(): { index: TopKIndex; model: Map<number, RowTerms>; matching: number } {
+    const rand = seededRandom(11);
+    const rows: [number, RowTerms][] = [];
+    let matching = 0;
+    for (let row = 0; row < 5000; row++) {
+      const terms: Record<string, number> = {};
+      if (row < 125 && row % 5 === 0) {
+        terms.rare = 4;
+        terms.common = 1;
+      } else if (rand() < 0.4) terms.common = 1 + Math.floor(rand() * 3);
+      else terms.other = 1;
+      if (terms.common !== undefined) matching += 1;
+      rows.push([row, one(terms, 50 + Math.floor(rand() * 100))]);
+    }
+    return { ...indexed(rows), matching };
+  }
+
+  it('scores only the rows that can still make the top k once a common word cannot', () => {
+    const { index, model, matching } = commonAndRare();
+    expect(matching).toBeGreaterThan(1900);
+    for (const query of [
+      ['rare', 'common'],
+      ['common', 'rare'],
+    ]) {
+      const [met, scored] = [index.rowsMet, index.rowsScored];
+      expect(index.search(query, 10)).toEqual(reference(model, query, 10));
+      // the rows met before ten rare ones are found (about 50 * 0.4 + 10), and rare's later 15;
+      // once the top 10 is full, rows of common alone score below it and are not scored in full
+      expect(index.rowsMet - met).toBeLessThan(100);
+      // (here 35 met, 28 scored)
+      expect(index.rowsScored - scored).toBeLessThanOrEqual(index.rowsMet - met - 5);
+    }
+    // With k as large as the matches, every matching row is met and scored: none can be ruled out.
+    const [met, scored] = [index.rowsMet, index.rowsScored];
+    expect(index.search(['rare', 'common'], 10_000)).toEqual(reference(model, ['rare', 'common'], 10_000));
+    expect([index.rowsMet - met, index.rowsScored - scored]).toEqual([matching, matching]);
+  });
+
+  it('scores a row of length 0 and a query that names a word twice as if it named it once', () => {
+    const { index, model } = indexed([
+      [1, one({ a: 1 }, 0)],
+      [2, one({ a: 1, b: 2 }, 5)],
+      [3, one({ b: 1 }, 9)],
+    ]);
+    const want = reference(model, ['a', 'b'], 5);
+    expect(want.map((h) => h.row).sort()).toEqual([1, 2, 3]);
+    expect(index.search(['a', 'b'], 5)).toEqual(want);
+    expect(index.search(['a', 'b', 'a', 'b'], 5)).toEqual(want);
+    expect(index.scoreRows(['a', 'b', 'a'], [1, 2, 3])).toEqual(want);
+    expect(index.bruteForce(['a', 'b', 'b'], 5)).toEqual(want);
+    expect(index.bruteForce(['nothing'], 5)).toEqual([]);
+  });
+
+  it('breaks equal scores by the smaller row id when scoring given rows, in any order given', () => {
+    const { index } = indexed([9, 3, 7, 1].map((row) => [row, one({ a: 1 }, 4)]));
+    expect(index.scoreRows(['a'], [9, 7, 3, 1]).map((h) => h.row)).toEqual([1, 3, 7, 9]);
+    // a tie met after the top k is full replaces the larger row
+    expect(index.search(['a'], 2).map((h) => h.row)).toEqual([1, 3]);
+  });
+});
+
+describe('TopKIndex limits', () => {
+  it('takes k and query terms up to their maxima and refuses one more', () => {
+    const { index } = indexed([[1, one({ a: 1 }, 1)]]);
+    expect(index.search(['a'], k_max)).toHaveLength(1);
+    expect(() => index.search(['a'], k_max + 1)).toThrow(`k ${k_max + 1} not in [1, ${k_max}]`);
+    expect(() => index.search(['a'], 1.5)).toThrow('k 1.5');
+    const terms = Array.from({ length: query_terms_max }, (_, i) => (i === 0 ? 'a' : `t${i}`));
+    expect(index.search(terms, 1)).toHaveLength(1);
+    expect(() => index.search([...terms, 'more'], 1)).toThrow(`${query_terms_max + 1} query terms`);
+    const rows = Array.from({ length: k_max }, (_, i) => i);
+    expect(index.scoreRows(['a'], rows)).toHaveLength(1);
+    expect(() => index.scoreRows(['a'], [...rows, k_max])).toThrow(`${k_max + 1} rows to score`);
+  });
+
+  it('refuses options, lengths and frequencies outside their ranges and takes those at the edge', () => {
+    expect(() => new TopKIndex({ dead_postings_compact_min: 0 })).toThrow('dead_postings_compact_min 0');
+    expect(() => new TopKIndex({ dead_postings_compact_min: 1.5 })).toThrow('dead_postings_compact_min 1.5');
+    expect(() => new TopKIndex({ term_chunk_bytes: 15 })).toThrow('term_chunk_bytes 15');
+    expect(() => new TopKIndex({ term_chunk_bytes: 16.5 })).toThrow('term_chunk_bytes 16.5');
+    const index = new TopKIndex({ dead_postings_compact_min: 1, term_chunk_bytes: 16 });
+    for (const length of [-1, Number.NaN, Infinity]) expect(() => index.put(1, one({ a: 1 }, length))).toThrow(`has length ${length}`);
+    for (const tf of [0, -1, Number.NaN, Infinity]) expect(() => index.put(1, one({ a: tf }, 3))).toThrow(`has frequency ${tf}`);
+    expect(index.size).toBe(0);
+    index.put(1, one({ a: 1 }, 0));
+    index.put(2, one({ b: 1 }, 4));
+    expect(index.search(['a'], 1).map((h) => h.row)).toEqual([1]);
+  });
+
+  it('keeps the term ids of a row longer than a whole chunk, and answers as the rows left after removals', () => {
+    // 16-byte chunks: each row's 30 term ids (30 bytes, room for 5 each) need a chunk of their own
+    const rowOf = (row: number): RowTerms => one(Object.fromEntries(Array.from({ length: 30 }, (_, j) => [`t${(row + j * 3) % 90}`, 1 + (j % 2)])), 40);
+    const { index, model } = indexed(
+      Array.from({ length: 40 }, (_, row): [number, RowTerms] => [row, rowOf(row)]),
+      { term_chunk_bytes: 16, dead_postings_compact_min: 1000 },
+    );
+    expect(index.termChunksHeld).toBeGreaterThan(20);
+    for (let row = 0; row < 40; row += 4) {
+      index.remove(row);
+      model.delete(row);
+    }
+    // every word alone (a lost term id leaves its list's df, and so its idf, too high), and a few together
+    for (let t = 0; t < 90; t++) expect(index.search([`t${t}`], 40)).toEqual(reference(model, [`t${t}`], 40));
+    for (const q of [['t3', 't7'], ['t1', 't24', 't12']]) expect(index.search(q, 40)).toEqual(reference(model, q, 40));
+  });
+});
+
+describe('TopKIndex memory and compaction', () => {
+  it('reserves posting room by doubling up to 4,096 and by a quarter after, 5 bytes a posting of halves and 8 of other frequencies', () => {
+    // an empty index: three row tables of 64 float64s, 1 KiB of term ids
+    const empty = new TopKIndex();
+    expect(empty.postingBytes()).toBe(0);
+    expect(empty.bytesHeld()).toBe(3 * 64 * 8 + 1024);
+    const cases: [number, number, number][] = [
+      // [postings, frequency, bytes the list reserves]
+      [4, 1, 4 * 5],
+      [5, 1, 8 * 5],
+      [4096, 1, 4096 * 5],
+      [4097, 1, 5120 * 5],
+      [5121, 1, 6400 * 5],
+      [100, 0.5, 128 * 5],
+      [100, 127.5, 128 * 5],
+      [100, 128, 128 * 8],
+      [100, 0.3, 128 * 8],
+    ];
+    for (const [postings, tf, bytes] of cases) {
+      const index = new TopKIndex();
+      for (let row = 0; row < postings; row++) index.put(row, one({ x: tf }, 10));
+      expect(index.postingBytes()).toBe(bytes);
+      index.trim();
+      expect(index.postingBytes()).toBe(postings * (tf === 128 || tf === 0.3 ? 8 : 5));
+      // the row tables: 64 rows doubled up to the postings (one row each), and 1 KiB of term ids
+      // doubled up to one byte a row
+      const tables = 3 * 8 * Math.max(64, 2 ** Math.ceil(Math.log2(postings)));
+      const ids = Math.max(1024, 2 ** Math.ceil(Math.log2(postings + 4)));
+      expect(index.bytesHeld() - index.postingBytes()).toBe(tables + ids);
+    }
+  });
+
+  it('rebuilds its lists on the removal that leaves more dead postings than the minimum and half of all', () => {
+    // the half binds at 10 (at 22 dead postings: more than 20), the minimum at 24 (at 24)
+    for (const compactMin of [10, 24]) {
+      // 20 rows sharing `x` (a list with room to spare), each with one word of its own: 40 postings
+      const { index, model } = indexed(Array.from({ length: 20 }, (_, row): [number, RowTerms] => [row, one({ x: 1, [`own${row}`]: 2 }, 5)]), {
+        dead_postings_compact_min: compactMin,
+      });
+      expect(index.postingsHeld).toBe(40);
+      // removing rows from the last: 2 dead postings each; the first row (internal 0) stays
+      let removed = 0;
+      const due = Math.max(compactMin, 21);
+      for (let row = 19; row > 0; row--) {
+        index.remove(row);
+        model.delete(row);
+        removed += 1;
+        expect(index.compactions).toBe(2 * removed >= due ? 1 : 0);
+        if (index.compactions === 1) break;
+      }
+      expect(index.postingsHeld).toBe(40 - 2 * removed);
+      expect(index.search(['x', 'own0', 'own1'], 20)).toEqual(reference(model, ['x', 'own0', 'own1'], 20));
+    }
   });
 });
 

@@ -563,6 +563,14 @@ export class TopKIndex {
   /** Times the lists were rebuilt without their dead postings. */
   compactions = 0;
 
+  /**
+   * The work search() has done since the index was made, against the rows that match (what
+   * scoring every row costs): rows met in the lists it walked (those of its essential terms), and
+   * of those, rows scored in full (the rest were ruled out by their bounds).
+   */
+  rowsMet = 0;
+  rowsScored = 0;
+
   /** Rebuilds every list without dead postings (internal numbers renumbered in order). */
   private compact(): void {
     this.compactions += 1;
@@ -667,6 +675,7 @@ export class TopKIndex {
         }
       }
       if (length < 0) continue; // a removed version
+      this.rowsMet += 1;
       const cut = threshold - bound_slack * Math.abs(threshold);
       let bound = partial + (firstEssential > 0 ? (prefix[firstEssential - 1] as number) : 0);
       let candidate = bound >= cut;
@@ -682,6 +691,7 @@ export class TopKIndex {
         candidate = bound >= cut;
       }
       if (!candidate) continue;
+      this.rowsScored += 1;
       let score = 0;
       for (let s = 0; s < slots; s++) score += contrib[s] as number;
       if (!heap.offer(score, this.docRow.get(doc)) || !heap.full) continue;
