@@ -81,7 +81,8 @@ interface DocState {
   notes: string;
 }
 
-function cosine(a: Float32Array, b: Float32Array): number {
+/** Cosine similarity of two vectors; 0 when their lengths differ or either is all zeros. */
+export function cosine(a: Float32Array, b: Float32Array): number {
   if (a.length !== b.length) return 0;
   let dot = 0, na = 0, nb = 0;
   for (let i = 0; i < a.length; i++) {
@@ -91,7 +92,8 @@ function cosine(a: Float32Array, b: Float32Array): number {
   return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
 }
 
-function slicer(): () => Promise<void> {
+/** Resolves at once, or after an event loop turn when slice_ms_max has passed since the last turn. */
+export function slicer(): () => Promise<void> {
   let since = performance.now();
   return async () => {
     if (performance.now() - since < slice_ms_max) return;

@@ -7,7 +7,7 @@
 //   result.documents.length  <= max_documents
 //   result.total_tokens       == tokens(result.context)
 
-import { assemblePassages } from './assemble-passages.ts';
+import { assemblePassages, cosine, slicer } from './assemble-passages.ts';
 import type { AssembledPassage, PassageAssembleSource } from './assemble-passages.ts';
 import { InputError } from './errors.ts';
 import { parseGranularity } from './passage-search.ts';
@@ -17,7 +17,7 @@ import { bytesToVector } from './op.ts';
 import type { Reader, StoredDocument } from './read.ts';
 import { fuseScores, fusion_weight_lexical, fusion_weight_vector } from './search.ts';
 import type { SearchHit } from './search.ts';
-import { countTokens, countTokensAsync, slice_ms_max, truncateToTokensAsync } from './tokens.ts';
+import { countTokens, countTokensAsync, truncateToTokensAsync } from './tokens.ts';
 import { isPlainObject, parseCount, parseQuery } from './validate.ts';
 
 export const assemble_tokens_default = 4000;
@@ -125,26 +125,6 @@ export function parseAssembleRequest(raw: unknown, documents_cap: number, limits
     include_patterns: parsePatterns(raw.include_patterns, 'include_patterns', limits),
     exclude_patterns: parsePatterns(raw.exclude_patterns, 'exclude_patterns', limits),
     granularity: parseGranularity(raw.granularity),
-  };
-}
-
-function cosine(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) return 0;
-  let dot = 0, na = 0, nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] ?? 0, y = b[i] ?? 0;
-    dot += x * y; na += x * x; nb += y * y;
-  }
-  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
-}
-
-/** Resolves at once, or after an event loop turn when slice_ms_max has passed since the last turn. */
-function slicer(): () => Promise<void> {
-  let since = performance.now();
-  return async () => {
-    if (performance.now() - since < slice_ms_max) return;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-    since = performance.now();
   };
 }
 
