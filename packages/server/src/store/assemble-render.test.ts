@@ -68,4 +68,30 @@ describe('assemble, granularity passage: pieces and reasons', () => {
     expect(r.context.match(/granite shared boilerplate/g)).toHaveLength(1);
     expect(r.documents.map((d) => d.id).sort()).toEqual(['a', 'b']);
   });
+
+  it('cuts the best passage that does not fit to what is left, ends its line range where the cut text ends, and says so', async () => {
+    // one passage of 40 lines of 3 words (about 120 tokens at 256 a passage), granite on its first line
+    using t = openTestStore({ passage_tokens: 256 });
+    const content = Array.from({ length: 40 }, (_, i) => `${i === 0 ? 'granite' : 'replica'} line ${i}`).join('\n');
+    await t.put('ws', { id: 'a', content, path: 'a.md' });
+    const r = await t.store.assemble('ws', request({ max_tokens: 60 }));
+    expect(r.documents).toHaveLength(1);
+    const d = r.documents[0]!;
+    const p = d.passages![0]!;
+    expect(p.truncated_from).toBeGreaterThan(60);
+    expect(p.tokens).toBeLessThan(60);
+    expect(p.tokens).toBe(d.tokens);
+    expect(r.total_tokens).toBeLessThanOrEqual(60);
+    // the cut text is a prefix of the passage, and its last line is the range's end
+    const text = content.slice(p.start, p.end);
+    expect(content.startsWith(text)).toBe(true);
+    expect(p.end - p.start).toBeLessThan(content.length);
+    const lastLine = text.replace(/\n$/, '').split('\n').length;
+    expect([p.line_start, p.line_end]).toEqual([1, lastLine]);
+    expect(lastLine).toBeLessThan(40);
+    // not taken whole: a header with the lines
+    expect(r.context).toBe(`--- a.md (lines 1-${lastLine}) ---\n${text}`);
+    expect(d.inclusion_reason.startsWith(`passage 1 of 1 (lines 1-${lastLine}), best passage #1, fused rank #1`)).toBe(true);
+    expect(d.inclusion_reason.endsWith(`, passage 1 truncated to ${p.tokens} of ${p.truncated_from} tokens`)).toBe(true);
+  });
 });
