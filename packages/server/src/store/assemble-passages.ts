@@ -17,7 +17,7 @@ export const passages_per_document = 20;
 /** With path patterns, rank more passages since many may be filtered out. */
 export const passages_filtered = 1000;
 /** Vector hits whose documents bring their best passages: max(50, 5 * max_documents), as at the document level. */
-const vector_depth_min = 50;
+export const vector_depth_min = 50;
 const piece_separator = '\n\n';
 
 /** What passage assembly needs from the store. */
