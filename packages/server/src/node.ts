@@ -141,6 +141,8 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         await Promise.race([closed, flushed]);
         server.closeAllConnections();
         await retrained;
+        replica.stop();
+        await replica.settled();
         built.close();
         replica.close();
         logger.info('node stopped');

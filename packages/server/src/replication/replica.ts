@@ -407,6 +407,15 @@ export class Replica<S extends StateMachine> {
     this.appliedWaiters.cancelAll();
   }
 
+  /**
+   * Resolves once no checkpoint of log.db or state.db runs in a worker: after stop(), so that
+   * close() leaves no connection open behind it (the worker's would otherwise write -wal and -shm
+   * files into a directory its owner is removing).
+   */
+  async settled(): Promise<void> {
+    await Promise.all([this.log.settled(), this.state.settled()]);
+  }
+
   close(): void {
     this.stop();
     this.state.close();

@@ -32,9 +32,9 @@ function tempDir(): string {
   dirs.push(d);
   return d;
 }
-const closers: Array<() => void> = [];
-afterEach(() => {
-  for (const c of closers.splice(0)) c();
+const closers: Array<() => void | Promise<void>> = [];
+afterEach(async () => {
+  for (const c of closers.splice(0)) await c();
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
@@ -80,7 +80,10 @@ const cfg: ReplicationConfig = {
 
 function leaderState(n: number): StateHolder<Kv> {
   const state = new StateHolder(path.join(tempDir(), 'state.db'), factory);
-  closers.push(() => state.close());
+  closers.push(async () => {
+    await state.settled();
+    state.close();
+  });
   for (let lo = 1; lo <= n; lo += 100) state.applyEntries(entries(lo, Math.min(100, n - lo + 1)));
   return state;
 }
@@ -103,8 +106,9 @@ function follower(applied = 0): { handler: FollowerHandler; state: StateHolder<K
     condition: new NodeCondition(),
     storage_id: 'test-storage',
   });
-  closers.push(() => {
+  closers.push(async () => {
     handler.stop();
+    await Promise.all([state.settled(), log.settled()]);
     state.close();
     log.close();
   });

@@ -46,7 +46,12 @@ export class SqliteLog implements LogReader {
   private readonly file: string;
   /** Bytes written to the WAL (estimated) since the last checkpoint started. */
   private walBytes = 0;
-  private checkpointing = false;
+  private checkpointing: Promise<void> | null = null;
+
+  /** Resolves once no checkpoint of log.db runs in a worker (see StateHolder.settled). */
+  async settled(): Promise<void> {
+    while (this.checkpointing !== null) await this.checkpointing;
+  }
   /** Checkpoints run in the worker, and the last one's failure (the next one retries). */
   checkpoints = 0;
   lastCheckpointError: string | null = null;
@@ -205,7 +210,7 @@ export class SqliteLog implements LogReader {
     this.writeSeq++;
     // Payload plus per-row and per-page overhead: an estimate of what went into the WAL.
     this.walBytes += bytes + 4096;
-    if (this.walBytes < SqliteLog.wal_checkpoint_bytes || this.checkpointing) return;
+    if (this.walBytes < SqliteLog.wal_checkpoint_bytes || this.checkpointing !== null) return;
     this.walBytes = 0;
     if (this.exclusive) {
       // No second connection can open the file: checkpoint here (blocking, as at open).
@@ -218,8 +223,7 @@ export class SqliteLog implements LogReader {
       }
       return;
     }
-    this.checkpointing = true;
-    checkpointDatabase(this.file).then(
+    this.checkpointing = checkpointDatabase(this.file).then(
       () => {
         this.checkpoints++;
         this.lastCheckpointError = null;
@@ -228,7 +232,7 @@ export class SqliteLog implements LogReader {
         this.lastCheckpointError = (err as Error).message;
       },
     ).finally(() => {
-      this.checkpointing = false;
+      this.checkpointing = null;
     });
   }
 
