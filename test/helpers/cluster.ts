@@ -186,7 +186,22 @@ export function clusterYaml(ports: number[], dir: string, overrides: Record<stri
   return deepMerge(base, overrides);
 }
 
+/**
+ * Starts the nodes on free ports. A port found free can be taken before the node binds it (by
+ * an outgoing connection's local port, or another suite on the machine): a node that exits with
+ * EADDRINUSE is retried on new ports, twice at most.
+ */
 export async function startCluster(opts: ClusterOptions = {}): Promise<TestCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startClusterOnce(opts);
+    } catch (error) {
+      if (attempt >= 3 || !/EADDRINUSE/.test((error as Error).message)) throw error;
+    }
+  }
+}
+
+async function startClusterOnce(opts: ClusterOptions): Promise<TestCluster> {
   const count = opts.nodes ?? 3;
   const parent = opts.dataDir ?? tmpdir();
   mkdirSync(parent, { recursive: true });

@@ -115,8 +115,18 @@ async function contentsOn(url: string, workspace: string, minIndex: number): Pro
   let cursor: string | null = null;
   do {
     const q: string = `limit=1000&min_index=${minIndex}${cursor === null ? '' : `&cursor=${cursor}`}`;
-    const res = await fetch(`${url}/api/v1/documents?${q}`, { headers: { 'x-workspace-id': workspace } });
-    const page = (await res.json()) as { documents: Array<{ id: string; content_hash: string }>; next_cursor: string | null };
+    // 504 min_index_timeout: the node had not applied minIndex within read_wait_ms_max (a busy
+    // machine); asked again until it has.
+    const answer = await waitFor(
+      async () => {
+        const res = await fetch(`${url}/api/v1/documents?${q}`, { headers: { 'x-workspace-id': workspace } });
+        const body = (await res.json()) as { documents: Array<{ id: string; content_hash: string }>; next_cursor: string | null; error?: { code: string } };
+        return res.status === 504 && body.error?.code === 'min_index_timeout' ? undefined : { status: res.status, body };
+      },
+      { what: `${url} to list ${workspace} at min_index ${minIndex}`, timeoutMs: 60_000 },
+    );
+    expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+    const page = answer.body;
     for (const d of page.documents) counts.set(d.content_hash, (counts.get(d.content_hash) ?? 0) + 1);
     cursor = page.next_cursor;
   } while (cursor !== null);
