@@ -18,12 +18,17 @@
 // (no two nodes said they lead in one term, no two acknowledged writes in one term, no old leader
 // acknowledged a write after a newer one was seen leading). Replay a failure with
 // `npm run chaos -- --seed <seed> --faults <n>` (it writes the history beside the report); the
-// seed is in the test's name and in test-artifacts/chaos-seed.txt.
+// seed is in the test's name and in test-artifacts/chaos-seed.txt. The seed fixes the faults, not
+// the timing, so every run also leaves its own evidence in test-artifacts/: the shared-key history
+// (chaos-history.jsonl.gz, for `npm run lincheck`), the harness's timeline (chaos-log.txt) and the
+// report (chaos-report.json).
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findLibfaketime } from './chaos/cluster.ts';
 import { FAULT_KINDS } from './chaos/faults.ts';
 import { reportText, runChaos } from './chaos/run.ts';
-import { runSeed } from './helpers/seeds.ts';
+import { ARTIFACTS_DIR, runSeed } from './helpers/seeds.ts';
 
 // planFaults deals the kinds in shuffled rounds: two full rounds hold every kind twice.
 const faults = 2 * FAULT_KINDS.length;
@@ -32,11 +37,19 @@ const seed = runSeed('chaos', 'CAIRN_CHAOS_SEED', (s) => `npm run chaos -- --see
 
 describe('chaos', () => {
   it(`loses no acknowledged write and ends with identical nodes (seed ${seed})`, async () => {
-    const report = await runChaos({ seed, faults });
+    const logFile = join(ARTIFACTS_DIR, 'chaos-log.txt');
+    writeFileSync(logFile, `chaos seed ${seed}, ${faults} faults\n`);
+    const report = await runChaos({
+      seed,
+      faults,
+      historyFile: join(ARTIFACTS_DIR, 'chaos-history.jsonl.gz'),
+      log: (line) => appendFileSync(logFile, `[${new Date().toISOString().slice(11, 23)}] ${line}\n`),
+    });
+    writeFileSync(join(ARTIFACTS_DIR, 'chaos-report.json'), `${JSON.stringify(report, null, 2)}\n`);
     const text = reportText(report);
     console.log(text);
     const c = report.checks;
-    const context = `replay: npm run chaos -- --seed ${seed} --faults ${faults}\n${text}`;
+    const context = `replay: npm run chaos -- --seed ${seed} --faults ${faults}; this run's history: npm run lincheck -- test-artifacts/chaos-history.jsonl.gz\n${text}`;
     expect(report.faults).toHaveLength(faults);
     for (const kind of FAULT_KINDS) expect(report.faults.filter((f) => f.kind === kind), `${kind}\n${context}`).toHaveLength(2);
     // The leader is killed once whatever the seed (kill_restart alternates, the leader first).
