@@ -81,9 +81,35 @@ describe('LeaderWatch', () => {
     expect(c.acks_shared_terms).toBe(0);
     expect(c.acks_after_superseded).toBe(0);
     // A read sent before the change settled is not a leader read; one sent after is.
-    expect(watch.leaderThroughout('node-2', Date.now() - 60_000)).toBe(false);
-    expect(watch.leaderThroughout('node-2', Date.now() + 1)).toBe(true);
-    expect(watch.leaderThroughout('node-1', Date.now() + 1)).toBe(false);
+    const now = Date.now();
+    expect(watch.leaderThroughout('node-2', now - 60_000, now)).toBe(false);
+    expect(watch.leaderThroughout('node-2', now + 1, now + 2)).toBe(true);
+    expect(watch.leaderThroughout('node-1', now + 1, now + 2)).toBe(false);
+    // Before the change: node-1's read was a leader read, node-2's not.
+    const first = watch.changes[0]?.at_ms ?? 0;
+    expect(watch.leaderThroughout('node-1', first - 60_000, first - 59_000)).toBe(true);
+    expect(watch.leaderThroughout('node-2', first - 60_000, first - 59_000)).toBe(false);
+    expect(watch.leaderThroughout(undefined, now + 1, now + 2)).toBe(false);
+  });
+
+  it('turns a read that looked like a leader read into a follower read once a change it overlapped is seen', async () => {
+    const { watch, nodes } = await cluster();
+    await watch.round();
+    // node-1 hands over and node-2 leads (takes writes) before the poller asks again; a read on
+    // node-1 sent and answered in between looks, as it completes, like a leader read.
+    Object.assign(nodes['node-1'] as Scripted, { term: 2, leading: false });
+    Object.assign(nodes['node-2'] as Scripted, { term: 2, leading: true });
+    const sent = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    const done = Date.now();
+    expect(watch.leaderThroughout('node-1', sent, done)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    expect(await watch.current()).toBe('node-2');
+    // After the round that saw node-2 lead: the window reaches back to node-1's last claim.
+    expect(watch.leaderThroughout('node-1', sent, done)).toBe(false);
+    expect(watch.leaderThroughout('node-2', sent, done)).toBe(false);
+    const later = Date.now() + 1;
+    expect(watch.leaderThroughout('node-2', later, later + 1)).toBe(true);
   });
 
   it('takes the node leading in the highest term when two say they lead', async () => {

@@ -64,7 +64,7 @@ export class LeaderWatch {
   constructor(
     /** Node id -> base url. */
     private readonly urls: ReadonlyMap<string, string>,
-    initialLeader: string,
+    private readonly initialLeader: string,
     private readonly intervalMs = 100,
   ) {
     this.leaderId = initialLeader;
@@ -94,8 +94,10 @@ export class LeaderWatch {
     if (best === undefined) return undefined;
     if (best.term >= this.leaderTerm && (best.node !== this.leaderId || best.term !== this.leaderTerm)) {
       if (best.node !== this.leaderId) {
-        // A new leader: reads around this moment on either node are not leader reads.
-        const since = this.observations.filter((o) => o.node === this.leaderId && o.leading).at(-1)?.answered_ms ?? best.sent_ms;
+        // A new leader: reads around this moment on either node are not leader reads. The old
+        // leader said it led at some moment between the sending and the answer of its last such
+        // answer; it may have stopped right after, so the window opens at the sending.
+        const since = this.observations.filter((o) => o.node === this.leaderId && o.leading).at(-1)?.sent_ms ?? best.sent_ms;
         this.windows.push({ start: since, end: best.answered_ms });
       }
       this.leaderId = best.node;
@@ -135,10 +137,25 @@ export class LeaderWatch {
     for (const w of open) w.end = Date.now();
   }
 
-  /** `node` answered as the leader for a request sent at `sentMs`: it is the leader and no change overlaps. */
-  leaderThroughout(node: string | undefined, sentMs: number): boolean {
-    if (node !== this.leaderId) return false;
-    return !this.windows.some((w) => w.start <= Date.now() && (w.end === undefined || w.end >= sentMs));
+  /**
+   * Whether `node` answered a request sent at `sentMs` and answered at `doneMs` as the one leader
+   * throughout, as far as the poller has seen by now: it led at both ends, and no window of
+   * changing leadership overlaps. Asked again after the run, when the poller has seen every change
+   * (one seen after the answer came opens a window back to before it): the run's checks use that.
+   */
+  leaderThroughout(node: string | undefined, sentMs: number, doneMs: number): boolean {
+    if (node === undefined || this.leaderAt(sentMs) !== node || this.leaderAt(doneMs) !== node) return false;
+    return !this.windows.some((w) => w.start <= doneMs && (w.end === undefined || w.end >= sentMs));
+  }
+
+  /** The node that led at `t` as the poller saw it: the last change seen by then, else the first leader. */
+  leaderAt(t: number): string {
+    let id = this.initialLeader;
+    for (const c of this.changes) {
+      if (c.at_ms > t) break;
+      id = c.node;
+    }
+    return id;
   }
 
   private async ask(id: string, url: string, timeoutMs: number): Promise<HealthObservation | undefined> {

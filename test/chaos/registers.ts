@@ -34,8 +34,10 @@ export class HistoryRecorder {
     return Number(process.hrtime.bigint() - this.origin);
   }
 
-  add(e: Omit<HistoryEvent, 'time_ns'>): void {
-    this.events.push({ ...e, time_ns: this.now() });
+  add(e: Omit<HistoryEvent, 'time_ns'>): HistoryEvent {
+    const event = { ...e, time_ns: this.now() };
+    this.events.push(event);
+    return event;
   }
 
   text(): string {
@@ -55,10 +57,12 @@ export interface RegisterWorkloadOptions {
   /** The node that leads now, as the harness knows it (default node-1). */
   leaderId?: () => string;
   /**
-   * Whether a read answered by `servedBy`, sent at `sentMs`, was answered by the leader with no
-   * change of leadership since (a leader read: linearizable). Default: served by leaderId().
+   * Whether a read answered by `servedBy`, sent at `sentMs` and answered at `doneMs` (Date.now()),
+   * was answered by the leader with no change of leadership in between (a leader read:
+   * linearizable). Asked as each read completes and again by classifyReads() after the run.
+   * Default: served by leaderId().
    */
-  leaderRead?: (servedBy: string | undefined, sentMs: number) => boolean;
+  leaderRead?: (servedBy: string | undefined, sentMs: number, doneMs: number) => boolean;
   workspaces: string[];
   keysPerWorkspace: number;
   clients: number;
@@ -98,6 +102,8 @@ export class RegisterWorkload {
   readonly keys: Array<{ ws: string; id: string }> = [];
   private readonly nodes: Target[];
   private readonly nginx: Target | undefined;
+  /** Every answered read's completion, for classifyReads(). */
+  private readonly reads: Array<{ event: HistoryEvent; servedBy: string | undefined; sentMs: number; doneMs: number; minIndex: number | undefined }> = [];
 
   constructor(private readonly o: RegisterWorkloadOptions) {
     for (const ws of o.workspaces) for (let k = 0; k < o.keysPerWorkspace; k++) this.keys.push({ ws, id: `reg-${k}` });
@@ -117,8 +123,24 @@ export class RegisterWorkload {
     return this.nodes.filter((t) => t.name !== id);
   }
 
-  private leaderRead(servedBy: string | undefined, sentMs: number): boolean {
-    return this.o.leaderRead === undefined ? servedBy === (this.o.leaderId?.() ?? 'node-1') : this.o.leaderRead(servedBy, sentMs);
+  private leaderRead(servedBy: string | undefined, sentMs: number, doneMs: number): boolean {
+    return this.o.leaderRead === undefined ? servedBy === (this.o.leaderId?.() ?? 'node-1') : this.o.leaderRead(servedBy, sentMs, doneMs);
+  }
+
+  /**
+   * After the run, before the history is written or checked: each read's consistency decided
+   * again from what is known now. A change of leader seen only after a read completed (the
+   * poller asks every 100 ms, slower under load) makes a read that looked like a leader read
+   * at its completion a follower read. Resolves with how many reads changed level.
+   */
+  classifyReads(): number {
+    let changed = 0;
+    for (const r of this.reads) {
+      const level: Consistency = this.leaderRead(r.servedBy, r.sentMs, r.doneMs) ? 'linearizable' : r.minIndex !== undefined ? 'session' : 'none';
+      if (r.event.consistency !== level) changed++;
+      r.event.consistency = level;
+    }
+    return changed;
   }
 
   static key(ws: string, id: string): string {
@@ -232,8 +254,8 @@ export class RegisterWorkload {
     return answer;
   }
 
-  private complete(base: Omit<HistoryEvent, 'time_ns' | 'type'>, type: 'ok' | 'fail' | 'info', a: Answer, extra: Partial<HistoryEvent> = {}): void {
-    this.o.recorder.add({
+  private complete(base: Omit<HistoryEvent, 'time_ns' | 'type'>, type: 'ok' | 'fail' | 'info', a: Answer, extra: Partial<HistoryEvent> = {}): HistoryEvent {
+    return this.o.recorder.add({
       ...base, type, ...extra,
       ...(a.index === undefined ? {} : { index: a.index }),
       ...(a.servedBy === undefined ? {} : { served_by: a.servedBy }),
@@ -317,14 +339,15 @@ export class RegisterWorkload {
   private async read(p: number, key: { ws: string; id: string }, target: Target, minIndex: number | undefined): Promise<{ type: 'ok' | 'fail' | 'info'; value: string | null; etag: string | undefined; index?: number }> {
     const sentMs = Date.now();
     const promised = (servedBy: string | undefined): Consistency =>
-      this.leaderRead(servedBy, sentMs) ? 'linearizable' : minIndex !== undefined ? 'session' : 'none';
+      this.leaderRead(servedBy, sentMs, Date.now()) ? 'linearizable' : minIndex !== undefined ? 'session' : 'none';
     const guess: Consistency = target.name === this.leader.name ? 'linearizable' : minIndex !== undefined ? 'session' : 'none';
     const base = { process: p, f: 'get' as const, key: RegisterWorkload.key(key.ws, key.id), value: null, node: target.name };
     this.o.recorder.add({ ...base, consistency: guess, type: 'invoke', ...(minIndex === undefined ? {} : { min_index: minIndex }) });
     const a = await this.request(target, 'GET', key, minIndex === undefined ? '' : `?min_index=${minIndex}`, {});
     if (a.status === 200 || a.status === 404) {
       const value = a.status === 200 ? (typeof a.body['content'] === 'string' ? a.body['content'] : null) : null;
-      this.complete({ ...base, value, consistency: promised(a.servedBy) }, 'ok', a);
+      const event = this.complete({ ...base, value, consistency: promised(a.servedBy) }, 'ok', a);
+      this.reads.push({ event, servedBy: a.servedBy, sentMs, doneMs: Date.now(), minIndex });
       return { type: 'ok', value, etag: a.etag, index: a.index };
     }
     // A read that got no answer changed nothing: it is dropped from the checks.
