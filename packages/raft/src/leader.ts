@@ -113,6 +113,8 @@ export class LeaderCore {
   private currentTerm: number;
   /** A follower answered with this term or higher: the leader must open a term above it. */
   private termNeeded = 0;
+  /** The index of the NOOP that opened currentTerm; 0 until this leader opened one. */
+  private termStart = 0;
 
   constructor(opts: LeaderOptions, start: { last_index: number; commit_index: number; term?: number; applied_index?: number }) {
     invariant(opts.followers.length > 0 || opts.quorum_acks === 0, 'quorum needs followers');
@@ -180,10 +182,26 @@ export class LeaderCore {
     this.applied = index;
   }
 
-  /** The driver persisted a new term (and its NOOP, reported by onLocalAppend). */
-  onTermOpened(term: number): void {
+  /** The driver persisted a new term and its NOOP at `noopIndex` (reported by onLocalAppend). */
+  onTermOpened(term: number, noopIndex: number): void {
     invariant(term > this.currentTerm, `term ${term} not above ${this.currentTerm}`);
+    invariant(noopIndex > this.persistedCommit, `term ${term} opened at ${noopIndex}, not above the commit ${this.persistedCommit}`);
     this.currentTerm = term;
+    this.termStart = noopIndex;
+  }
+
+  /**
+   * The index a read on this leader must see applied before it answers, so that it is
+   * linearizable; null while the leader has not opened its term (or must open a higher one).
+   * Every write acknowledged before the read began is at or below it: one this leader
+   * acknowledged was applied here first (ackIndex), and one acknowledged by an earlier leader, or
+   * by this node before a restart, is in the log before the NOOP that opened this term. A leader
+   * that has just taken over holds those entries but may not have applied them, nor even know
+   * they are committed: its NOOP commits them, and applying it applies them.
+   */
+  readIndex(): number | null {
+    if (this.termStart === 0 || this.termToOpen() !== null) return null;
+    return this.termStart;
   }
 
   /**

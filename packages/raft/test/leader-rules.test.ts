@@ -21,7 +21,7 @@ describe('LeaderCore rules', () => {
     expect(waiting.open_term).toBe(next);
     expect(waiting.sends).toEqual([]);
     expect(core.ready(500, log).sends).toEqual([]);
-    core.onTermOpened(next);
+    core.onTermOpened(next, log.lastIndex() + 1);
     const open = core.ready(1000, log);
     expect(open.open_term).toBeNull();
     expect(appendsTo(open.sends, 'a').length).toBeGreaterThan(0);
@@ -62,9 +62,10 @@ describe('LeaderCore rules', () => {
     expect(() => core.onApplied(3)).toThrow(/applied index went back 3 < 4/);
     core.onApplied(4);
     const t = core.term() + 2;
-    core.onTermOpened(t);
-    expect(() => core.onTermOpened(t)).toThrow(RaftInvariantError);
-    expect(() => core.onTermOpened(t - 1)).toThrow(new RegExp(`term ${t - 1} not above ${t}`));
+    core.onTermOpened(t, 5);
+    expect(() => core.onTermOpened(t, 6)).toThrow(RaftInvariantError);
+    expect(() => core.onTermOpened(t - 1, 6)).toThrow(new RegExp(`term ${t - 1} not above ${t}`));
+    expect(() => core.onTermOpened(t + 1, 4)).toThrow(/term \d+ opened at 4, not above the commit 4/);
     expect(core.term()).toBe(t);
   });
 
@@ -78,5 +79,25 @@ describe('LeaderCore rules', () => {
     expect(() => new LeaderCore(leaderOptions(), { last_index: 3, commit_index: 4 })).toThrow(/commit beyond last index at start/);
     // The edges that are valid.
     expect(() => new LeaderCore(leaderOptions({ batch_entries_max: 1, inflight_batches_max: 1, resync_threshold: 1 }), { last_index: 4, commit_index: 4 })).not.toThrow();
+  });
+
+  it('serves reads only once its term is open, at the index of the NOOP that opened it', () => {
+    const { core } = leader(5);
+    // A leader that has not opened a term (a new or restarted leader, before its NOOP is durable).
+    expect(core.readIndex()).toBeNull();
+    const t = core.term() + 1;
+    core.requireTerm(t);
+    expect(core.readIndex()).toBeNull();
+    core.onTermOpened(t, 6);
+    core.onLocalAppend(6);
+    expect(core.readIndex()).toBe(6);
+    // Entries after the NOOP do not move it: this leader applies its own before acknowledging them.
+    core.onLocalAppend(9);
+    expect(core.readIndex()).toBe(6);
+    // A follower answered with a higher term: no reads until the leader opened one above it.
+    core.requireTerm(t + 5);
+    expect(core.readIndex()).toBeNull();
+    core.onTermOpened(t + 5, 10);
+    expect(core.readIndex()).toBe(10);
   });
 });

@@ -459,7 +459,7 @@ describe('LeaderCore: what is persisted, applied and acknowledged (ready)', () =
     const rd = core.ready(2, log);
     expect(rd.open_term).toBe(1002);
     expect(rd.sends).toEqual([]);
-    core.onTermOpened(1002);
+    core.onTermOpened(1002, 4);
     log.append(entries(3, [1002]));
     core.onLocalAppend(4);
     expect(core.ready(3, log).open_term).toBeNull();

@@ -24,6 +24,7 @@ export function mountPublicApi(app: Hono, deps: PublicMountDeps): void {
       propose: (op, opts) => replica.propose(encodeOp(op), opts.writeConcern ?? config.replication.write_concern),
       waitApplied: (index, timeoutMs) => replica.waitApplied(index, timeoutMs),
       appliedIndex: () => replica.appliedIndex(),
+      readIndex: () => replica.readIndex(),
     },
     cluster: {
       leaderId: () => replica.leader.id,

@@ -377,7 +377,7 @@ export class LeaderDriver {
       return false;
     }
     this.term = term;
-    this.core.onTermOpened(term);
+    this.core.onTermOpened(term, noop.index);
     this.core.onLocalAppend(noop.index);
     this.d.logger.info({ term, index: noop.index }, 'leader term opened');
     if (this.queue.length > 0) this.scheduleFlush();

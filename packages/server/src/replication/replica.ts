@@ -468,6 +468,15 @@ export class Replica<S extends StateMachine> {
     return this.state.appliedIndex();
   }
 
+  /**
+   * The index this node must have applied before it answers a read: on the leader, where reads
+   * are linearizable, LeaderCore.readIndex (null: it leads but cannot serve reads yet); 0 on a
+   * follower, whose reads wait only for the min_index they ask for.
+   */
+  readIndex(): number | null {
+    return this.driver === null ? 0 : this.driver.core.readIndex();
+  }
+
   /** Subscribe to "something was applied" (metrics, live dashboard). */
   onChange(listener: () => void): () => void {
     this.listeners.add(listener);

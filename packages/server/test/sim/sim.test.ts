@@ -321,6 +321,16 @@ describe('simulation of the shipped drivers: leader + two followers under disk, 
     expect(failures[0]).toMatch(/acknowledged|thinks .* matches|state at/);
   }, 120_000);
 
+  it('has checkers with teeth: a leader that serves reads before it has applied its read index is caught', async () => {
+    // Seed 12: f1 takes over by a handover holding entries it has not applied yet; answering reads
+    // at once, it would miss a write the old leader acknowledged with quorum.
+    await expect(runSim({ seed: 12, steps: 1000, variant: 'reads-at-once' })).rejects.toThrow(/f1 leads and would answer a read from index \d+ \(read index 0\), but write \d+ was acknowledged with quorum/);
+    const fixed = await runSim({ seed: 12, steps: 1000 });
+    expect(fixed.counts.handovers_taken).toBeGreaterThan(0);
+    expect(fixed.counts.leader_reads_checked).toBeGreaterThan(100);
+    expect(fixed.counts.leader_reads_held).toBeGreaterThan(0);
+  }, 120_000);
+
   it('has checkers with teeth: a log whose sync makes nothing durable is caught', async () => {
     const failures: string[] = [];
     for (let seed = 1; seed <= 20 && failures.length === 0; seed++) {

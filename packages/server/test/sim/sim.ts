@@ -58,8 +58,10 @@ export const NODES = [LEADER, ...FOLLOWERS];
  * outside the log (identity.json), so a lost WAL can take its last term back and it opens it again.
  * 'no-fence-record': a handover's fence is not recorded (identity.json keeps no trace of it), so
  * the old leader, restarted, leads again beside the node it handed leadership to.
+ * 'reads-at-once': the leader serves reads from whatever it has applied, without waiting for its
+ * read index (LeaderCore.readIndex), as the public API did before it had one.
  */
-export type Variant = 'none' | 'reset-on-install' | 'no-sync' | 'skip-recovery' | 'no-term-record' | 'no-fence-record';
+export type Variant = 'none' | 'reset-on-install' | 'no-sync' | 'skip-recovery' | 'no-term-record' | 'no-fence-record' | 'reads-at-once';
 
 export interface SimOptions {
   seed: number;
@@ -198,6 +200,7 @@ export function drawProfile(rng: Prng, opts: Pick<SimOptions, 'leader_data_loss'
 interface CoreView {
   commitIndex(): number;
   durableIndex(): number;
+  readIndex(): number | null;
   followers(): Array<{ id: string; match_index: number; health: string; needs_snapshot: boolean; snapshotting: boolean; consecutive_failures: number }>;
 }
 
@@ -331,6 +334,11 @@ class Acked {
 
   get size(): number {
     return this.strict.length + this.relaxed.length;
+  }
+
+  /** The highest index acknowledged (0: none). */
+  newest(): number {
+    return Math.max(this.strict[this.strict.length - 1] ?? 0, this.relaxed[this.relaxed.length - 1] ?? 0);
   }
 }
 
@@ -1298,6 +1306,15 @@ export class Sim {
       check(commit >= durableCommit, `the leader's commit ${commit} is below its durable commit ${durableCommit}`);
       this.lifeCommit.commit = commit;
       this.coreCommitSeen = Math.max(this.coreCommitSeen, commit);
+      // A read on the leader (what the public API serves once it has applied the read index) sees
+      // every write acknowledged with quorum or all so far: reads on the leader are linearizable.
+      const readIndex = this.variant === 'reads-at-once' ? 0 : core.readIndex();
+      const applied = L.disk.state.appliedIndex();
+      if (readIndex !== null && applied >= readIndex) {
+        const newest = Math.max(this.acked.quorum.newest(), this.acked.all.newest());
+        check(newest <= applied, `${L.id} leads and would answer a read from index ${applied} (read index ${readIndex}), but write ${newest} was acknowledged with quorum`);
+        this.count('leader_reads_checked');
+      } else this.count('leader_reads_held');
       if (!L.disk.log.syncFailed()) check(core.durableIndex() <= L.disk.log.durable().lastIndex, `the leader counts ${core.durableIndex()} durable, its disk holds ${L.disk.log.durable().lastIndex}`);
       for (const p of core.followers()) {
         const f = this.node(p.id);

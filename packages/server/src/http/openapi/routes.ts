@@ -74,7 +74,8 @@ const internal = { 500: ['internal'] };
 /** Every /api/v1 request: token, workspace, per-workspace concurrency. */
 const api = errors(internal, { 401: ['unauthorized'], 400: ['invalid_workspace'], 429: ['too_many_requests'] });
 const withBody = { 400: ['invalid_json', 'invalid_type'], 413: ['body_too_large'] };
-const read = { 400: ['invalid_value'], 504: ['min_index_timeout'] };
+// 503 leader_catching_up: the leader has not applied what earlier leaders committed yet (its read index).
+const read = { 400: ['invalid_value'], 503: ['leader_catching_up'], 504: ['min_index_timeout'] };
 const write = { 400: ['invalid_value'], 403: [CROSS_SITE_CODE], 503: write_unavailable_codes, 507: ['disk_full'] };
 const documentWrite = errors(withBody, {
   400: ['missing_field', 'invalid_type', 'invalid_value', 'invalid_text', 'metadata_too_deep', 'dimension_mismatch'],

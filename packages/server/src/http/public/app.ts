@@ -51,6 +51,26 @@ export function createPublicApi(input: PublicApiDeps): Hono {
   const { logger } = deps;
 
   const api = new Hono<ApiEnv>();
+
+  /**
+   * Holds a read until this node has applied what it must answer from: the ?min_index= asked for
+   * (else 504 `min_index_timeout`) and, on the leader, its read index (else 503
+   * `leader_catching_up`), both within server.read_wait_ms_max.
+   */
+  async function untilReadable(asked: number | undefined): Promise<void> {
+    const floor = deps.replicator.readIndex();
+    const waitMs = deps.config.server.read_wait_ms_max;
+    if (floor === null) {
+      throw new ApiError(503, 'leader_catching_up', `${deps.nodeId} leads but has not opened its term yet; it serves reads once it has`, undefined, 1);
+    }
+    const wanted = Math.max(floor, asked !== undefined && !planted('ignore_min_index') ? asked : 0);
+    if (deps.replicator.appliedIndex() >= wanted || (await deps.replicator.waitApplied(wanted, waitMs))) return;
+    const applied = deps.replicator.appliedIndex();
+    if (applied < floor) {
+      throw new ApiError(503, 'leader_catching_up', `${deps.nodeId} leads from index ${floor} and had applied ${applied} after ${waitMs} ms: its reads wait for what earlier leaders committed`, undefined, 1);
+    }
+    throw new ApiError(504, 'min_index_timeout', `this node had not applied index ${wanted} after ${waitMs} ms (applied ${applied})`, 'min_index');
+  }
   api.use('*', bearerAuth(deps.config.server.auth_token));
   const guardCrossSite = crossSiteGuard(() => deps.config.server.allowed_origins);
   api.use('*', async function refuseCrossSiteWrites(c: Context, next: Next) {
@@ -92,15 +112,11 @@ export function createPublicApi(input: PublicApiDeps): Hono {
     c.set('body', body);
     c.set('ws', ws);
     activity.touch(ws);
-    const wanted = isWriteRequest(c) ? undefined : minIndex(c);
+    const read = !isWriteRequest(c);
+    const wanted = read ? minIndex(c) : undefined;
     const priority = requestPriority(c, deps.limiter.limits(ws).priority);
     await deps.limiter.run(ws, priority, async () => {
-      if (wanted !== undefined && deps.replicator.appliedIndex() < wanted && !planted('ignore_min_index')) {
-        const ok = await deps.replicator.waitApplied(wanted, deps.config.server.read_wait_ms_max);
-        if (!ok) {
-          throw new ApiError(504, 'min_index_timeout', `this node had not applied index ${wanted} after ${deps.config.server.read_wait_ms_max} ms (applied ${deps.replicator.appliedIndex()})`, 'min_index');
-        }
-      }
+      if (read) await untilReadable(wanted);
       await next();
       if (!c.res.headers.has('X-Cairn-Index')) c.header('X-Cairn-Index', String(deps.replicator.appliedIndex()));
     });

@@ -19,6 +19,12 @@ export interface Replicator {
   /** Resolves true once the local replica applied `index`, false after `timeoutMs`. */
   waitApplied(index: number, timeoutMs: number): Promise<boolean>;
   appliedIndex(): number;
+  /**
+   * The index a read must see applied here before it answers (on the leader, the NOOP of its
+   * term: its reads are linearizable); 0 when there is none; null when this node leads but cannot
+   * serve reads yet (its term is not open).
+   */
+  readIndex(): number | null;
 }
 
 /** Cluster facts for /health. */

@@ -122,6 +122,38 @@ describe('the documents API', () => {
     expect(late.status).toBe(504);
     expect(await late.json()).toMatchObject({ error: { code: 'min_index_timeout', field: 'min_index' } });
   });
+
+  it('holds reads on a leader until it has applied its read index, writes not', async () => {
+    using api = openTestApi();
+    await api.call('POST', '/api/v1/documents', { id: 'a', content: 'x' });
+    // A leader that took over at index 3 (its NOOP) and has applied 1: what it holds may be old.
+    api.replicator.leaderReadIndex = 3;
+    const held = api.call('GET', '/api/v1/documents/a');
+    const search = api.call('POST', '/api/v1/search', { query: 'x' });
+    await new Promise((r) => setTimeout(r, 20));
+    api.replicator.index = 3;
+    const res = await held;
+    expect(res.status).toBe(200);
+    expect(res.headers.get('X-Cairn-Index')).toBe('3');
+    expect((await search).status).toBe(200);
+    // Not reached within read_wait_ms_max (200 ms here): 503 with Retry-After, not a stale answer.
+    api.replicator.leaderReadIndex = 9;
+    const late = await api.call('GET', '/api/v1/documents/a?min_index=2');
+    expect(late.status).toBe(503);
+    expect(late.headers.get('Retry-After')).toBe('1');
+    expect(await late.json()).toMatchObject({ error: { code: 'leader_catching_up', message: expect.stringContaining('leads from index 9 and had applied 3') } });
+    // A min_index beyond the read index is still the client's: 504 min_index_timeout.
+    api.replicator.leaderReadIndex = 2;
+    const beyond = await api.call('GET', '/api/v1/documents/a?min_index=7');
+    expect(beyond.status).toBe(504);
+    expect(await beyond.json()).toMatchObject({ error: { code: 'min_index_timeout' } });
+    // A leader whose term is not open serves no reads at all; writes go on to propose.
+    api.replicator.leaderReadIndex = null;
+    const closed = await api.call('GET', '/api/v1/documents/a');
+    expect(closed.status).toBe(503);
+    expect(await closed.json()).toMatchObject({ error: { code: 'leader_catching_up' } });
+    expect((await api.call('POST', '/api/v1/documents', { id: 'b', content: 'y' })).status).toBe(201);
+  });
 });
 
 describe('workspace resolution', () => {

@@ -76,6 +76,13 @@ export class FakeReplicator implements Replicator {
   appliedIndex(): number {
     return this.index;
   }
+
+  /** What readIndex answers (a leader whose term's NOOP is at this index, or null). */
+  leaderReadIndex: number | null = 0;
+
+  readIndex(): number | null {
+    return this.leaderReadIndex;
+  }
 }
 
 export interface TestApi {
