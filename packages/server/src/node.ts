@@ -8,6 +8,7 @@ import { Hono } from 'hono';
 import pino from 'pino';
 import type { Logger } from 'pino';
 import type { CairnConfig } from './config/types.ts';
+import { forwardTimeoutMs } from './config/budgets.ts';
 import { createEmbedder } from './embed/index.ts';
 import { endOnBrokenInvariant } from './fatal.ts';
 import { accessLog } from './http/access-log.ts';
@@ -88,7 +89,7 @@ export function buildApp(config: CairnConfig, replica: Replica<DocumentStore>, l
     logger.error({ err }, 'unhandled error');
     return c.json({ error: { code: 'internal', message: 'internal error' } }, 500);
   });
-  app.use(forwardWrites({ replica, forward_timeout_ms: config.replication.commit_timeout_ms + 5000, apply_wait_ms: config.server.read_wait_ms_max, body_bytes_max: config.server.body_bytes_max, allowed_origins: () => config.server.allowed_origins, stopping: drain.signal }));
+  app.use(forwardWrites({ replica, forward_timeout_ms: forwardTimeoutMs(config), apply_wait_ms: config.server.read_wait_ms_max, body_bytes_max: config.server.body_bytes_max, allowed_origins: () => config.server.allowed_origins, stopping: drain.signal }));
   mountPublicApi(app, { config, replica, logger });
   app.notFound(unknownRoute(() => app.routes));
   return { app, operations, drain, close: () => operations.close() };

@@ -47,6 +47,7 @@
 
 import { basename } from 'node:path';
 import { join } from 'node:path';
+import { proxyReadTimeoutS } from '../config/budgets.ts';
 import type { CairnConfig, NodeSpec } from '../config/types.ts';
 
 export interface NginxRenderOptions {
@@ -101,10 +102,7 @@ export function renderNginxConf(config: CairnConfig, opts: NginxRenderOptions = 
     return `        server ${addresses[i]} weight=${weights[i]} ${health}${extra};  # ${node.id}${role}`;
   };
   const balance = lb.strategy === 'workspace_hash' ? 'hash $http_x_workspace_id consistent;' : 'least_conn;';
-  // The slowest legitimate answer: a forwarded write waits for its commit and then for the local
-  // apply; an assemble may call the embedding service. Then some slack.
-  const readTimeoutS =
-    Math.ceil((config.replication.commit_timeout_ms + config.server.read_wait_ms_max + config.embedding.timeout_ms) / 1000) + 10;
+  const readTimeoutS = proxyReadTimeoutS(config);
   const keepalive = (connections: number): string[] => [
     `        keepalive ${connections};`,
     `        keepalive_timeout ${UPSTREAM_KEEPALIVE_TIMEOUT_S}s;`,
