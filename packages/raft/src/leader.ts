@@ -113,8 +113,8 @@ export class LeaderCore {
   private currentTerm: number;
   /** A follower answered with this term or higher: the leader must open a term above it. */
   private termNeeded = 0;
-  /** The index of the NOOP that opened currentTerm; 0 until this leader opened one. */
-  private termStart = 0;
+  /** The last index the log held when this leader life began (LeaderCore.readIndex). */
+  private readonly startIndex: number;
 
   constructor(opts: LeaderOptions, start: { last_index: number; commit_index: number; term?: number; applied_index?: number }) {
     invariant(opts.followers.length > 0 || opts.quorum_acks === 0, 'quorum needs followers');
@@ -124,6 +124,7 @@ export class LeaderCore {
     invariant(start.commit_index <= start.last_index, 'commit beyond last index at start');
     this.opts = opts;
     this.durable = start.last_index;
+    this.startIndex = start.last_index;
     this.commit = start.commit_index;
     this.persistedCommit = start.commit_index;
     this.applied = start.applied_index ?? 0;
@@ -187,21 +188,24 @@ export class LeaderCore {
     invariant(term > this.currentTerm, `term ${term} not above ${this.currentTerm}`);
     invariant(noopIndex > this.persistedCommit, `term ${term} opened at ${noopIndex}, not above the commit ${this.persistedCommit}`);
     this.currentTerm = term;
-    this.termStart = noopIndex;
   }
 
   /**
    * The index a read on this leader must see applied before it answers, so that it is
-   * linearizable; null while the leader has not opened its term (or must open a higher one).
-   * Every write acknowledged before the read began is at or below it: one this leader
-   * acknowledged was applied here first (ackIndex), and one acknowledged by an earlier leader, or
-   * by this node before a restart, is in the log before the NOOP that opened this term. A leader
-   * that has just taken over holds those entries but may not have applied them, nor even know
-   * they are committed: its NOOP commits them, and applying it applies them.
+   * linearizable: the last index its log held when this leader life began. Every write
+   * acknowledged before the read began is at or below it or was applied here first. One this life
+   * acknowledged was applied here before its acknowledgement (ackIndex). One acknowledged by an
+   * earlier life of this leader is in its log (durable before it was acknowledged; a log that lost
+   * it is recovered from the followers before a leader life begins). One acknowledged by the
+   * leader that handed leadership over is in the log too (the handover waits until the target
+   * holds all of the old leader's log, and the target takes over only when its log ends where the
+   * old leader's did). A leader that has just taken over holds those entries but may not have
+   * applied them, nor even know they are committed. It does not need its term open for this:
+   * a leader that cannot write its NOOP (a full disk) still serves reads once it has applied
+   * what it held.
    */
-  readIndex(): number | null {
-    if (this.termStart === 0 || this.termToOpen() !== null) return null;
-    return this.termStart;
+  readIndex(): number {
+    return this.startIndex;
   }
 
   /**

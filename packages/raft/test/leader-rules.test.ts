@@ -81,23 +81,21 @@ describe('LeaderCore rules', () => {
     expect(() => new LeaderCore(leaderOptions({ batch_entries_max: 1, inflight_batches_max: 1, resync_threshold: 1 }), { last_index: 4, commit_index: 4 })).not.toThrow();
   });
 
-  it('serves reads only once its term is open, at the index of the NOOP that opened it', () => {
-    const { core } = leader(5);
-    // A leader that has not opened a term (a new or restarted leader, before its NOOP is durable).
-    expect(core.readIndex()).toBeNull();
+  it('serves reads once it has applied what its log held when it began to lead, term open or not', () => {
+    const core = new LeaderCore(leaderOptions(), { last_index: 5, commit_index: 2 });
+    // Before its NOOP is durable (a full disk may keep it from writing one): what it held at start.
+    expect(core.readIndex()).toBe(5);
     const t = core.term() + 1;
     core.requireTerm(t);
-    expect(core.readIndex()).toBeNull();
+    expect(core.readIndex()).toBe(5);
     core.onTermOpened(t, 6);
     core.onLocalAppend(6);
-    expect(core.readIndex()).toBe(6);
-    // Entries after the NOOP do not move it: this leader applies its own before acknowledging them.
+    // Its own entries do not move it: this leader applies them before acknowledging them.
     core.onLocalAppend(9);
-    expect(core.readIndex()).toBe(6);
-    // A follower answered with a higher term: no reads until the leader opened one above it.
+    expect(core.readIndex()).toBe(5);
     core.requireTerm(t + 5);
-    expect(core.readIndex()).toBeNull();
-    core.onTermOpened(t + 5, 10);
-    expect(core.readIndex()).toBe(10);
+    expect(core.readIndex()).toBe(5);
+    // A term opened at or below the persisted commit is a broken invariant.
+    expect(() => core.onTermOpened(t + 5, 2)).toThrow(/opened at 2, not above the commit 2/);
   });
 });

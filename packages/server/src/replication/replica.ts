@@ -470,10 +470,10 @@ export class Replica<S extends StateMachine> {
 
   /**
    * The index this node must have applied before it answers a read: on the leader, where reads
-   * are linearizable, LeaderCore.readIndex (null: it leads but cannot serve reads yet); 0 on a
+   * are linearizable, LeaderCore.readIndex (what its log held when it began to lead); 0 on a
    * follower, whose reads wait only for the min_index they ask for.
    */
-  readIndex(): number | null {
+  readIndex(): number {
     return this.driver === null ? 0 : this.driver.core.readIndex();
   }
 

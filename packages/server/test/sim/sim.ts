@@ -200,7 +200,7 @@ export function drawProfile(rng: Prng, opts: Pick<SimOptions, 'leader_data_loss'
 interface CoreView {
   commitIndex(): number;
   durableIndex(): number;
-  readIndex(): number | null;
+  readIndex(): number;
   followers(): Array<{ id: string; match_index: number; health: string; needs_snapshot: boolean; snapshotting: boolean; consecutive_failures: number }>;
 }
 
@@ -1310,7 +1310,7 @@ export class Sim {
       // every write acknowledged with quorum or all so far: reads on the leader are linearizable.
       const readIndex = this.variant === 'reads-at-once' ? 0 : core.readIndex();
       const applied = L.disk.state.appliedIndex();
-      if (readIndex !== null && applied >= readIndex) {
+      if (applied >= readIndex) {
         const newest = Math.max(this.acked.quorum.newest(), this.acked.all.newest());
         check(newest <= applied, `${L.id} leads and would answer a read from index ${applied} (read index ${readIndex}), but write ${newest} was acknowledged with quorum`);
         this.count('leader_reads_checked');

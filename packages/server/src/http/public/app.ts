@@ -60,9 +60,6 @@ export function createPublicApi(input: PublicApiDeps): Hono {
   async function untilReadable(asked: number | undefined): Promise<void> {
     const floor = deps.replicator.readIndex();
     const waitMs = deps.config.server.read_wait_ms_max;
-    if (floor === null) {
-      throw new ApiError(503, 'leader_catching_up', `${deps.nodeId} leads but has not opened its term yet; it serves reads once it has`, undefined, 1);
-    }
     const wanted = Math.max(floor, asked !== undefined && !planted('ignore_min_index') ? asked : 0);
     if (deps.replicator.appliedIndex() >= wanted || (await deps.replicator.waitApplied(wanted, waitMs))) return;
     const applied = deps.replicator.appliedIndex();

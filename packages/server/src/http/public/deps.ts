@@ -20,11 +20,10 @@ export interface Replicator {
   waitApplied(index: number, timeoutMs: number): Promise<boolean>;
   appliedIndex(): number;
   /**
-   * The index a read must see applied here before it answers (on the leader, the NOOP of its
-   * term: its reads are linearizable); 0 when there is none; null when this node leads but cannot
-   * serve reads yet (its term is not open).
+   * The index a read must see applied here before it answers (on the leader, the last index its
+   * log held when it began to lead: its reads are linearizable); 0 on a follower.
    */
-  readIndex(): number | null;
+  readIndex(): number;
 }
 
 /** Cluster facts for /health. */

@@ -77,10 +77,10 @@ export class FakeReplicator implements Replicator {
     return this.index;
   }
 
-  /** What readIndex answers (a leader whose term's NOOP is at this index, or null). */
-  leaderReadIndex: number | null = 0;
+  /** What readIndex answers (a leader whose log ended at this index when it began to lead). */
+  leaderReadIndex = 0;
 
-  readIndex(): number | null {
+  readIndex(): number {
     return this.leaderReadIndex;
   }
 }
