@@ -22,9 +22,14 @@ export interface Clock {
   setImmediate(fn: () => void): void;
 }
 
-/** The system clock and Node's timers. */
+/**
+ * The system clock and Node's timers. `now` is the monotonic clock counted from the process's
+ * start on the wall clock (so it still reads as a Unix time in ms), not Date.now(): a wall clock
+ * stepped back would otherwise leave every "last success" in the future and a heartbeat due hours
+ * from now, and one stepped forward would make every follower look silent.
+ */
 export const systemClock: Clock = {
-  now: () => Date.now(),
+  now: () => performance.timeOrigin + performance.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (t) => clearTimeout(t as NodeJS.Timeout),
   setInterval: (fn, ms) => setInterval(fn, ms),

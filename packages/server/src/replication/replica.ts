@@ -600,7 +600,7 @@ export class Replica<S extends StateMachine> {
     const f = this.follower as FollowerHandler;
     if (f.installing) return { ok: false, reason: 'installing a snapshot' };
     if (f.lastContactMs === null) return { ok: false, reason: 'no contact from the leader yet' };
-    const silence = Date.now() - f.lastContactMs;
+    const silence = systemClock.now() - f.lastContactMs;
     if (silence > this.config.replication.silence_lagging_ms) return { ok: false, reason: `no contact from the leader for ${silence} ms` };
     const behind = f.leaderCommitSeen - this.state.appliedIndex();
     if (behind > this.config.replication.lag_healthy_max) return { ok: false, reason: `${behind} entries behind the leader's commit` };
@@ -610,7 +610,7 @@ export class Replica<S extends StateMachine> {
   leaderContact(): { last_contact_ms_ago: number | null; leader_commit_seen: number } | null {
     if (this.follower === null) return null;
     return {
-      last_contact_ms_ago: this.follower.lastContactMs === null ? null : Date.now() - this.follower.lastContactMs,
+      last_contact_ms_ago: this.follower.lastContactMs === null ? null : systemClock.now() - this.follower.lastContactMs,
       leader_commit_seen: this.follower.leaderCommitSeen,
     };
   }
