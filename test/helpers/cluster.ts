@@ -43,6 +43,10 @@ export interface ClusterOptions {
   beforeStart?: (dir: string) => void | Promise<void>;
   /** 'in-sync' (default): /_raft/health or /health is 200; 'answering': any HTTP answer. */
   ready?: Readiness;
+  /**
+   * How long each node may take to be ready (default 90 s): a bound for a broken start, not a
+   * speed check. A fresh cluster took over 30 s to be in-sync beside other suites at load 30.
+   */
   startTimeoutMs?: number;
   /** Keep the directory (logs, data) after stop; also with CAIRN_KEEP_TEST_DIRS=1. */
   keepDir?: boolean;
@@ -218,7 +222,7 @@ async function startClusterOnce(opts: ClusterOptions): Promise<TestCluster> {
   try {
     await opts.beforeStart?.(dir);
     for (const node of nodes) node.start();
-    await Promise.all(nodes.map((n) => n.waitReady(opts.ready ?? 'in-sync', opts.startTimeoutMs)));
+    await Promise.all(nodes.map((n) => n.waitReady(opts.ready ?? 'in-sync', opts.startTimeoutMs ?? 90_000)));
   } catch (error) {
     await cluster.stop();
     throw error;
