@@ -174,7 +174,7 @@ describe('role switches (what Replica and the simulation both run)', () => {
     const calls: string[] = [];
     const follower = { leaderId: () => 'node-1', currentTerm: () => 3, stop: () => void calls.push('follower stopped') } as unknown as FollowerHandler;
     const log = { durableIndex: () => durable, lastIndex: () => durable, termAt: (i: number) => (i <= durable ? 3 : undefined), write: () => void calls.push('log write') } as unknown as ReplicaLog;
-    const record = { designated: () => null, recordDesignated: (id: string) => void calls.push(`designated ${id}`), recordLeader: (id: string) => void calls.push(`leader ${id}`) } as unknown as LeadershipRecord;
+    const record = { designated: () => null, recordDesignated: (id: string) => void calls.push(`designated ${id}`), recordLeader: (id: string, floor?: number) => void calls.push(`leader ${id}${floor === undefined ? '' : ` at ${floor}`}`) } as unknown as LeadershipRecord;
     const n: RoleSwitch = {
       self: 'node-2', cluster_id: 'c', nodes: [{ id: 'node-1' }, { id: 'node-2' }, { id: 'node-3' }],
       leadingTerm: () => null, notReady: () => null, asking: () => false, follower: () => follower, log, record,
@@ -192,7 +192,7 @@ describe('role switches (what Replica and the simulation both run)', () => {
   it('answerTimeoutNow: takes over from its leader when caught up, records itself, then leads', () => {
     const { n, calls } = node();
     expect(answerTimeoutNow(req, n)).toEqual({ ok: true, leader: 'node-2', term: 4 });
-    expect(calls).toEqual(['follower stopped', 'designated node-2', 'leader node-2', 'lead after node-1 5']);
+    expect(calls).toEqual(['follower stopped', 'designated node-2', 'leader node-2 at 5', 'lead after node-1 5']);
   });
 
   it('answerTimeoutNow: refuses another cluster, says so when it leads already, and does nothing while not ready', () => {

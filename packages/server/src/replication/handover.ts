@@ -90,7 +90,9 @@ export function takeOver(req: TimeoutNowRequest, t: { cluster_id: string; self: 
   // The handover designated this node, whether or not it appended the designation entry itself (a
   // snapshot may have brought it): its snapshots name it, for followers that missed the entry.
   if (t.record.designated() !== t.self) t.record.recordDesignated(t.self);
-  t.record.recordLeader(t.self);
+  // Where the old leader's log ended is committed and held here now: a lost WAL that takes it
+  // before this node's own term is recorded (a full disk delays its NOOP) must not go unnoticed.
+  t.record.recordLeader(t.self, req.last_index);
 }
 
 export interface HandoverNoticeDeps {

@@ -75,6 +75,24 @@ describe('FileTermRecord', () => {
     expect(() => terms.record(2)).toThrow(/below the recorded term 3/);
   });
 
+  it('records the index a takeover held with the leader, read back by the next start; it never goes back', () => {
+    const dir = tempDir();
+    const { identity } = loadIdentity(dir, 'c1', 'node-2');
+    const record = new FileTermRecord(dir, identity);
+    expect(record.logFloor()).toBe(0);
+    record.recordLeader('node-2', 68);
+    const again = loadIdentity(dir, 'c1', 'node-2');
+    expect(again.identity).toMatchObject({ leader: 'node-2', log_floor: 68 });
+    const reread = new FileTermRecord(dir, again.identity);
+    expect(reread.logFloor()).toBe(68);
+    reread.recordLeader('node-3');
+    reread.recordLeader('node-2', 40);
+    expect(loadIdentity(dir, 'c1', 'node-2').identity).toMatchObject({ leader: 'node-2', log_floor: 68 });
+    const bad = JSON.parse(fs.readFileSync(`${dir}/${IDENTITY_FILE}`, 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(`${dir}/${IDENTITY_FILE}`, JSON.stringify({ ...bad, log_floor: -1 }));
+    expect(() => loadIdentity(dir, 'c1', 'node-2')).toThrow(/log_floor is not a non-negative integer/);
+  });
+
   it('refuses an identity whose term is not a non-negative integer', () => {
     const dir = tempDir();
     const { identity } = loadIdentity(dir, 'c1', 'node-1');
@@ -89,6 +107,13 @@ describe('checkLocalStorage', () => {
     expect(checkLocalStorage(withTerm(4), applied(8), false, 4)).toEqual({ ok: true });
     expect(checkLocalStorage(withTerm(4), applied(8), false, 3)).toEqual({ ok: true });
     expect(checkLocalStorage(withTerm(3), applied(8), false, 4)).toMatchObject({ ok: false, reason: 'log_behind_state', message: expect.stringMatching(/opened term 4/) });
+  });
+
+  it('a log that ends before the index this node took leadership over at lost its tail: log_behind_state', () => {
+    expect(checkLocalStorage(log(1, 68), applied(67), false, 0, 68)).toEqual({ ok: true });
+    expect(checkLocalStorage(log(1, 70), applied(67), false, 0, 68)).toEqual({ ok: true });
+    // Everything it held applied, so neither the state nor a term record shows the loss.
+    expect(checkLocalStorage(log(1, 67), applied(67), false, 0, 68)).toMatchObject({ ok: false, reason: 'log_behind_state', message: expect.stringMatching(/took leadership over at index 68 .* ends at 67/) });
   });
 
   it('a log that holds everything after the state is fine, compacted or not', () => {

@@ -26,6 +26,11 @@ export interface Identity {
   term?: number;
   /** The leader this node knows after a handover (absent: the configured one). */
   leader?: string;
+  /**
+   * The index this node's log held durably when it took leadership over (the old leader's last
+   * index, committed): a log that ends before it lost its tail, e.g. its WAL (checkLocalStorage).
+   */
+  log_floor?: number;
   /** The node the last designation entry this node appended names (absent: none). */
   designated?: string;
   /**
@@ -99,6 +104,12 @@ function parseIdentity(text: string, file: string): Identity {
     }
     identity.leader = o.leader;
   }
+  if (o.log_floor !== undefined) {
+    if (typeof o.log_floor !== 'number' || !Number.isSafeInteger(o.log_floor) || o.log_floor < 0) {
+      throw new Error(`${file}: log_floor is not a non-negative integer: refusing to start without knowing what its log held`);
+    }
+    identity.log_floor = o.log_floor;
+  }
   if (o.leader_unknown === true) identity.leader_unknown = true;
   if (o.designated !== undefined) {
     if (typeof o.designated !== 'string' || o.designated.length === 0) throw new Error(`${file}: designated is not a node id`);
@@ -141,11 +152,17 @@ export class FileTermRecord implements TermRecord, LeadershipRecord {
     return this.identity.leader ?? null;
   }
 
-  recordLeader(id: string): void {
-    if (this.identity.leader === id && this.identity.leader_unknown !== true) return;
+  recordLeader(id: string, log_floor?: number): void {
+    const floor = Math.max(this.logFloor(), log_floor ?? 0);
+    if (this.identity.leader === id && this.identity.leader_unknown !== true && floor === this.logFloor()) return;
     const next: Identity = { ...this.identity, leader: id };
+    if (floor > 0) next.log_floor = floor;
     delete next.leader_unknown;
     this.write(next);
+  }
+
+  logFloor(): number {
+    return this.identity.log_floor ?? 0;
   }
 
   leaderUnknown(): boolean {
@@ -240,7 +257,7 @@ export interface AppliedState {
  *   lost WAL that left the log at or past the applied index), and the followers may hold entries
  *   of that term after where the log ends now.
  */
-export function checkLocalStorage(log: LogBounds, state: AppliedState, created: boolean, recorded_term = 0): StorageCheck {
+export function checkLocalStorage(log: LogBounds, state: AppliedState, created: boolean, recorded_term = 0, log_floor = 0): StorageCheck {
   const applied = state.appliedIndex();
   const last = log.lastIndex();
   const first = log.firstIndex();
@@ -273,6 +290,13 @@ export function checkLocalStorage(log: LogBounds, state: AppliedState, created: 
       ok: false,
       reason: 'log_behind_state',
       message: `the log starts at index ${first} but the state has applied only up to ${applied}: entries ${applied + 1}..${first - 1} are missing; recovering from the other nodes`,
+    };
+  }
+  if (last < log_floor) {
+    return {
+      ok: false,
+      reason: 'log_behind_state',
+      message: `this node took leadership over at index ${log_floor} (identity.json) but its log ends at ${last} (the log lost its tail, e.g. its WAL): recovering the log from the other nodes`,
     };
   }
   const logTerm = Math.max(log.meta?.('term') ?? 0, log.lastLogTerm?.() ?? 0);

@@ -88,8 +88,14 @@ export interface TermRecord {
  */
 export interface LeadershipRecord {
   leader(): string | null;
-  /** Durable on return (and the leader is then known); throws when it could not be written. */
-  recordLeader(id: string): void;
+  /**
+   * Durable on return (and the leader is then known); throws when it could not be written. With
+   * `log_floor` (a takeover: where the old leader's log ended), also records that this node's log
+   * held that index durably, so a log that later ends before it is known to have lost its tail.
+   */
+  recordLeader(id: string, log_floor?: number): void;
+  /** The highest log_floor recorded (0: none). */
+  logFloor(): number;
   /** True from the directory's creation until a leader is recorded: this node must ask who leads. */
   leaderUnknown(): boolean;
   /** The node the last designation entry this node appended names (ENTRY_LEADER), or null. */

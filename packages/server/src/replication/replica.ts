@@ -163,7 +163,7 @@ export class Replica<S extends StateMachine> {
     } else if (role === 'lead') {
       // A log whose term is below the recorded one lost its tail: followers may hold entries of that
       // term past where it ends now (with no followers there is nobody to hold them).
-      const check = checkLocalStorage(this.log, this.state, created, rep.nodes.length > 1 ? this.terms.recorded() : 0);
+      const check = checkLocalStorage(this.log, this.state, created, rep.nodes.length > 1 ? this.terms.recorded() : 0, this.terms.logFloor());
       if (!check.ok && rep.nodes.length > 1) {
         // It may have lost what it acknowledged: no writes until it recovered what the followers hold.
         logger.warn({ reason: check.reason }, check.message);
@@ -333,7 +333,7 @@ export class Replica<S extends StateMachine> {
     onLeaderNamed(leader, {
       ...this.roles,
       checkStorage: () => {
-        const check = checkLocalStorage(this.log, this.state, true, this.terms.recorded());
+        const check = checkLocalStorage(this.log, this.state, true, this.terms.recorded(), this.terms.logFloor());
         this.logger.warn({ reason: check.ok ? 'none' : check.reason }, 'data directory new and the other nodes name this node the leader: recovering from them');
         return check;
       },

@@ -194,9 +194,13 @@ describe('snapshot transfer', () => {
     const leader = leaderState(300);
     const snap = await snapshotOf(leader);
     const f = follower();
-    // Chunk 2 is held back, so chunk 3 reaches the follower first and waits for it.
+    // Chunk 2 is held back until chunk 3 has reached the follower (which waits for 2), not for a
+    // fixed time: on a busy machine chunk 3 may take longer than any delay to be read and sent.
+    // With one chunk in flight, 3 is never sent while 2 is held, and 2 goes after 5 s.
+    let releaseTwo = (): void => undefined;
     const transport = new Direct(f.handler, async (n, body) => {
-      if (n === 2) await new Promise((r) => setTimeout(r, 50));
+      if (n === 2) await new Promise<void>((r) => { releaseTwo = r; setTimeout(r, 5000); });
+      if (n === 3) setTimeout(() => releaseTwo(), 0);
       return body;
     });
     const sent = await streamSnapshot(target(transport), snap);

@@ -597,15 +597,20 @@ export class SimDisk {
 
   private designatedRecorded: string | null = null;
 
+  /** identity.json's log_floor (a takeover's index): a crash or a lost WAL keep it, a wipe loses it. */
+  private floorRecorded = 0;
+
   /** identity.json's pending handover (FileTermRecord.pendingHandover). */
   private handoverRecorded: PendingHandover | null = null;
 
   readonly leadership: HandoverRecord = {
     leader: () => this.leaderRecorded,
-    recordLeader: (id: string) => {
+    recordLeader: (id: string, log_floor?: number) => {
       this.leaderRecorded = id;
       this.leaderUnknown = false;
+      this.floorRecorded = Math.max(this.floorRecorded, log_floor ?? 0);
     },
+    logFloor: () => this.floorRecorded,
     leaderUnknown: () => this.leaderUnknown,
     designated: () => this.designatedRecorded,
     recordDesignated: (id: string) => {
@@ -663,6 +668,7 @@ export class SimDisk {
     this.termRecorded = 0;
     this.leaderRecorded = null;
     this.designatedRecorded = null;
+    this.floorRecorded = 0;
     this.handoverRecorded = null;
   }
 }

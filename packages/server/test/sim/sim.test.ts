@@ -331,6 +331,16 @@ describe('simulation of the shipped drivers: leader + two followers under disk, 
     expect(fixed.counts.leader_reads_held).toBeGreaterThan(0);
   }, 120_000);
 
+  it('has checkers with teeth: a handover target that lost its WAL before its own term was recorded recovers first', async () => {
+    // Seed 342879: f2 hands over to leader at 68 while leader's disk is full (no NOOP, no term
+    // record); leader loses its WAL back to 67, restarts, and without the takeover's log floor
+    // leads from 67 and writes index 68 again, which f2 had applied.
+    await expect(runSim({ seed: 342879, steps: 2000, variant: 'no-log-floor' })).rejects.toThrow(/the leader wrote index 68 again but f2 applied up to 68/);
+    const fixed = await runSim({ seed: 342879, steps: 2000 });
+    expect(fixed.counts.handovers_taken).toBeGreaterThan(0);
+    expect(fixed.counts.recovery_log_behind_state).toBeGreaterThan(0);
+  }, 120_000);
+
   it('has checkers with teeth: a log whose sync makes nothing durable is caught', async () => {
     const failures: string[] = [];
     for (let seed = 1; seed <= 20 && failures.length === 0; seed++) {

@@ -60,8 +60,11 @@ export const NODES = [LEADER, ...FOLLOWERS];
  * the old leader, restarted, leads again beside the node it handed leadership to.
  * 'reads-at-once': the leader serves reads from whatever it has applied, without waiting for its
  * read index (LeaderCore.readIndex), as the public API did before it had one.
+ * 'no-log-floor': the start-up check ignores the index a takeover recorded (identity.json
+ * log_floor), so a handover target that lost its WAL before it wrote its own term leads from a
+ * log that ends before what the old leader committed.
  */
-export type Variant = 'none' | 'reset-on-install' | 'no-sync' | 'skip-recovery' | 'no-term-record' | 'no-fence-record' | 'reads-at-once';
+export type Variant = 'none' | 'reset-on-install' | 'no-sync' | 'skip-recovery' | 'no-term-record' | 'no-fence-record' | 'reads-at-once' | 'no-log-floor';
 
 export interface SimOptions {
   seed: number;
@@ -620,7 +623,7 @@ export class Sim {
       if (role === 'lead') {
         // The storage check first, and a recovery from the followers when the log is behind the
         // state or the data is gone.
-        const check = checkLocalStorage(n.disk.log, n.disk.state, created, this.termRecord(n)?.recorded() ?? 0);
+        const check = checkLocalStorage(n.disk.log, n.disk.state, created, this.termRecord(n)?.recorded() ?? 0, this.variant === 'no-log-floor' ? 0 : n.disk.leadership.logFloor());
         if (check.ok || this.variant === 'skip-recovery') this.startLeader(n, clock, transport, hooks);
         else this.recoverLeader(n, check, clock, transport, hooks);
       } else if (role === 'ask') {
@@ -713,7 +716,7 @@ export class Sim {
           this.count('who_leads_named_self');
           this.trace(() => `${n.id}: the others name it the leader: recovering`);
           // The broken variant: it leads without recovering.
-          return this.variant === 'skip-recovery' ? { ok: true } : checkLocalStorage(n.disk.log, n.disk.state, true, this.termRecord(n)?.recorded() ?? 0);
+          return this.variant === 'skip-recovery' ? { ok: true } : checkLocalStorage(n.disk.log, n.disk.state, true, this.termRecord(n)?.recorded() ?? 0, this.variant === 'no-log-floor' ? 0 : n.disk.leadership.logFloor());
         },
         leadNamed: () => {
           n.asking = false;
