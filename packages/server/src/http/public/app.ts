@@ -21,6 +21,7 @@ import type { ApiEnv, RouteDeps } from './context.ts';
 import type { PublicApiDeps } from './deps.ts';
 import { registerDocumentRoutes } from './documents.ts';
 import { ApiError, errorBody, errorResponse } from './errors.ts';
+import { untilReadable } from './readable.ts';
 import { healthHandler } from './health.ts';
 import { bearerAuth, minIndex, readJson, requireJsonBody, resolveWorkspace } from './request.ts';
 import { registerSearchRoutes } from './search.ts';
@@ -52,22 +53,6 @@ export function createPublicApi(input: PublicApiDeps): Hono {
 
   const api = new Hono<ApiEnv>();
 
-  /**
-   * Holds a read until this node has applied what it must answer from: the ?min_index= asked for
-   * (else 504 `min_index_timeout`) and, on the leader, its read index (else 503
-   * `leader_catching_up`), both within server.read_wait_ms_max.
-   */
-  async function untilReadable(asked: number | undefined): Promise<void> {
-    const floor = deps.replicator.readIndex();
-    const waitMs = deps.config.server.read_wait_ms_max;
-    const wanted = Math.max(floor, asked !== undefined && !planted('ignore_min_index') ? asked : 0);
-    if (deps.replicator.appliedIndex() >= wanted || (await deps.replicator.waitApplied(wanted, waitMs))) return;
-    const applied = deps.replicator.appliedIndex();
-    if (applied < floor) {
-      throw new ApiError(503, 'leader_catching_up', `${deps.nodeId} leads from index ${floor} and had applied ${applied} after ${waitMs} ms: its reads wait for what earlier leaders committed`, undefined, 1);
-    }
-    throw new ApiError(504, 'min_index_timeout', `this node had not applied index ${wanted} after ${waitMs} ms (applied ${applied})`, 'min_index');
-  }
   api.use('*', bearerAuth(deps.config.server.auth_token));
   const guardCrossSite = crossSiteGuard(() => deps.config.server.allowed_origins);
   api.use('*', async function refuseCrossSiteWrites(c: Context, next: Next) {
@@ -113,7 +98,7 @@ export function createPublicApi(input: PublicApiDeps): Hono {
     const wanted = read ? minIndex(c) : undefined;
     const priority = requestPriority(c, deps.limiter.limits(ws).priority);
     await deps.limiter.run(ws, priority, async () => {
-      if (read) await untilReadable(wanted);
+      if (read) await untilReadable(deps, wanted);
       await next();
       if (!c.res.headers.has('X-Cairn-Index')) c.header('X-Cairn-Index', String(deps.replicator.appliedIndex()));
     });

@@ -147,6 +147,13 @@ describe('the documents API', () => {
     const beyond = await api.call('GET', '/api/v1/documents/a?min_index=7');
     expect(beyond.status).toBe(504);
     expect(await beyond.json()).toMatchObject({ error: { code: 'min_index_timeout' } });
+    // A delete's 404 is answered from this node's state: it waits too, and is not answered stale.
+    api.replicator.leaderReadIndex = 9;
+    const gone = await api.call('DELETE', '/api/v1/documents/never-written');
+    expect(gone.status).toBe(503);
+    expect(await gone.json()).toMatchObject({ error: { code: 'leader_catching_up' } });
+    api.replicator.leaderReadIndex = 3;
+    expect((await api.call('DELETE', '/api/v1/documents/never-written')).status).toBe(404);
     // Writes do not wait for it: they go on to propose.
     api.replicator.leaderReadIndex = 9;
     expect((await api.call('POST', '/api/v1/documents', { id: 'b', content: 'y' })).status).toBe(201);

@@ -20,6 +20,7 @@ import { assertNoPrecondition, deletePrecondition, etagHeader, preconditionFaile
 import { writeConcern } from './request.ts';
 import { checkRequest } from '../openapi/validate.ts';
 import { writeRoute } from '../write-route.ts';
+import { untilReadable } from './readable.ts';
 import { planted } from '../../testing/planted-defects.ts';
 
 export const list_limit_default = 100;
@@ -74,6 +75,7 @@ export function registerDocumentRoutes(api: Hono<ApiEnv>, deps: RouteDeps): void
     checkRequest(deps.schemas.document, c.get('body'));
     const asked = putPrecondition(c, c.get('body'));
     const store = deps.store();
+    if (asked !== null) await untilReadable(deps, undefined);
     const early = checkedOnLeaderOnly(store, ws, (c.get('body') as { id?: unknown } | null)?.id, asked);
     if (asked !== null && early.failure !== null) return preconditionFailed(c, asked, early.failure);
     const pre = early.pre;
@@ -151,6 +153,8 @@ export function registerDocumentRoutes(api: Hono<ApiEnv>, deps: RouteDeps): void
     const concern = writeConcern(c);
     const store = deps.store();
     const asked = deletePrecondition(c);
+    // The 404 and a precondition below are answered from this node's state: a read.
+    await untilReadable(deps, undefined);
     const early = checkedOnLeaderOnly(store, ws, id, asked);
     if (asked !== null && early.failure !== null) return preconditionFailed(c, asked, early.failure);
     const pre = early.pre;
