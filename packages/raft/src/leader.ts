@@ -81,6 +81,14 @@ export interface FollowerProgress {
   /** Refused appends in a row at `refused_index` (4xx/5xx answers, not network failures). */
   refusals: number;
   refused_index: number;
+  /**
+   * The lowest index at which a `mismatch` answer showed the follower's entry differing from the
+   * leader's, or null. It holds until an append reaching it succeeds or the follower's log is
+   * replaced. A `gap` answer never moves the stream past it: with batches pipelined, the `gap` of a
+   * later batch can be handled before the `mismatch` of an earlier one, and jumping to the
+   * follower's last index then would start the step-back over, round after round.
+   */
+  mismatch_at: number | null;
 }
 
 /** What the driver carries out, in this order, after any event (etcd-io/raft's Ready). */
@@ -153,6 +161,7 @@ export class LeaderCore {
         epoch_floor: 0,
         refusals: 0,
         refused_index: 0,
+        mismatch_at: null,
       });
     }
   }
@@ -336,17 +345,27 @@ export class LeaderCore {
       invariant(res.match_index <= this.durable, `follower ${id} matches ${res.match_index} beyond leader ${this.durable}`);
       if (res.match_index > p.match_index) p.match_index = res.match_index;
       if (p.next_index <= p.match_index) p.next_index = p.match_index + 1;
-    } else if (current) {
-      // Jump back to where the follower's log ends (or before a mismatch) and restart the stream.
-      const back = Math.min(res.last_index, this.durable);
-      if (this.commit - back > this.opts.resync_threshold) this.markDesynced(p, `its log ends at ${back}, ${this.commit - back} entries behind the commit index`, false);
-      p.match_index = Math.min(p.match_index, back);
-      p.next_index = back + 1;
-      p.inflight = 0;
-      p.epoch++;
+      if (p.mismatch_at !== null && p.mismatch_at <= p.match_index) p.mismatch_at = null;
+    } else {
+      // A mismatch from any stream since the log was last replaced is kept (a stale one can only
+      // make the step-back start lower, which is safe); one at or below the match is outdated.
+      if (res.reason === 'mismatch' && res.last_index >= p.match_index) {
+        p.mismatch_at = Math.min(p.mismatch_at ?? Number.POSITIVE_INFINITY, res.last_index + 1);
+      }
+      if (current) this.stepBack(p, res.last_index);
     }
     this.advanceCommit();
     this.updateHealth(p, now);
+  }
+
+  /** A rejection in the current stream: restart it where the follower's log ends, or below a known mismatch. */
+  private stepBack(p: FollowerProgress, last_index: number): void {
+    const back = Math.min(last_index, this.durable, (p.mismatch_at ?? Number.POSITIVE_INFINITY) - 1);
+    if (this.commit - back > this.opts.resync_threshold) this.markDesynced(p, `its log ends at ${back}, ${this.commit - back} entries behind the commit index`, false);
+    p.match_index = Math.min(p.match_index, back);
+    p.next_index = back + 1;
+    p.inflight = 0;
+    p.epoch++;
   }
 
   /** The append could not be delivered or timed out. */
@@ -361,7 +380,7 @@ export class LeaderCore {
     // where its log ends. Restarting from index 1 re-sent the whole log, or, once compacted,
     // desynced a follower that was only a few entries behind.
     p.inflight = 0;
-    p.next_index = p.match_index > 0 ? p.match_index + 1 : this.durable + 1;
+    p.next_index = Math.min(p.match_index > 0 ? p.match_index + 1 : this.durable + 1, p.mismatch_at ?? Number.POSITIVE_INFINITY);
     p.epoch++;
     this.updateHealth(p, now);
   }
@@ -411,6 +430,7 @@ export class LeaderCore {
   private resetFollower(p: FollowerProgress, reason: string): void {
     p.match_index = 0;
     p.next_index = this.durable + 1;
+    p.mismatch_at = null;
     p.inflight = 0;
     p.epoch++;
     p.epoch_floor = p.epoch;
@@ -432,6 +452,7 @@ export class LeaderCore {
       // confirmed by the next append; answers to sends from before the install no longer count.
       p.match_index = snapshot_index;
       p.next_index = p.match_index + 1;
+      p.mismatch_at = null;
       p.inflight = 0;
       p.epoch++;
       p.epoch_floor = p.epoch;

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { LeaderCore, RaftInvariantError } from '../src/index.ts';
-import type { LeaderOptions, MemoryLog } from '../src/index.ts';
+import type { AppendResponse, LeaderOptions, MemoryLog } from '../src/index.ts';
 import { appendsTo, entries, leaderOptions, logOf, matchOf, ok, ranges, reject } from './helpers.ts';
+import type { AppendAction } from './helpers.ts';
 
 function ones(n: number): number[] {
   return new Array<number>(n).fill(1);
@@ -84,6 +85,46 @@ describe('LeaderCore: answers', () => {
     const again = appendsTo(core.poll(1, log), 'a');
     expect(again[0]?.prev_index).toBe(4);
     expect(ranges(again)[0]).toEqual([5, 14]);
+  });
+
+  it('steps back past a mismatch even when a later batch\'s gap answer is handled first, and reaches the follower', () => {
+    // The leader holds 1..20 of term 1 and 21..40 of term 2 (restarted: no follower position
+    // known). The follower holds 1..33, all term 1: it agrees up to 20. Every round, its answers
+    // come back in reverse order, so a later batch's `gap` is handled before an earlier batch's
+    // `mismatch`. Jumping to the gap's last index each time started the step-back over forever.
+    const leaderTerms = [...ones(20), ...new Array<number>(20).fill(2)];
+    const log = logOf(leaderTerms);
+    const core = new LeaderCore(leaderOptions({ followers: ['a'], batch_entries_max: 2, inflight_batches_max: 3 }), { last_index: 36, commit_index: 20, term: 2 });
+    core.onLocalAppend(40);
+    const follower = ones(33); // follower[i - 1] is the term of its entry i
+    const answer = (a: AppendAction): AppendResponse => {
+      if (a.prev_index > follower.length) return reject(follower.length, 'gap');
+      if (a.prev_index > 0 && follower[a.prev_index - 1] !== a.prev_term) return reject(a.prev_index - 1, 'mismatch');
+      for (const e of a.entries) {
+        if (follower.length >= e.index && follower[e.index - 1] !== e.term) follower.length = e.index - 1;
+        if (follower.length < e.index) follower.push(e.term);
+      }
+      return ok(matchOf(a));
+    };
+    let now = 0;
+    let gapsFirst = 0;
+    for (let round = 0; round < 100 && core.follower('a').match_index < 40; round++) {
+      const sent = appendsTo(core.poll(now, log), 'a');
+      const answers = sent.map((a) => ({ a, res: answer(a) })).reverse();
+      if (answers.length > 1 && answers[0]?.res.reason === 'gap' && answers.some((x) => x.res.reason === 'mismatch')) gapsFirst++;
+      for (const { a, res } of answers) {
+        const current = a.epoch === core.follower('a').epoch;
+        core.onAppendResult('a', a.epoch, res, now, 1);
+        // A gap answer never restarts the stream above an entry known to differ.
+        const p = core.follower('a');
+        if (current && res.reason === 'gap' && p.mismatch_at !== null) expect(p.next_index).toBeLessThanOrEqual(p.mismatch_at);
+      }
+      now += 200;
+    }
+    expect(gapsFirst).toBeGreaterThan(0);
+    expect(core.follower('a').match_index).toBe(40);
+    expect(follower).toEqual(leaderTerms);
+    expect(core.follower('a').mismatch_at).toBeNull();
   });
 
   it('ignores the inflight slot of an answer from an older epoch, but keeps the match it proves', () => {

@@ -4,9 +4,10 @@
 //   --no-leader-data-loss: the leader never loses its WAL or data directory (by default it may, and recovers)
 //   --append-timeout-min MS: draw append_timeout_ms of at least MS
 //   --off disk_full,cut,...: set these profile rates to 0; --set apply_ms_per_entry=2,...: to a value
+//   --variant NAME: run with a planted defect (sim.ts, Variant), to find seeds that catch it
 // Prints totals, each failure with its replay line, and the elapsed time. Exit code 1 on a failure.
 import { runSim } from './sim.ts';
-import type { SimOptions } from './sim.ts';
+import type { SimOptions, Variant } from './sim.ts';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -32,13 +33,14 @@ const leaderDataLoss = !process.argv.includes('--no-leader-data-loss');
 const off = (arg('off') ?? '').split(',').filter((k) => k !== '');
 const set = (arg('set') ?? '').split(',').filter((kv) => kv !== '').map((kv) => kv.split('=') as [string, string]);
 const timeoutMin = arg('append-timeout-min') === undefined ? undefined : intArg('append-timeout-min', 0);
+const variant = (arg('variant') ?? 'none') as Variant;
 
 const started = performance.now();
 const totals: Record<string, number> = {};
 const failures: string[] = [];
 for (let seed = seedBase; seed < seedBase + seeds; seed++) {
   const lines: string[] = [];
-  const opts: SimOptions = { seed, steps, leader_data_loss: leaderDataLoss, append_timeout_min_ms: timeoutMin, tune: off.length + set.length === 0 ? undefined : (p) => {
+  const opts: SimOptions = { seed, steps, variant, leader_data_loss: leaderDataLoss, append_timeout_min_ms: timeoutMin, tune: off.length + set.length === 0 ? undefined : (p) => {
       const rates = p as unknown as Record<string, number>;
       for (const [k, v] of [...off.map((k) => [k, '0'] as [string, string]), ...set]) {
         if (typeof rates[k] !== 'number' || !Number.isFinite(Number(v))) throw new Error(`--off/--set ${k}: not a number of the profile`);
@@ -53,7 +55,7 @@ for (let seed = seedBase; seed < seedBase + seeds; seed++) {
     totals.heal_ms = (totals.heal_ms ?? 0) + r.heal_ms;
   } catch (err) {
     const message = (err as Error).message;
-    failures.push(`${message}\n  replay: npm run sim -- --seed ${seed} --steps ${steps}${leaderDataLoss ? '' : ' --no-leader-data-loss'}${timeoutMin !== undefined ? ` --append-timeout-min ${timeoutMin}` : ''}${off.length > 0 ? ` --off ${off.join(',')}` : ''}${set.length > 0 ? ` --set ${set.map((kv) => kv.join('=')).join(',')}` : ''} --trace`);
+    failures.push(`${message}\n  replay: npm run sim -- --seed ${seed} --steps ${steps}${leaderDataLoss ? '' : ' --no-leader-data-loss'}${timeoutMin !== undefined ? ` --append-timeout-min ${timeoutMin}` : ''}${off.length > 0 ? ` --off ${off.join(',')}` : ''}${set.length > 0 ? ` --set ${set.map((kv) => kv.join('=')).join(',')}` : ''}${variant !== 'none' ? ` --variant ${variant}` : ''} --trace`);
     console.log(failures[failures.length - 1]);
   } finally {
     if (trace) console.log(lines.slice(-traceLines).join('\n'));

@@ -341,6 +341,15 @@ describe('simulation of the shipped drivers: leader + two followers under disk, 
     expect(fixed.counts.recovery_log_behind_state).toBeGreaterThan(0);
   }, 120_000);
 
+  it('converges after heal when a follower\'s log differs above a lost leader WAL (seed 340721: the step-back reaches the agreeing index)', async () => {
+    // The leader lost its WAL back to 20 with its state at 19; f2 holds 1..33 of term 1, f1 20..33.
+    // Pipelined `gap` answers handled before `mismatch` ones moved the stream back above the
+    // mismatch each round, and the heal write went unacknowledged for 60 s (LeaderCore.mismatch_at).
+    const r = await runSim({ seed: 340721, steps: 2000 });
+    expect(r.counts['lose-wal_leader']).toBeGreaterThan(0);
+    expect(r.heal_ms).toBeLessThan(10_000);
+  }, 120_000);
+
   it('has checkers with teeth: a log whose sync makes nothing durable is caught', async () => {
     const failures: string[] = [];
     for (let seed = 1; seed <= 20 && failures.length === 0; seed++) {
