@@ -882,10 +882,8 @@ export class Sim {
     a.relaxed.push(...kept);
   }
 
-  /** A fault is about to take data from a node: acknowledged writes it held need one copy fewer until restored. */
-  private beforeDataLoss(id: string, wasLeader: boolean): void {
-    const n = this.node(id);
-    const cov = this.coverage(n);
+  /** Acknowledged writes within `cov` need one copy fewer until they are restored. */
+  private relax(cov: Coverage): void {
     for (const a of this.allAcked()) {
       const keep: number[] = [];
       for (const i of a.strict) {
@@ -895,6 +893,13 @@ export class Sim {
       a.strict.length = 0;
       a.strict.push(...keep);
     }
+  }
+
+  /** A fault is about to take data from a node: acknowledged writes it held need one copy fewer until restored. */
+  private beforeDataLoss(id: string, wasLeader: boolean): void {
+    const n = this.node(id);
+    const cov = this.coverage(n);
+    this.relax(cov);
     // Answers from before the loss may still be on the wire until then.
     const net = this.profile.net;
     if (wasLeader) return;
@@ -1281,6 +1286,13 @@ export class Sim {
     const L = this.leaderNode();
     const H = this.history;
     const all = [...this.nodes.values()];
+    // A recovery that starts makes the node's log copies provisional (coverage): like a data loss,
+    // the writes held there need one copy fewer until they are restored.
+    for (const n of all) {
+      if ((n.disk.log.durable().meta[RECOVERY_PENDING_KEY] ?? 0) === 0) continue;
+      const provisional = this.coverage(n).filter(([lo, hi]) => hi >= lo && lo > n.disk.state.appliedIndex());
+      if (provisional.length > 0) this.relax(provisional);
+    }
     const covs = all.map((n) => this.coverage(n, true));
     for (const [id, a] of this.leaderAcks) this.checkAcked(`leader (by ${id})`, a, [this.coverage(this.node(id))], 1);
     check(all.filter((n) => n.leader !== null).length <= 1, `two nodes lead at once: ${all.filter((n) => n.leader !== null).map((n) => n.id).join(', ')}`);
