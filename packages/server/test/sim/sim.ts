@@ -1290,7 +1290,8 @@ export class Sim {
     // the writes held there need one copy fewer until they are restored.
     for (const n of all) {
       if ((n.disk.log.durable().meta[RECOVERY_PENDING_KEY] ?? 0) === 0) continue;
-      const provisional = this.coverage(n).filter(([lo, hi]) => hi >= lo && lo > n.disk.state.appliedIndex());
+      const applied = n.disk.state.appliedIndex();
+      const provisional: Coverage = this.coverage(n).map(([lo, hi]): [number, number] => [Math.max(lo, applied + 1), hi]).filter(([lo, hi]) => hi >= lo);
       if (provisional.length > 0) this.relax(provisional);
     }
     const covs = all.map((n) => this.coverage(n, true));
