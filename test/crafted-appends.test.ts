@@ -337,53 +337,58 @@ describe('crafted appends from a holder of the cluster secret', () => {
     expectNo500(c);
   });
 
-  it('an append in term 1001 with no entry of that term does not wedge replication', async () => {
+  it('an append in a far newer term with no entry of that term does not wedge replication: the follower records the claim, the leader opens a term above it', async () => {
     const c = await ready();
     const target = c.node(TARGET);
-    await write(c, 't2-before', 'written before the term 1001 append');
+    await write(c, 't2-before', 'written before the far-term append');
     const { term, index } = await settled(c);
-    expect(term).toBeLessThan(1001);
+    const far = term + 1000;
 
-    const res = await craftedAppend(c, target, { term: 1001, prev_index: index, prev_term: term, entries: [], leader_commit: index });
+    const res = await craftedAppend(c, target, { term: far, prev_index: index, prev_term: term, entries: [], leader_commit: index });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
-    // Nothing in the log proves term 1001: the follower keeps its term, the leader keeps its own.
+    expect(res.body).toMatchObject({ claimed_term: far });
+    // Nothing in the log proves the term: the follower's term stays. But it recorded the request's
+    // term as claimed, so the leader's appends are stale there until it opens a term above it.
     expect((await health(target)).term).toBe(term);
 
     const acknowledged = ['t2-before'];
     for (let i = 0; i < 5; i++) {
-      await write(c, `t2-after-${i}`, `written after the term 1001 append ${i}`);
+      await write(c, `t2-after-${i}`, `written after the far-term append ${i}`);
       acknowledged.push(`t2-after-${i}`);
     }
     await converged(c);
     await expectDocuments(c, acknowledged, []);
+    const leaderTerm = (await health(c.leader)).term;
+    expect(leaderTerm).toBeGreaterThan(far);
     const forced = await fetch(`${c.leader.url}/_raft/force-resync?target=${TARGET}`, { method: 'POST', signal: AbortSignal.timeout(30_000) });
     const forcedBody = (await forced.json()) as { success: boolean; message: string };
     expect(forced.status, JSON.stringify(forcedBody)).toBe(200);
     expect(forcedBody.success).toBe(true);
-    expect((await health(c.leader)).term).toBe(term);
-    expect((await health(target)).term).toBe(term);
+    expect((await health(c.leader)).term).toBe(leaderTerm);
     await write(c, 't2-after-resync', 'written after the forced resync');
     acknowledged.push('t2-after-resync');
     await converged(c);
+    await waitFor(async () => (await health(target)).term === leaderTerm, { what: `${TARGET} to take the leader's term`, timeoutMs: 10_000 });
     await expectDocuments(c, acknowledged, []);
     expectAlive(c);
     expectNo500(c);
   });
 
-  it('a follower that took term 1001 from an entry of that term makes the leader open a term above it', async () => {
+  it('a follower that took a far newer term from an entry of that term makes the leader open a term above it', async () => {
     const c = await ready();
     const target = c.node(TARGET);
-    await write(c, 't2b-before', 'written before the term 1001 entry');
+    await write(c, 't2b-before', 'written before the far-term entry');
     const { term, index } = await settled(c);
+    const far = term + 1000;
 
-    // Not committed: the follower holds it, the log proves term 1001, so the follower takes it.
-    const planted = makeEntry(index + 1, 1001, ENTRY_COMMAND, putPayload('t2b-planted-1001', 'an entry of a term no leader opened'));
-    const res = await craftedAppend(c, target, { term: 1001, prev_index: index, prev_term: term, entries: [planted], leader_commit: index });
+    // Not committed: the follower holds it, the log proves the far term, so the follower takes it.
+    const planted = makeEntry(index + 1, far, ENTRY_COMMAND, putPayload('t2b-planted-far', 'an entry of a term no leader opened'));
+    const res = await craftedAppend(c, target, { term: far, prev_index: index, prev_term: term, entries: [planted], leader_commit: index });
     expect(res, JSON.stringify(res.body)).toMatchObject({ status: 200, body: { success: true } });
-    expect((await health(target)).term).toBe(1001);
+    expect((await health(target)).term).toBe(far);
 
-    // The leader's appends are refused as stale until it opens a term above 1001.
-    await waitFor(async () => (await health(c.leader)).term > 1001, { what: 'the leader to open a term above 1001', timeoutMs: 15_000 }).catch((err: unknown) => {
+    // The leader's appends are refused as stale until it opens a term above it.
+    await waitFor(async () => (await health(c.leader)).term > far, { what: `the leader to open a term above ${far}`, timeoutMs: 15_000 }).catch((err: unknown) => {
       throw new Error(`${(err as Error).message}\n${c.logs(40)}`);
     });
     const acknowledged = ['t2b-before'];
@@ -393,9 +398,9 @@ describe('crafted appends from a holder of the cluster secret', () => {
     }
     await converged(c);
     const leaderTerm = (await health(c.leader)).term;
-    expect(leaderTerm).toBeGreaterThan(1001);
+    expect(leaderTerm).toBeGreaterThan(far);
     await waitFor(async () => (await health(target)).term === leaderTerm, { what: `${TARGET} to take the leader's term`, timeoutMs: 10_000 });
-    await expectDocuments(c, acknowledged, ['t2b-planted-1001']);
+    await expectDocuments(c, acknowledged, ['t2b-planted-far']);
     const forced = await fetch(`${c.leader.url}/_raft/force-resync?target=${TARGET}`, { method: 'POST', signal: AbortSignal.timeout(30_000) });
     expect(forced.status, await forced.clone().text()).toBe(200);
     expect(((await forced.json()) as { success: boolean }).success).toBe(true);

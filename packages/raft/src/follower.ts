@@ -26,14 +26,22 @@ export type AppendDecision =
        */
       leader: string | null;
       response: AppendResponse;
+      /** Persist this as the claimed term before answering (in the same transaction), or null. */
+      claim: number | null;
     }
-  | { kind: 'reject'; response: AppendResponse }
+  | { kind: 'reject'; response: AppendResponse; claim: number | null }
   /** The request itself is bad: answered with 4xx, nothing persisted. */
   | { kind: 'invalid'; status: 400 | 409; code: 'bad_append' | 'stale_term' | 'wrong_leader'; message: string };
 
 export interface FollowerView {
   log: LogReader;
+  /** The term of the newest entries this follower took (proven by an entry of that term). */
   current_term: number;
+  /**
+   * The highest term of a replication request this follower recorded (durably, before it
+   * answered), whether or not an entry of it came yet. Requests of older terms are stale.
+   */
+  claimed_term: number;
   /** What the follower applied (its state's applied index): entries up to here are final. */
   commit_index: number;
   /**
@@ -94,14 +102,17 @@ export function decideAppend(view: FollowerView, req: AppendRequest): AppendDeci
   if (problem !== null) return { kind: 'invalid', status: 400, code: 'bad_append', message: problem };
   const refusal = leaderRefusal(view, req.leader_id, req.term, req.entries);
   if (refusal !== null) return { kind: 'invalid', status: 409, code: 'wrong_leader', message: refusal };
-  if (req.term < view.current_term) {
-    return { kind: 'invalid', status: 409, code: 'stale_term', message: `stale term ${req.term} < ${view.current_term}` };
+  const seen = seenTerm(view);
+  if (req.term < seen) {
+    return { kind: 'invalid', status: 409, code: 'stale_term', message: `stale term ${req.term} < ${seen}` };
   }
+  const claim = req.term > view.claimed_term ? req.term : null;
+  const claimed_term = req.term;
   const log = view.log;
   const last = log.lastIndex();
   const term = req.term;
   if (req.prev_index > last) {
-    return { kind: 'reject', response: { success: false, term, match_index: 0, last_index: last, reason: 'gap' } };
+    return { kind: 'reject', claim, response: { success: false, term, match_index: 0, last_index: last, reason: 'gap', claimed_term } };
   }
 
   // Entries at or below the snapshot are already part of state: skip them.
@@ -114,7 +125,7 @@ export function decideAppend(view: FollowerView, req: AppendRequest): AppendDeci
     if (skip >= entries.length) {
       // Everything sent is covered by our snapshot: nothing to do but report where we are.
       const match = Math.min(last, req.prev_index + req.entries.length);
-      return accept(view, term, null, [], match, req);
+      return accept(view, term, null, [], match, req, claim);
     }
     const boundary = entries[skip - 1] as Entry;
     prevIndex = boundary.index;
@@ -125,11 +136,12 @@ export function decideAppend(view: FollowerView, req: AppendRequest): AppendDeci
   const localPrevTerm = log.termAt(prevIndex);
   if (localPrevTerm !== prevTerm) {
     // An applied entry differs from the leader's: no truncation can repair it, only a snapshot.
-    if (prevIndex > snap && prevIndex <= view.commit_index) return diverged(term, last, prevIndex);
+    if (prevIndex > snap && prevIndex <= view.commit_index) return diverged(term, last, prevIndex, claim);
     // Our entry at prev_index differs: the leader steps back and retries.
     return {
       kind: 'reject',
-      response: { success: false, term, match_index: 0, last_index: Math.max(snap, prevIndex - 1), reason: 'mismatch' },
+      claim,
+      response: { success: false, term, match_index: 0, last_index: Math.max(snap, prevIndex - 1), reason: 'mismatch', claimed_term },
     };
   }
 
@@ -144,7 +156,7 @@ export function decideAppend(view: FollowerView, req: AppendRequest): AppendDeci
       break;
     }
     if (log.termAt(e.index) !== e.term || log.checksumAt(e.index) !== e.checksum) {
-      if (e.index <= view.commit_index) return diverged(term, last, e.index);
+      if (e.index <= view.commit_index) return diverged(term, last, e.index, claim);
       truncateFrom = e.index;
       firstNew = i;
       break;
@@ -152,11 +164,20 @@ export function decideAppend(view: FollowerView, req: AppendRequest): AppendDeci
   }
   const append = entries.slice(firstNew);
   const match = prevIndex + entries.length;
-  return accept(view, term, truncateFrom, append, match, req);
+  return accept(view, term, truncateFrom, append, match, req, claim);
 }
 
-function diverged(term: number, last: number, at: number): AppendDecision {
-  return { kind: 'reject', response: { success: false, term, match_index: 0, last_index: last, reason: 'diverged', diverged_at: at } };
+function diverged(term: number, last: number, at: number, claim: number | null): AppendDecision {
+  return { kind: 'reject', claim, response: { success: false, term, match_index: 0, last_index: last, reason: 'diverged', diverged_at: at, claimed_term: term } };
+}
+
+/**
+ * The newest term this follower has seen: its entries' (current_term) or a request's it recorded
+ * (claimed_term). A request or snapshot of an older term is stale: it comes from a leader life
+ * that a newer one replaced, possibly after a loss of that leader's storage.
+ */
+export function seenTerm(view: Pick<FollowerView, 'current_term' | 'claimed_term'>): number {
+  return Math.max(view.current_term, view.claimed_term);
 }
 
 /**
@@ -171,7 +192,7 @@ function provenTerm(view: FollowerView, req: AppendRequest): number {
   return proven ? req.term : view.current_term;
 }
 
-function accept(view: FollowerView, term: number, truncateFrom: number | null, append: Entry[], match: number, req: AppendRequest): AppendDecision {
+function accept(view: FollowerView, term: number, truncateFrom: number | null, append: Entry[], match: number, req: AppendRequest, claim: number | null): AppendDecision {
   const leaderCommit = req.leader_commit;
   const lastAfter = append.length > 0 ? (append[append.length - 1] as Entry).index : truncateFrom !== null ? truncateFrom - 1 : view.log.lastIndex();
   // Only what the leader reports committed, and only what we hold that matches the leader.
@@ -186,7 +207,8 @@ function accept(view: FollowerView, term: number, truncateFrom: number | null, a
     commit_to: commitTo,
     designate: append.reduce<string | null>((d, e) => designationOf(e) ?? d, null),
     leader: req.leader_id !== view.leader_id && persistTerm > view.current_term ? req.leader_id : null,
-    response: { success: true, term, match_index: match, last_index: Math.max(lastAfter, match) },
+    claim,
+    response: { success: true, term, match_index: match, last_index: Math.max(lastAfter, match), claimed_term: req.term },
   };
 }
 
@@ -223,8 +245,8 @@ export type SnapshotDecision =
  * snapshot it overtook); installing one older than the applied state moves the state back.
  */
 export function decideSnapshot(view: FollowerView, offer: SnapshotOffer, persisted_commit = offer.index): SnapshotDecision {
-  if (offer.leader_term < view.current_term) {
-    return { kind: 'refuse', status: 409, code: 'stale_term', message: `snapshot from term ${offer.leader_term} < ${view.current_term}` };
+  if (offer.leader_term < seenTerm(view)) {
+    return { kind: 'refuse', status: 409, code: 'stale_term', message: `snapshot from term ${offer.leader_term} < ${seenTerm(view)}` };
   }
   if (offer.installed_before === true) return { kind: 'ignore', reason: `snapshot at ${offer.index} was installed already (a late or repeated copy)` };
   const matches = view.log.termAt(offer.index) === offer.term && offer.index <= view.log.lastIndex();

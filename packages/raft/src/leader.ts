@@ -93,7 +93,16 @@ export interface FollowerProgress {
 
 /** What the driver carries out, in this order, after any event (etcd-io/raft's Ready). */
 export interface LeaderReady {
-  /** Persist this term and open it with a NOOP entry, before anything else is sent. */
+  /**
+   * Begin this term: send in it from now on, create no entry in it yet (nothing to persist).
+   * Nothing else is carried out in this round.
+   */
+  start_term: number | null;
+  /**
+   * Open the started term: persist its NOOP entry, then record the term, before anything else is
+   * sent. Only once a follower holds the term (its claim, see onAppendResult), or with no
+   * followers.
+   */
   open_term: number | null;
   /** Persist this commit index (log meta) and report it with onCommitPersisted once synced. */
   persist_commit: number | null;
@@ -118,7 +127,12 @@ export class LeaderCore {
   private durable = 0;
   private persistedCommit = 0;
   private applied = 0;
+  /** The term requests are sent in (started, maybe not open yet). */
   private currentTerm: number;
+  /** The newest term whose NOOP is written: entries are created only in an open term. */
+  private openedTerm: number;
+  /** A follower answered holding currentTerm durably as its claimed term. */
+  private claimHeld = false;
   /** A follower answered with this term or higher: the leader must open a term above it. */
   private termNeeded = 0;
   /** The last index the log held when this leader life began (LeaderCore.readIndex). */
@@ -137,6 +151,7 @@ export class LeaderCore {
     this.persistedCommit = start.commit_index;
     this.applied = start.applied_index ?? 0;
     this.currentTerm = start.term ?? 1;
+    this.openedTerm = this.currentTerm;
     for (const id of opts.followers) {
       this.progress.set(id, {
         id,
@@ -192,11 +207,27 @@ export class LeaderCore {
     this.applied = index;
   }
 
-  /** The driver persisted a new term and its NOOP at `noopIndex` (reported by onLocalAppend). */
-  onTermOpened(term: number, noopIndex: number): void {
+  /**
+   * The driver began `term` (ready.start_term): its requests carry it from now on. No entry is
+   * created in it until a follower holds it (the claim) and the NOOP is written (onTermOpened).
+   */
+  onTermStarted(term: number): void {
     invariant(term > this.currentTerm, `term ${term} not above ${this.currentTerm}`);
-    invariant(noopIndex > this.persistedCommit, `term ${term} opened at ${noopIndex}, not above the commit ${this.persistedCommit}`);
     this.currentTerm = term;
+    this.claimHeld = false;
+  }
+
+  /** The driver persisted the started term's NOOP at `noopIndex` (reported by onLocalAppend). */
+  onTermOpened(term: number, noopIndex: number): void {
+    invariant(term === this.currentTerm && term > this.openedTerm, `term ${term} opened, but the started term is ${this.currentTerm} and ${this.openedTerm} is open`);
+    invariant(this.claimHeld || this.opts.followers.length === 0, `term ${term} opened before a follower held it`);
+    invariant(noopIndex > this.persistedCommit, `term ${term} opened at ${noopIndex}, not above the commit ${this.persistedCommit}`);
+    this.openedTerm = term;
+  }
+
+  /** Whether the started term is open: its NOOP written, entries may be created in it. */
+  termOpen(): boolean {
+    return this.openedTerm === this.currentTerm && this.termToStart() === null;
   }
 
   /**
@@ -237,19 +268,33 @@ export class LeaderCore {
     this.termNeeded = Math.max(this.termNeeded, term);
   }
 
-  /** The term the driver must open now (persist it with a NOOP), or null. */
-  termToOpen(): number | null {
+  /** The term the driver must start now, or null. */
+  termToStart(): number | null {
     return this.termNeeded > this.currentTerm ? this.termNeeded : null;
+  }
+
+  /**
+   * The started term the driver may open now (write its NOOP), or null: only once a follower
+   * answered holding it durably (claimed_term), so that a loss of this leader's storage cannot
+   * lose the record that the term was used. Without it a leader wiped after writing in a term no
+   * other node recorded opened the same term again in its next life, and a request of the lost life
+   * still on the wire named other entries with the same (index, term).
+   */
+  termToOpen(): number | null {
+    if (this.termToStart() !== null || this.openedTerm === this.currentTerm) return null;
+    return this.claimHeld || this.opts.followers.length === 0 ? this.currentTerm : null;
   }
 
   /** Everything to carry out now, in order. */
   ready(now: number, log: LogReader): LeaderReady {
+    const start_term = this.termToStart();
     const open_term = this.termToOpen();
     return {
+      start_term,
       open_term,
       persist_commit: this.commit > this.persistedCommit ? this.commit : null,
       apply_to: Math.min(this.persistedCommit, this.durable),
-      sends: open_term === null ? this.poll(now, log) : [],
+      sends: start_term === null && open_term === null ? this.poll(now, log) : [],
     };
   }
 
@@ -323,6 +368,8 @@ export class LeaderCore {
     p.consecutive_failures = 0;
     p.last_success_ms = now;
     p.last_latency_ms = latency_ms;
+    // The claim: this follower recorded the started term durably before it answered.
+    if (res.claimed_term !== undefined && res.claimed_term >= this.currentTerm) this.claimHeld = true;
     if (res.storage_id !== undefined && res.storage_id !== p.storage_id) {
       const known = p.storage_id !== null;
       p.storage_id = res.storage_id;

@@ -63,6 +63,12 @@ export interface AppendResponse {
   diverged_at?: number;
   /** The follower's storage id: a new one means its data is gone (the leader treats it as empty). */
   storage_id?: string;
+  /**
+   * The highest term the follower has recorded a replication request of (its claimed term),
+   * durable before it answered. A leader creates no entry in a term until one follower holds the
+   * term this way (LeaderCore, "term claim"), so losing the leader's storage cannot lose the term.
+   */
+  claimed_term?: number;
 }
 
 /** Write concerns: when a proposed entry counts as acknowledged. */

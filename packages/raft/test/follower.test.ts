@@ -4,7 +4,7 @@ import type { AppendDecision, Entry, FollowerView } from '../src/index.ts';
 import { entries, logOf, request } from './helpers.ts';
 
 function view(log: MemoryLog, current_term = 1, commit_index = 0): FollowerView {
-  return { log, current_term, commit_index, leader_id: 'leader', designated: null };
+  return { log, current_term, claimed_term: current_term, commit_index, leader_id: 'leader', designated: null };
 }
 
 function accepted(d: AppendDecision): Extract<AppendDecision, { kind: 'accept' }> {
@@ -24,17 +24,18 @@ describe('decideAppend: continuity', () => {
     const d = accepted(decideAppend(view(new MemoryLog()), request({ prev_index: 0, prev_term: 0, entries: entries(0, [1, 1, 1]) })));
     expect(d.truncate_from).toBeNull();
     expect(d.append.map((e) => e.index)).toEqual([1, 2, 3]);
-    expect(d.response).toEqual({ success: true, term: 1, match_index: 3, last_index: 3 });
+    expect(d.response).toEqual({ success: true, term: 1, match_index: 3, last_index: 3, claimed_term: 1 });
+    expect(d.claim).toBeNull();
   });
 
   it('rejects a gap (prev beyond its last index) with its last index, persisting nothing', () => {
     const d = decideAppend(view(logOf([1, 1])), request({ prev_index: 5, prev_term: 1, entries: entries(5, [1]) }));
-    expect(d).toEqual({ kind: 'reject', response: { success: false, term: 1, match_index: 0, last_index: 2, reason: 'gap' } });
+    expect(d).toEqual({ kind: 'reject', claim: null, response: { success: false, term: 1, match_index: 0, last_index: 2, reason: 'gap', claimed_term: 1 } });
   });
 
   it('rejects a mismatch at prev with last_index just before prev, so the leader steps back', () => {
     const d = decideAppend(view(logOf([1, 1, 2]), 3), request({ term: 3, prev_index: 3, prev_term: 3, entries: entries(3, [3]) }));
-    expect(d).toEqual({ kind: 'reject', response: { success: false, term: 3, match_index: 0, last_index: 2, reason: 'mismatch' } });
+    expect(d).toEqual({ kind: 'reject', claim: null, response: { success: false, term: 3, match_index: 0, last_index: 2, reason: 'mismatch', claimed_term: 3 } });
   });
 
   it('accepts a duplicate delivery as a no-op with the same match', () => {

@@ -127,6 +127,63 @@ describe('LeaderCore: answers', () => {
     expect(core.follower('a').mismatch_at).toBeNull();
   });
 
+  it('keeps mismatch_at from mismatch answers only, at the index after their last, until an append succeeds at or past it', () => {
+    const { core, log } = leaderWith(30, { batch_entries_max: 10, inflight_batches_max: 3 });
+    const p = core.follower('a');
+    const e0 = (appendsTo(core.poll(0, log), 'a')[0] as AppendAction).epoch;
+    core.onAppendResult('a', e0, ok(5), 1, 1);
+    core.onAppendResult('a', e0, reject(20, 'gap'), 1, 1);
+    expect(p.mismatch_at).toBeNull();
+    // A mismatch whose last index is the match itself: the entry after the match differs.
+    core.onAppendResult('a', p.epoch, reject(5, 'mismatch'), 2, 1);
+    expect([p.mismatch_at, p.next_index]).toEqual([6, 6]);
+    // A mismatch at or below the match is outdated: the follower was repaired since.
+    core.onAppendResult('a', p.epoch, reject(3, 'mismatch'), 3, 1);
+    expect(p.mismatch_at).toBe(6);
+    // A success below it keeps it; one reaching it clears it.
+    core.onAppendResult('a', p.epoch, ok(5), 4, 1);
+    expect(p.mismatch_at).toBe(6);
+    core.onAppendResult('a', p.epoch, ok(6), 5, 1);
+    expect(p.mismatch_at).toBeNull();
+  });
+
+  it('records a mismatch from an older stream without restarting the current one', () => {
+    const { core, log } = leaderWith(30, { batch_entries_max: 10, inflight_batches_max: 3 });
+    const p = core.follower('a');
+    const old = (appendsTo(core.poll(0, log), 'a')[0] as AppendAction).epoch;
+    core.onAppendResult('a', old, reject(12, 'gap'), 1, 1); // restarts: epoch + 1, next 13
+    const epoch = p.epoch;
+    const next = p.next_index;
+    core.onAppendResult('a', old, reject(8, 'mismatch'), 2, 1); // a late answer of the first stream
+    expect([p.epoch, p.next_index, p.mismatch_at]).toEqual([epoch, next, 9]);
+    // The next rejection of the current stream restarts below it.
+    core.onAppendResult('a', epoch, reject(12, 'gap'), 3, 1);
+    expect(p.next_index).toBe(9);
+  });
+
+  it('a failed send with no match known restarts at a known mismatch instead of probing at the end', () => {
+    const { core, log } = leaderWith(30, { batch_entries_max: 10, inflight_batches_max: 3 });
+    const p = core.follower('a');
+    const e0 = (appendsTo(core.poll(0, log), 'a')[0] as AppendAction).epoch;
+    core.onAppendResult('a', e0, reject(9, 'mismatch'), 1, 1);
+    core.onAppendFailed('a', p.epoch, 2);
+    expect([p.match_index, p.next_index]).toEqual([0, 10]);
+  });
+
+  it('forgets mismatch_at when the follower\'s log is replaced (snapshot, new storage)', () => {
+    const { core, log } = leaderWith(30, { batch_entries_max: 10, inflight_batches_max: 3 });
+    const p = core.follower('a');
+    const e0 = (appendsTo(core.poll(0, log), 'a')[0] as AppendAction).epoch;
+    core.onAppendResult('a', e0, { ...reject(9, 'mismatch'), storage_id: 's1' }, 1, 1);
+    expect(p.mismatch_at).toBe(10);
+    core.onAppendResult('a', p.epoch, { ...reject(9, 'mismatch'), storage_id: 's2' }, 2, 1);
+    expect(p.mismatch_at).toBeNull();
+    core.onAppendResult('a', p.epoch, { ...reject(4, 'mismatch'), storage_id: 's2' }, 3, 1);
+    expect(p.mismatch_at).toBe(5);
+    core.onSnapshotResult('a', p.epoch, true, 20, 4, 's2');
+    expect(p.mismatch_at).toBeNull();
+  });
+
   it('ignores the inflight slot of an answer from an older epoch, but keeps the match it proves', () => {
     const { core, log } = leaderWith(30, { batch_entries_max: 10, inflight_batches_max: 3 });
     const sent = appendsTo(core.poll(0, log), 'a');
@@ -492,14 +549,18 @@ describe('LeaderCore: what is persisted, applied and acknowledged (ready)', () =
     expect(() => core.onApplied(1)).toThrow(RaftInvariantError);
   });
 
-  it('opens a term above a follower that answers with a higher term, and sends nothing until then', () => {
+  it('starts a term above a follower that answers with a higher term, sends nothing until then, and opens it on a claim', () => {
     const { core, log } = leaderWith(3);
     const sent = core.poll(0, log);
     const a = appendsTo(sent, 'a')[0] as (typeof sent)[0];
     core.onAppendRefused('a', a.epoch, 1, { status: 409, code: 'stale_term', term: 1001 });
     const rd = core.ready(2, log);
-    expect(rd.open_term).toBe(1002);
+    expect(rd.start_term).toBe(1002);
     expect(rd.sends).toEqual([]);
+    core.onTermStarted(1002);
+    expect(core.ready(2, log).open_term).toBeNull();
+    core.onAppendResult('b', core.follower('b').epoch, { ...ok(3), claimed_term: 1002 }, 2, 1);
+    expect(core.ready(2, log).open_term).toBe(1002);
     core.onTermOpened(1002, 4);
     log.append(entries(3, [1002]));
     core.onLocalAppend(4);

@@ -4,7 +4,7 @@
 // install decided by the core). Requests are handled one at a time (a mutex), so a snapshot
 // install never interleaves with an append. Its world comes in through ports.ts, so the seeded
 // simulation runs this code.
-import { ENTRY_LEADER, compactionPoint, decideAppend, decideSnapshot, designationPayload, leaderRefusal } from '@cairn/raft';
+import { ENTRY_LEADER, compactionPoint, decideAppend, decideSnapshot, designationPayload, leaderRefusal, seenTerm } from '@cairn/raft';
 import type { Entry, FollowerView } from '@cairn/raft';
 import type { Logger } from 'pino';
 import type { ReplicationConfig } from '../config/types.ts';
@@ -128,13 +128,18 @@ export class FollowerHandler {
     return this.d.log.meta('term');
   }
 
+  /** The newest term this node has seen: its entries' or a request's it recorded (seenTerm). */
+  private seenTerm(): number {
+    return seenTerm({ current_term: this.currentTerm(), claimed_term: this.d.log.meta('claimed_term') });
+  }
+
   /** The leader this node follows: the one recorded at a handover, else the configured one. */
   leaderId(): string {
     return this.d.leadership?.leader() ?? this.d.cfg.leader;
   }
 
   private view(): FollowerView {
-    return { log: this.d.log, current_term: this.currentTerm(), commit_index: this.d.state.appliedIndex(), leader_id: this.leaderId(), designated: this.d.leadership?.designated() ?? null };
+    return { log: this.d.log, current_term: this.currentTerm(), claimed_term: this.d.log.meta('claimed_term'), commit_index: this.d.state.appliedIndex(), leader_id: this.leaderId(), designated: this.d.leadership?.designated() ?? null };
   }
 
   /** Records the node a designation entry names, before the entry is appended (durable). */
@@ -177,8 +182,8 @@ export class FollowerHandler {
     }
     const refusal = leaderRefusal({ leader_id: this.leaderId(), current_term: this.currentTerm(), designated: this.d.leadership?.designated() ?? null }, leader_id, term, entries);
     if (refusal !== null) throw new ReplicationError(409, 'wrong_leader', refusal);
-    if (term < this.currentTerm()) {
-      throw new ReplicationError(409, 'stale_term', `term ${term} is older than this node's term ${this.currentTerm()}`, { term: this.currentTerm() });
+    if (term < this.seenTerm()) {
+      throw new ReplicationError(409, 'stale_term', `term ${term} is older than this node's term ${this.seenTerm()}`, { term: this.seenTerm() });
     }
     if (this.fsyncError !== null) {
       throw new ReplicationError(503, 'log_sync_failed', `the log could not be synced (${this.fsyncError}); restart the node`);
@@ -203,7 +208,7 @@ export class FollowerHandler {
       // Pipelined appends may arrive out of order: give the predecessor a moment.
       await this.lastIndexWaiters.wait(req.prev_index, Math.min(GAP_WAIT_MS, Math.floor(cfg.append_timeout_ms / 4)));
     }
-    const answer = await this.serialized((): { response: Buffer; commit: number | null; written?: { entries: number; started: number } } => {
+    const answer = await this.serialized((): { response: Buffer; commit: number | null; sync?: boolean; written?: { entries: number; started: number } } => {
       if (this.installing) throw new ReplicationError(503, 'installing_snapshot', 'a snapshot is being installed');
       this.checkRequest(req.cluster_id, req.leader_id, req.term, req.entries);
       this.lastContactMs = clock.now();
@@ -214,22 +219,30 @@ export class FollowerHandler {
       }
       const decision = decideAppend(this.view(), req);
       if (decision.kind === 'invalid') {
-        throw new ReplicationError(decision.status, decision.code, decision.message, decision.code === 'stale_term' ? { term: this.currentTerm() } : {});
+        throw new ReplicationError(decision.status, decision.code, decision.message, decision.code === 'stale_term' ? { term: this.seenTerm() } : {});
       }
       if (decision.kind === 'reject') {
         if (decision.response.reason === 'diverged') this.d.logger.error({ at: decision.response.diverged_at }, 'an applied entry differs from the leader\'s; waiting for a snapshot');
-        return { response: this.answer(decision.response), commit: null };
+        if (decision.claim === null) return { response: this.answer(decision.response), commit: null };
+        // The answer carries the claim: durable before it is sent, like an append.
+        try {
+          log.write({ entries: [], claimed_term: decision.claim });
+        } catch (err) {
+          throw this.writeFailed(err, 'term claim');
+        }
+        return { response: this.answer(decision.response), commit: null, sync: true };
       }
       const termChanged = decision.term !== this.currentTerm();
       if (decision.designate !== null) this.designate(decision.designate);
       if (decision.leader !== null) this.takeLeader(decision.leader);
-      if (decision.append.length > 0 || decision.truncate_from !== null || termChanged || decision.commit_to > log.meta('commit_index')) {
+      if (decision.append.length > 0 || decision.truncate_from !== null || termChanged || decision.claim !== null || decision.commit_to > log.meta('commit_index')) {
         const started = performance.now();
         try {
           log.write({
             truncate_from: decision.truncate_from,
             entries: decision.append,
             term: termChanged ? decision.term : undefined,
+            claimed_term: decision.claim ?? undefined,
             commit: decision.commit_to,
           });
         } catch (err) {
@@ -240,14 +253,15 @@ export class FollowerHandler {
       }
       return { response: this.answer(decision.response), commit: decision.commit_to };
     });
-    if (answer.commit === null) return answer.response;
-    // Durable before answering: the leader counts this answer toward a quorum. The fdatasync
-    // runs off the event loop, outside the lock, so the next append is written meanwhile.
+    if (answer.commit === null && answer.sync !== true) return answer.response;
+    // Durable before answering: the leader counts this answer toward a quorum (or its claim). The
+    // fdatasync runs off the event loop, outside the lock, so the next append is written meanwhile.
     try {
       await log.sync();
     } catch (err) {
       throw this.syncFailed(err);
     }
+    if (answer.commit === null) return answer.response;
     if (answer.written) this.d.hooks.observer?.logWritten?.(answer.written.entries, performance.now() - answer.written.started);
     this.applyTo(answer.commit);
     this.maybeCompact();
@@ -424,7 +438,7 @@ export class FollowerHandler {
     const decision = decideSnapshot(this.view(), { index: received.index, term: received.term, leader_term: chunk.term, repair: chunk.repair, installed_before: this.installedIds.includes(chunk.snapshot_id) }, log.meta('commit_index'));
     if (decision.kind === 'refuse') {
       received.discard();
-      throw new ReplicationError(decision.status, decision.code, decision.message, { term: this.currentTerm() });
+      throw new ReplicationError(decision.status, decision.code, decision.message, { term: this.seenTerm() });
     }
     if (decision.kind === 'ignore') {
       received.discard();

@@ -28,6 +28,8 @@ interface Proposal {
   type?: number;
   payload: Uint8Array;
   concern: WriteConcern;
+  /** When it was queued (clock.now()): one waiting for the term to open is refused after commit_timeout_ms. */
+  queued_ms: number;
   resolve: (r: { index: number }) => void;
   reject: (err: Error) => void;
 }
@@ -127,7 +129,8 @@ export class LeaderDriver {
     );
     // A (re)started leader continues its log in a new term, opened by a NOOP entry, above every
     // term it used: the log's term may have gone back with a lost WAL, the record kept beside it not.
-    this.core.requireTerm(Math.max(this.term, log.lastLogTerm(), state.appliedTerm(), deps.terms?.recorded() ?? 0) + 1);
+    // Above every term it claimed for another leader too (a follower that takes over).
+    this.core.requireTerm(Math.max(this.term, log.meta('claimed_term'), log.lastLogTerm(), state.appliedTerm(), deps.terms?.recorded() ?? 0) + 1);
     this.appliedWaiters = new IndexWaiters(() => state.appliedIndex(), deps.clock);
     this.acks = new WriteAcks(deps.clock, cfg.commit_timeout_ms);
     this.lastCompareMs = deps.clock.now();
@@ -201,7 +204,7 @@ export class LeaderDriver {
     // The designation goes last into the log: the followers take the target's newer term only
     // from a node a designation names (leaderRefusal), and the target holds it before it leads.
     const designated = new Promise<{ index: number }>((resolve, reject) => {
-      this.queue.push({ type: ENTRY_LEADER, payload: designationPayload(target), concern: 'quorum', resolve, reject });
+      this.queue.push({ type: ENTRY_LEADER, payload: designationPayload(target), concern: 'quorum', queued_ms: this.d.clock.now(), resolve, reject });
     });
     // Its outcome: the handover waits until it is acknowledged, and fails with it when it is
     // refused (a full disk, a failed sync): without it in the log, a target whose match is from
@@ -256,7 +259,7 @@ export class LeaderDriver {
       return Promise.reject(new ReplicationError(503, 'overloaded', `write queue full (${this.proposals_queued_max} pending)`, { retry_after_s: 1 }));
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ payload, concern, resolve, reject });
+      this.queue.push({ payload, concern, queued_ms: this.d.clock.now(), resolve, reject });
       this.scheduleFlush();
     });
   }
@@ -296,7 +299,7 @@ export class LeaderDriver {
     }
     if (this.stopped) return;
     // Entries are written in the current term only: until the term is open, proposals wait.
-    if (this.core.termToOpen() !== null) return;
+    if (!this.core.termOpen()) return;
     const batch = this.queue.splice(0, this.d.cfg.batch_size);
     if (batch.length === 0) return;
     const refused = this.refusal() ?? this.roomFor(batch);
@@ -338,14 +341,22 @@ export class LeaderDriver {
   }
 
   /**
-   * Carries out what the core says, in order: open a term (its NOOP durable before anything is
-   * sent in it), persist the commit index, apply what is committed and persisted, acknowledge
-   * what each write concern allows, send.
+   * Carries out what the core says, in order: start a term (requests carry it; its claim comes
+   * back in the answers), open it (its NOOP durable before anything more is sent), persist the
+   * commit index, apply what is committed and persisted, acknowledge what each write concern
+   * allows, send.
    */
   private step(): void {
     if (this.stopped) return;
     const now = this.d.clock.now();
     const rd = this.core.ready(now, this.d.log);
+    if (rd.start_term !== null) {
+      this.term = rd.start_term;
+      this.core.onTermStarted(rd.start_term);
+      this.d.logger.info({ term: rd.start_term }, 'leader term started; entries wait until a follower holds it');
+      this.step();
+      return;
+    }
     if (rd.open_term !== null) {
       if (this.openTerm(rd.open_term)) this.step();
       return;
@@ -456,6 +467,7 @@ export class LeaderDriver {
     if (this.stopped) return;
     this.step();
     const now = this.d.clock.now();
+    this.expireUnopened(now);
     if (now - this.lastCompactMs > compact_every_ms) {
       this.lastCompactMs = now;
       this.compact();
@@ -472,6 +484,21 @@ export class LeaderDriver {
         }
       }
     }
+  }
+
+  /**
+   * Proposals wait in the queue while the term is not open (no follower has recorded it yet: the
+   * term claim); each is refused once it waited commit_timeout_ms, like a write the leader cannot
+   * commit, rather than held for as long as the followers are unreachable.
+   */
+  private expireUnopened(now: number): void {
+    if (this.core.termOpen() || this.queue.length === 0) return;
+    const limit = this.d.cfg.commit_timeout_ms;
+    const expired = this.queue.filter((p) => now - p.queued_ms >= limit);
+    if (expired.length === 0) return;
+    this.queue = this.queue.filter((p) => now - p.queued_ms < limit);
+    const err = new ReplicationError(503, 'term_not_open', `the leader's term ${this.term} is not recorded by any follower yet, so it writes nothing in it (no follower answered within ${limit} ms); retry`, { retry_after_s: 1 });
+    for (const p of expired) p.reject(err);
   }
 
   /** The last state comparison with each follower (sync-status shows it). */

@@ -39,13 +39,17 @@ export const systemClock: Clock = {
   },
 };
 
-export type LogMetaKey = 'term' | 'commit_index' | 'snapshot_index' | 'snapshot_term';
+export type LogMetaKey = 'term' | 'claimed_term' | 'commit_index' | 'snapshot_index' | 'snapshot_term';
 
-/** One log transaction: optionally drop a suffix, append entries, persist term and commit. */
+/**
+ * One log transaction: optionally drop a suffix, append entries, persist term, claimed term
+ * (FollowerView.claimed_term) and commit.
+ */
 export interface LogChange {
   truncate_from?: number | null;
   entries: Entry[];
   term?: number;
+  claimed_term?: number;
   commit?: number;
 }
 

@@ -56,7 +56,8 @@ export function logPosition(
     applied_index: state.appliedIndex(),
     applied_term: state.appliedTerm(),
     commit_index: log.meta('commit_index'),
-    term,
+    // With the term it claimed for a leader: a recovering leader opens a term above both.
+    term: Math.max(term, log.meta('claimed_term')),
   };
 }
 
@@ -288,7 +289,7 @@ export async function recoverLeaderLog(opts: RecoveryOptions): Promise<RecoveryR
   // of a newer term than its current one (it opens the next term above it). Its own term may have
   // gone back with a lost WAL while its state kept an entry of a newer one, or while the term
   // record kept beside the log (identity.json) still has it.
-  const term = Math.max(log.meta('term'), log.lastLogTerm(), appliedTerm, opts.terms?.recorded() ?? 0, ...answered.map((p) => Math.max(p.term, p.last_term, p.applied_term)));
+  const term = Math.max(log.meta('term'), log.meta('claimed_term'), log.lastLogTerm(), appliedTerm, opts.terms?.recorded() ?? 0, ...answered.map((p) => Math.max(p.term, p.last_term, p.applied_term)));
   const done = async (r: Omit<RecoveryResult, 'ms' | 'last_index' | 'applied_index'>): Promise<RecoveryResult> => {
     // A node stopping meanwhile has not recovered: it starts the recovery again next time.
     opts.signal?.throwIfAborted();

@@ -16,6 +16,7 @@ import { checkpointDatabase } from './sqlite-worker.ts';
 import { isDiskFull, isExclusive, openWalDatabase } from './storage-errors.ts';
 import { invariant } from '@cairn/raft';
 import type { Entry, LogReader } from '@cairn/raft';
+import type { LogChange } from './ports.ts';
 
 interface Row {
   idx: number;
@@ -321,7 +322,7 @@ export class SqliteLog implements LogReader {
    * One write: optionally drop a conflicting suffix, append entries, persist term and commit.
    * Durable once a sync() called after it resolves.
    */
-  write(change: { truncate_from?: number | null; entries: Entry[]; term?: number; commit?: number }): void {
+  write(change: LogChange): void {
     const durable = this.durable;
     const truncatedSinceSync = this.truncatedSinceSync;
     this.transaction(() => {
@@ -340,6 +341,7 @@ export class SqliteLog implements LogReader {
         this.lastTerm = e.term;
       }
       if (change.term !== undefined) this.setMeta('term', change.term);
+      if (change.claimed_term !== undefined) this.setMeta('claimed_term', change.claimed_term);
       if (change.commit !== undefined) this.setMeta('commit_index', change.commit);
     }, change.entries.reduce((n, e) => n + e.payload.byteLength, 0), () => {
       // Rolled back (e.g. SQLITE_FULL): the truncation did not happen either.

@@ -76,6 +76,7 @@ export function decodeAppendResponse(body: Uint8Array): AppendResponse {
   if (o.reason === 'gap' || o.reason === 'mismatch' || o.reason === 'diverged') res.reason = o.reason;
   if (o.diverged_at !== undefined) res.diverged_at = int(o, 'diverged_at');
   if (o.storage_id !== undefined) res.storage_id = str(o, 'storage_id', 128);
+  if (o.claimed_term !== undefined) res.claimed_term = int(o, 'claimed_term');
   return res;
 }
 

@@ -47,7 +47,7 @@ type Op =
   | { kind: 'meta'; key: string; value: number };
 
 function emptyImage(): LogImage {
-  return { snapIndex: 0, snapTerm: 0, entries: [], meta: { term: 0, commit_index: 0, snapshot_index: 0, snapshot_term: 0 } };
+  return { snapIndex: 0, snapTerm: 0, entries: [], meta: { term: 0, claimed_term: 0, commit_index: 0, snapshot_index: 0, snapshot_term: 0 } };
 }
 
 function cloneImage(img: LogImage): LogImage {
@@ -81,6 +81,7 @@ function applyOp(img: LogImage, op: Op): void {
       img.entries.push(e);
     }
     if (c.term !== undefined) img.meta.term = c.term;
+    if (c.claimed_term !== undefined) img.meta.claimed_term = c.claimed_term;
     if (c.commit !== undefined) img.meta.commit_index = c.commit;
   } else if (op.kind === 'meta') {
     img.meta[op.key] = op.value;

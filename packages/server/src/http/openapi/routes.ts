@@ -55,7 +55,7 @@ const binary = z.string().openapi({ format: 'binary' });
 /** 503 answers of a write: the leader cannot take it now (Retry-After says when to retry). */
 export const write_unavailable_codes = [
   'leader_unavailable', 'leader_changing', 'leader_transfer', 'not_leader', 'not_ready', 'not_replicated', 'overloaded',
-  'recovering', 'shutting_down', 'stopping', 'installing_snapshot', 'log_sync_failed', 'log_write_failed',
+  'recovering', 'shutting_down', 'stopping', 'installing_snapshot', 'log_sync_failed', 'log_write_failed', 'term_not_open',
 ] as const;
 
 /** Merges error tables: the codes of one status from each, once. */
