@@ -59,6 +59,16 @@ async function startCluster(sim: Sim): Promise<void> {
   }
 }
 
+/** Starts the cluster and has `n` quorum writes acknowledged; returns the writer. */
+async function startWithQuorumWrites(sim: Sim, n: number): Promise<ReturnType<typeof writer>> {
+  await startCluster(sim);
+  const w = writer(sim);
+  w.write('quorum', n);
+  await w.until(n, 3000);
+  expect(w.done.ok).toBe(n);
+  return w;
+}
+
 async function script(sim: Sim, body: () => Promise<void>): Promise<void> {
   await sim.session(async () => {
     try {
@@ -258,11 +268,7 @@ describe('simulation of the shipped drivers: leader + two followers under disk, 
   it('loses no quorum-acknowledged write: force-resync a follower while the other is down, then crash the leader losing its unsynced tail', async () => {
     const sim = new Sim({ seed: 11, steps: 0, tune: quiet });
     await script(sim, async () => {
-      await startCluster(sim);
-      const w = writer(sim);
-      w.write('quorum', 30);
-      await w.until(30, 3000);
-      expect(w.done.ok).toBe(30);
+      const w = await startWithQuorumWrites(sim, 30);
       sim.kill('f2');
       sim.forceResync('f1');
       // Writes keep coming while the snapshot travels and installs; with f2 down, f1 is the quorum.
@@ -356,11 +362,7 @@ describe('simulation of the shipped drivers: leader + two followers under disk, 
   it('creates no entry in a new term until a follower holds the term: a leader restarted with both followers down writes nothing, and its next life after a wipe opens a newer term (scripted)', async () => {
     const sim = new Sim({ seed: 14, steps: 0, tune: quiet });
     await script(sim, async () => {
-      await startCluster(sim);
-      const w = writer(sim);
-      w.write('quorum', 10);
-      await w.until(10, 3000);
-      expect(w.done.ok).toBe(10);
+      await startWithQuorumWrites(sim, 10);
       const lastBefore = sim.leaderNode().disk.log.lastIndex();
       sim.kill('f1');
       sim.kill('f2');
