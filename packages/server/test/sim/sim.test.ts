@@ -268,7 +268,7 @@ describe('simulation of the shipped drivers: leader + two followers under disk, 
   it('loses no quorum-acknowledged write: force-resync a follower while the other is down, then crash the leader losing its unsynced tail', async () => {
     const sim = new Sim({ seed: 11, steps: 0, tune: quiet });
     await script(sim, async () => {
-      const w = await startWithQuorumWrites(sim, 30);
+      await startWithQuorumWrites(sim, 30);
       sim.kill('f2');
       sim.forceResync('f1');
       // Writes keep coming while the snapshot travels and installs; with f2 down, f1 is the quorum.
